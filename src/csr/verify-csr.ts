@@ -17,7 +17,8 @@ import {
   keyPolicyViolation,
 } from "./key-policy.js";
 
-x509.cryptoProvider.set(webcrypto as Parameters<typeof x509.cryptoProvider.set>[0]);
+// The DOM Crypto type is not in this project's lib; node's webcrypto is the same object shape.
+(x509.cryptoProvider as { set(provider: unknown): void }).set(webcrypto);
 
 /** Subject fields by short name as in GET_CSR: C, ST, L, O, OU, CN. */
 export type SubjectFields = Partial<Record<"C" | "ST" | "L" | "O" | "OU" | "CN", string>> &
@@ -76,7 +77,7 @@ function subjectOf(name: x509.Name): Record<string, string> {
   return out;
 }
 
-function hashName(algorithm: { name: string }): string | undefined {
+function hashName(algorithm: object): string | undefined {
   const hash = (algorithm as { hash?: { name?: string } | string }).hash;
   return typeof hash === "string" ? hash : hash?.name;
 }
