@@ -160,7 +160,7 @@ describe("Deny precedence", () => {
 });
 
 describe("policy variables", () => {
-  it("substitutes ${iot:ClientId} whether or not a thing is attached", () => {
+  it("substitutes iot:ClientId whether or not a thing is attached", () => {
     const p = [
       policy({ Effect: "Allow", Action: "iot:Connect", Resource: `${arn("client", "")}\${iot:ClientId}` }),
     ];
@@ -178,7 +178,7 @@ describe("policy variables", () => {
     expect(allowed(p, "iot:Publish", arn("topic", "abc/x"), star)).toBe(false);
   });
 
-  it("supports the ${*} ${?} ${$} escapes", () => {
+  it("supports the star, question-mark and dollar escapes", () => {
     const p = [
       policy({ Effect: "Allow", Action: "iot:Publish", Resource: `${arn("topic", "")}\${*}\${?}\${$}` }),
     ];
@@ -186,7 +186,7 @@ describe("policy variables", () => {
     expect(allowed(p, "iot:Publish", arn("topic", "ab$"), attached)).toBe(false);
   });
 
-  it("resolves ${iot:Connection.Thing.IsAttached}", () => {
+  it("resolves the iot:Connection.Thing.IsAttached variable", () => {
     const p = [
       policy({
         Effect: "Allow",
