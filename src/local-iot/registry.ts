@@ -1,0 +1,698 @@
+/**
+ * The local AWS IoT registry: certificates, things, policies and their
+ * attachments, with AWS IoT's rules (no delete of an ACTIVE certificate,
+ * conflicts while attached, idempotent CreateThing, asynchronous
+ * DetachThingPrincipal). Every mutation is written to the state file before
+ * the caller is answered, so a crash loses nothing that was acknowledged.
+ *
+ * This module knows nothing about HTTP; the control plane maps requests to
+ * these methods. It implements RegistryView for the broker.
+ */
+import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ApiError } from "./api-error.js";
+import { writeFileAtomic } from "./atomic-file.js";
+import type {
+  CertificateRecord,
+  CertificateStatus,
+  PolicyRecord,
+  RegistryView,
+  ThingRecord,
+} from "./types.js";
+
+export const STATE_FILE = "state.json";
+const STATE_FORMAT_VERSION = 1;
+/** AWS IoT allows at most 10 policies attached to one target. */
+export const MAX_POLICIES_PER_TARGET = 10;
+/** Real AWS needs "several seconds"; a short default keeps tests fast but still forces callers to poll. */
+export const DETACH_DELAY_MS_DEFAULT = 200;
+
+const THING_NAME_RE = /^[a-zA-Z0-9:_-]{1,128}$/;
+const POLICY_NAME_RE = /^[\w+=,.@-]{1,128}$/;
+const CERT_ID_RE = /^[0-9a-f]{64}$/;
+
+export type ThingPrincipalType = "EXCLUSIVE_THING" | "NON_EXCLUSIVE_THING";
+
+export interface StoredCertificate extends CertificateRecord {
+  lastModifiedDate: string;
+  notBefore: string;
+  notAfter: string;
+}
+
+export interface StoredPolicy extends PolicyRecord {
+  creationDate: string;
+  lastModifiedDate: string;
+  generationId: string;
+}
+
+export interface StoredThing extends ThingRecord {
+  creationDate: string;
+}
+
+export interface ThingPrincipalLink {
+  thingName: string;
+  principal: string;
+  type: ThingPrincipalType;
+  /** Epoch ms at which an acknowledged DetachThingPrincipal takes effect. */
+  detachAtMs?: number;
+}
+
+interface StateFile {
+  formatVersion: number;
+  certificates: Record<string, StoredCertificate>;
+  things: Record<string, StoredThing>;
+  policies: Record<string, StoredPolicy>;
+  /** policyName -> target ARNs */
+  policyTargets: Record<string, string[]>;
+  thingPrincipals: ThingPrincipalLink[];
+}
+
+export interface RegistryOptions {
+  stateDir: string;
+  region: string;
+  accountId: string;
+  detachDelayMs?: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  next?: string;
+}
+
+function emptyState(): StateFile {
+  return {
+    formatVersion: STATE_FORMAT_VERSION,
+    certificates: {},
+    things: {},
+    policies: {},
+    policyTargets: {},
+    thingPrincipals: [],
+  };
+}
+
+/** Opaque pagination tokens: the offset into a stable ordering. */
+function paginate<T>(
+  all: T[],
+  token: string | undefined,
+  pageSize: number | undefined,
+  maxPage: number,
+): Page<T> {
+  let start = 0;
+  if (token !== undefined && token !== "") {
+    const decoded = Number(Buffer.from(token, "base64url").toString("utf8"));
+    if (!Number.isInteger(decoded) || decoded < 0) {
+      throw new ApiError("InvalidRequestException", "The pagination token is not valid");
+    }
+    start = decoded;
+  }
+  const size = pageSize ?? maxPage;
+  if (!Number.isInteger(size) || size < 1 || size > maxPage) {
+    throw new ApiError("InvalidRequestException", `Page size must be an integer from 1 to ${maxPage}`);
+  }
+  const items = all.slice(start, start + size);
+  const end = start + items.length;
+  return end < all.length ? { items, next: Buffer.from(String(end)).toString("base64url") } : { items };
+}
+
+export class Registry implements RegistryView {
+  readonly region: string;
+  readonly accountId: string;
+  private readonly statePath: string;
+  private readonly detachDelayMs: number;
+  private state: StateFile;
+  private saving: Promise<void> = Promise.resolve();
+  private readonly listeners = new Set<() => void>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(options: RegistryOptions) {
+    this.region = options.region;
+    this.accountId = options.accountId;
+    this.statePath = join(options.stateDir, STATE_FILE);
+    this.detachDelayMs = options.detachDelayMs ?? DETACH_DELAY_MS_DEFAULT;
+    this.state = this.load();
+    // Detaches acknowledged before a restart still take effect on time.
+    for (const link of this.state.thingPrincipals) {
+      if (link.detachAtMs !== undefined) this.scheduleDetachNotice(link.detachAtMs);
+    }
+  }
+
+  private load(): StateFile {
+    if (!existsSync(this.statePath)) return emptyState();
+    const text = readFileSync(this.statePath, "utf8");
+    let parsed: StateFile;
+    try {
+      parsed = JSON.parse(text) as StateFile;
+    } catch (e) {
+      throw new Error(
+        `local AWS IoT state file ${this.statePath} is not valid JSON (${(e as Error).message}); move it away to start empty`,
+      );
+    }
+    if (parsed.formatVersion !== STATE_FORMAT_VERSION) {
+      throw new Error(
+        `local AWS IoT state file ${this.statePath} has format ${parsed.formatVersion}, expected ${STATE_FORMAT_VERSION}`,
+      );
+    }
+    return { ...emptyState(), ...parsed };
+  }
+
+  /** Waits until every mutation so far is on disk. */
+  private persist(): Promise<void> {
+    const run = this.saving.then(() => writeFileAtomic(this.statePath, JSON.stringify(this.state, null, 1)));
+    // A failed write must not poison later ones; the failing request reports it.
+    this.saving = run.catch(() => {});
+    return run;
+  }
+
+  /** Resolves once all acknowledged state is on disk; cancels pending detach notices. */
+  async close(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await this.saving;
+  }
+
+  private arn(kind: string, name: string): string {
+    return `arn:aws:iot:${this.region}:${this.accountId}:${kind}/${name}`;
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) {
+      try {
+        l();
+      } catch {
+        // A broken listener must not break the control plane.
+      }
+    }
+  }
+
+  private scheduleDetachNotice(atMs: number): void {
+    const t = setTimeout(
+      () => {
+        this.timers.delete(t);
+        this.changed();
+      },
+      Math.max(0, atMs - Date.now()),
+    );
+    t.unref();
+    this.timers.add(t);
+  }
+
+  /** Links that are in effect now (a detach past its delay is gone). */
+  private liveLinks(): ThingPrincipalLink[] {
+    const now = Date.now();
+    return this.state.thingPrincipals.filter((l) => l.detachAtMs === undefined || l.detachAtMs > now);
+  }
+
+  private purgeDetached(): void {
+    const now = Date.now();
+    this.state.thingPrincipals = this.state.thingPrincipals.filter(
+      (l) => l.detachAtMs === undefined || l.detachAtMs > now,
+    );
+  }
+
+  // ---- RegistryView (read by the broker) ----
+
+  getCertificate(certificateId: string): CertificateRecord | undefined {
+    return this.state.certificates[certificateId];
+  }
+
+  principalThings(certificateArn: string): string[] {
+    return this.liveLinks()
+      .filter((l) => l.principal === certificateArn)
+      .map((l) => l.thingName);
+  }
+
+  principalPolicies(certificateArn: string): PolicyRecord[] {
+    const out: PolicyRecord[] = [];
+    for (const [name, targets] of Object.entries(this.state.policyTargets)) {
+      const p = this.state.policies[name];
+      if (p && targets.includes(certificateArn)) out.push(p);
+    }
+    return out;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- certificates ----
+
+  private certByIdOrThrow(certificateId: string): StoredCertificate {
+    if (!CERT_ID_RE.test(certificateId)) {
+      throw new ApiError(
+        "InvalidRequestException",
+        `certificateId ${certificateId} is not 64 lowercase hex digits`,
+      );
+    }
+    const c = this.state.certificates[certificateId];
+    if (!c)
+      throw new ApiError("ResourceNotFoundException", `The certificate ${certificateId} does not exist`);
+    return c;
+  }
+
+  /** Certificate ARN -> record, for attach calls that name a principal. */
+  private certByArn(arn: string): StoredCertificate | undefined {
+    const m = /^arn:aws:iot:[^:]+:\d{12}:cert\/([0-9a-f]{64})$/.exec(arn);
+    if (!m?.[1]) return undefined;
+    const c = this.state.certificates[m[1]];
+    return c && c.certificateArn === arn ? c : undefined;
+  }
+
+  private certByArnOrThrow(arn: string, field: string): StoredCertificate {
+    if (!/^arn:aws:iot:[^:]+:\d{12}:cert\/[0-9a-f]{64}$/.test(arn)) {
+      throw new ApiError(
+        "InvalidRequestException",
+        `${field} ${arn} is not a certificate ARN (arn:aws:iot:REGION:ACCOUNT:cert/ID); the local service supports certificate principals only`,
+      );
+    }
+    const c = this.certByArn(arn);
+    if (!c) throw new ApiError("ResourceNotFoundException", `The certificate ${arn} does not exist`);
+    return c;
+  }
+
+  async addCertificate(
+    cert: { certificateId: string; certificatePem: string; notBefore: Date; notAfter: Date },
+    setAsActive: boolean,
+  ): Promise<StoredCertificate> {
+    const now = new Date().toISOString();
+    const record: StoredCertificate = {
+      certificateId: cert.certificateId,
+      certificateArn: this.arn("cert", cert.certificateId),
+      certificatePem: cert.certificatePem,
+      status: setAsActive ? "ACTIVE" : "INACTIVE",
+      creationDate: now,
+      lastModifiedDate: now,
+      notBefore: cert.notBefore.toISOString(),
+      notAfter: cert.notAfter.toISOString(),
+    };
+    this.state.certificates[record.certificateId] = record;
+    await this.persist();
+    return record;
+  }
+
+  describeCertificate(certificateId: string): StoredCertificate {
+    return this.certByIdOrThrow(certificateId);
+  }
+
+  async updateCertificate(certificateId: string, newStatus: string): Promise<void> {
+    const c = this.certByIdOrThrow(certificateId);
+    const settable: CertificateStatus[] = ["ACTIVE", "INACTIVE", "REVOKED"];
+    if (!settable.includes(newStatus as CertificateStatus)) {
+      throw new ApiError(
+        "InvalidRequestException",
+        `newStatus ${newStatus} cannot be set; use ACTIVE, INACTIVE or REVOKED`,
+      );
+    }
+    if (c.status === "REVOKED" && newStatus !== "REVOKED") {
+      throw new ApiError(
+        "CertificateStateException",
+        `The certificate ${certificateId} is REVOKED and cannot change status`,
+      );
+    }
+    if (c.status === newStatus) return;
+    c.status = newStatus as CertificateStatus;
+    c.lastModifiedDate = new Date().toISOString();
+    await this.persist();
+    this.changed();
+  }
+
+  async deleteCertificate(certificateId: string, forceDelete: boolean): Promise<void> {
+    const c = this.certByIdOrThrow(certificateId);
+    if (c.status === "ACTIVE") {
+      throw new ApiError(
+        "CertificateStateException",
+        `Certificate ${certificateId} is ACTIVE; set it INACTIVE with UpdateCertificate before deleting it`,
+      );
+    }
+    // Links still waiting for their detach delay count as attached, as on AWS.
+    if (this.state.thingPrincipals.some((l) => l.principal === c.certificateArn)) {
+      throw new ApiError(
+        "DeleteConflictException",
+        `Certificate ${certificateId} is still attached to a thing; detach it (DetachThingPrincipal is asynchronous: poll ListPrincipalThings) and retry`,
+      );
+    }
+    const policies = this.principalPolicies(c.certificateArn);
+    if (policies.length > 0 && !forceDelete) {
+      throw new ApiError(
+        "DeleteConflictException",
+        `Certificate ${certificateId} has policies attached (${policies.map((p) => p.policyName).join(", ")}); detach them or pass forceDelete`,
+      );
+    }
+    for (const [name, targets] of Object.entries(this.state.policyTargets)) {
+      this.state.policyTargets[name] = targets.filter((t) => t !== c.certificateArn);
+    }
+    delete this.state.certificates[certificateId];
+    await this.persist();
+    this.changed();
+  }
+
+  listCertificates(
+    marker: string | undefined,
+    pageSize: number | undefined,
+    ascending: boolean,
+  ): Page<StoredCertificate> {
+    const all = Object.values(this.state.certificates).sort((a, b) =>
+      a.creationDate === b.creationDate
+        ? a.certificateId.localeCompare(b.certificateId)
+        : a.creationDate.localeCompare(b.creationDate),
+    );
+    if (!ascending) all.reverse();
+    return paginate(all, marker, pageSize, 250);
+  }
+
+  // ---- things ----
+
+  private thingOrThrow(thingName: string): StoredThing {
+    if (!THING_NAME_RE.test(thingName)) {
+      throw new ApiError(
+        "InvalidRequestException",
+        `thingName ${JSON.stringify(thingName)} must match [a-zA-Z0-9:_-]{1,128}`,
+      );
+    }
+    const t = this.state.things[thingName];
+    if (!t) throw new ApiError("ResourceNotFoundException", `Thing ${thingName} cannot be found.`);
+    return t;
+  }
+
+  async createThing(
+    thingName: string,
+    attributes: Record<string, string>,
+    thingTypeName: string | undefined,
+  ): Promise<StoredThing> {
+    if (!THING_NAME_RE.test(thingName)) {
+      throw new ApiError(
+        "InvalidRequestException",
+        `thingName ${JSON.stringify(thingName)} must match [a-zA-Z0-9:_-]{1,128}`,
+      );
+    }
+    if (thingTypeName !== undefined) {
+      // The local service has no CreateThingType, so no type can exist.
+      throw new ApiError("ResourceNotFoundException", `Thing type ${thingTypeName} does not exist`);
+    }
+    const existing = this.state.things[thingName];
+    if (existing) {
+      if (JSON.stringify(sortedRecord(existing.attributes)) === JSON.stringify(sortedRecord(attributes))) {
+        return existing;
+      }
+      throw new ApiError(
+        "ResourceAlreadyExistsException",
+        `Thing ${thingName} already exists in account with different attributes`,
+        { resourceId: existing.thingId, resourceArn: existing.thingArn },
+      );
+    }
+    const thing: StoredThing = {
+      thingName,
+      thingArn: this.arn("thing", thingName),
+      thingId: randomUUID(),
+      attributes: sortedRecord(attributes),
+      version: 1,
+      creationDate: new Date().toISOString(),
+    };
+    this.state.things[thingName] = thing;
+    await this.persist();
+    return thing;
+  }
+
+  describeThing(thingName: string): StoredThing {
+    return this.thingOrThrow(thingName);
+  }
+
+  async deleteThing(thingName: string, expectedVersion: number | undefined): Promise<void> {
+    if (!THING_NAME_RE.test(thingName)) {
+      throw new ApiError(
+        "InvalidRequestException",
+        `thingName ${JSON.stringify(thingName)} must match [a-zA-Z0-9:_-]{1,128}`,
+      );
+    }
+    const t = this.state.things[thingName];
+    if (!t) return; // AWS: deleting a thing that does not exist succeeds
+    if (expectedVersion !== undefined && expectedVersion !== t.version) {
+      throw new ApiError(
+        "VersionConflictException",
+        `Thing ${thingName} is at version ${t.version}, not the expected ${expectedVersion}`,
+      );
+    }
+    if (this.state.thingPrincipals.some((l) => l.thingName === thingName)) {
+      throw new ApiError(
+        "InvalidRequestException",
+        `Cannot delete thing ${thingName}: principals are still attached; detach them (asynchronous: poll ListThingPrincipals) and retry`,
+      );
+    }
+    delete this.state.things[thingName];
+    await this.persist();
+    this.changed();
+  }
+
+  listThings(filter: {
+    nextToken?: string;
+    maxResults?: number;
+    attributeName?: string;
+    attributeValue?: string;
+    usePrefixAttributeValue?: boolean;
+    thingTypeName?: string;
+  }): Page<StoredThing> {
+    let all = Object.values(this.state.things).sort((a, b) => a.thingName.localeCompare(b.thingName));
+    if (filter.thingTypeName !== undefined) all = [];
+    if (filter.attributeName !== undefined) {
+      const name = filter.attributeName;
+      all = all.filter((t) => {
+        const v = t.attributes[name];
+        if (v === undefined) return false;
+        if (filter.attributeValue === undefined) return true;
+        return filter.usePrefixAttributeValue
+          ? v.startsWith(filter.attributeValue)
+          : v === filter.attributeValue;
+      });
+    }
+    return paginate(all, filter.nextToken, filter.maxResults, 250);
+  }
+
+  // ---- policies ----
+
+  private policyOrThrow(policyName: string): StoredPolicy {
+    if (!POLICY_NAME_RE.test(policyName)) {
+      throw new ApiError(
+        "InvalidRequestException",
+        `policyName ${JSON.stringify(policyName)} must match [\\w+=,.@-]{1,128}`,
+      );
+    }
+    const p = this.state.policies[policyName];
+    if (!p) throw new ApiError("ResourceNotFoundException", `Policy ${policyName} does not exist`);
+    return p;
+  }
+
+  async createPolicy(policyName: string, policyDocument: string): Promise<StoredPolicy> {
+    if (!POLICY_NAME_RE.test(policyName)) {
+      throw new ApiError(
+        "InvalidRequestException",
+        `policyName ${JSON.stringify(policyName)} must match [\\w+=,.@-]{1,128}`,
+      );
+    }
+    checkPolicyDocument(policyDocument);
+    const existing = this.state.policies[policyName];
+    if (existing) {
+      throw new ApiError("ResourceAlreadyExistsException", `Policy ${policyName} already exists`, {
+        resourceArn: existing.policyArn,
+      });
+    }
+    const now = new Date().toISOString();
+    const p: StoredPolicy = {
+      policyName,
+      policyArn: this.arn("policy", policyName),
+      policyDocument,
+      defaultVersionId: "1",
+      creationDate: now,
+      lastModifiedDate: now,
+      generationId: randomUUID().replace(/-/g, ""),
+    };
+    this.state.policies[policyName] = p;
+    this.state.policyTargets[policyName] = [];
+    await this.persist();
+    return p;
+  }
+
+  getPolicy(policyName: string): StoredPolicy {
+    return this.policyOrThrow(policyName);
+  }
+
+  async deletePolicy(policyName: string): Promise<void> {
+    this.policyOrThrow(policyName);
+    const targets = this.state.policyTargets[policyName] ?? [];
+    if (targets.length > 0) {
+      throw new ApiError(
+        "DeleteConflictException",
+        `Policy ${policyName} is attached to ${targets.length} target(s); detach it first`,
+      );
+    }
+    delete this.state.policies[policyName];
+    delete this.state.policyTargets[policyName];
+    await this.persist();
+  }
+
+  listPolicies(
+    marker: string | undefined,
+    pageSize: number | undefined,
+    ascending: boolean,
+  ): Page<StoredPolicy> {
+    const all = Object.values(this.state.policies).sort((a, b) => a.policyName.localeCompare(b.policyName));
+    if (!ascending) all.reverse();
+    return paginate(all, marker, pageSize, 250);
+  }
+
+  async attachPolicy(policyName: string, target: string): Promise<void> {
+    this.policyOrThrow(policyName);
+    const cert = this.certByArnOrThrow(target, "target");
+    const targets = this.state.policyTargets[policyName] ?? [];
+    if (targets.includes(cert.certificateArn)) return;
+    if (this.principalPolicies(cert.certificateArn).length >= MAX_POLICIES_PER_TARGET) {
+      throw new ApiError(
+        "LimitExceededException",
+        `Target ${target} already has ${MAX_POLICIES_PER_TARGET} policies attached`,
+      );
+    }
+    this.state.policyTargets[policyName] = [...targets, cert.certificateArn];
+    await this.persist();
+    this.changed();
+  }
+
+  async detachPolicy(policyName: string, target: string): Promise<void> {
+    this.policyOrThrow(policyName);
+    const targets = this.state.policyTargets[policyName] ?? [];
+    if (!targets.includes(target)) return;
+    this.state.policyTargets[policyName] = targets.filter((t) => t !== target);
+    await this.persist();
+    this.changed();
+  }
+
+  listAttachedPolicies(
+    target: string,
+    marker: string | undefined,
+    pageSize: number | undefined,
+  ): Page<StoredPolicy> {
+    const cert = this.certByArnOrThrow(target, "target");
+    const all = (this.principalPolicies(cert.certificateArn) as StoredPolicy[]).sort((a, b) =>
+      a.policyName.localeCompare(b.policyName),
+    );
+    return paginate(all, marker, pageSize, 250);
+  }
+
+  // ---- thing principals ----
+
+  async attachThingPrincipal(thingName: string, principal: string, type: ThingPrincipalType): Promise<void> {
+    this.thingOrThrow(thingName);
+    const cert = this.certByArnOrThrow(principal, "principal");
+    this.purgeDetached();
+    const links = this.state.thingPrincipals.filter((l) => l.principal === cert.certificateArn);
+    const own = links.find((l) => l.thingName === thingName);
+    const others = links.filter((l) => l.thingName !== thingName);
+    if (type === "EXCLUSIVE_THING" && others.length > 0) {
+      throw new ApiError(
+        "InvalidRequestException",
+        `Principal ${principal} is already attached to ${others.map((l) => l.thingName).join(", ")}; it cannot be attached exclusively to ${thingName}`,
+      );
+    }
+    const exclusiveElsewhere = others.find((l) => l.type === "EXCLUSIVE_THING");
+    if (exclusiveElsewhere) {
+      throw new ApiError(
+        "InvalidRequestException",
+        `Principal ${principal} is attached exclusively to ${exclusiveElsewhere.thingName}`,
+      );
+    }
+    if (own) {
+      if (own.detachAtMs === undefined && own.type === type) return;
+      own.type = type;
+      delete own.detachAtMs; // re-attaching cancels a pending detach
+    } else {
+      this.state.thingPrincipals.push({ thingName, principal: cert.certificateArn, type });
+    }
+    await this.persist();
+    this.changed();
+  }
+
+  async detachThingPrincipal(thingName: string, principal: string): Promise<void> {
+    this.thingOrThrow(thingName);
+    if (!principal)
+      throw new ApiError("InvalidRequestException", "principal (x-amzn-principal header) is required");
+    this.purgeDetached();
+    const link = this.state.thingPrincipals.find(
+      (l) => l.thingName === thingName && l.principal === principal,
+    );
+    if (!link || link.detachAtMs !== undefined) return;
+    // AWS acknowledges at once and detaches later; callers must poll.
+    link.detachAtMs = Date.now() + this.detachDelayMs;
+    await this.persist();
+    this.scheduleDetachNotice(link.detachAtMs);
+  }
+
+  listThingPrincipals(
+    thingName: string,
+    nextToken: string | undefined,
+    maxResults: number | undefined,
+  ): Page<string> {
+    this.thingOrThrow(thingName);
+    const all = this.liveLinks()
+      .filter((l) => l.thingName === thingName)
+      .map((l) => l.principal)
+      .sort();
+    return paginate(all, nextToken, maxResults, 250);
+  }
+
+  listPrincipalThings(
+    principal: string,
+    nextToken: string | undefined,
+    maxResults: number | undefined,
+  ): Page<string> {
+    const cert = this.certByArnOrThrow(principal, "principal");
+    return paginate(this.principalThings(cert.certificateArn).sort(), nextToken, maxResults, 250);
+  }
+
+  /** Counts for the service's status line and tests. */
+  summary(): { certificates: number; things: number; policies: number } {
+    return {
+      certificates: Object.keys(this.state.certificates).length,
+      things: Object.keys(this.state.things).length,
+      policies: Object.keys(this.state.policies).length,
+    };
+  }
+}
+
+function sortedRecord(r: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/**
+ * AWS rejects documents it cannot parse with MalformedPolicyException; the
+ * broker evaluates the same document, so refuse what it could not read.
+ */
+export function checkPolicyDocument(doc: unknown): void {
+  if (typeof doc !== "string" || doc.length === 0) {
+    throw new ApiError("MalformedPolicyException", "policyDocument is required");
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(doc);
+  } catch (e) {
+    throw new ApiError(
+      "MalformedPolicyException",
+      `Policy document is not valid JSON: ${(e as Error).message}`,
+    );
+  }
+  const statements = (parsed as { Statement?: unknown })?.Statement;
+  const list = Array.isArray(statements) ? statements : statements ? [statements] : [];
+  if (typeof parsed !== "object" || parsed === null || list.length === 0) {
+    throw new ApiError(
+      "MalformedPolicyException",
+      "Policy document must be an object with at least one Statement",
+    );
+  }
+  for (const [i, s] of list.entries()) {
+    const st = s as { Effect?: unknown; Action?: unknown; Resource?: unknown };
+    if (st?.Effect !== "Allow" && st?.Effect !== "Deny") {
+      throw new ApiError("MalformedPolicyException", `Statement ${i}: Effect must be "Allow" or "Deny"`);
+    }
+    if (st.Action === undefined || st.Resource === undefined) {
+      throw new ApiError("MalformedPolicyException", `Statement ${i}: Action and Resource are required`);
+    }
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * The local AWS IoT service: control plane (HTTP, restJson1, SigV4), local
+ * CA, persistent registry, fault injection and, when present, the MQTT
+ * broker. Usable in-process (tests) and from `provision local-iot`.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { ProvisionError } from "../errors.js";
+import { writeFileAtomic } from "./atomic-file.js";
+import { CA_CERT_FILE, LocalCa } from "./ca.js";
+import { startControlPlane } from "./control-plane.js";
+import { type FaultConfig, FaultInjector, type FaultStats, faultConfigFromEnv } from "./faults.js";
+import { Registry } from "./registry.js";
+import type { LocalCredentials } from "./sigv4-verify.js";
+import type { RegistryView } from "./types.js";
+
+export const CREDENTIALS_FILE = "credentials.json";
+export const REGION_DEFAULT = "us-east-1";
+export const ACCOUNT_ID_DEFAULT = "123456789012";
+export const HOST_DEFAULT = "127.0.0.1";
+
+export interface LocalIotOptions {
+  host?: string;
+  /** Control-plane HTTP port; 0 picks a free one. */
+  port?: number;
+  mqttsPort?: number;
+  wssPort?: number;
+  stateDir: string;
+  region?: string;
+  accountId?: string;
+  /** Overrides the per-state-dir credentials (which are generated on first start). */
+  credentials?: LocalCredentials;
+  faults?: FaultConfig;
+  /** Delay before DetachThingPrincipal takes effect (AWS: asynchronous, seconds). */
+  detachDelayMs?: number;
+  /** Start without the MQTT broker (control plane only). */
+  withoutBroker?: boolean;
+}
+
+export interface LocalIot {
+  controlPlaneUrl: string;
+  /** Host name devices connect to (what DescribeEndpoint iot:Data-ATS returns). */
+  endpoint: string;
+  /** 0 when the broker is not running. */
+  mqttsPort: number;
+  wssPort: number;
+  caFile: string;
+  caPem: string;
+  region: string;
+  accountId: string;
+  credentials: LocalCredentials;
+  stateDir: string;
+  registry: RegistryView;
+  /** Whether the MQTT broker is running (false if it could not be loaded). */
+  brokerRunning: boolean;
+  setFaults(config: FaultConfig): void;
+  stats(): FaultStats;
+  stop(): Promise<void>;
+}
+
+interface BrokerModule {
+  startBroker(
+    registry: RegistryView,
+    opts: {
+      host: string;
+      mqttsPort: number;
+      wssPort: number;
+      serverCert: string;
+      serverKey: string;
+      caPem: string;
+      credentials: LocalCredentials;
+    },
+  ): Promise<{ mqttsPort: number; wssPort: number; close(): Promise<void> | void }>;
+}
+
+const ALNUM_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+function randomFrom(alphabet: string, n: number): string {
+  const bytes = randomBytes(n);
+  return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
+}
+
+/** Fixed per state dir so clients configured once keep working across restarts. */
+async function loadOrCreateCredentials(stateDir: string): Promise<LocalCredentials> {
+  const path = join(stateDir, CREDENTIALS_FILE);
+  if (existsSync(path)) {
+    const parsed = JSON.parse(await readFile(path, "utf8")) as LocalCredentials;
+    if (typeof parsed.accessKeyId === "string" && typeof parsed.secretAccessKey === "string") return parsed;
+    throw new ProvisionError("CONFIG", `${path} does not hold accessKeyId and secretAccessKey`, {
+      where: path,
+      hint: "delete the file to generate new local credentials",
+    });
+  }
+  const creds: LocalCredentials = {
+    // Same length and alphabet as real access key ids, marked LOCAL so nobody mistakes them.
+    accessKeyId: `AKIDLOCAL${randomFrom(ALNUM_UPPER, 11)}`,
+    secretAccessKey: randomBytes(30).toString("base64"),
+  };
+  await writeFileAtomic(path, `${JSON.stringify(creds, null, 2)}\n`, 0o600);
+  return creds;
+}
+
+/** The broker is a separate module; the service still runs (control plane only) while it is absent. */
+async function loadBroker(): Promise<BrokerModule | undefined> {
+  const specifier = "./broker/index.js";
+  try {
+    const mod = (await import(specifier)) as Partial<BrokerModule>;
+    return typeof mod.startBroker === "function" ? (mod as BrokerModule) : undefined;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === "ERR_MODULE_NOT_FOUND" || /Cannot find module|Failed to load url/.test(String(e)))
+      return undefined;
+    throw e;
+  }
+}
+
+export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot> {
+  const host = options.host ?? HOST_DEFAULT;
+  const region = options.region ?? REGION_DEFAULT;
+  const accountId = options.accountId ?? ACCOUNT_ID_DEFAULT;
+  if (!/^\d{12}$/.test(accountId))
+    throw new TypeError(`accountId must be 12 digits, got ${JSON.stringify(accountId)}`);
+  const stateDir = resolve(options.stateDir);
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+
+  const credentials = options.credentials ?? (await loadOrCreateCredentials(stateDir));
+  const ca = await LocalCa.openOrCreate(stateDir);
+  const registry = new Registry({ stateDir, region, accountId, detachDelayMs: options.detachDelayMs });
+  const faults = new FaultInjector(options.faults ?? {});
+  // 127.0.0.1 rather than localhost: "localhost" may resolve to ::1 first, where nothing listens.
+  const endpoint = host === "0.0.0.0" || host === "::" ? HOST_DEFAULT : host;
+
+  const controlPlane = await startControlPlane({
+    host,
+    port: options.port ?? 0,
+    region,
+    credentials,
+    faults,
+    context: { registry, ca, dataEndpoint: endpoint },
+  });
+
+  let broker: Awaited<ReturnType<BrokerModule["startBroker"]>> | undefined;
+  try {
+    const brokerModule = options.withoutBroker ? undefined : await loadBroker();
+    if (brokerModule) {
+      const server = await ca.serverCertificate(stateDir);
+      broker = await brokerModule.startBroker(registry, {
+        host,
+        mqttsPort: options.mqttsPort ?? 0,
+        wssPort: options.wssPort ?? 0,
+        serverCert: server.certPem,
+        serverKey: server.keyPem,
+        caPem: ca.certPem,
+        credentials,
+      });
+    }
+  } catch (e) {
+    await controlPlane.close();
+    await registry.close();
+    throw e;
+  }
+
+  let stopped = false;
+  return {
+    controlPlaneUrl: controlPlane.url,
+    endpoint,
+    mqttsPort: broker?.mqttsPort ?? 0,
+    wssPort: broker?.wssPort ?? 0,
+    caFile: join(stateDir, CA_CERT_FILE),
+    caPem: ca.certPem,
+    region,
+    accountId,
+    credentials,
+    stateDir,
+    registry,
+    brokerRunning: broker !== undefined,
+    setFaults: (config) => faults.set(config),
+    stats: () => faults.stats(),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await Promise.allSettled([controlPlane.close(), broker?.close()]);
+      await registry.close();
+    },
+  };
+}
+
+export interface LocalIotCliOptions {
+  port?: number;
+  mqttsPort?: number;
+  wssPort?: number;
+  stateDir?: string;
+  json?: boolean;
+}
+
+/** Default state directory for the CLI: per user, survives reboots. */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_STATE_HOME ?? join(env.HOME ?? ".", ".local", "state");
+  return join(base, "provision", "local-iot");
+}
+
+/** What a client needs, as printed by `provision local-iot`. */
+export function describeForClients(iot: LocalIot): Record<string, unknown> {
+  return {
+    controlPlaneUrl: iot.controlPlaneUrl,
+    endpoint: iot.endpoint,
+    mqttsPort: iot.mqttsPort,
+    wssPort: iot.wssPort,
+    caFile: iot.caFile,
+    region: iot.region,
+    accountId: iot.accountId,
+    accessKeyId: iot.credentials.accessKeyId,
+    secretAccessKey: iot.credentials.secretAccessKey,
+    stateDir: iot.stateDir,
+    brokerRunning: iot.brokerRunning,
+    env: {
+      AWS_ENDPOINT_URL_IOT: iot.controlPlaneUrl,
+      AWS_ACCESS_KEY_ID: iot.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: iot.credentials.secretAccessKey,
+      AWS_REGION: iot.region,
+    },
+  };
+}
+
+/**
+ * `provision local-iot [--port N] [--state-dir DIR] [--json]`: starts the
+ * service, prints what clients need on stdout (one JSON object with --json)
+ * and returns the running service; the caller keeps the process alive and
+ * calls stop() on SIGINT/SIGTERM. Faults come from PROVISION_LOCAL_IOT_FAULTS.
+ */
+export async function runLocalIotCommand(
+  options: LocalIotCliOptions,
+  out: { stdout: (s: string) => void; stderr: (s: string) => void } = {
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+  },
+): Promise<LocalIot> {
+  let faults: FaultConfig | undefined;
+  try {
+    faults = faultConfigFromEnv();
+  } catch (e) {
+    throw new ProvisionError("CONFIG", (e as Error).message, {
+      where: "PROVISION_LOCAL_IOT_FAULTS",
+      hint: 'set it to JSON like {"seed":1,"default":{"throttleRate":0.1},"operations":{"CreateCertificateFromCsr":{"maxRps":15}}}',
+    });
+  }
+  const stateDir = options.stateDir ?? defaultStateDir();
+  let iot: LocalIot;
+  try {
+    iot = await startLocalIot({
+      stateDir,
+      port: options.port ?? 0,
+      mqttsPort: options.mqttsPort ?? 0,
+      wssPort: options.wssPort ?? 0,
+      faults,
+    });
+  } catch (e) {
+    if ((e as { code?: string }).code === "EADDRINUSE") {
+      throw new ProvisionError("CONFIG", `port already in use: ${(e as Error).message}`, {
+        where: "local-iot",
+        hint: "choose another --port, or stop the other local-iot instance",
+        cause: e,
+      });
+    }
+    throw e;
+  }
+  const info = describeForClients(iot);
+  if (options.json) {
+    out.stdout(`${JSON.stringify(info)}\n`);
+  } else {
+    const lines = [
+      `control plane   ${iot.controlPlaneUrl}`,
+      `data endpoint   ${iot.endpoint}  (mqtts port ${iot.mqttsPort || "not running"}, wss port ${iot.wssPort || "not running"})`,
+      `CA certificate  ${iot.caFile}`,
+      `region/account  ${iot.region} / ${iot.accountId}`,
+      `state dir       ${iot.stateDir}`,
+      "",
+      "for AWS clients:",
+      `  export AWS_ENDPOINT_URL_IOT=${iot.controlPlaneUrl}`,
+      `  export AWS_ACCESS_KEY_ID=${iot.credentials.accessKeyId}`,
+      `  export AWS_SECRET_ACCESS_KEY=${iot.credentials.secretAccessKey}`,
+      `  export AWS_REGION=${iot.region}`,
+    ];
+    out.stdout(`${lines.join("\n")}\n`);
+  }
+  if (!iot.brokerRunning) out.stderr("local-iot: MQTT broker not available; control plane only\n");
+  if (faults) out.stderr(`local-iot: fault injection active: ${JSON.stringify(faults)}\n`);
+  return iot;
+}
