@@ -13,13 +13,13 @@ import {
   decodeRequest,
   decodeResponse,
   decodeTlv,
+  EVENT_FIELDS,
   encodeChunkAck,
   encodeErrorResponse,
   encodeEvent,
   encodeFrame,
   encodeOkResponse,
   encodeRequest,
-  EVENT_FIELDS,
   FLAG_CHUNK,
   FrameReceiver,
   fieldsFromJson,
@@ -30,7 +30,8 @@ import {
 } from "../src/protocol/index.js";
 
 const dir = join(import.meta.dirname, "vectors");
-const load = <T>(f: string): T[] => (JSON.parse(readFileSync(join(dir, f), "utf8")) as { vectors: T[] }).vectors;
+const load = <T>(f: string): T[] =>
+  (JSON.parse(readFileSync(join(dir, f), "utf8")) as { vectors: T[] }).vectors;
 
 interface FrameVector {
   name: string;
@@ -71,8 +72,17 @@ function view(events: ReceiverEvent[]): Record<string, unknown>[] {
 describe("frames.json", () => {
   const vectors = load<FrameVector>("frames.json");
   it("has the coverage the spec asks for", () => {
-    const errors = new Set(vectors.flatMap((v) => v.expect.filter((e) => e.kind === "error").map((e) => e.error)));
-    expect([...errors].sort()).toEqual(["bad_base64", "bad_char", "bad_crc", "bad_version", "oversize", "truncated"]);
+    const errors = new Set(
+      vectors.flatMap((v) => v.expect.filter((e) => e.kind === "error").map((e) => e.error)),
+    );
+    expect([...errors].sort()).toEqual([
+      "bad_base64",
+      "bad_char",
+      "bad_crc",
+      "bad_version",
+      "oversize",
+      "truncated",
+    ]);
     expect(vectors.filter((v) => v.name.startsWith("literal:")).length).toBeGreaterThanOrEqual(3);
   });
   it.each(vectors.map((v) => [v.name, v] as const))("%s", (_n, v) => {
@@ -114,7 +124,9 @@ describe("messages.json", () => {
     const tlvBytes = v.tlv.status === undefined ? payload : payload.subarray(1);
     if (v.tlv.status !== undefined) expect(payload[0]).toBe(v.tlv.status);
     const tlv = decodeTlv(tlvBytes);
-    expect(tlv.ok && tlv.fields.map((f) => ({ tag: f.tag, hex: f.value.toString("hex") }))).toEqual(v.tlv.fields);
+    expect(tlv.ok && tlv.fields.map((f) => ({ tag: f.tag, hex: f.value.toString("hex") }))).toEqual(
+      v.tlv.fields,
+    );
     // Typed view, both directions.
     const cmd = v.command as CommandName;
     switch (v.kind) {
@@ -128,20 +140,27 @@ describe("messages.json", () => {
       case "response": {
         const d = decodeResponse(cmd, payload);
         expect(d.ok && d.value.ok && { ok: true, fields: fieldsToJson(d.value.fields) }).toEqual(v.fields);
-        const typed = fieldsFromJson(MESSAGE_FIELDS[cmd].response, v.fields.fields as Record<string, unknown>);
+        const typed = fieldsFromJson(
+          MESSAGE_FIELDS[cmd].response,
+          v.fields.fields as Record<string, unknown>,
+        );
         expect(encodeOkResponse(cmd, typed as never).toString("hex")).toBe(v.payload_hex);
         break;
       }
       case "error": {
         const d = decodeResponse(cmd, payload);
         expect(d.ok && d.value).toEqual(v.fields);
-        expect(encodeErrorResponse(v.fields.status as number, v.fields.text as string).toString("hex")).toBe(v.payload_hex);
+        expect(encodeErrorResponse(v.fields.status as number, v.fields.text as string).toString("hex")).toBe(
+          v.payload_hex,
+        );
         break;
       }
       case "event": {
         const d = decodeEvent(payload);
         expect(d.ok && fieldsToJson(d.value)).toEqual(v.fields);
-        expect(encodeEvent(fieldsFromJson(EVENT_FIELDS, v.fields) as never).toString("hex")).toBe(v.payload_hex);
+        expect(encodeEvent(fieldsFromJson(EVENT_FIELDS, v.fields) as never).toString("hex")).toBe(
+          v.payload_hex,
+        );
         break;
       }
       case "chunk_ack": {

@@ -32,7 +32,11 @@ function valueArb(s: FieldSpec): fc.Arbitrary<unknown> {
     case "str":
       return fc.string({ unit: "grapheme", maxLength: 40 }).map((x) => x.replaceAll("\0", ""));
     case "bytes":
-      return fc.uint8Array(s.size !== undefined ? { minLength: s.size, maxLength: s.size } : { maxLength: s.max ?? 300 }).map((u) => Buffer.from(u));
+      return fc
+        .uint8Array(
+          s.size !== undefined ? { minLength: s.size, maxLength: s.size } : { maxLength: s.max ?? 300 },
+        )
+        .map((u) => Buffer.from(u));
     case "u8list":
       return fc.array(fc.integer({ min: 0, max: 0xff }), { maxLength: 8 });
     case "u32list":
@@ -48,29 +52,35 @@ function fieldsArb(specs: readonly FieldSpec[]): fc.Arbitrary<Record<string, unk
 }
 
 describe("message codec properties", () => {
-  it("round-trips random requests and responses of every command (11 x 2 x 150 cases)", () => {
+  it("round-trips random requests and responses of every command (11 x 2 x 200 cases)", () => {
     for (const c of COMMANDS) {
       fc.assert(
         fc.property(fieldsArb(MESSAGE_FIELDS[c].request), (f) => {
           const d = decodeRequest(c, encodeRequest(c, f as never));
           expect(d).toEqual({ ok: true, value: f });
         }),
-        { numRuns: 150 },
+        { numRuns: 200 },
       );
       fc.assert(
         fc.property(fieldsArb(MESSAGE_FIELDS[c].response), (f) => {
           const d = decodeResponse(c, encodeOkResponse(c, f as never));
           expect(d).toEqual({ ok: true, value: { ok: true, fields: f } });
         }),
-        { numRuns: 150 },
+        { numRuns: 200 },
       );
     }
   });
 
   it("decoders never throw on arbitrary payloads (2000 cases)", () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), fc.constantFrom(...COMMANDS), (p, c) => {
-        const results = [decodeRequest(c, p), decodeResponse(c, p), decodeEvent(p), decodeChunkAck(p), decodeTlv(p)];
+      fc.property(fc.uint8Array({ maxLength: 300, size: "max" }), fc.constantFrom(...COMMANDS), (p, c) => {
+        const results = [
+          decodeRequest(c, p),
+          decodeResponse(c, p),
+          decodeEvent(p),
+          decodeChunkAck(p),
+          decodeTlv(p),
+        ];
         for (const r of results) expect(typeof r.ok).toBe("boolean");
       }),
       { numRuns: 2000 },
@@ -79,23 +89,27 @@ describe("message codec properties", () => {
 
   it("decodes fields in any order and ignores unknown tags", () => {
     fc.assert(
-      fc.property(fc.shuffledSubarray([0, 1, 2, 3]), fc.integer({ min: 0x40, max: 0xff }), (order, unknown) => {
-        const fields = [
-          { tag: 0x01, value: Buffer.from([3]) },
-          { tag: 0x02, value: Buffer.from([1]) },
-          { tag: 0x03, value: Buffer.from([1]) },
-          { tag: unknown, value: Buffer.from("future") },
-        ];
-        const wire = Buffer.concat(
-          order.map((i) => {
-            const f = fields[i] as { tag: number; value: Buffer };
-            return encodeTlv([f]);
-          }),
-        );
-        const d = decodeRequest("GENERATE_KEY", wire);
-        if (order.includes(0) && order.includes(1)) expect(d.ok).toBe(true);
-        else expect(d).toMatchObject({ ok: false, status: STATUS.ERR_BAD_PAYLOAD });
-      }),
+      fc.property(
+        fc.shuffledSubarray([0, 1, 2, 3]),
+        fc.integer({ min: 0x40, max: 0xff }),
+        (order, unknown) => {
+          const fields = [
+            { tag: 0x01, value: Buffer.from([3]) },
+            { tag: 0x02, value: Buffer.from([1]) },
+            { tag: 0x03, value: Buffer.from([1]) },
+            { tag: unknown, value: Buffer.from("future") },
+          ];
+          const wire = Buffer.concat(
+            order.map((i) => {
+              const f = fields[i] as { tag: number; value: Buffer };
+              return encodeTlv([f]);
+            }),
+          );
+          const d = decodeRequest("GENERATE_KEY", wire);
+          if (order.includes(0) && order.includes(1)) expect(d.ok).toBe(true);
+          else expect(d).toMatchObject({ ok: false, status: STATUS.ERR_BAD_PAYLOAD });
+        },
+      ),
       { numRuns: 200 },
     );
   });

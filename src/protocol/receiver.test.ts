@@ -4,20 +4,23 @@ import { FLAG_RESPONSE, FRAME_BODY_MAX } from "./constants.js";
 import { decodeFrameLine, encodeFrame, type Frame } from "./frame.js";
 import { FrameReceiver, type ReceiverEvent } from "./receiver.js";
 
-/** Bytes biased towards the ones that steer the receiver (markers, CR, base64, '='). */
-const steeringByte = fc.oneof(
-  { weight: 4, arbitrary: fc.integer({ min: 0, max: 255 }) },
-  { weight: 2, arbitrary: fc.constantFrom(0x1e, 0x0a, 0x0d, 0x3d) },
-  { weight: 4, arbitrary: fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".split("").map((c) => c.charCodeAt(0))) },
-);
-const noisyBytes = (maxLength: number) => fc.array(steeringByte, { maxLength }).map((a) => Uint8Array.from(a));
-
+const B64 = Buffer.from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+const STEERING = [0x1e, 0x0a, 0x0d, 0x3d];
+/**
+ * Bytes biased towards the ones that steer the receiver: ~9% markers/CR/'=', ~40% base64
+ * characters, the rest anything (a plain uint8Array is mapped, which is much faster than
+ * a oneof per byte).
+ */
+const noisyBytes = (maxLength: number) =>
+  fc
+    .uint8Array({ maxLength, size: "max" })
+    .map((u) => u.map((b) => (b < 24 ? (STEERING[b & 3] as number) : b < 128 ? (B64[b & 63] as number) : b)));
 const frameArb: fc.Arbitrary<Frame> = fc.record({
   version: fc.constant(1),
   type: fc.integer({ min: 0, max: 255 }),
   seq: fc.integer({ min: 0, max: 0xffff }),
   flags: fc.integer({ min: 0, max: 255 }),
-  payload: fc.uint8Array({ maxLength: FRAME_BODY_MAX - 9 }).map((u) => Buffer.from(u)),
+  payload: fc.uint8Array({ maxLength: FRAME_BODY_MAX - 9, size: "max" }).map((u) => Buffer.from(u)),
 });
 
 const frames = (events: ReceiverEvent[]) => events.flatMap((e) => (e.kind === "frame" ? [e.frame] : []));
@@ -34,37 +37,41 @@ function pushInPieces(r: FrameReceiver, bytes: Uint8Array, cuts: number[]): Rece
 }
 
 describe("FrameReceiver properties", () => {
-  it("never throws on arbitrary bytes, and decodeFrameLine neither (3000 cases)", () => {
+  it("never throws on arbitrary bytes, and decodeFrameLine neither (1500 cases)", () => {
     fc.assert(
-      fc.property(noisyBytes(4000), fc.array(fc.nat(), { maxLength: 8 }), (bytes, cuts) => {
+      fc.property(noisyBytes(3000), fc.array(fc.nat(), { maxLength: 8 }), (bytes, cuts) => {
         const events = pushInPieces(new FrameReceiver(), bytes, cuts);
         for (const e of events) if (e.kind === "log") expect(e.text.length).toBeGreaterThan(0);
         decodeFrameLine(bytes);
       }),
-      { numRuns: 3000 },
+      { numRuns: 1500 },
     );
   });
 
-  it("round-trips random frames, whole and in random pieces (2000 cases)", () => {
+  it("round-trips random frames, whole and in random pieces (1500 cases)", () => {
     fc.assert(
       fc.property(frameArb, fc.array(fc.nat(), { maxLength: 6 }), (f, cuts) => {
         const got = frames(pushInPieces(new FrameReceiver(), encodeFrame(f), cuts));
         expect(got).toEqual([f]);
       }),
-      { numRuns: 2000 },
+      { numRuns: 1500 },
     );
   });
 
-  it("recovers every frame after arbitrary garbage (2000 cases)", () => {
+  it("recovers every frame after arbitrary garbage (1000 cases)", () => {
     // Garbage may contain anything, markers included: whatever state it leaves the receiver in
     // (text, inside a frame line, skipping an oversize line), the next 0x1E starts a fresh frame.
     // The only thing garbage is assumed not to contain is a valid frame line itself (CRC-32: ~2^-32).
     fc.assert(
-      fc.property(fc.array(fc.tuple(noisyBytes(600), frameArb), { minLength: 1, maxLength: 5 }), noisyBytes(100), (parts, tail) => {
-        const wire = Buffer.concat([...parts.flatMap(([g, f]) => [g, encodeFrame(f)]), tail]);
-        expect(frames(new FrameReceiver().push(wire))).toEqual(parts.map(([, f]) => f));
-      }),
-      { numRuns: 2000 },
+      fc.property(
+        fc.array(fc.tuple(noisyBytes(400), frameArb), { minLength: 1, maxLength: 4 }),
+        noisyBytes(100),
+        (parts, tail) => {
+          const wire = Buffer.concat([...parts.flatMap(([g, f]) => [g, encodeFrame(f)]), tail]);
+          expect(frames(new FrameReceiver().push(wire))).toEqual(parts.map(([, f]) => f));
+        },
+      ),
+      { numRuns: 1000 },
     );
   });
 });
@@ -93,7 +100,11 @@ describe("FrameReceiver on a realistic noisy stream", () => {
     const colours = ["\x1b[0;32m", "\x1b[0;33m", "\x1b[0;31m", ""];
     const logs: string[] = [];
     const sent: Frame[] = [];
-    const pieces: Buffer[] = [Buffer.from("ets Jun  8 2016 00:22:57\r\n\r\nrst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n")];
+    const pieces: Buffer[] = [
+      Buffer.from(
+        "ets Jun  8 2016 00:22:57\r\n\r\nrst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n",
+      ),
+    ];
     logs.push("ets Jun  8 2016 00:22:57", "rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)");
     let garbageBytes = 0;
     for (let i = 0; i < 100; i++) {
@@ -102,7 +113,13 @@ describe("FrameReceiver on a realistic noisy stream", () => {
       const line = `${colour}${level} (${1000 + i * 37}) ${tags[rand() % tags.length]}: event ${i} — état ✓ ${rand().toString(16)}${colour ? "\x1b[0m" : ""}`;
       logs.push(line);
       pieces.push(Buffer.from(`${line}\r\n`, "utf8"));
-      const f: Frame = { version: 1, type: 1 + (rand() % 0x30), seq: i + 1, flags: FLAG_RESPONSE, payload: Buffer.alloc(rand() % 300, i) };
+      const f: Frame = {
+        version: 1,
+        type: 1 + (rand() % 0x30),
+        seq: i + 1,
+        flags: FLAG_RESPONSE,
+        payload: Buffer.alloc(rand() % 300, i),
+      };
       sent.push(f);
       pieces.push(encodeFrame(f));
       if (i % 2 === 0) {
@@ -119,7 +136,8 @@ describe("FrameReceiver on a realistic noisy stream", () => {
     for (const pieceSize of [wire.length, 1, 7, 64]) {
       const r = new FrameReceiver();
       const events: ReceiverEvent[] = [];
-      for (let at = 0; at < wire.length; at += pieceSize) events.push(...r.push(wire.subarray(at, at + pieceSize)));
+      for (let at = 0; at < wire.length; at += pieceSize)
+        events.push(...r.push(wire.subarray(at, at + pieceSize)));
       expect(frames(events)).toEqual(sent);
       const texts = events.flatMap((e) => (e.kind === "log" ? [e.text] : []));
       // Our lines appear intact, in order (garbage lines may sit between them).
