@@ -8,6 +8,8 @@ export {
   keyPolicyViolation,
 } from "./key-policy.js";
 export {
+  certificateSpkiSha256,
+  csrPublicKeySpki,
   type SubjectFields,
   sameBytes,
   spkiDigestHex,

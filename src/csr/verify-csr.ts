@@ -208,3 +208,15 @@ export function verifyIssuedCertificate(
     subjectText: cert.subject,
   };
 }
+
+/** SHA-256 hex of a certificate's canonical SPKI (to find certificates issued for a key). */
+export function certificateSpkiSha256(certPem: string): string {
+  const cert = new x509.X509Certificate(certPem);
+  return spkiDigestHex(describeSpki(new Uint8Array(cert.publicKey.rawData)).spkiDer);
+}
+
+/** Canonical SPKI of the key in a CSR, without any other check (the CSR was verified before). */
+export function csrPublicKeySpki(csr: Uint8Array | string): Uint8Array {
+  const parsed = new x509.Pkcs10CertificateRequest(typeof csr === "string" ? csr : Buffer.from(csr));
+  return describeSpki(new Uint8Array(parsed.publicKey.rawData)).spkiDer;
+}

@@ -1,0 +1,35 @@
+export {
+  LEDGER_VERSION,
+  Ledger,
+  type LedgerEntry,
+  type LedgerEvent,
+  type LedgerPhase,
+  type LedgerRecord,
+  newRunId,
+  readLedger,
+} from "./ledger.js";
+export {
+  type CleanupOptions,
+  type CleanupReport,
+  cleanupFromLedger,
+  findCertificatesForKey,
+  ledgerState,
+  type RegisterRequest,
+  type Registration,
+  type RunMarker,
+  recordCommitted,
+  recordFirstPublish,
+  registerWithRollback,
+  rollbackRegistration,
+  rollbackRun,
+  UNCLEAR_SEARCH_MAX_CERTIFICATES,
+  UNCLEAR_SEARCH_SLACK_MS,
+} from "./register.js";
+export {
+  type DeviceSummary,
+  type LedgerSummary,
+  type RunState,
+  type RunStatus,
+  reduceRun,
+  summarize,
+} from "./state.js";

@@ -1,0 +1,163 @@
+/**
+ * The append-only provisioning ledger: one JSON record per line, fsync'd
+ * before the call it announces is made, so that after a crash, a kill or a
+ * power cut the ledger still says which cloud resources may exist. It is the
+ * audit trail of a station and the input of `provision cleanup`.
+ *
+ * Several pipelines of one process share one Ledger (appends are queued so
+ * lines never interleave); several processes should use separate files.
+ */
+import { randomUUID } from "node:crypto";
+import { type FileHandle, mkdir, open, readFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { ProvisionError } from "../errors.js";
+
+export const LEDGER_VERSION = 1;
+
+export type LedgerEvent =
+  /** Before a cloud call: `op` names it, `data` what it is about. */
+  | "intent"
+  /** After a cloud call succeeded: `data` holds the ids it returned. */
+  | "done"
+  /** A cloud call failed; `data.unclear` when it may have taken effect anyway. */
+  | "failed"
+  /** The registration is complete in the cloud. */
+  | "registered"
+  /** The run's cloud resources are all gone again. */
+  | "rolled-back"
+  /** A rollback could not finish; the run stays open for cleanup. */
+  | "rollback-failed"
+  /** The run failed before anything was created (or everything is known gone); closed. */
+  | "abandoned"
+  /** The device accepted the credentials (COMMIT). */
+  | "committed"
+  /** The observer saw the device's first publish. */
+  | "first-publish";
+
+export type LedgerPhase = "register" | "rollback" | "cleanup";
+
+export interface LedgerRecord {
+  v: number;
+  /** ISO 8601 time the record was written. */
+  ts: string;
+  /** One provisioning attempt. */
+  run: string;
+  /** Device id (base MAC) when known. */
+  device?: string;
+  thing?: string;
+  event: LedgerEvent;
+  phase?: LedgerPhase;
+  /** AWS operation for intent/done/failed. */
+  op?: string;
+  data?: Record<string, unknown>;
+}
+
+export type LedgerEntry = Omit<LedgerRecord, "v" | "ts">;
+
+export function newRunId(): string {
+  return randomUUID();
+}
+
+export class Ledger {
+  readonly file: string;
+  private handle: FileHandle | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  // Records this process wrote, by run: an in-process rollback reads them instead of the file.
+  private readonly byRun = new Map<string, LedgerRecord[]>();
+
+  private constructor(file: string, handle: FileHandle) {
+    this.file = file;
+    this.handle = handle;
+  }
+
+  /** Opens (creating if needed) the ledger for appending. */
+  static async open(file: string): Promise<Ledger> {
+    try {
+      await mkdir(dirname(file), { recursive: true });
+      const handle = await open(file, "a", 0o640);
+      return new Ledger(file, handle);
+    } catch (e) {
+      throw new ProvisionError("CONFIG", `cannot open the ledger ${file}: ${(e as Error).message}`, {
+        where: file,
+        hint: "give --ledger a writable path",
+        cause: e,
+      });
+    }
+  }
+
+  /** Appends one record and returns once it is on disk (write + fsync). */
+  append(entry: LedgerEntry): Promise<LedgerRecord> {
+    const record: LedgerRecord = { v: LEDGER_VERSION, ts: new Date().toISOString(), ...entry };
+    const mine = this.byRun.get(record.run) ?? [];
+    mine.push(record);
+    this.byRun.set(record.run, mine);
+    const line = `${JSON.stringify(record)}\n`;
+    const write = async () => {
+      const h = this.handle;
+      if (h === undefined)
+        throw new ProvisionError("INTERNAL", `ledger ${this.file} is closed`, { where: this.file });
+      try {
+        await h.write(line);
+        await h.sync();
+      } catch (e) {
+        // Without the record the tool could leak a certificate it cannot find again: stop here.
+        throw new ProvisionError("CONFIG", `cannot write the ledger ${this.file}: ${(e as Error).message}`, {
+          where: this.file,
+          hint: "free disk space or fix the ledger path; then run `provision cleanup --ledger FILE`",
+          cause: e,
+        });
+      }
+      return record;
+    };
+    const result = this.queue.then(write);
+    this.queue = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  /** The records this process appended for one run, in order. */
+  recordsOf(run: string): LedgerRecord[] {
+    return [...(this.byRun.get(run) ?? [])];
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    await this.handle?.close();
+    this.handle = undefined;
+  }
+}
+
+/**
+ * Reads every record. A torn last line (a crash mid-write) is skipped; a
+ * broken line in the middle is an error, because the file was edited.
+ */
+export async function readLedger(file: string): Promise<LedgerRecord[]> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw new ProvisionError("CONFIG", `cannot read the ledger ${file}: ${(e as Error).message}`, {
+      where: file,
+    });
+  }
+  const lines = text.split("\n");
+  const records: LedgerRecord[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? "";
+    if (line.trim() === "") continue;
+    try {
+      records.push(JSON.parse(line) as LedgerRecord);
+    } catch {
+      const isLast = lines.slice(i + 1).every((l) => l.trim() === "");
+      if (isLast) break;
+      throw new ProvisionError("CONFIG", `ledger ${file} line ${i + 1} is not a JSON record`, {
+        where: `${file}:${i + 1}`,
+        hint: "the ledger is append-only; restore it from the station's copy",
+      });
+    }
+  }
+  return records;
+}

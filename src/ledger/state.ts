@@ -1,0 +1,192 @@
+/**
+ * Folds ledger records into the state of each run and each device: what
+ * exists in the cloud for it, and whether it is finished, still open (needs
+ * cleanup) or closed. Pure: the same function serves the in-process rollback,
+ * `provision cleanup` and the station's resume.
+ */
+import type { LedgerRecord } from "./ledger.js";
+
+export type RunStatus =
+  /** Registration started and did not finish (crash, kill, or still running). */
+  | "in-progress"
+  /** Cloud side complete; the device does not have the credentials yet. */
+  | "registered"
+  /** The device committed the credentials. */
+  | "committed"
+  /** The device's first publish was seen: finished. */
+  | "verified"
+  /** Everything this run created is gone again. */
+  | "rolled-back"
+  /** Failed before anything was created. */
+  | "abandoned"
+  /** A rollback did not finish, or an unclear CreateCertificateFromCsr is not resolved. */
+  | "rollback-open";
+
+export interface RunState {
+  run: string;
+  device?: string;
+  thing?: string;
+  startedAt: string;
+  lastAt: string;
+  status: RunStatus;
+  /** Needs `provision cleanup` (or a live process still working on it). */
+  open: boolean;
+  certificateId?: string;
+  certificateArn?: string;
+  /** true: CreateThing made it; "maybe": CreateThing's outcome is unknown; false: it existed already. */
+  thingCreated: boolean | "maybe";
+  thingArn?: string;
+  /** Policy name whose AttachPolicy was at least attempted. */
+  policyAttachAttempted?: string;
+  /** AttachThingPrincipal was at least attempted. */
+  thingAttachAttempted: boolean;
+  /** CreateCertificateFromCsr failed in a way that may have issued a certificate. */
+  unclearCertificate?: { spkiSha256: string; since: string };
+  /** Operations whose intent has no done/failed yet (the crash point). */
+  pendingOps: string[];
+  lastError?: { op?: string; code?: string; message?: string };
+  /** Certificates found and removed for an unclear create. */
+  foundCertificates: string[];
+}
+
+const OPEN_STATUSES: ReadonlySet<RunStatus> = new Set(["in-progress", "rollback-open"]);
+
+function str(v: unknown): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
+
+/** Folds one run's records (in file order). */
+export function reduceRun(records: readonly LedgerRecord[]): RunState {
+  const first = records[0];
+  if (first === undefined) throw new TypeError("reduceRun needs at least one record");
+  const s: RunState = {
+    run: first.run,
+    startedAt: first.ts,
+    lastAt: first.ts,
+    status: "in-progress",
+    open: true,
+    thingCreated: false,
+    thingAttachAttempted: false,
+    pendingOps: [],
+    foundCertificates: [],
+  };
+  const pending = new Map<string, number>();
+  for (const r of records) {
+    s.lastAt = r.ts;
+    if (r.device) s.device = r.device;
+    if (r.thing) s.thing = r.thing;
+    const d = r.data ?? {};
+    const op = r.op ?? "";
+    switch (r.event) {
+      case "intent":
+        pending.set(op, (pending.get(op) ?? 0) + 1);
+        if (r.phase === "register" || r.phase === undefined) {
+          if (op === "CreateThing") s.thingCreated = s.thingCreated === true ? true : "maybe";
+          if (op === "AttachPolicy") s.policyAttachAttempted = str(d.policyName);
+          if (op === "AttachThingPrincipal") s.thingAttachAttempted = true;
+        }
+        break;
+      case "done":
+      case "failed":
+        pending.set(op, Math.max(0, (pending.get(op) ?? 0) - 1));
+        if (r.event === "failed") {
+          s.lastError = { op, code: str(d.code), message: str(d.message) };
+          if (op === "CreateCertificateFromCsr" && d.unclear === true && str(d.spkiSha256)) {
+            s.unclearCertificate = { spkiSha256: str(d.spkiSha256) ?? "", since: str(d.since) ?? r.ts };
+          }
+          if (op === "CreateThing" && d.unclear !== true && s.thingCreated === "maybe")
+            s.thingCreated = false;
+          break;
+        }
+        if (op === "CreateCertificateFromCsr") {
+          s.certificateId = str(d.certificateId);
+          s.certificateArn = str(d.certificateArn);
+        }
+        if (op === "CreateThing") {
+          s.thingCreated = d.created === true;
+          s.thingArn = str(d.thingArn);
+        }
+        if (op === "FindUnclearCertificates") {
+          const ids = Array.isArray(d.certificateIds)
+            ? d.certificateIds.filter((x) => typeof x === "string")
+            : [];
+          s.foundCertificates.push(...(ids as string[]));
+        }
+        break;
+      case "registered":
+        s.status = "registered";
+        break;
+      case "committed":
+        s.status = "committed";
+        break;
+      case "first-publish":
+        s.status = "verified";
+        break;
+      case "rolled-back":
+        s.status = "rolled-back";
+        break;
+      case "abandoned":
+        s.status = "abandoned";
+        break;
+      case "rollback-failed":
+        s.status = "rollback-open";
+        s.lastError = { op, code: str(d.code), message: str(d.message) };
+        break;
+    }
+  }
+  s.pendingOps = [...pending].filter(([, n]) => n > 0).map(([op]) => op);
+  s.open = OPEN_STATUSES.has(s.status);
+  return s;
+}
+
+export interface DeviceSummary {
+  /** Device id, or the thing name when the device id is unknown. */
+  key: string;
+  device?: string;
+  thing?: string;
+  /** Status of the device's latest run. */
+  status: RunStatus;
+  latestRun: string;
+  certificateId?: string;
+  /** The device has working credentials (committed or verified). */
+  provisioned: boolean;
+  /** First publish seen. */
+  finished: boolean;
+  /** Runs of this device that still need cleanup. */
+  openRuns: string[];
+}
+
+export interface LedgerSummary {
+  runs: RunState[];
+  devices: Record<string, DeviceSummary>;
+  openRuns: RunState[];
+}
+
+/** Groups records by run (first-seen order) and summarises runs and devices. */
+export function summarize(records: readonly LedgerRecord[]): LedgerSummary {
+  const byRun = new Map<string, LedgerRecord[]>();
+  for (const r of records) {
+    const list = byRun.get(r.run) ?? [];
+    list.push(r);
+    byRun.set(r.run, list);
+  }
+  const runs = [...byRun.values()].map(reduceRun);
+  const devices: Record<string, DeviceSummary> = {};
+  for (const run of runs) {
+    const key = run.device ?? run.thing ?? run.run;
+    const prev = devices[key];
+    const openRuns = [...(prev?.openRuns ?? []), ...(run.open ? [run.run] : [])];
+    devices[key] = {
+      key,
+      device: run.device ?? prev?.device,
+      thing: run.thing ?? prev?.thing,
+      status: run.status,
+      latestRun: run.run,
+      certificateId: run.certificateId,
+      provisioned: run.status === "committed" || run.status === "verified",
+      finished: run.status === "verified",
+      openRuns,
+    };
+  }
+  return { runs, devices, openRuns: runs.filter((r) => r.open) };
+}

@@ -1,0 +1,482 @@
+/**
+ * CloudRegistry on @aws-sdk/client-iot: standard credential chain and
+ * profiles (never keys on the command line), the SDK's retry modes, and an
+ * endpoint override (AWS_ENDPOINT_URL_IOT or `endpoint`) for the local AWS IoT.
+ */
+import {
+  AttachPolicyCommand,
+  AttachThingPrincipalCommand,
+  CreateCertificateFromCsrCommand,
+  CreatePolicyCommand,
+  CreateThingCommand,
+  DeleteCertificateCommand,
+  DeleteThingCommand,
+  DescribeCertificateCommand,
+  DescribeEndpointCommand,
+  DescribeThingCommand,
+  DetachPolicyCommand,
+  DetachThingPrincipalCommand,
+  GetPolicyCommand,
+  IoTClient,
+  type IoTClientConfig,
+  ListAttachedPoliciesCommand,
+  ListCertificatesCommand,
+  ListPrincipalThingsCommand,
+  UpdateCertificateCommand,
+} from "@aws-sdk/client-iot";
+import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
+import debugFactory from "debug";
+import { ProvisionError } from "../errors.js";
+import { mapAwsError } from "./aws-errors.js";
+import { OperationRateLimiter, type RateLimits } from "./rate-limits.js";
+import type {
+  CertificateDescription,
+  CertificateListEntry,
+  CertificateStatus,
+  CloudRegistry,
+  IssuedCertificate,
+  PolicyResult,
+  ThingResult,
+  WaitOptions,
+} from "./registry.js";
+
+const debug = debugFactory("provision:registry");
+
+export const MAX_ATTEMPTS_DEFAULT = 3;
+export const RETRY_MODE_DEFAULT = "standard";
+export const DETACH_WAIT_TIMEOUT_MS_DEFAULT = 30_000;
+export const DETACH_POLL_INTERVAL_MS_DEFAULT = 250;
+/** DeleteConflictException means "still attached"; detaching is asynchronous, so a few tries are expected. */
+export const DELETE_CONFLICT_RETRIES = 6;
+export const DELETE_CONFLICT_DELAY_MS = 500;
+export const ENDPOINT_TYPE_ATS = "iot:Data-ATS";
+
+export interface AwsRegistryOptions {
+  /** Else AWS_REGION / the profile's region. */
+  region?: string;
+  /** A named profile from ~/.aws/config; else AWS_PROFILE or default. */
+  profile?: string;
+  /** Control-plane endpoint override; else AWS_ENDPOINT_URL_IOT / AWS_ENDPOINT_URL as the SDK reads them. */
+  endpoint?: string;
+  /** Else the standard Node provider chain (env, SSO, profile files, IMDS...). */
+  credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** SDK attempts including the first; default AWS_MAX_ATTEMPTS or 3. */
+  maxAttempts?: number;
+  /** "standard" or "adaptive"; default AWS_RETRY_MODE or standard. */
+  retryMode?: "standard" | "adaptive";
+  /** true: the REFERENCE.md quotas; an object: per-operation TPS overrides; default none. */
+  rateLimit?: boolean | RateLimits;
+  /** Polling after DetachThingPrincipal. */
+  detachWait?: WaitOptions;
+  /** Test seam: an SDK request handler (e.g. one that records requests). */
+  requestHandler?: IoTClientConfig["requestHandler"];
+}
+
+function envInt(name: string): number | undefined {
+  const v = process.env[name];
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Canonical JSON (sorted keys) so a policy AWS re-formatted still compares equal. */
+function canonicalJson(text: string): string {
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sort)
+      : v !== null && typeof v === "object"
+        ? Object.fromEntries(
+            Object.keys(v as object)
+              .sort()
+              .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  try {
+    return JSON.stringify(sort(JSON.parse(text)));
+  } catch {
+    return text;
+  }
+}
+
+export class AwsCloudRegistry implements CloudRegistry {
+  readonly client: IoTClient;
+  /**
+   * CreateCertificateFromCsr goes through its own client without SDK retries:
+   * the SDK would retry a 5xx or a lost answer, and a retried CSR issues a
+   * second certificate (REFERENCE.md). Only throttling, which AWS answers
+   * before doing anything, is retried, here.
+   */
+  readonly certificateClient: IoTClient;
+  readonly region: string;
+  readonly endpointDescription: string;
+  readonly maxAttempts: number;
+  readonly retryMode: string;
+  private readonly limiter: OperationRateLimiter | undefined;
+  private readonly detachWait: Required<WaitOptions>;
+
+  /** Use createAwsRegistry(), which resolves the region first. */
+  constructor(
+    client: IoTClient,
+    certificateClient: IoTClient,
+    region: string,
+    endpointDescription: string,
+    options: AwsRegistryOptions,
+  ) {
+    this.client = client;
+    this.certificateClient = certificateClient;
+    this.region = region;
+    this.endpointDescription = endpointDescription;
+    this.maxAttempts = options.maxAttempts ?? envInt("AWS_MAX_ATTEMPTS") ?? MAX_ATTEMPTS_DEFAULT;
+    this.retryMode = options.retryMode ?? process.env.AWS_RETRY_MODE ?? RETRY_MODE_DEFAULT;
+    this.limiter =
+      options.rateLimit === undefined || options.rateLimit === false
+        ? undefined
+        : new OperationRateLimiter(options.rateLimit === true ? {} : options.rateLimit);
+    this.detachWait = {
+      timeoutMs: options.detachWait?.timeoutMs ?? DETACH_WAIT_TIMEOUT_MS_DEFAULT,
+      intervalMs: options.detachWait?.intervalMs ?? DETACH_POLL_INTERVAL_MS_DEFAULT,
+    };
+  }
+
+  /** Runs one API call through the rate limiter and maps its errors. */
+  private async call<T>(operation: string, resource: string | undefined, fn: () => Promise<T>): Promise<T> {
+    const run = async () => {
+      const started = Date.now();
+      try {
+        const out = await fn();
+        debug("%s %s ok in %d ms", operation, resource ?? "", Date.now() - started);
+        return out;
+      } catch (e) {
+        debug(
+          "%s %s failed in %d ms: %s",
+          operation,
+          resource ?? "",
+          Date.now() - started,
+          (e as Error).name,
+        );
+        throw e;
+      }
+    };
+    try {
+      return await (this.limiter ? this.limiter.schedule(operation, run) : run());
+    } catch (e) {
+      throw this.mapError(e, operation, resource);
+    }
+  }
+
+  private mapError(e: unknown, operation: string, resource?: string): ProvisionError {
+    return mapAwsError(e, { operation, endpoint: this.endpointDescription, resource });
+  }
+
+  /** Like call(), but a ResourceNotFoundException is the answer `undefined`. */
+  private async callOrNotFound<T>(
+    operation: string,
+    resource: string,
+    fn: () => Promise<T>,
+  ): Promise<T | undefined> {
+    try {
+      return await this.call(operation, resource, fn);
+    } catch (e) {
+      if (e instanceof ProvisionError && e.details.awsError === "ResourceNotFoundException") return undefined;
+      throw e;
+    }
+  }
+
+  async createCertificateFromCsr(csrPem: string, setAsActive: boolean): Promise<IssuedCertificate> {
+    const send = () =>
+      this.certificateClient.send(
+        new CreateCertificateFromCsrCommand({ certificateSigningRequest: csrPem, setAsActive }),
+      );
+    let out: Awaited<ReturnType<typeof send>> | undefined;
+    for (let attempt = 1; out === undefined; attempt++) {
+      try {
+        out = await this.call("CreateCertificateFromCsr", undefined, send);
+      } catch (e) {
+        if (!(e instanceof ProvisionError) || e.code !== "CLOUD_THROTTLED" || attempt >= this.maxAttempts) {
+          if (e instanceof ProvisionError) e.details.attempts = attempt;
+          throw e;
+        }
+        // Full jitter, as the SDK's standard mode does (base 100 ms, cap 20 s).
+        await sleep(Math.random() * Math.min(20_000, 100 * 2 ** attempt));
+      }
+    }
+    if (!out.certificateId || !out.certificateArn || !out.certificatePem) {
+      throw new ProvisionError("CLOUD_FAILED", "CreateCertificateFromCsr answered without a certificate", {
+        where: "CreateCertificateFromCsr",
+      });
+    }
+    return {
+      certificateId: out.certificateId,
+      certificateArn: out.certificateArn,
+      certificatePem: out.certificatePem,
+    };
+  }
+
+  async describeThing(thingName: string) {
+    const out = await this.callOrNotFound("DescribeThing", thingName, () =>
+      this.client.send(new DescribeThingCommand({ thingName })),
+    );
+    if (out === undefined) return undefined;
+    return { thingName, thingArn: out.thingArn ?? "", attributes: out.attributes ?? {} };
+  }
+
+  async createThing(thingName: string, attributes: Record<string, string>): Promise<ThingResult> {
+    const existing = await this.describeThing(thingName);
+    if (existing !== undefined) return { thingName, thingArn: existing.thingArn, created: false };
+    try {
+      const out = await this.call("CreateThing", thingName, () =>
+        this.client.send(new CreateThingCommand({ thingName, attributePayload: { attributes } })),
+      );
+      return { thingName, thingArn: out.thingArn ?? "", thingId: out.thingId, created: true };
+    } catch (e) {
+      // Another station created it between our DescribeThing and CreateThing.
+      if (e instanceof ProvisionError && e.details.awsError === "ResourceAlreadyExistsException") {
+        const now = await this.describeThing(thingName);
+        if (now !== undefined) return { thingName, thingArn: now.thingArn, created: false };
+      }
+      throw e;
+    }
+  }
+
+  async ensurePolicy(policyName: string, policyDocument: string): Promise<PolicyResult> {
+    const compare = (existing: { policyArn?: string; policyDocument?: string }): PolicyResult => {
+      if (canonicalJson(existing.policyDocument ?? "") !== canonicalJson(policyDocument)) {
+        throw new ProvisionError(
+          "CONFIG",
+          `policy ${policyName} already exists with a different document; the tool will not change a policy other devices may use`,
+          {
+            where: `GetPolicy ${policyName}`,
+            hint: "choose another policy name, or update the policy deliberately (aws iot create-policy-version)",
+          },
+        );
+      }
+      return { policyName, policyArn: existing.policyArn ?? "", created: false };
+    };
+    const get = () =>
+      this.callOrNotFound("GetPolicy", policyName, () =>
+        this.client.send(new GetPolicyCommand({ policyName })),
+      );
+    const existing = await get();
+    if (existing !== undefined) return compare(existing);
+    try {
+      const out = await this.call("CreatePolicy", policyName, () =>
+        this.client.send(new CreatePolicyCommand({ policyName, policyDocument })),
+      );
+      return { policyName, policyArn: out.policyArn ?? "", created: true };
+    } catch (e) {
+      if (e instanceof ProvisionError && e.details.awsError === "ResourceAlreadyExistsException") {
+        const now = await get();
+        if (now !== undefined) return compare(now);
+      }
+      throw e;
+    }
+  }
+
+  async attachPolicy(policyName: string, certificateArn: string): Promise<void> {
+    await this.call("AttachPolicy", policyName, () =>
+      this.client.send(new AttachPolicyCommand({ policyName, target: certificateArn })),
+    );
+  }
+
+  async attachThingPrincipal(
+    thingName: string,
+    certificateArn: string,
+    options: { exclusive: boolean },
+  ): Promise<void> {
+    await this.call("AttachThingPrincipal", thingName, () =>
+      this.client.send(
+        new AttachThingPrincipalCommand({
+          thingName,
+          principal: certificateArn,
+          thingPrincipalType: options.exclusive ? "EXCLUSIVE_THING" : "NON_EXCLUSIVE_THING",
+        }),
+      ),
+    );
+  }
+
+  async describeEndpoint(): Promise<string> {
+    const out = await this.call("DescribeEndpoint", ENDPOINT_TYPE_ATS, () =>
+      this.client.send(new DescribeEndpointCommand({ endpointType: ENDPOINT_TYPE_ATS })),
+    );
+    if (!out.endpointAddress) {
+      throw new ProvisionError("CLOUD_FAILED", "DescribeEndpoint answered without an address", {
+        where: "DescribeEndpoint",
+      });
+    }
+    return out.endpointAddress;
+  }
+
+  async describeCertificate(certificateId: string): Promise<CertificateDescription | undefined> {
+    const out = await this.callOrNotFound("DescribeCertificate", certificateId, () =>
+      this.client.send(new DescribeCertificateCommand({ certificateId })),
+    );
+    const d = out?.certificateDescription;
+    if (d === undefined) return undefined;
+    return {
+      certificateId: d.certificateId ?? certificateId,
+      certificateArn: d.certificateArn ?? "",
+      status: (d.status ?? "ACTIVE") as CertificateStatus,
+      certificatePem: d.certificatePem ?? "",
+      creationDate: d.creationDate,
+    };
+  }
+
+  async listCertificates(options: { maxItems?: number } = {}): Promise<CertificateListEntry[]> {
+    const maxItems = options.maxItems ?? 10_000;
+    const out: CertificateListEntry[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await this.call("ListCertificates", undefined, () =>
+        this.client.send(new ListCertificatesCommand({ marker, pageSize: 250, ascendingOrder: false })),
+      );
+      for (const c of page.certificates ?? []) {
+        out.push({
+          certificateId: c.certificateId ?? "",
+          certificateArn: c.certificateArn ?? "",
+          status: (c.status ?? "ACTIVE") as CertificateStatus,
+          creationDate: c.creationDate,
+        });
+      }
+      marker = page.nextMarker;
+    } while (marker && out.length < maxItems);
+    return out;
+  }
+
+  async listPrincipalThings(certificateArn: string): Promise<string[]> {
+    const out: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.callOrNotFound("ListPrincipalThings", certificateArn, () =>
+        this.client.send(new ListPrincipalThingsCommand({ principal: certificateArn, nextToken })),
+      );
+      if (page === undefined) return out;
+      out.push(...(page.things ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return out;
+  }
+
+  async listAttachedPolicies(certificateArn: string): Promise<string[]> {
+    const out: string[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await this.callOrNotFound("ListAttachedPolicies", certificateArn, () =>
+        this.client.send(
+          new ListAttachedPoliciesCommand({ target: certificateArn, marker, recursive: false }),
+        ),
+      );
+      if (page === undefined) return out;
+      for (const p of page.policies ?? []) if (p.policyName) out.push(p.policyName);
+      marker = page.nextMarker;
+    } while (marker);
+    return out;
+  }
+
+  // Rollback operations are idempotent: a resource already gone counts as done,
+  // so `provision cleanup` can run any number of times.
+
+  async deactivateCertificate(certificateId: string): Promise<void> {
+    await this.callOrNotFound("UpdateCertificate", certificateId, () =>
+      this.client.send(new UpdateCertificateCommand({ certificateId, newStatus: "INACTIVE" })),
+    );
+  }
+
+  async detachThingPrincipal(
+    thingName: string,
+    certificateArn: string,
+    wait: WaitOptions = {},
+  ): Promise<void> {
+    await this.callOrNotFound("DetachThingPrincipal", thingName, () =>
+      this.client.send(new DetachThingPrincipalCommand({ thingName, principal: certificateArn })),
+    );
+    const timeoutMs = wait.timeoutMs ?? this.detachWait.timeoutMs;
+    let intervalMs = wait.intervalMs ?? this.detachWait.intervalMs;
+    const deadline = Date.now() + timeoutMs;
+    // Detaching is asynchronous in AWS IoT: DeleteCertificate fails until the link is really gone.
+    for (;;) {
+      const things = await this.listPrincipalThings(certificateArn);
+      if (!things.includes(thingName)) return;
+      if (Date.now() >= deadline) {
+        throw new ProvisionError(
+          "CLOUD_FAILED",
+          `certificate is still attached to thing ${thingName} ${timeoutMs} ms after DetachThingPrincipal`,
+          {
+            where: `DetachThingPrincipal ${thingName}`,
+            details: { operation: "DetachThingPrincipal", certificateArn },
+          },
+        );
+      }
+      await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
+      intervalMs = Math.min(intervalMs * 2, 2000);
+    }
+  }
+
+  async detachPolicy(policyName: string, certificateArn: string): Promise<void> {
+    await this.callOrNotFound("DetachPolicy", policyName, () =>
+      this.client.send(new DetachPolicyCommand({ policyName, target: certificateArn })),
+    );
+  }
+
+  async deleteCertificate(certificateId: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.callOrNotFound("DeleteCertificate", certificateId, () =>
+          this.client.send(new DeleteCertificateCommand({ certificateId, forceDelete: false })),
+        );
+        return;
+      } catch (e) {
+        const conflict = e instanceof ProvisionError && e.details.awsError === "DeleteConflictException";
+        if (!conflict || attempt >= DELETE_CONFLICT_RETRIES) throw e;
+        debug("DeleteCertificate %s: still attached, retry %d", certificateId, attempt);
+        await sleep(DELETE_CONFLICT_DELAY_MS * attempt);
+      }
+    }
+  }
+
+  async deleteThing(thingName: string): Promise<void> {
+    await this.callOrNotFound("DeleteThing", thingName, () =>
+      this.client.send(new DeleteThingCommand({ thingName })),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.limiter?.stop();
+    this.client.destroy();
+    this.certificateClient.destroy();
+  }
+}
+
+/** Builds the client and resolves the region (throws CONFIG when none is configured). */
+export async function createAwsRegistry(options: AwsRegistryOptions = {}): Promise<AwsCloudRegistry> {
+  const credentials =
+    options.credentials ?? fromNodeProviderChain(options.profile ? { profile: options.profile } : {});
+  const config: IoTClientConfig = {
+    credentials,
+    maxAttempts: options.maxAttempts ?? envInt("AWS_MAX_ATTEMPTS") ?? MAX_ATTEMPTS_DEFAULT,
+    retryMode: options.retryMode ?? process.env.AWS_RETRY_MODE ?? RETRY_MODE_DEFAULT,
+  };
+  if (options.region !== undefined) config.region = options.region;
+  if (options.profile !== undefined) config.profile = options.profile;
+  if (options.endpoint !== undefined) config.endpoint = options.endpoint;
+  if (options.requestHandler !== undefined) config.requestHandler = options.requestHandler;
+  const client = new IoTClient(config);
+  const certificateClient = new IoTClient({ ...config, maxAttempts: 1 });
+  let region: string;
+  try {
+    region = await client.config.region();
+  } catch (e) {
+    client.destroy();
+    certificateClient.destroy();
+    throw new ProvisionError("CONFIG", `no AWS region configured: ${(e as Error).message}`, {
+      hint: "pass --region, set AWS_REGION, or set region in the AWS profile",
+      cause: e,
+    });
+  }
+  const endpoint =
+    options.endpoint ??
+    process.env.AWS_ENDPOINT_URL_IOT ??
+    process.env.AWS_ENDPOINT_URL ??
+    `https://iot.${region}.amazonaws.com`;
+  return new AwsCloudRegistry(client, certificateClient, region, endpoint, options);
+}

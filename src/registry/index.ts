@@ -1,0 +1,25 @@
+export { type AwsCallContext, awsErrorName, isUnclearOutcome, mapAwsError } from "./aws-errors.js";
+export {
+  AwsCloudRegistry,
+  type AwsRegistryOptions,
+  createAwsRegistry,
+  DELETE_CONFLICT_RETRIES,
+  DETACH_WAIT_TIMEOUT_MS_DEFAULT,
+  ENDPOINT_TYPE_ATS,
+  MAX_ATTEMPTS_DEFAULT,
+  RETRY_MODE_DEFAULT,
+} from "./aws-registry.js";
+export {
+  leastPrivilegePolicy,
+  type PolicyTemplateOptions,
+  THING_NAME_VARIABLE,
+  TOPIC_DEFAULT,
+  topicForThing,
+} from "./policy.js";
+export {
+  IOT_API_TPS_DEFAULT,
+  IOT_API_TPS_UNLISTED,
+  OperationRateLimiter,
+  type RateLimits,
+} from "./rate-limits.js";
+export * from "./registry.js";

@@ -1,0 +1,68 @@
+/**
+ * The built-in least-privilege device policy: the AWS developer guide's
+ * shape (REFERENCE.md) with REGION and ACCOUNT filled. Thing policy variables
+ * resolve only when the MQTT client id equals the thing name and the
+ * certificate is attached to that thing, which is how the tool provisions.
+ */
+import { ProvisionError } from "../errors.js";
+
+export const THING_NAME_VARIABLE = "${iot:Connection.Thing.ThingName}";
+/** The device's default topic: one per thing, under its own name. */
+export const TOPIC_DEFAULT = `${THING_NAME_VARIABLE}/counter`;
+
+export interface PolicyTemplateOptions {
+  region: string;
+  accountId: string;
+  /** ARN partition, "aws" unless in China or GovCloud. */
+  partition?: string;
+  /**
+   * The topic the device publishes and subscribes to. Under the thing's name
+   * (TOPIC_DEFAULT, or any `${iot:Connection.Thing.ThingName}/...`) gives the
+   * reference policy, which allows the thing's whole subtree; a literal topic
+   * such as the reference walkthrough's `topic_001` allows exactly that topic.
+   */
+  topic?: string;
+}
+
+interface Statement {
+  Effect: "Allow";
+  Action: string[];
+  Resource: string[];
+}
+
+/** The policy document as JSON text, ready for CreatePolicy. */
+export function leastPrivilegePolicy(options: PolicyTemplateOptions): string {
+  const topic = options.topic ?? TOPIC_DEFAULT;
+  checkTopic(topic);
+  const arn = `arn:${options.partition ?? "aws"}:iot:${options.region}:${options.accountId}`;
+  const topicResource = topic.startsWith(`${THING_NAME_VARIABLE}/`) ? `${THING_NAME_VARIABLE}/*` : topic;
+  const statements: Statement[] = [
+    { Effect: "Allow", Action: ["iot:Connect"], Resource: [`${arn}:client/${THING_NAME_VARIABLE}`] },
+    { Effect: "Allow", Action: ["iot:Publish", "iot:Receive"], Resource: [`${arn}:topic/${topicResource}`] },
+    { Effect: "Allow", Action: ["iot:Subscribe"], Resource: [`${arn}:topicfilter/${topicResource}`] },
+  ];
+  return JSON.stringify({ Version: "2012-10-17", Statement: statements });
+}
+
+/** The concrete topic a given thing uses (the variable replaced by its name). */
+export function topicForThing(topic: string, thingName: string): string {
+  return topic.split(THING_NAME_VARIABLE).join(thingName);
+}
+
+function checkTopic(topic: string): void {
+  const literal = topic.split(THING_NAME_VARIABLE).join("");
+  // In policies * and ? are wildcards and cannot be escaped; + and # cannot be published to.
+  const bad = /[*?+#]/.exec(literal);
+  if (topic.length === 0 || bad !== null) {
+    throw new ProvisionError(
+      "CONFIG",
+      `topic "${topic}" cannot be used: ${bad ? `"${bad[0]}" is a wildcard` : "it is empty"}`,
+      { hint: "give a plain topic such as my-thing/counter or topic_001" },
+    );
+  }
+  if (topic.includes(THING_NAME_VARIABLE) && !topic.startsWith(`${THING_NAME_VARIABLE}/`)) {
+    throw new ProvisionError("CONFIG", `topic "${topic}" uses the thing name other than as its first level`, {
+      hint: `use ${TOPIC_DEFAULT} or a fixed topic`,
+    });
+  }
+}

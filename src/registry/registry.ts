@@ -1,0 +1,106 @@
+/**
+ * The cloud registry as the provisioning pipeline sees it: the step-by-step
+ * AWS IoT operations of design step 4 and the rollback operations in the
+ * order AWS requires. One implementation talks to AWS IoT (or anything with
+ * its API, such as the local AWS IoT) through @aws-sdk/client-iot.
+ *
+ * Every method throws ProvisionError with a CLOUD_* code naming the
+ * operation; "not found" is an answer (undefined), not an error, where the
+ * caller needs to tell the two apart.
+ */
+export type CertificateStatus =
+  | "ACTIVE"
+  | "INACTIVE"
+  | "REVOKED"
+  | "PENDING_TRANSFER"
+  | "REGISTER_INACTIVE"
+  | "PENDING_ACTIVATION";
+
+export interface IssuedCertificate {
+  certificateId: string;
+  certificateArn: string;
+  certificatePem: string;
+}
+
+export interface CertificateDescription {
+  certificateId: string;
+  certificateArn: string;
+  status: CertificateStatus;
+  certificatePem: string;
+  creationDate?: Date;
+}
+
+export interface CertificateListEntry {
+  certificateId: string;
+  certificateArn: string;
+  status: CertificateStatus;
+  creationDate?: Date;
+}
+
+export interface ThingResult {
+  thingName: string;
+  thingArn: string;
+  thingId?: string;
+  /** false when the thing already existed (this run must then not delete it). */
+  created: boolean;
+}
+
+export interface PolicyResult {
+  policyName: string;
+  policyArn: string;
+  /** false when an identical policy already existed. */
+  created: boolean;
+}
+
+export interface WaitOptions {
+  /** How long to poll ListPrincipalThings after DetachThingPrincipal. */
+  timeoutMs?: number;
+  intervalMs?: number;
+}
+
+export interface CloudRegistry {
+  /** For messages and ARNs. */
+  readonly region: string;
+  /** Human description of the control-plane endpoint, for messages. */
+  readonly endpointDescription: string;
+
+  /** CreateCertificateFromCsr with setAsActive as given. */
+  createCertificateFromCsr(csrPem: string, setAsActive: boolean): Promise<IssuedCertificate>;
+  /** DescribeThing, then CreateThing if absent; never changes an existing thing. */
+  createThing(thingName: string, attributes: Record<string, string>): Promise<ThingResult>;
+  describeThing(
+    thingName: string,
+  ): Promise<{ thingName: string; thingArn: string; attributes: Record<string, string> } | undefined>;
+  /** GetPolicy, then CreatePolicy if absent; refuses (CONFIG) an existing policy with another document. */
+  ensurePolicy(policyName: string, policyDocument: string): Promise<PolicyResult>;
+  attachPolicy(policyName: string, certificateArn: string): Promise<void>;
+  attachThingPrincipal(
+    thingName: string,
+    certificateArn: string,
+    options: { exclusive: boolean },
+  ): Promise<void>;
+  /** Always the ATS endpoint (iot:Data-ATS); the legacy one serves a VeriSign chain. */
+  describeEndpoint(): Promise<string>;
+  describeCertificate(certificateId: string): Promise<CertificateDescription | undefined>;
+  /** All certificates, newest first where the service allows it. */
+  listCertificates(options?: { maxItems?: number }): Promise<CertificateListEntry[]>;
+  listPrincipalThings(certificateArn: string): Promise<string[]>;
+  listAttachedPolicies(certificateArn: string): Promise<string[]>;
+
+  // Rollback, in AWS's required order.
+  /** UpdateCertificate newStatus=INACTIVE. */
+  deactivateCertificate(certificateId: string): Promise<void>;
+  /** DetachThingPrincipal, then polls ListPrincipalThings until the thing is gone (it is asynchronous). */
+  detachThingPrincipal(thingName: string, certificateArn: string, wait?: WaitOptions): Promise<void>;
+  detachPolicy(policyName: string, certificateArn: string): Promise<void>;
+  /** DeleteCertificate; retries DeleteConflictException (still attached) a bounded number of times. */
+  deleteCertificate(certificateId: string): Promise<void>;
+  deleteThing(thingName: string): Promise<void>;
+}
+
+/** arn:aws:iot:REGION:ACCOUNT:cert/ID -> {region, accountId}. */
+export function arnParts(arn: string): { partition: string; region: string; accountId: string } {
+  const m = /^arn:([^:]+):iot:([^:]*):([^:]*):/.exec(arn);
+  if (m === null) throw new TypeError(`not an AWS IoT ARN: ${arn}`);
+  return { partition: m[1] ?? "aws", region: m[2] ?? "", accountId: m[3] ?? "" };
+}
