@@ -1,0 +1,462 @@
+/* Frame encoder, decoder and receiver (protocol.md sections 2 and 3).
+ * Expected line bytes were computed independently with Python's zlib and
+ * base64 modules. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "prov/frame.h"
+
+/* ---- event recorder --------------------------------------------------- */
+
+#define REC_MAX 64
+
+typedef struct rec_event {
+    prov_rx_event_kind_t kind;
+    prov_status_t error;
+    uint8_t version, type, flags;
+    uint16_t seq;
+    uint8_t data[PROV_FRAME_BODY_MAX]; /* payload or log bytes */
+    size_t len;
+} rec_event_t;
+
+typedef struct recorder {
+    rec_event_t ev[REC_MAX];
+    size_t n;
+} recorder_t;
+
+static void record(void *p_context, const prov_rx_event_t *p_event)
+{
+    recorder_t *p_rec = p_context;
+    rec_event_t *p_e;
+
+    assert_true(p_rec->n < REC_MAX);
+    p_e = &p_rec->ev[p_rec->n++];
+    memset(p_e, 0, sizeof(*p_e));
+    p_e->kind = p_event->kind;
+    p_e->error = p_event->error;
+    if ((p_event->kind == PROV_RX_EVENT_FRAME) || (p_event->error == PROV_ERR_BAD_VERSION)) {
+        p_e->version = p_event->frame.version;
+        p_e->type = p_event->frame.type;
+        p_e->seq = p_event->frame.seq;
+        p_e->flags = p_event->frame.flags;
+        assert_true(p_event->frame.payload_len <= sizeof(p_e->data));
+        if (p_event->frame.payload_len > 0u) {
+            memcpy(p_e->data, p_event->frame.p_payload, p_event->frame.payload_len);
+        }
+        p_e->len = p_event->frame.payload_len;
+    } else if (p_event->kind == PROV_RX_EVENT_LOG) {
+        assert_true((p_event->log_len >= 1u) && (p_event->log_len <= PROV_LOG_LINE_MAX));
+        memcpy(p_e->data, p_event->p_log, p_event->log_len);
+        p_e->len = p_event->log_len;
+    }
+}
+
+static prov_rx_t g_rx;
+static recorder_t g_whole;
+static recorder_t g_bytewise;
+
+/* Feeds the stream whole and byte at a time into fresh receivers; both must
+ * produce the same events. Leaves the events in g_whole. */
+static void feed(const uint8_t *p_wire, size_t len)
+{
+    size_t i;
+
+    memset(&g_whole, 0, sizeof(g_whole));
+    memset(&g_bytewise, 0, sizeof(g_bytewise));
+    assert_int_equal(prov_rx_init(&g_rx, record, &g_whole), PROV_OK);
+    assert_int_equal(prov_rx_push(&g_rx, p_wire, len), PROV_OK);
+    assert_int_equal(prov_rx_init(&g_rx, record, &g_bytewise), PROV_OK);
+    for (i = 0; i < len; i++) {
+        assert_int_equal(prov_rx_push(&g_rx, &p_wire[i], 1), PROV_OK);
+    }
+    assert_int_equal(g_whole.n, g_bytewise.n);
+    for (i = 0; i < g_whole.n; i++) {
+        assert_int_equal(g_whole.ev[i].kind, g_bytewise.ev[i].kind);
+        assert_int_equal(g_whole.ev[i].error, g_bytewise.ev[i].error);
+        assert_int_equal(g_whole.ev[i].len, g_bytewise.ev[i].len);
+        assert_memory_equal(g_whole.ev[i].data, g_bytewise.ev[i].data, g_whole.ev[i].len);
+    }
+}
+
+static void feed_str(const char *p_wire)
+{
+    feed((const uint8_t *)p_wire, strlen(p_wire));
+}
+
+static void expect_log(size_t i, const char *p_text)
+{
+    assert_true(i < g_whole.n);
+    assert_int_equal(g_whole.ev[i].kind, PROV_RX_EVENT_LOG);
+    assert_int_equal(g_whole.ev[i].len, strlen(p_text));
+    assert_memory_equal(g_whole.ev[i].data, p_text, strlen(p_text));
+}
+
+static void expect_error(size_t i, prov_status_t error)
+{
+    assert_true(i < g_whole.n);
+    assert_int_equal(g_whole.ev[i].kind, PROV_RX_EVENT_ERROR);
+    assert_int_equal(g_whole.ev[i].error, error);
+}
+
+static void expect_frame(size_t i, uint8_t type, uint16_t seq)
+{
+    assert_true(i < g_whole.n);
+    assert_int_equal(g_whole.ev[i].kind, PROV_RX_EVENT_FRAME);
+    assert_int_equal(g_whole.ev[i].version, 1);
+    assert_int_equal(g_whole.ev[i].type, type);
+    assert_int_equal(g_whole.ev[i].seq, seq);
+}
+
+/* STATUS response seq 0x1234, payload 00 07 00 01 03 (Python-computed) */
+#define GOOD_LINE "\x1e" "AQISNAEABwABA5aVFz4=\n"
+
+/* ---- encoder ------------------------------------------------------------ */
+
+static void test_encode_known_lines(void **state)
+{
+    static const uint8_t status_payload[] = {0x00, 0x07, 0x00, 0x01, 0x03};
+    uint8_t payload10[10];
+    uint8_t out[64];
+    size_t len = 0;
+    prov_frame_t f;
+    size_t i;
+
+    (void)state;
+    memset(&f, 0, sizeof(f));
+    f.version = 1;
+    f.type = PROV_MSG_PING;
+    f.seq = 1;
+    assert_int_equal(prov_frame_encode(&f, out, sizeof(out), &len), PROV_OK);
+    assert_int_equal(len, 14u);
+    assert_memory_equal(out, "\x1e" "AQMAAQDw7EAC\n", 14);
+
+    f.type = PROV_MSG_STATUS;
+    f.seq = 0x1234;
+    f.flags = PROV_FLAG_RESPONSE;
+    f.p_payload = status_payload;
+    f.payload_len = sizeof(status_payload);
+    assert_int_equal(prov_frame_encode(&f, out, sizeof(out), &len), PROV_OK);
+    assert_int_equal(len, strlen(GOOD_LINE));
+    assert_memory_equal(out, GOOD_LINE, len);
+
+    for (i = 0; i < sizeof(payload10); i++) {
+        payload10[i] = (uint8_t)i;
+    }
+    f.type = PROV_MSG_EVENT;
+    f.seq = 65535;
+    f.flags = 0xFF;
+    f.p_payload = payload10;
+    f.payload_len = sizeof(payload10);
+    assert_int_equal(prov_frame_encode(&f, out, sizeof(out), &len), PROV_OK);
+    assert_int_equal(len, PROV_FRAME_LINE_BYTES_FOR(10));
+    assert_memory_equal(out, "\x1e" "AXD///8AAQIDBAUGBwgJM226Ew==\n", len);
+
+    memset(&f, 0, sizeof(f));
+    f.version = 2;
+    f.type = 1;
+    f.seq = 0x1234;
+    assert_int_equal(prov_frame_encode(&f, out, sizeof(out), &len), PROV_OK);
+    assert_memory_equal(out, "\x1e" "AgESNACg1kfx\n", len);
+}
+
+static void test_encode_limits(void **state)
+{
+    static uint8_t payload[PROV_FRAME_PAYLOAD_MAX + 1u];
+    static uint8_t out[PROV_FRAME_LINE_BYTES_MAX + 8u];
+    prov_frame_t f;
+    size_t len = 0;
+
+    (void)state;
+    memset(&f, 0, sizeof(f));
+    f.version = 1;
+    f.type = 3;
+    f.p_payload = payload;
+    f.payload_len = PROV_FRAME_PAYLOAD_MAX;
+    assert_int_equal(prov_frame_encode(&f, out, PROV_FRAME_LINE_BYTES_MAX, &len), PROV_OK);
+    assert_int_equal(len, PROV_FRAME_LINE_BYTES_MAX);
+    assert_true(len - 2u <= PROV_FRAME_LINE_MAX);
+    assert_int_equal(prov_frame_encode(&f, out, PROV_FRAME_LINE_BYTES_MAX - 1u, &len), PROV_ERR_NO_SPACE);
+    f.payload_len = PROV_FRAME_PAYLOAD_MAX + 1u;
+    assert_int_equal(prov_frame_encode(&f, out, sizeof(out), &len), PROV_ERR_OVERSIZE);
+    f.p_payload = NULL;
+    f.payload_len = 1;
+    assert_int_equal(prov_frame_encode(&f, out, sizeof(out), &len), PROV_ERR_BAD_PARAM);
+    assert_int_equal(prov_frame_encode(NULL, out, sizeof(out), &len), PROV_ERR_BAD_PARAM);
+    f.payload_len = 0;
+    assert_int_equal(prov_frame_encode(&f, NULL, sizeof(out), &len), PROV_ERR_BAD_PARAM);
+    assert_int_equal(prov_frame_encode(&f, out, sizeof(out), NULL), PROV_ERR_BAD_PARAM);
+}
+
+static void test_encode_decode_round_trip_all_sizes(void **state)
+{
+    static uint8_t payload[PROV_FRAME_PAYLOAD_MAX];
+    static uint8_t line[PROV_FRAME_LINE_BYTES_MAX];
+    static uint8_t body[PROV_FRAME_BODY_MAX + 4u];
+    prov_frame_t f;
+    prov_frame_t got;
+    size_t len = 0;
+    size_t n;
+
+    (void)state;
+    for (n = 0; n < sizeof(payload); n++) {
+        payload[n] = (uint8_t)((n * 131u) ^ (n >> 3));
+    }
+    for (n = 0; n <= PROV_FRAME_PAYLOAD_MAX; n++) {
+        memset(&f, 0, sizeof(f));
+        f.version = 1;
+        f.type = (uint8_t)n;
+        f.seq = (uint16_t)(n * 37u);
+        f.flags = (uint8_t)(n >> 2);
+        f.p_payload = payload;
+        f.payload_len = n;
+        assert_int_equal(prov_frame_encode(&f, line, sizeof(line), &len), PROV_OK);
+        assert_int_equal(len, PROV_FRAME_LINE_BYTES_FOR(n));
+        assert_int_equal(line[0], 0x1E);
+        assert_int_equal(line[len - 1u], 0x0A);
+        assert_int_equal(prov_frame_decode((const char *)&line[1], len - 2u, body, sizeof(body), &got), PROV_OK);
+        assert_int_equal(got.type, f.type);
+        assert_int_equal(got.seq, f.seq);
+        assert_int_equal(got.flags, f.flags);
+        assert_int_equal(got.payload_len, n);
+        assert_memory_equal(got.p_payload, payload, n);
+    }
+}
+
+/* ---- decoder ------------------------------------------------------------ */
+
+static void test_decode_error_order(void **state)
+{
+    uint8_t body[PROV_FRAME_BODY_MAX + 4u];
+    prov_frame_t f;
+
+    (void)state;
+    /* 1. bad base64 wins over everything */
+    assert_int_equal(prov_frame_decode("AQIS=AEA", 8, body, sizeof(body), &f), PROV_ERR_BAD_BASE64);
+    assert_int_equal(prov_frame_decode("AQI", 3, body, sizeof(body), &f), PROV_ERR_BAD_BASE64);
+    /* 2. truncated: 8 bytes, and empty */
+    assert_int_equal(prov_frame_decode("AQMAAQDw7EA=", 12, body, sizeof(body), &f), PROV_ERR_TRUNCATED);
+    assert_int_equal(prov_frame_decode("", 0, body, sizeof(body), &f), PROV_ERR_TRUNCATED);
+    /* 4. bad CRC (last character of a good line changed) */
+    assert_int_equal(prov_frame_decode("AQISNAEABwABA5aVFz8=", 20, body, sizeof(body), &f), PROV_ERR_BAD_CRC);
+    /* 5. bad version 2, header still reported */
+    assert_int_equal(prov_frame_decode("AgESNACg1kfx", 12, body, sizeof(body), &f), PROV_ERR_BAD_VERSION);
+    assert_int_equal(f.version, 2);
+    assert_int_equal(f.type, 1);
+    assert_int_equal(f.seq, 0x1234);
+    /* good */
+    assert_int_equal(prov_frame_decode("AQISNAEABwABA5aVFz4=", 20, body, sizeof(body), &f), PROV_OK);
+    assert_int_equal(f.payload_len, 5u);
+    assert_int_equal(prov_frame_decode(NULL, 4, body, sizeof(body), &f), PROV_ERR_BAD_PARAM);
+    assert_int_equal(prov_frame_decode("AAAA", 4, body, sizeof(body), NULL), PROV_ERR_BAD_PARAM);
+}
+
+static void test_decode_oversize_body(void **state)
+{
+    /* 2049-byte body, valid CRC: base64 of 2049 bytes is 2732 characters. */
+    static uint8_t raw[2049];
+    static char text[PROV_BASE64_ENCODED_LEN(2049)];
+    static uint8_t body[PROV_FRAME_BODY_MAX + 4u];
+    size_t text_len = 0;
+    prov_frame_t f;
+
+    (void)state;
+    memset(raw, 0x41, sizeof(raw));
+    raw[0] = 1;
+    assert_int_equal(prov_base64_encode(raw, sizeof(raw), text, sizeof(text), &text_len), PROV_OK);
+    assert_true(text_len <= PROV_FRAME_LINE_MAX);
+    assert_int_equal(prov_frame_decode(text, text_len, body, sizeof(body), &f), PROV_ERR_OVERSIZE);
+    assert_string_equal(prov_frame_error_name(PROV_ERR_OVERSIZE), "oversize");
+    assert_null(prov_frame_error_name(PROV_OK));
+}
+
+/* ---- receiver ----------------------------------------------------------- */
+
+static void test_rx_single_frame_and_crlf(void **state)
+{
+    (void)state;
+    feed_str(GOOD_LINE);
+    assert_int_equal(g_whole.n, 1u);
+    expect_frame(0, 2, 0x1234);
+    assert_int_equal(g_whole.ev[0].flags, 1);
+    assert_int_equal(g_whole.ev[0].len, 5u);
+    assert_memory_equal(g_whole.ev[0].data, "\x00\x07\x00\x01\x03", 5);
+
+    feed_str("\x1e" "AQISNAEA\rBwABA5aVFz4=\r\n");
+    assert_int_equal(g_whole.n, 1u);
+    expect_frame(0, 2, 0x1234);
+}
+
+static void test_rx_log_lines(void **state)
+{
+    (void)state;
+    feed_str("\n\r\n\nI (1) x\r\nplain\nend with cr\r\r\n" "partial\r" GOOD_LINE "tail without newline");
+    assert_int_equal(g_whole.n, 5u);
+    expect_log(0, "I (1) x");
+    expect_log(1, "plain");
+    expect_log(2, "end with cr\r"); /* only one trailing CR is stripped */
+    expect_log(3, "partial\r");     /* 0x1E ends the line, CR kept */
+    expect_frame(4, 2, 0x1234);
+}
+
+static void test_rx_log_split_at_log_line_max(void **state)
+{
+    static uint8_t wire[3 * PROV_LOG_LINE_MAX];
+    size_t n = 0;
+    size_t i;
+
+    (void)state;
+    /* exactly LOG_LINE_MAX + CRLF: one piece */
+    for (i = 0; i < PROV_LOG_LINE_MAX; i++) {
+        wire[n++] = 'a';
+    }
+    wire[n++] = '\r';
+    wire[n++] = '\n';
+    /* LOG_LINE_MAX + 1: two pieces, 1024 and 1 */
+    for (i = 0; i < PROV_LOG_LINE_MAX + 1u; i++) {
+        wire[n++] = 'b';
+    }
+    wire[n++] = '\n';
+    feed(wire, n);
+    assert_int_equal(g_whole.n, 3u);
+    assert_int_equal(g_whole.ev[0].len, PROV_LOG_LINE_MAX);
+    assert_int_equal(g_whole.ev[0].data[PROV_LOG_LINE_MAX - 1u], 'a');
+    assert_int_equal(g_whole.ev[1].len, PROV_LOG_LINE_MAX);
+    expect_log(2, "b");
+}
+
+static void test_rx_bad_char_reprocesses_byte(void **state)
+{
+    (void)state;
+    /* a log line cuts into a frame: its 'I' joins the frame, the space is the
+     * bad char and is processed again as log text */
+    feed_str("\x1e" "AQISI (2) x\n" GOOD_LINE);
+    assert_int_equal(g_whole.n, 3u);
+    expect_error(0, PROV_ERR_BAD_CHAR);
+    expect_log(1, " (2) x");
+    expect_frame(2, 2, 0x1234);
+    /* a start marker inside a frame starts a new one */
+    feed_str("\x1e" "AQIS" GOOD_LINE);
+    assert_int_equal(g_whole.n, 2u);
+    expect_error(0, PROV_ERR_BAD_CHAR);
+    expect_frame(1, 2, 0x1234);
+    assert_int_equal(g_rx.frames_ok, 1u);
+    assert_int_equal(g_rx.frames_bad, 1u);
+}
+
+static void test_rx_oversize_line_skips(void **state)
+{
+    static uint8_t wire[PROV_FRAME_LINE_MAX + 64u];
+    size_t n = 0;
+    size_t i;
+
+    (void)state;
+    wire[n++] = 0x1E;
+    for (i = 0; i < PROV_FRAME_LINE_MAX + 5u; i++) {
+        wire[n++] = 'A';
+    }
+    memcpy(&wire[n], " junk\nI (9) next\n", 17);
+    n += 17;
+    feed(wire, n);
+    assert_int_equal(g_whole.n, 2u);
+    expect_error(0, PROV_ERR_OVERSIZE);
+    expect_log(1, "I (9) next");
+
+    /* the skipped line ended by a start marker */
+    n = 1u + PROV_FRAME_LINE_MAX + 1u;
+    memcpy(&wire[n], GOOD_LINE, strlen(GOOD_LINE));
+    n += strlen(GOOD_LINE);
+    feed(wire, n);
+    assert_int_equal(g_whole.n, 2u);
+    expect_error(0, PROV_ERR_OVERSIZE);
+    expect_frame(1, 2, 0x1234);
+
+    /* exactly FRAME_LINE_MAX characters is not oversize at line level */
+    n = 1u + PROV_FRAME_LINE_MAX;
+    wire[n++] = '\n';
+    feed(wire, n);
+    assert_int_equal(g_whole.n, 1u);
+    expect_error(0, PROV_ERR_OVERSIZE); /* 2052-byte body: oversize by the body rule */
+}
+
+static void test_rx_decode_errors_are_events(void **state)
+{
+    (void)state;
+    feed_str("\x1e\n" "\x1e" "AQI\n" "\x1e" "AQISNAEABwABA5aVFz8=\n" "\x1e" "AgESNACg1kfx\n" GOOD_LINE);
+    assert_int_equal(g_whole.n, 5u);
+    expect_error(0, PROV_ERR_TRUNCATED);
+    expect_error(1, PROV_ERR_BAD_BASE64);
+    expect_error(2, PROV_ERR_BAD_CRC);
+    expect_error(3, PROV_ERR_BAD_VERSION);
+    assert_int_equal(g_whole.ev[3].version, 2);
+    assert_int_equal(g_whole.ev[3].type, 1);
+    assert_int_equal(g_whole.ev[3].seq, 0x1234);
+    expect_frame(4, 2, 0x1234);
+}
+
+static void test_rx_garbage_then_frame(void **state)
+{
+    static uint8_t wire[8192];
+    size_t n = 0;
+    uint32_t x = 12345u;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < 6000u; i++) {
+        x = x * 1103515245u + 12345u;
+        wire[n++] = (uint8_t)(x >> 16);
+    }
+    wire[n++] = '\n';
+    memcpy(&wire[n], GOOD_LINE, strlen(GOOD_LINE));
+    n += strlen(GOOD_LINE);
+    feed(wire, n);
+    assert_true(g_whole.n >= 1u);
+    expect_frame(g_whole.n - 1u, 2, 0x1234);
+}
+
+static void test_rx_reset_and_params(void **state)
+{
+    recorder_t rec;
+
+    (void)state;
+    memset(&rec, 0, sizeof(rec));
+    assert_int_equal(prov_rx_init(NULL, record, &rec), PROV_ERR_BAD_PARAM);
+    assert_int_equal(prov_rx_init(&g_rx, NULL, &rec), PROV_ERR_BAD_PARAM);
+    assert_int_equal(prov_rx_init(&g_rx, record, &rec), PROV_OK);
+    assert_int_equal(prov_rx_push(NULL, (const uint8_t *)"x", 1), PROV_ERR_BAD_PARAM);
+    assert_int_equal(prov_rx_push(&g_rx, NULL, 1), PROV_ERR_BAD_PARAM);
+    assert_int_equal(prov_rx_push(&g_rx, NULL, 0), PROV_OK);
+    /* half a frame, then reset: the rest is plain log text */
+    assert_int_equal(prov_rx_push(&g_rx, (const uint8_t *)"\x1e" "AQIS", 5), PROV_OK);
+    prov_rx_reset(&g_rx);
+    assert_int_equal(prov_rx_push(&g_rx, (const uint8_t *)"NAEA\n", 5), PROV_OK);
+    assert_int_equal(rec.n, 1u);
+    assert_int_equal(rec.ev[0].kind, PROV_RX_EVENT_LOG);
+    assert_int_equal(rec.ev[0].len, 4u);
+    prov_rx_reset(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_encode_known_lines),
+        cmocka_unit_test(test_encode_limits),
+        cmocka_unit_test(test_encode_decode_round_trip_all_sizes),
+        cmocka_unit_test(test_decode_error_order),
+        cmocka_unit_test(test_decode_oversize_body),
+        cmocka_unit_test(test_rx_single_frame_and_crlf),
+        cmocka_unit_test(test_rx_log_lines),
+        cmocka_unit_test(test_rx_log_split_at_log_line_max),
+        cmocka_unit_test(test_rx_bad_char_reprocesses_byte),
+        cmocka_unit_test(test_rx_oversize_line_skips),
+        cmocka_unit_test(test_rx_decode_errors_are_events),
+        cmocka_unit_test(test_rx_garbage_then_frame),
+        cmocka_unit_test(test_rx_reset_and_params),
+    };
+    return cmocka_run_group_tests_name("frame", tests, NULL, NULL);
+}
