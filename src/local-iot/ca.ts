@@ -262,6 +262,8 @@ export class LocalCa {
         new x509.SubjectAlternativeNameExtension([
           { type: "dns", value: "localhost" },
           { type: "ip", value: "127.0.0.1" },
+          // mbedTLS 2.28 matches a hostname only against DNS names, even when it is an IP address.
+          { type: "dns", value: "127.0.0.1" },
         ]),
         await this.authorityKeyId(),
       ],

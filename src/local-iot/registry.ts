@@ -100,8 +100,9 @@ function paginate<T>(
 ): Page<T> {
   let start = 0;
   if (token !== undefined && token !== "") {
-    const decoded = Number(Buffer.from(token, "base64url").toString("utf8"));
-    if (!Number.isInteger(decoded) || decoded < 0) {
+    const text = /^[A-Za-z0-9_-]{1,16}$/.test(token) ? Buffer.from(token, "base64url").toString("utf8") : "";
+    const decoded = /^\d{1,9}$/.test(text) ? Number(text) : -1;
+    if (decoded < 0) {
       throw new ApiError("InvalidRequestException", "The pagination token is not valid");
     }
     start = decoded;
@@ -326,7 +327,7 @@ export class Registry implements RegistryView {
       );
     }
     // Links still waiting for their detach delay count as attached, as on AWS.
-    if (this.state.thingPrincipals.some((l) => l.principal === c.certificateArn)) {
+    if (this.liveLinks().some((l) => l.principal === c.certificateArn)) {
       throw new ApiError(
         "DeleteConflictException",
         `Certificate ${certificateId} is still attached to a thing; detach it (DetachThingPrincipal is asynchronous: poll ListPrincipalThings) and retry`,
@@ -343,6 +344,7 @@ export class Registry implements RegistryView {
       this.state.policyTargets[name] = targets.filter((t) => t !== c.certificateArn);
     }
     delete this.state.certificates[certificateId];
+    this.purgeDetached();
     await this.persist();
     this.changed();
   }
@@ -433,13 +435,14 @@ export class Registry implements RegistryView {
         `Thing ${thingName} is at version ${t.version}, not the expected ${expectedVersion}`,
       );
     }
-    if (this.state.thingPrincipals.some((l) => l.thingName === thingName)) {
+    if (this.liveLinks().some((l) => l.thingName === thingName)) {
       throw new ApiError(
         "InvalidRequestException",
         `Cannot delete thing ${thingName}: principals are still attached; detach them (asynchronous: poll ListThingPrincipals) and retry`,
       );
     }
     delete this.state.things[thingName];
+    this.purgeDetached();
     await this.persist();
     this.changed();
   }

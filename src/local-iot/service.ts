@@ -125,7 +125,11 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
   const stateDir = resolve(options.stateDir);
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
 
-  const credentials = options.credentials ?? (await loadOrCreateCredentials(stateDir));
+  const given = options.credentials ?? (await loadOrCreateCredentials(stateDir));
+  const credentials: LocalCredentials = {
+    accessKeyId: given.accessKeyId,
+    secretAccessKey: given.secretAccessKey,
+  };
   const ca = await LocalCa.openOrCreate(stateDir);
   const registry = new Registry({ stateDir, region, accountId, detachDelayMs: options.detachDelayMs });
   const faults = new FaultInjector(options.faults ?? {});
@@ -172,7 +176,8 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     caPem: ca.certPem,
     region,
     accountId,
-    credentials,
+    // A copy: the SDK writes bookkeeping fields into credential objects it is given.
+    credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey },
     stateDir,
     registry,
     brokerRunning: broker !== undefined,
