@@ -1,0 +1,180 @@
+/**
+ * The command table: parses flags, dispatches to one async function per
+ * command (src/commands/<name>.ts), and is the only place that turns an error
+ * into an exit status. Commands throw; they never call process.exit.
+ */
+import { Command, Option } from "commander";
+import { asProvisionError, ProvisionError } from "../errors.js";
+import { exitCodeFor } from "./exit-codes.js";
+
+const program = new Command();
+let jsonMode = false;
+
+function fail(e: unknown): never {
+  const err = asProvisionError(e);
+  if (jsonMode) {
+    process.stdout.write(`${JSON.stringify({ ok: false, error: err.toJSON() })}\n`);
+  }
+  process.stderr.write(`provision: ${err.describe()}\n`);
+  if (err.code === "INTERNAL" && err.cause instanceof Error && err.cause.stack) {
+    process.stderr.write(`${err.cause.stack}\n`);
+  }
+  process.exit(exitCodeFor(err.code));
+}
+
+function run<T extends object>(load: () => Promise<(opts: T) => Promise<void>>) {
+  return async (opts: T & { json?: boolean }) => {
+    jsonMode = Boolean(opts.json);
+    try {
+      const command = await load();
+      await command(opts);
+    } catch (e) {
+      fail(e);
+    }
+  };
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Flags shared by every command that talks to a device. */
+function deviceOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("-p, --port <path>", "serial port of the device").env("ESPPORT"))
+    .addOption(
+      new Option("-b, --baud <rate>", "baud rate to meet the device at").env("ESPBAUD").argParser(Number),
+    )
+    .option("--board <id>", "board definition (default: from HELLO / USB ids)")
+    .option("--no-reset", "do not reset the chip when opening the port")
+    .option("--verbose", "show the device log")
+    .option("--trace", "show every decoded frame");
+}
+
+/** Flags shared by every command that talks to AWS IoT (or the local AWS IoT). */
+function cloudOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("--region <region>", "AWS region").env("AWS_REGION"))
+    .addOption(new Option("--profile <name>", "AWS profile from ~/.aws/config").env("AWS_PROFILE"))
+    .addOption(
+      new Option("--endpoint-url <url>", "AWS IoT control-plane endpoint override").env("AWS_ENDPOINT_URL_IOT"),
+    )
+    .option("--local", "use a local AWS IoT started for this run (no account needed)")
+    .option("--local-state-dir <dir>", "state directory of the local AWS IoT", ".state/local-iot");
+}
+
+program
+  .name("provision")
+  .description(
+    "Provision ESP32-class devices for AWS IoT: the key is made on the chip, the CSR comes back over the UART, " +
+      "the certificate goes into flash, and the tool waits for the device's first publish.",
+  )
+  .version("0.1.0")
+  .showHelpAfterError();
+
+cloudOptions(deviceOptions(program))
+  .option("-c, --config <file>", "config file", "provision.config.json")
+  .option("--thing-name <template>", "thing name template, e.g. 'sensor-{{deviceId}}'")
+  .option("--policy <name>", "policy to attach (created from the built-in least-privilege template if missing)")
+  .option("--policy-document <file>", "policy JSON to create instead of the built-in template")
+  .option("--topic <template>", "topic template, e.g. '{{thingName}}/counter' or 'topic_001'")
+  .addOption(new Option("--interval <ms>", "publish interval in ms").argParser(Number))
+  .addOption(new Option("--key-type <type>", "key type").choices(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"]))
+  .addOption(
+    new Option("--key-store <store>", "key store").choices(["nvs", "nvs-encrypted", "ds", "atecc608", "file"]),
+  )
+  .option("--subject <field=value>", "CSR subject field, repeatable (C, ST, L, O, OU, CN)", collect)
+  .addOption(new Option("--wifi-ssid <ssid>", "Wi-Fi network").env("PROVISION_WIFI_SSID"))
+  .option("--wifi-password-file <file>", "file holding the Wi-Fi password (or env PROVISION_WIFI_PASSWORD)")
+  .addOption(new Option("--timeout <ms>", "how long to wait for the first publish").argParser(Number))
+  .option("--ledger <file>", "append-only audit ledger", "provision-ledger.jsonl")
+  .option("--force", "rotate: new key and certificate even if the device is provisioned")
+  .option("--lock", "lock the device's provisioning commands when done")
+  .option("--json", "print one JSON result object on stdout")
+  .action(run(async () => (await import("../commands/provision.js")).provisionCommand));
+
+cloudOptions(deviceOptions(program.command("verify")))
+  .description("QA: restart an already provisioned device and wait for its first publish")
+  .addOption(new Option("--timeout <ms>", "how long to wait for the first publish").argParser(Number))
+  .option("--json", "print one JSON result object on stdout")
+  .action(run(async () => (await import("../commands/verify.js")).verifyCommand));
+
+program
+  .command("ports")
+  .description("list serial ports with USB ids, location and a board guess")
+  .option("--json", "print JSON")
+  .action(run(async () => (await import("../commands/ports.js")).portsCommand));
+
+cloudOptions(program.command("cleanup"))
+  .description("finish every rollback a ledger left open")
+  .requiredOption("--ledger <file>", "ledger file")
+  .option("--json", "print JSON")
+  .action(run(async () => (await import("../commands/cleanup.js")).cleanupCommand));
+
+deviceOptions(program.command("csr"))
+  .description("print the device's CSR as PEM (generating the key if there is none)")
+  .addOption(new Option("--key-type <type>", "key type").choices(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"]))
+  .addOption(
+    new Option("--key-store <store>", "key store").choices(["nvs", "nvs-encrypted", "ds", "atecc608", "file"]),
+  )
+  .option("--subject <field=value>", "CSR subject field, repeatable (C, ST, L, O, OU, CN)", collect)
+  .option("--json", "print JSON")
+  .action(run(async () => (await import("../commands/csr.js")).csrCommand));
+
+deviceOptions(program.command("install"))
+  .description("write a certificate and endpoint into the device (for CSRs signed elsewhere)")
+  .requiredOption("--cert <file>", "device certificate PEM")
+  .requiredOption("--endpoint <host>", "MQTT endpoint host")
+  .option("--ca <file>", "root CA PEM(s) for the endpoint (default: Amazon Root CA 1 and 3)")
+  .addOption(new Option("--mqtt-port <n>", "MQTT port").argParser(Number).default(8883))
+  .requiredOption("--thing-name <name>", "thing name = MQTT client id")
+  .option("--topic <topic>", "topic to publish the counter on (default '<thing>/counter')")
+  .addOption(new Option("--interval <ms>", "publish interval in ms").argParser(Number).default(5000))
+  .addOption(new Option("--wifi-ssid <ssid>", "Wi-Fi network").env("PROVISION_WIFI_SSID"))
+  .option("--wifi-password-file <file>", "file holding the Wi-Fi password (or env PROVISION_WIFI_PASSWORD)")
+  .option("--restart", "restart the device afterwards")
+  .option("--json", "print JSON")
+  .action(run(async () => (await import("../commands/install.js")).installCommand));
+
+program
+  .command("sim")
+  .description("start device twins on pseudo-terminals; prints one port per line")
+  .addOption(new Option("--count <n>", "how many twins").argParser(Number).default(1))
+  .option("--state-dir <dir>", "where the twins keep their flash", ".state/twins")
+  .addOption(new Option("--line-rate <baud>", "pace twin output like a real UART").argParser(Number))
+  .option("--json", "print a JSON array of {port, deviceId, stateDir}")
+  .action(run(async () => (await import("../commands/sim.js")).simCommand));
+
+program
+  .command("local-iot")
+  .description("run the local AWS IoT (control plane, CA, MQTT broker) until interrupted")
+  .addOption(new Option("--port <n>", "control-plane port (0 = any)").argParser(Number).default(0))
+  .addOption(new Option("--mqtt-port <n>", "MQTT mTLS port (0 = any)").argParser(Number).default(0))
+  .addOption(new Option("--wss-port <n>", "MQTT over WSS port (0 = any)").argParser(Number).default(0))
+  .option("--state-dir <dir>", "state directory", ".state/local-iot")
+  .option("--json", "print one JSON object with what a client needs")
+  .action(run(async () => (await import("../commands/local-iot.js")).localIotCommand));
+
+const firmware = program.command("firmware").description("device firmware: render ESP-IDF projects, build the twin");
+firmware
+  .command("render")
+  .description("render a complete ESP-IDF project for a board")
+  .requiredOption("--board <id>", "board id (see boards/)")
+  .requiredOption("--out <dir>", "output directory")
+  .option("--overwrite", "replace an existing output directory")
+  .action(run(async () => (await import("../commands/firmware.js")).firmwareRenderCommand));
+firmware
+  .command("build")
+  .description("build the firmware for a board; only the twin can be built without ESP-IDF")
+  .requiredOption("--board <id>", "board id")
+  .action(run(async () => (await import("../commands/firmware.js")).firmwareBuildCommand));
+
+program
+  .command("demo")
+  .description("provision a device twin against a local AWS IoT: no hardware, no AWS account")
+  .addOption(new Option("--key-type <type>", "key type").choices(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"]))
+  .option("--state-dir <dir>", "where the demo keeps its state (default: a new temp dir)")
+  .option("--json", "print one JSON result object on stdout")
+  .action(run(async () => (await import("../commands/demo.js")).demoCommand));
+
+process.on("SIGINT", () => fail(new ProvisionError("INTERRUPTED", "interrupted")));
+
+program.parseAsync(process.argv).catch(fail);
