@@ -61,13 +61,18 @@ export interface BrokerOptions {
   mqttsPort?: number;
   /** 0 or omitted = an ephemeral port. */
   wssPort?: number;
-  serverCertPem: string;
-  serverKeyPem: string;
+  serverCertPem?: string;
+  serverKeyPem?: string;
+  /** Alias of serverCertPem (the name src/local-iot/service.ts passes). */
+  serverCert?: string;
+  /** Alias of serverKeyPem. */
+  serverKey?: string;
   /** The local CA that issued the device certificates (PEM, may hold several). */
   caPem: string;
   /** The IAM credentials observers sign WebSocket URLs with. */
   credentials: LocalCredentials;
-  region: string;
+  /** Region observers sign for; defaults to the registry's. */
+  region?: string;
 }
 
 export interface RunningBroker {
@@ -113,6 +118,15 @@ function listen(server: TlsServer | HttpsServer, host: string, port: number): Pr
 
 export async function startBroker(registry: RegistryView, opts: BrokerOptions): Promise<RunningBroker> {
   const host = opts.host ?? BROKER_HOST_DEFAULT;
+  const serverCertPem = opts.serverCertPem ?? opts.serverCert;
+  const serverKeyPem = opts.serverKeyPem ?? opts.serverKey;
+  if (!serverCertPem)
+    throw new TypeError("startBroker: serverCertPem (the broker's TLS certificate, PEM) is required");
+  if (!serverKeyPem)
+    throw new TypeError("startBroker: serverKeyPem (the broker's TLS private key, PEM) is required");
+  if (!opts.caPem)
+    throw new TypeError("startBroker: caPem (the CA that issued device certificates) is required");
+  const region = opts.region ?? registry.region;
   const sessions = new WeakMap<Client, Session>();
   const live = new Set<Client>();
   /** Principals of WebSocket streams, set at upgrade before aedes sees the stream. */
@@ -316,8 +330,8 @@ export async function startBroker(registry: RegistryView, opts: BrokerOptions): 
       requestCert: true,
       rejectUnauthorized: true,
       ca: opts.caPem,
-      key: opts.serverKeyPem,
-      cert: opts.serverCertPem,
+      key: serverKeyPem,
+      cert: serverCertPem,
       minVersion: "TLSv1.2",
     },
     (socket) => broker.handle(socket),
@@ -331,7 +345,7 @@ export async function startBroker(registry: RegistryView, opts: BrokerOptions): 
   // Observers: MQTT over WebSocket on TLS, admitted by a SigV4 presigned URL.
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   const httpsServer = createHttpsServer(
-    { key: opts.serverKeyPem, cert: opts.serverCertPem, minVersion: "TLSv1.2" },
+    { key: serverKeyPem, cert: serverCertPem, minVersion: "TLSv1.2" },
     (_req, res) => {
       res
         .writeHead(426, { "content-type": "text/plain" })
@@ -344,10 +358,7 @@ export async function startBroker(registry: RegistryView, opts: BrokerOptions): 
   });
   httpsServer.on("upgrade", (req, socket: Duplex, head: Buffer) => {
     const url = req.url ?? "/";
-    verifyPresignedUpgrade(
-      { url, headers: req.headers },
-      { credentials: opts.credentials, region: opts.region },
-    ).then(
+    verifyPresignedUpgrade({ url, headers: req.headers }, { credentials: opts.credentials, region }).then(
       (verdict) => {
         if (!verdict.ok) {
           log("WebSocket upgrade refused (%d): %s", verdict.status, verdict.reason);
