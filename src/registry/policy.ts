@@ -6,6 +6,7 @@
  */
 import { ProvisionError } from "../errors.js";
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: an AWS IoT policy variable, meant literally
 export const THING_NAME_VARIABLE = "${iot:Connection.Thing.ThingName}";
 /** The device's default topic: one per thing, under its own name. */
 export const TOPIC_DEFAULT = `${THING_NAME_VARIABLE}/counter`;

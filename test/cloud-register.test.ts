@@ -1,0 +1,409 @@
+/**
+ * Registration, rollback, ledger and cleanup against the real local AWS IoT
+ * (HTTP control plane on 127.0.0.1, reached through @aws-sdk/client-iot with
+ * an endpoint override), with injected faults. After every scenario the
+ * service's own state is listed: no certificate may be ACTIVE without being
+ * attached to its thing.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { csrPublicKeySpki } from "../src/csr/index.js";
+import { isProvisionError, type ProvisionError } from "../src/errors.js";
+import {
+  cleanupFromLedger,
+  Ledger,
+  ledgerState,
+  readLedger,
+  recordCommitted,
+  recordFirstPublish,
+  registerWithRollback,
+  rollbackRegistration,
+} from "../src/ledger/index.js";
+import type { Registry } from "../src/local-iot/registry.js";
+import { type LocalIot, startLocalIot } from "../src/local-iot/service.js";
+import { type AwsCloudRegistry, createAwsRegistry, leastPrivilegePolicy } from "../src/registry/index.js";
+
+let dir: string;
+let iot: LocalIot;
+let registry: AwsCloudRegistry;
+let ledger: Ledger;
+let ledgerFile: string;
+let csrCount = 0;
+
+const POLICY = "provision-test-policy";
+const policyDocument = (a: { region: string; accountId: string }) => leastPrivilegePolicy(a);
+
+/** A fresh P-256 CSR from the openssl CLI (independent of the code under test). */
+function newCsr(): string {
+  const n = csrCount++;
+  const key = join(dir, `k${n}.pem`);
+  execFileSync("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key]);
+  return execFileSync("openssl", ["req", "-new", "-key", key, "-subj", `/CN=dev-${n}`]).toString();
+}
+
+/** The service's own view, not the client's. */
+function serviceState() {
+  const reg = iot.registry as unknown as Registry;
+  const certs = reg.listCertificates(undefined, 250, false).items;
+  return certs.map((c) => ({
+    id: c.certificateId,
+    status: c.status,
+    things: reg.principalThings(c.certificateArn),
+  }));
+}
+
+function thingExists(name: string): boolean {
+  try {
+    (iot.registry as unknown as Registry).describeThing(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function assertNoActiveUnattached(): void {
+  const leaked = serviceState().filter((c) => c.status === "ACTIVE" && c.things.length === 0);
+  expect(leaked).toEqual([]);
+}
+
+/** Request counters of the service are cumulative: tests look at differences. */
+function counter(op: string, field: "requests" | "throttled"): number {
+  return iot.stats()[op]?.[field] ?? 0;
+}
+
+async function caught(p: Promise<unknown>): Promise<ProvisionError> {
+  try {
+    await p;
+  } catch (e) {
+    if (isProvisionError(e)) return e;
+    throw e;
+  }
+  throw new Error("expected a ProvisionError");
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "cloud-register-"));
+  iot = await startLocalIot({ stateDir: join(dir, "iot"), withoutBroker: true, detachDelayMs: 300 });
+  registry = await createAwsRegistry({
+    region: iot.region,
+    endpoint: iot.controlPlaneUrl,
+    credentials: iot.credentials,
+    maxAttempts: 3,
+    detachWait: { timeoutMs: 5000, intervalMs: 50 },
+  });
+});
+
+afterAll(async () => {
+  await registry?.close();
+  await iot?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let caseNo = 0;
+beforeEach(async () => {
+  iot.setFaults({});
+  ledgerFile = join(dir, `ledger-${caseNo++}.jsonl`);
+  ledger = await Ledger.open(ledgerFile);
+});
+
+afterEach(async () => {
+  iot.setFaults({});
+  await ledger.close();
+  assertNoActiveUnattached();
+});
+
+describe("registerWithRollback on the local AWS IoT", () => {
+  it("registers: certificate ACTIVE for the CSR's key, thing with attributes, policy and exclusive attachment", async () => {
+    const csrPem = newCsr();
+    const t0 = performance.now();
+    const reg = await registerWithRollback(registry, ledger, {
+      csrPem,
+      thingName: "thing-ok",
+      attributes: { deviceId: "a1b2c3d4e5f6", board: "esp32-devkitc" },
+      policyName: POLICY,
+      policyDocument,
+      deviceId: "a1b2c3d4e5f6",
+    });
+    const elapsedMs = performance.now() - t0;
+    expect(elapsedMs).toBeLessThan(5000);
+
+    const service = iot.registry as unknown as Registry;
+    const cert = service.describeCertificate(reg.certificateId);
+    expect(cert.status).toBe("ACTIVE");
+    expect(service.principalThings(reg.certificateArn)).toEqual(["thing-ok"]);
+    expect(service.principalPolicies(reg.certificateArn).map((p) => p.policyName)).toEqual([POLICY]);
+    expect(service.describeThing("thing-ok").attributes).toEqual({
+      deviceId: "a1b2c3d4e5f6",
+      board: "esp32-devkitc",
+    });
+    // The policy was filled with the account the certificate was issued in.
+    expect(service.getPolicy(POLICY).policyDocument).toContain(
+      `arn:aws:iot:${iot.region}:${iot.accountId}:client/`,
+    );
+    // The certificate's key is the CSR's (checked independently with openssl).
+    const certKey = execFileSync("openssl", ["x509", "-pubkey", "-noout"], {
+      input: reg.certificatePem,
+    }).toString();
+    const csrKey = execFileSync("openssl", ["req", "-pubkey", "-noout"], { input: csrPem }).toString();
+    expect(certKey).toBe(csrKey);
+    expect(reg.thingCreated).toBe(true);
+    expect(reg.policyCreated).toBe(true);
+
+    // Every cloud call has its intent on disk before its result.
+    const records = await readLedger(ledgerFile);
+    const ops = records
+      .filter((r) => r.event === "intent" || r.event === "done")
+      .map((r) => `${r.event}:${r.op}`);
+    expect(ops).toEqual([
+      "intent:CreateCertificateFromCsr",
+      "done:CreateCertificateFromCsr",
+      "intent:CreateThing",
+      "done:CreateThing",
+      "intent:EnsurePolicy",
+      "done:EnsurePolicy",
+      "intent:AttachPolicy",
+      "done:AttachPolicy",
+      "intent:AttachThingPrincipal",
+      "done:AttachThingPrincipal",
+    ]);
+    expect(records.at(-1)?.event).toBe("registered");
+
+    expect((await ledgerState(ledgerFile)).devices.a1b2c3d4e5f6?.status).toBe("registered");
+    await recordCommitted(ledger, { run: reg.run, deviceId: "a1b2c3d4e5f6", thingName: "thing-ok" });
+    expect((await ledgerState(ledgerFile)).devices.a1b2c3d4e5f6?.provisioned).toBe(true);
+    await recordFirstPublish(
+      ledger,
+      { run: reg.run, deviceId: "a1b2c3d4e5f6", thingName: "thing-ok" },
+      { topic: "thing-ok/counter" },
+    );
+    const done = (await ledgerState(ledgerFile)).devices.a1b2c3d4e5f6;
+    expect(done?.finished).toBe(true);
+    expect(done?.openRuns).toEqual([]);
+    console.error(`registration against the local AWS IoT: ${elapsedMs.toFixed(0)} ms`);
+  });
+
+  it("throttling on CreateCertificateFromCsr: nothing is created, the run is closed", async () => {
+    iot.setFaults({ operations: { CreateCertificateFromCsr: { throttleRate: 1 } } });
+    const before = serviceState().length;
+    const requestsBefore = counter("CreateCertificateFromCsr", "requests");
+    const e = await caught(
+      registerWithRollback(registry, ledger, {
+        csrPem: newCsr(),
+        thingName: "thing-t0",
+        policyName: POLICY,
+        policyDocument,
+      }),
+    );
+    expect(e.code).toBe("CLOUD_THROTTLED");
+    expect(e.message).toMatch(/CreateCertificateFromCsr/);
+    // Throttling (answered before any work) is retried, up to maxAttempts.
+    expect(counter("CreateCertificateFromCsr", "requests") - requestsBefore).toBe(3);
+    expect(serviceState().length).toBe(before);
+    expect(thingExists("thing-t0")).toBe(false);
+    const state = await ledgerState(ledgerFile);
+    expect(state.openRuns).toEqual([]);
+    expect(state.runs[0]?.status).toBe("abandoned");
+  });
+
+  for (const op of ["DescribeThing", "CreateThing", "GetPolicy", "AttachPolicy", "AttachThingPrincipal"]) {
+    it(`throttling on ${op} after the certificate exists is rolled back completely`, async () => {
+      const thingName = `thing-throttle-${op}`;
+      iot.setFaults({ operations: { [op]: { throttleRate: 1 } } });
+      const before = new Set(serviceState().map((c) => c.id));
+      const throttledBefore = counter(op, "throttled");
+      const e = await caught(
+        registerWithRollback(registry, ledger, {
+          csrPem: newCsr(),
+          thingName,
+          policyName: `${POLICY}-${op}`,
+          policyDocument,
+        }),
+      );
+      expect(e.code).toBe("CLOUD_THROTTLED");
+      expect(e.message).toContain(op);
+      expect(e.details.rolledBack).toBe(true);
+      // Retried by the SDK (3 attempts), then given up.
+      expect(counter(op, "throttled") - throttledBefore).toBe(3);
+      expect(serviceState().filter((c) => !before.has(c.id))).toEqual([]);
+      expect(thingExists(thingName)).toBe(false);
+      const records = await readLedger(ledgerFile);
+      const rollbackOps = records
+        .filter((r) => r.phase === "rollback" && r.event === "done")
+        .map((r) => r.op);
+      expect(rollbackOps.indexOf("UpdateCertificate")).toBeLessThan(rollbackOps.indexOf("DeleteCertificate"));
+      expect(records.at(-1)?.event).toBe("rolled-back");
+      expect((await ledgerState(ledgerFile)).openRuns).toEqual([]);
+    });
+  }
+
+  it("random throttling on every API (seeded) is absorbed by the SDK's retries", async () => {
+    const throttledBefore = Object.values(iot.stats()).reduce((n, s) => n + s.throttled, 0);
+    iot.setFaults({ seed: 7, default: { throttleRate: 0.3 } });
+    const results = await Promise.allSettled(
+      [0, 1, 2, 3].map((i) =>
+        registerWithRollback(registry, ledger, {
+          csrPem: newCsr(),
+          thingName: `thing-rand-${i}`,
+          policyName: POLICY,
+          policyDocument,
+        }),
+      ),
+    );
+    const throttled = Object.values(iot.stats()).reduce((n, s) => n + s.throttled, 0);
+    expect(throttled).toBeGreaterThan(throttledBefore);
+    // Whatever failed was rolled back or left open for cleanup; nothing is left ACTIVE and unattached.
+    iot.setFaults({});
+    await cleanupFromLedger(registry, ledgerFile);
+    const ok = results.filter((r) => r.status === "fulfilled").length;
+    expect(serviceState().filter((c) => c.status === "ACTIVE").length).toBeGreaterThanOrEqual(ok);
+    expect((await ledgerState(ledgerFile)).openRuns).toEqual([]);
+  });
+
+  it("a 5xx after CreateCertificateFromCsr took effect: not retried, the issued certificate is found and removed", async () => {
+    iot.setFaults({ operations: { CreateCertificateFromCsr: { serverErrorAfterCommitRate: 1 } } });
+    const before = new Set(serviceState().map((c) => c.id));
+    const requestsBefore = counter("CreateCertificateFromCsr", "requests");
+    const csrPem = newCsr();
+    const e = await caught(
+      registerWithRollback(registry, ledger, {
+        csrPem,
+        thingName: "thing-5xx",
+        policyName: POLICY,
+        policyDocument,
+      }),
+    );
+    expect(e.code).toBe("CLOUD_FAILED");
+    expect(e.message).toMatch(/CreateCertificateFromCsr failed: InternalFailureException/);
+    // One request: a retry would have issued a second certificate.
+    expect(counter("CreateCertificateFromCsr", "requests") - requestsBefore).toBe(1);
+    expect(serviceState().filter((c) => !before.has(c.id))).toEqual([]);
+    const records = await readLedger(ledgerFile);
+    const found = records.find((r) => r.op === "FindUnclearCertificates" && r.event === "done");
+    expect((found?.data?.certificateIds as string[]).length).toBe(1);
+    expect(records.at(-1)?.event).toBe("rolled-back");
+  });
+
+  it("a failed rollback leaves an open entry (ROLLBACK_INCOMPLETE) that cleanup finishes, idempotently", async () => {
+    iot.setFaults({
+      operations: { AttachThingPrincipal: { serverErrorRate: 1 }, DeleteCertificate: { serverErrorRate: 1 } },
+    });
+    const before = new Set(serviceState().map((c) => c.id));
+    const e = await caught(
+      registerWithRollback(registry, ledger, {
+        csrPem: newCsr(),
+        thingName: "thing-rb",
+        policyName: POLICY,
+        policyDocument,
+        deviceId: "0000000000rb",
+      }),
+    );
+    expect(e.code).toBe("ROLLBACK_INCOMPLETE");
+    expect(e.hint).toBe(
+      `cloud resources of this run may remain; run \`provision cleanup --ledger ${ledgerFile}\``,
+    );
+    // The certificate was deactivated before the failing delete: nothing ACTIVE stays unattached.
+    const left = serviceState().filter((c) => !before.has(c.id));
+    expect(left.map((c) => c.status)).toEqual(["INACTIVE"]);
+    const open = await ledgerState(ledgerFile);
+    expect(open.openRuns.map((r) => r.status)).toEqual(["rollback-open"]);
+    expect(open.devices["0000000000rb"]?.openRuns.length).toBe(1);
+
+    iot.setFaults({});
+    await ledger.close();
+    const report = await cleanupFromLedger(registry, ledgerFile);
+    expect(report.failed).toEqual([]);
+    expect(report.cleaned.map((c) => c.thing)).toEqual(["thing-rb"]);
+    expect(serviceState().filter((c) => !before.has(c.id))).toEqual([]);
+    expect(thingExists("thing-rb")).toBe(false);
+    const again = await cleanupFromLedger(registry, ledgerFile);
+    expect(again.cleaned).toEqual([]);
+    expect((await ledgerState(ledgerFile)).openRuns).toEqual([]);
+    ledger = await Ledger.open(ledgerFile);
+  });
+
+  it("an interrupted run (process gone mid-registration) is finished by cleanup from the ledger file", async () => {
+    // The attach never answers: the run is abandoned the way a killed process abandons it.
+    const hanging = Object.create(registry) as AwsCloudRegistry;
+    hanging.attachThingPrincipal = () => new Promise<void>(() => {});
+    void registerWithRollback(hanging, ledger, {
+      csrPem: newCsr(),
+      thingName: "thing-crash",
+      policyName: POLICY,
+      policyDocument,
+    });
+    for (let i = 0; i < 200; i++) {
+      const recs = await readLedger(ledgerFile);
+      if (recs.some((r) => r.event === "intent" && r.op === "AttachThingPrincipal")) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const state = await ledgerState(ledgerFile);
+    expect(state.openRuns.map((r) => [r.status, r.pendingOps])).toEqual([
+      ["in-progress", ["AttachThingPrincipal"]],
+    ]);
+    // The certificate is ACTIVE and unattached right now: exactly what cleanup exists for.
+    expect(serviceState().some((c) => c.status === "ACTIVE" && c.things.length === 0)).toBe(true);
+    const report = await cleanupFromLedger(registry, ledgerFile);
+    expect(report.cleaned.length).toBe(1);
+    expect(thingExists("thing-crash")).toBe(false);
+  });
+
+  it("rollbackRegistration removes a completed registration; a thing that existed before is kept", async () => {
+    await registry.createThing("thing-existing", { kept: "yes" });
+    const reg = await registerWithRollback(registry, ledger, {
+      csrPem: newCsr(),
+      thingName: "thing-existing",
+      policyName: POLICY,
+      policyDocument,
+    });
+    expect(reg.thingCreated).toBe(false);
+    await rollbackRegistration(registry, ledger, reg);
+    expect(serviceState().some((c) => c.id === reg.certificateId)).toBe(false);
+    expect(thingExists("thing-existing")).toBe(true);
+    expect((await ledgerState(ledgerFile)).runs[0]?.status).toBe("rolled-back");
+  });
+
+  it("refuses to reuse a policy name whose document differs, and rolls back", async () => {
+    await registry.ensurePolicy(
+      "other-policy",
+      leastPrivilegePolicy({ region: iot.region, accountId: iot.accountId, topic: "topic_001" }),
+    );
+    const e = await caught(
+      registerWithRollback(registry, ledger, {
+        csrPem: newCsr(),
+        thingName: "thing-pol",
+        policyName: "other-policy",
+        policyDocument,
+      }),
+    );
+    expect(e.code).toBe("CONFIG");
+    expect(e.message).toMatch(/policy other-policy already exists with a different document/);
+    expect(thingExists("thing-pol")).toBe(false);
+  });
+
+  it("the ledger is one JSON object per line, each with version, time and run", () => {
+    const lines = readFileSync(ledgerFile, "utf8").split("\n").filter(Boolean);
+    for (const l of lines)
+      expect(Object.keys(JSON.parse(l))).toEqual(expect.arrayContaining(["v", "ts", "run", "event"]));
+  });
+
+  it("the CSR's key in the ledger is the SHA-256 of its SPKI, so cleanup can search by key", async () => {
+    const csrPem = newCsr();
+    await registerWithRollback(registry, ledger, {
+      csrPem,
+      thingName: "thing-key",
+      policyName: POLICY,
+      policyDocument,
+    });
+    const intent = (await readLedger(ledgerFile)).find((r) => r.op === "CreateCertificateFromCsr");
+    const der = execFileSync("openssl", ["req", "-pubkey", "-noout"], { input: csrPem });
+    const spkiDer = execFileSync("openssl", ["pkey", "-pubin", "-outform", "DER"], { input: der });
+    const digest = execFileSync("openssl", ["dgst", "-sha256", "-r"], { input: spkiDer })
+      .toString()
+      .slice(0, 64);
+    expect(intent?.data?.spkiSha256).toBe(digest);
+    expect(Buffer.from(csrPublicKeySpki(csrPem)).equals(spkiDer)).toBe(true);
+  });
+});
