@@ -198,6 +198,8 @@ export interface LocalIotCliOptions {
   wssPort?: number;
   stateDir?: string;
   json?: boolean;
+  /** Control plane only (`--no-broker`). */
+  noBroker?: boolean;
 }
 
 /** Default state directory for the CLI: per user, survives reboots. */
@@ -260,6 +262,7 @@ export async function runLocalIotCommand(
       mqttsPort: options.mqttsPort ?? 0,
       wssPort: options.wssPort ?? 0,
       faults,
+      withoutBroker: options.noBroker,
     });
   } catch (e) {
     if ((e as { code?: string }).code === "EADDRINUSE") {
