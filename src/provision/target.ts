@@ -1,0 +1,161 @@
+/**
+ * Where a device is provisioned to: AWS IoT in an account, or the local AWS
+ * IoT. Everything downstream (registry, credentials, observer) sees the same
+ * shape, so the pipeline has no "if local" in it; the differences are only
+ * which root CAs go to the device and how the observer reaches the broker.
+ */
+import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
+import { amazonRootCaPem } from "../cloud/amazon-roots.js";
+import { presignMqttUrl } from "../cloud/sigv4-mqtt-url.js";
+import { ProvisionError } from "../errors.js";
+import { type LocalIot, startLocalIot } from "../local-iot/service.js";
+import { type CloudRegistry, createAwsRegistry } from "../registry/index.js";
+
+export const MQTT_PORT_AWS = 8883;
+export const WSS_PORT_AWS = 443;
+/** Fixed ports for `--local`, so a device provisioned today still finds the broker tomorrow. */
+export const LOCAL_PORTS_DEFAULT = { controlPlane: 4566, mqtts: 8883, wss: 8443 } as const;
+
+export interface ObserverEndpoint {
+  /** wss://host:port/mqtt?X-Amz-... (SigV4 presigned). */
+  url: string;
+  /** CA to verify the broker's TLS certificate; undefined = the system's roots. */
+  caPem?: string;
+}
+
+export interface CloudTarget {
+  kind: "aws" | "local";
+  registry: CloudRegistry;
+  region: string;
+  /** Data endpoint host the device connects to (iot:Data-ATS on AWS). */
+  endpoint(): Promise<string>;
+  mqttPort: number;
+  /** Root CAs written to the device for the endpoint. */
+  rootCaPem: string;
+  /** A fresh presigned URL for one observer connection. */
+  observerEndpoint(): Promise<ObserverEndpoint>;
+  /** Present for the local target: the running service (tests read it). */
+  local?: LocalIot;
+  close(): Promise<void>;
+}
+
+export interface TargetOptions {
+  local?: boolean;
+  localStateDir?: string;
+  /** Ports for the local service; 0 = any free one (tests, demo). */
+  localPorts?: { controlPlane: number; mqtts: number; wss: number };
+  region?: string;
+  profile?: string;
+  endpointUrl?: string;
+  /** Per-operation TPS limits (the station); default none for one device. */
+  rateLimit?: boolean | Record<string, number>;
+  maxAttempts?: number;
+}
+
+export async function openTarget(opts: TargetOptions): Promise<CloudTarget> {
+  return opts.local ? openLocalTarget(opts) : openAwsTarget(opts);
+}
+
+async function openLocalTarget(opts: TargetOptions): Promise<CloudTarget> {
+  const ports = opts.localPorts ?? LOCAL_PORTS_DEFAULT;
+  let iot: LocalIot;
+  try {
+    iot = await startLocalIot({
+      stateDir: opts.localStateDir ?? ".state/local-iot",
+      port: ports.controlPlane,
+      mqttsPort: ports.mqtts,
+      wssPort: ports.wss,
+    });
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === "EADDRINUSE") {
+      throw new ProvisionError("CONFIG", `a port of the local AWS IoT is already in use: ${String(e)}`, {
+        where: "local AWS IoT",
+        hint: "stop the other `provision local-iot` / `provision --local`, or choose other ports",
+        cause: e,
+      });
+    }
+    throw e;
+  }
+  return targetForLocalIot(iot, opts, async () => iot.stop());
+}
+
+/** A target over an already running local AWS IoT (tests, demo, station benchmark). */
+export async function targetForLocalIot(
+  iot: LocalIot,
+  opts: Pick<TargetOptions, "rateLimit" | "maxAttempts"> = {},
+  onClose: () => Promise<void> = async () => {},
+): Promise<CloudTarget> {
+  if (!iot.brokerRunning) {
+    throw new ProvisionError("INTERNAL", "the local AWS IoT started without its MQTT broker", {
+      where: iot.controlPlaneUrl,
+    });
+  }
+  const registry = await createAwsRegistry({
+    region: iot.region,
+    endpoint: iot.controlPlaneUrl,
+    credentials: iot.credentials,
+    rateLimit: opts.rateLimit,
+    maxAttempts: opts.maxAttempts,
+  });
+  return {
+    kind: "local",
+    registry,
+    region: iot.region,
+    endpoint: async () => iot.endpoint,
+    mqttPort: iot.mqttsPort,
+    rootCaPem: iot.caPem,
+    local: iot,
+    observerEndpoint: async () => ({
+      url: await presignMqttUrl({
+        host: iot.endpoint,
+        port: iot.wssPort,
+        region: iot.region,
+        credentials: iot.credentials,
+      }),
+      caPem: iot.caPem,
+    }),
+    async close() {
+      await registry.close();
+      await onClose();
+    },
+  };
+}
+
+async function openAwsTarget(opts: TargetOptions): Promise<CloudTarget> {
+  const registry = await createAwsRegistry({
+    region: opts.region,
+    profile: opts.profile,
+    endpoint: opts.endpointUrl,
+    rateLimit: opts.rateLimit,
+    maxAttempts: opts.maxAttempts,
+  });
+  let endpointHost: string | undefined;
+  const endpoint = async () => {
+    endpointHost ??= await registry.describeEndpoint();
+    return endpointHost;
+  };
+  // Same chain as the SDK client: the observer signs as the same identity.
+  const credentialProvider = fromNodeProviderChain(opts.profile ? { profile: opts.profile } : {});
+  return {
+    kind: "aws",
+    registry,
+    region: registry.region,
+    endpoint,
+    mqttPort: MQTT_PORT_AWS,
+    rootCaPem: amazonRootCaPem(),
+    observerEndpoint: async () => {
+      const c = await credentialProvider();
+      return {
+        url: await presignMqttUrl({
+          host: await endpoint(),
+          region: registry.region,
+          credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken },
+        }),
+      };
+    },
+    async close() {
+      await registry.close();
+    },
+  };
+}
