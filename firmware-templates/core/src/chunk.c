@@ -75,6 +75,7 @@ prov_status_t prov_chunk_rx_init(prov_chunk_rx_t *p_rx, uint8_t *p_buf, size_t c
         p_rx->cap = cap;
         p_rx->sha256 = sha256;
         p_rx->active = false;
+        p_rx->type = -1;
     }
     return status;
 }
@@ -83,13 +84,15 @@ void prov_chunk_rx_reset(prov_chunk_rx_t *p_rx)
 {
     if (p_rx != NULL) {
         p_rx->active = false;
+        p_rx->type = -1;
         p_rx->total = 0;
         p_rx->received = 0;
     }
 }
 
-prov_status_t prov_chunk_rx_push(prov_chunk_rx_t *p_rx, const uint8_t *p_payload, size_t len,
-                                 prov_chunk_progress_t *p_progress)
+/* type < 0: the caller does not check types (prov_chunk_rx_push). */
+static prov_status_t chunk_rx_push(prov_chunk_rx_t *p_rx, int type, const uint8_t *p_payload, size_t len,
+                                   prov_chunk_progress_t *p_progress)
 {
     prov_status_t status = PROV_OK;
     prov_chunk_t chunk;
@@ -108,12 +111,14 @@ prov_status_t prov_chunk_rx_push(prov_chunk_rx_t *p_rx, const uint8_t *p_payload
                 status = PROV_ERR_TOO_LARGE;
             } else {
                 p_rx->active = true;
+                p_rx->type = type;
                 p_rx->total = chunk.total;
                 p_rx->received = 0;
                 (void)memcpy(p_rx->digest, chunk.p_digest, PROV_SHA256_BYTES);
             }
         } else if (status == PROV_OK) {
-            if ((!p_rx->active) || (chunk.offset != p_rx->received) || (chunk.total != p_rx->total)) {
+            if ((!p_rx->active) || (chunk.offset != p_rx->received) || (chunk.total != p_rx->total) ||
+                ((type >= 0) && (p_rx->type >= 0) && (type != p_rx->type))) {
                 status = PROV_ERR_CHUNK;
             }
         } else {
@@ -147,6 +152,18 @@ prov_status_t prov_chunk_rx_push(prov_chunk_rx_t *p_rx, const uint8_t *p_payload
         }
     }
     return status;
+}
+
+prov_status_t prov_chunk_rx_push(prov_chunk_rx_t *p_rx, const uint8_t *p_payload, size_t len,
+                                 prov_chunk_progress_t *p_progress)
+{
+    return chunk_rx_push(p_rx, -1, p_payload, len, p_progress);
+}
+
+prov_status_t prov_chunk_rx_push_type(prov_chunk_rx_t *p_rx, uint8_t type, const uint8_t *p_payload, size_t len,
+                                      prov_chunk_progress_t *p_progress)
+{
+    return chunk_rx_push(p_rx, (int)type, p_payload, len, p_progress);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -141,6 +141,24 @@ static void test_out_of_order_and_inconsistent(void **state)
     assert_memory_equal(pr.p_payload, g_payload, 300);
 }
 
+static void test_type_must_match(void **state)
+{
+    uint8_t chunk[256];
+    prov_chunk_progress_t pr;
+    size_t n;
+
+    (void)state;
+    n = make_chunk(chunk, 0, 150, g_payload, 100, g_payload);
+    assert_int_equal(prov_chunk_rx_push_type(&g_rx, 0x20, chunk, n, &pr), PROV_OK);
+    n = make_chunk(chunk, 100, 150, &g_payload[100], 50, g_payload);
+    assert_int_equal(prov_chunk_rx_push_type(&g_rx, 0x11, chunk, n, &pr), PROV_ERR_CHUNK);
+    n = make_chunk(chunk, 0, 150, g_payload, 100, g_payload);
+    assert_int_equal(prov_chunk_rx_push_type(&g_rx, 0x20, chunk, n, &pr), PROV_OK);
+    n = make_chunk(chunk, 100, 150, &g_payload[100], 50, g_payload);
+    assert_int_equal(prov_chunk_rx_push_type(&g_rx, 0x20, chunk, n, &pr), PROV_OK);
+    assert_true(pr.complete);
+}
+
 static void test_digest_mismatch(void **state)
 {
     uint8_t chunk[256];
@@ -295,6 +313,7 @@ int main(void)
         cmocka_unit_test_setup(test_reassemble_in_order, setup),
         cmocka_unit_test_setup(test_single_chunk_and_payload_max, setup),
         cmocka_unit_test_setup(test_out_of_order_and_inconsistent, setup),
+        cmocka_unit_test_setup(test_type_must_match, setup),
         cmocka_unit_test_setup(test_digest_mismatch, setup),
         cmocka_unit_test_setup(test_malformed_chunks, setup),
         cmocka_unit_test_setup(test_small_buffer_limits_total, setup),

@@ -79,6 +79,7 @@ typedef struct prov_chunk_rx {
     uint32_t total;            /**< total of the reassembly in progress */
     uint32_t received;         /**< bytes received so far */
     uint8_t digest[32];        /**< expected SHA-256, from the offset-0 chunk */
+    int type;                  /**< message type of the reassembly (prov_chunk_rx_push_type), -1 if unchecked */
 } prov_chunk_rx_t;
 
 /** Outcome of an accepted chunk. */
@@ -115,6 +116,15 @@ void prov_chunk_rx_reset(prov_chunk_rx_t *p_rx);
  */
 prov_status_t prov_chunk_rx_push(prov_chunk_rx_t *p_rx, const uint8_t *p_payload, size_t len,
                                  prov_chunk_progress_t *p_progress);
+
+/**
+ * Same as prov_chunk_rx_push(), and also refuses (PROV_ERR_CHUNK, reassembly
+ * dropped) a continuation chunk whose frame type differs from the type of
+ * the offset-0 chunk, as the TypeScript reassembler does: a reassembled
+ * payload is then always handled as the type it was started for.
+ */
+prov_status_t prov_chunk_rx_push_type(prov_chunk_rx_t *p_rx, uint8_t type, const uint8_t *p_payload, size_t len,
+                                      prov_chunk_progress_t *p_progress);
 
 /* ------------------------------------------------------------------------ */
 /* Splitter                                                                  */
