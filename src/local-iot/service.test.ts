@@ -2,7 +2,7 @@
  * The local AWS IoT driven by the REAL @aws-sdk/client-iot (and raw signed
  * HTTP for what the SDK will not send), over 127.0.0.1.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { connect } from "node:net";
@@ -715,6 +715,64 @@ describe("CLI entry (provision local-iot)", () => {
       });
     } finally {
       delete process.env[FAULTS_ENV];
+    }
+  });
+});
+
+describe("durability", () => {
+  it("keeps every acknowledged change when the process is killed (SIGKILL) right after answering", async () => {
+    const killState = join(dir, "kill-state");
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(import.meta.dirname, "testdata", "serve-for-test.ts"), killState],
+      {
+        cwd: REPO_ROOT,
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    try {
+      const line = await new Promise<string>((res, rej) => {
+        let buf = "";
+        child.stdout.on("data", (c: Buffer) => {
+          buf += c.toString();
+          if (buf.includes("\n")) res(buf.split("\n")[0] as string);
+        });
+        child.on("exit", (code) => rej(new Error(`service child exited early (${code})`)));
+      });
+      const info = JSON.parse(line) as {
+        url: string;
+        region: string;
+        credentials: { accessKeyId: string; secretAccessKey: string };
+      };
+      const c = new IoTClient({
+        endpoint: info.url,
+        region: info.region,
+        credentials: { ...info.credentials },
+        maxAttempts: 1,
+      });
+      const cert = await c.send(
+        new CreateCertificateFromCsrCommand({
+          certificateSigningRequest: opensslCsr("killed", P256),
+          setAsActive: true,
+        }),
+      );
+      await c.send(new CreateThingCommand({ thingName: "survivor" }));
+      await c.send(
+        new AttachThingPrincipalCommand({ thingName: "survivor", principal: cert.certificateArn }),
+      );
+      child.kill("SIGKILL"); // no graceful shutdown: only what was on disk before each answer survives
+      c.destroy();
+      await new Promise((r) => child.once("exit", r));
+      const again = await startLocalIot({ stateDir: killState, withoutBroker: true });
+      try {
+        expect(again.registry.getCertificate(cert.certificateId ?? "")?.status).toBe("ACTIVE");
+        expect(again.registry.principalThings(cert.certificateArn ?? "")).toEqual(["survivor"]);
+        expect(again.credentials).toEqual(info.credentials);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
     }
   });
 });
