@@ -230,6 +230,28 @@ describe("device over mutual TLS with the least-privilege policy", () => {
   });
 });
 
+describe("AWS IoT limits", () => {
+  it("disconnects a QoS 2 publish and an oversized payload with CLIENT_ERROR", async () => {
+    for (const attempt of [
+      { payload: "x", qos: 2 as const },
+      { payload: "x".repeat(128 * 1024 + 1), qos: 0 as const },
+    ]) {
+      const since = Date.now();
+      const device = await connected(devices["sensor-2"] as IssuedCert, "sensor-2");
+      const gone = closed(device);
+      device.publish("sensor-2/data", attempt.payload, { qos: attempt.qos });
+      await gone;
+      const bye = await seenMessage("$aws/events/presence/disconnected/sensor-2", () => true, since);
+      expect(bye.disconnectReason).toBe("CLIENT_ERROR");
+    }
+  });
+
+  it("refuses a client id over 128 bytes with CONNACK 2", async () => {
+    const r = await connectDevice(devices["sensor-2"] as IssuedCert, "c".repeat(129));
+    expect((r as { error: Error & { code?: number } }).error.code).toBe(2);
+  });
+});
+
 describe("refusals at CONNECT and at TLS", () => {
   it("refuses a client id other than the thing name (CONNACK 5) and reports connect_failed", async () => {
     const since = Date.now();
@@ -332,6 +354,13 @@ describe("observers over WSS with SigV4", () => {
       credentials,
     });
     expect(await upgradeStatus(good)).toBe(101);
+    const withToken = await presignMqttUrl({
+      host: "127.0.0.1",
+      port: broker.wssPort,
+      region: REGION,
+      credentials: { ...credentials, sessionToken: "session/token+=" },
+    });
+    expect(await upgradeStatus(withToken)).toBe(101);
     const bad = good.replace(
       /X-Amz-Signature=([0-9a-f])/,
       (_m, c: string) => `X-Amz-Signature=${c === "a" ? "b" : "a"}`,

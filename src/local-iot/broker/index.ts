@@ -35,13 +35,15 @@ import {
   PRESENCE_PREFIX,
   type PresenceSession,
 } from "./lifecycle.js";
+import { clientIdLimitViolation, publishLimitViolation, QOS_MAX, topicLimitViolation } from "./limits.js";
 import { type Decision, evaluate, type IotAction, iotResourceArn, type ResourceKind } from "./policy.js";
 import { type LocalCredentials, verifyPresignedUpgrade } from "./sigv4-verify.js";
 
 const log = createDebug("provision:local-iot:broker");
 
 export const BROKER_HOST_DEFAULT = "127.0.0.1";
-/** MQTT CONNECT return code 5, "not authorized" (MQTT 3.1.1 table 3.1). */
+/** MQTT CONNECT return codes (MQTT 3.1.1 table 3.1). */
+const CONNACK_IDENTIFIER_REJECTED = 2;
 const CONNACK_NOT_AUTHORIZED = 5;
 /**
  * Reason given in the disconnected event when a client is dropped for an
@@ -97,8 +99,8 @@ type AedesWithClients = Aedes & { clients: Record<string, Client> };
 /** aedes marks a client that sent DISCONNECT with this private flag (aedes 1.x lib/handlers/index.js). */
 type ClientWithFlags = Client & { _disconnected?: boolean };
 
-function authError(message: string): AuthenticateError {
-  return Object.assign(new Error(message), { returnCode: CONNACK_NOT_AUTHORIZED }) as AuthenticateError;
+function authError(message: string, returnCode = CONNACK_NOT_AUTHORIZED): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
 
 function sha256Hex(der: Buffer): string {
@@ -197,6 +199,8 @@ export async function startBroker(registry: RegistryView, opts: BrokerOptions): 
     authenticate(client, _username, _password, done) {
       const clientId = client.id;
       const ipAddress = remoteAddress(client.conn);
+      const idProblem = clientIdLimitViolation(clientId);
+      if (idProblem) return done(authError(idProblem, CONNACK_IDENTIFIER_REJECTED), false);
       const who = principalOf(client.conn);
       if ("refused" in who) {
         log("CONNECT %s refused: %s", clientId, who.refused);
@@ -237,6 +241,12 @@ export async function startBroker(registry: RegistryView, opts: BrokerOptions): 
       const session = client ? sessions.get(client) : undefined;
       if (!client || !session) return done(new Error("publish from an unauthenticated client"));
       const topic = packet.topic;
+      const limitProblem = publishLimitViolation(topic, Buffer.byteLength(packet.payload ?? ""), packet.qos);
+      if (limitProblem) {
+        if (!client.closed && !session.reason) session.reason = "CLIENT_ERROR";
+        log("PUBLISH %s on %s refused: %s", session.clientId, topic, limitProblem);
+        return done(new Error(limitProblem));
+      }
       const reserved = RESERVED_PUBLISH_PREFIXES.some((p) => topic.startsWith(p));
       const decision = reserved ? undefined : decide(session, "iot:Publish", "topic", topic);
       if (decision?.allowed) return done(null);
@@ -257,10 +267,13 @@ export async function startBroker(registry: RegistryView, opts: BrokerOptions): 
       const allowed =
         session !== undefined &&
         !sub.topic.startsWith(AEDES_SYS_PREFIX) &&
+        topicLimitViolation(sub.topic) === undefined &&
         decide(session, "iot:Subscribe", "topicfilter", sub.topic).allowed;
       if (!allowed) log("SUBSCRIBE %s to %s refused", client.id, sub.topic);
       // null = failure code 0x80 in SUBACK; the connection stays up.
-      done(null, allowed ? sub : null);
+      if (!allowed) return done(null, null);
+      // AWS downgrades QoS 2 subscriptions to 1. (aedes still writes the requested QoS in SUBACK.)
+      done(null, sub.qos > QOS_MAX ? { ...sub, qos: QOS_MAX as 1 } : sub);
     },
 
     authorizeForward(client, packet: AedesPublishPacket) {

@@ -82,7 +82,7 @@ beforeAll(async () => {
     observer.once("error", reject);
   });
   observer.on("message", (topic, payload) => seen.push({ topic, payload: payload.toString() }));
-  await observer.subscribeAsync([`${THING}/#`, "$aws/events/presence/+/" + THING], { qos: 1 });
+  await observer.subscribeAsync([`${THING}/#`, `$aws/events/presence/+/${THING}`], { qos: 1 });
 });
 
 afterAll(async () => {
