@@ -1,0 +1,500 @@
+/*
+ * Key store "ds": an RSA key for the Digital Signature peripheral
+ * (ESP32-S2/S3/C3/C6).
+ *
+ * GENERATE_KEY makes the RSA key in RAM (in the key generation task), a
+ * random 32-byte HMAC key, and encrypts the private key parameters with it
+ * (esp_ds_encrypt_params); the HMAC key is burnt into an eFuse key block with
+ * purpose HMAC_DOWN_DIGITAL_SIGNATURE, which makes it unreadable by
+ * software; then both plaintexts are wiped. Only the ciphertext (and the
+ * public key) is kept in NVS: from then on only the DS peripheral can use
+ * the key, and only on this chip.
+ *
+ * Each new key needs an unused eFuse key block (the old HMAC key cannot be
+ * read back to encrypt another key): the board's block first, then any free
+ * one. eFuse burning is irreversible.
+ *
+ * NVS layout (namespace "prov_ds") mirrors keystore_nvs.c: records "d0"/"d1"
+ * and a u8 "map" flipped last.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "esp_ds.h"
+#include "esp_efuse.h"
+#include "esp_heap_caps.h"
+#include "esp_hmac.h"
+#include "esp_log.h"
+#include "esp_ds/esp_rsa_sign_alt.h"
+#include "mbedtls/bignum.h"
+#include "mbedtls/pk.h"
+#include "mbedtls/platform_util.h"
+#include "mbedtls/rsa.h"
+#include "nvs.h"
+
+#include "port.h"
+#include "prov/codes.h"
+#include "prov/config.h"
+
+#define NS "prov_ds"
+#define MAP_KEY "map"
+#define MAP_ACTIVE_INDEX 0x01u
+#define MAP_HAS_ACTIVE 0x02u
+#define MAP_HAS_PENDING 0x04u
+
+static const char *TAG = "prov_ks_ds";
+static const uint8_t s_key_types[] = PROV_KEYSTORE_KEY_TYPES;
+
+/* DigestInfo prefix of SHA-256 for PKCS#1 v1.5 (RFC 8017 section 9.2, note 1). */
+static const uint8_t SHA256_DIGEST_INFO[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                             0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+
+typedef struct ds_record {
+    uint8_t key_type;
+    uint8_t efuse_key_id; /* 0..5 = BLOCK_KEY0..5 = HMAC_KEY0..5 */
+    uint16_t pub_len;
+    uint8_t pub[PROV_PUBKEY_DER_MAX];
+    esp_ds_data_t ds; /* ciphertext of the private key parameters + IV */
+} ds_record_t;
+
+/* What esp-tls needs for the TLS handshake (prov_port_tls_identity). */
+static esp_ds_data_ctx_t s_tls_ctx;
+static esp_ds_data_t *s_tls_ds;
+
+static const char *record_name(unsigned index)
+{
+    return (index == 0u) ? "d0" : "d1";
+}
+
+static unsigned key_bits(uint8_t key_type)
+{
+    return (key_type == PROV_KEY_RSA_3072) ? 3072u : 2048u;
+}
+
+static int read_map(nvs_handle_t h, uint8_t *p_map)
+{
+    esp_err_t err = nvs_get_u8(h, MAP_KEY, p_map);
+    if (err == ESP_ERR_NVS_NOT_FOUND) {
+        *p_map = 0u;
+        return PROV_STORAGE_OK;
+    }
+    return (err == ESP_OK) ? PROV_STORAGE_OK : PROV_STORAGE_IO;
+}
+
+static int write_map(nvs_handle_t h, uint8_t map)
+{
+    esp_err_t err = nvs_set_u8(h, MAP_KEY, map);
+    if (err == ESP_OK) {
+        err = nvs_commit(h);
+    }
+    return (err == ESP_OK) ? PROV_STORAGE_OK : PROV_STORAGE_IO;
+}
+
+static int slot_index(uint8_t map, prov_key_slot_t slot)
+{
+    unsigned active = map & MAP_ACTIVE_INDEX;
+    if (slot == PROV_KEY_SLOT_ACTIVE) {
+        return (map & MAP_HAS_ACTIVE) ? (int)active : -1;
+    }
+    return (map & MAP_HAS_PENDING) ? (int)(active ^ 1u) : -1;
+}
+
+/* Record in internal, word-aligned RAM: the DS peripheral reads it by DMA. */
+static ds_record_t *record_alloc(void)
+{
+    return heap_caps_calloc(1, sizeof(ds_record_t), MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);
+}
+
+static int load_record(prov_key_slot_t slot, ds_record_t *p_rec)
+{
+    nvs_handle_t h;
+    uint8_t map = 0;
+    int st;
+    int index;
+    size_t len = sizeof(*p_rec);
+
+    if (nvs_open(NS, NVS_READONLY, &h) != ESP_OK) {
+        return PROV_STORAGE_NOT_FOUND;
+    }
+    st = read_map(h, &map);
+    index = slot_index(map, slot);
+    if (st == PROV_STORAGE_OK && index < 0) {
+        st = PROV_STORAGE_NOT_FOUND;
+    }
+    if (st == PROV_STORAGE_OK &&
+        (nvs_get_blob(h, record_name((unsigned)index), p_rec, &len) != ESP_OK || len != sizeof(*p_rec))) {
+        st = PROV_STORAGE_IO;
+    }
+    nvs_close(h);
+    return st;
+}
+
+static int ks_key_type(void *p_ctx, prov_key_slot_t slot, uint8_t *p_key_type)
+{
+    ds_record_t *p_rec = record_alloc();
+    int st = (p_rec == NULL) ? PROV_STORAGE_IO : load_record(slot, p_rec);
+
+    (void)p_ctx;
+    if (st == PROV_STORAGE_OK) {
+        *p_key_type = p_rec->key_type;
+    }
+    free(p_rec);
+    return st;
+}
+
+/* The board's eFuse key block if still unused, else any unused one. */
+static int pick_key_block(esp_efuse_block_t *p_block)
+{
+    esp_efuse_block_t preferred = (esp_efuse_block_t)(EFUSE_BLK_KEY0 + PROV_DS_EFUSE_KEY_BLOCK);
+    esp_efuse_block_t any;
+
+    if (esp_efuse_key_block_unused(preferred)) {
+        *p_block = preferred;
+        return PROV_STORAGE_OK;
+    }
+    any = esp_efuse_find_unused_key_block();
+    if (any == EFUSE_BLK_KEY_MAX) {
+        ESP_LOGE(TAG, "no unused eFuse key block left for a new DS key");
+        return PROV_STORAGE_UNSUPPORTED;
+    }
+    *p_block = any;
+    return PROV_STORAGE_OK;
+}
+
+typedef struct gen_job {
+    uint8_t key_type;
+    esp_efuse_block_t block;
+    ds_record_t *p_rec;
+} gen_job_t;
+
+/* Fills the DS plaintext parameters from an RSA key: Y = d, M = n, Rb = 2^(2*bits) mod n, M' = -n^-1 mod 2^32. */
+static int fill_ds_params(mbedtls_rsa_context *p_rsa, unsigned bits, esp_ds_p_data_t *p_p)
+{
+    mbedtls_mpi n, d, rr, two32, inv, mprime;
+    size_t bytes = bits / 8u;
+    int rc;
+
+    mbedtls_mpi_init(&n);
+    mbedtls_mpi_init(&d);
+    mbedtls_mpi_init(&rr);
+    mbedtls_mpi_init(&two32);
+    mbedtls_mpi_init(&inv);
+    mbedtls_mpi_init(&mprime);
+    rc = mbedtls_rsa_export(p_rsa, &n, NULL, NULL, &d, NULL);
+    if (rc == 0) rc = mbedtls_mpi_lset(&rr, 1);
+    if (rc == 0) rc = mbedtls_mpi_shift_l(&rr, 2u * bits);
+    if (rc == 0) rc = mbedtls_mpi_mod_mpi(&rr, &rr, &n);
+    if (rc == 0) rc = mbedtls_mpi_lset(&two32, 1);
+    if (rc == 0) rc = mbedtls_mpi_shift_l(&two32, 32u);
+    if (rc == 0) rc = mbedtls_mpi_inv_mod(&inv, &n, &two32);
+    if (rc == 0) rc = mbedtls_mpi_sub_mpi(&mprime, &two32, &inv);
+    /* The peripheral takes little-endian words. */
+    if (rc == 0) rc = mbedtls_mpi_write_binary_le(&d, (unsigned char *)p_p->Y, bytes);
+    if (rc == 0) rc = mbedtls_mpi_write_binary_le(&n, (unsigned char *)p_p->M, bytes);
+    if (rc == 0) rc = mbedtls_mpi_write_binary_le(&rr, (unsigned char *)p_p->Rb, bytes);
+    if (rc == 0) rc = mbedtls_mpi_write_binary_le(&mprime, (unsigned char *)&p_p->M_prime, sizeof(p_p->M_prime));
+    p_p->length = (esp_digital_signature_length_t)(bits / 32u - 1u);
+    mbedtls_mpi_free(&n);
+    mbedtls_mpi_free(&d);
+    mbedtls_mpi_free(&rr);
+    mbedtls_mpi_free(&two32);
+    mbedtls_mpi_free(&inv);
+    mbedtls_mpi_free(&mprime);
+    return rc;
+}
+
+/* Runs in the key generation task: make, encrypt, burn, wipe. */
+static int generate_job(void *p_arg)
+{
+    gen_job_t *p_job = (gen_job_t *)p_arg;
+    const unsigned bits = key_bits(p_job->key_type);
+    esp_ds_p_data_t *p_plain = heap_caps_calloc(1, sizeof(esp_ds_p_data_t), MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);
+    uint8_t hmac_key[32];
+    uint8_t iv[16];
+    uint8_t pub[PROV_PUBKEY_DER_MAX];
+    mbedtls_pk_context pk;
+    int st = PROV_STORAGE_OK;
+    int rc;
+    esp_err_t err;
+
+    mbedtls_pk_init(&pk);
+    if (p_plain == NULL) {
+        return PROV_STORAGE_IO;
+    }
+    rc = mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA));
+    if (rc == 0) rc = mbedtls_rsa_gen_key(mbedtls_pk_rsa(pk), prov_port_rng, NULL, bits, 65537);
+    if (rc == 0) rc = fill_ds_params(mbedtls_pk_rsa(pk), bits, p_plain);
+    if (rc == 0) rc = prov_port_rng(NULL, hmac_key, sizeof(hmac_key));
+    if (rc == 0) rc = prov_port_rng(NULL, iv, sizeof(iv));
+    if (rc == 0) {
+        rc = mbedtls_pk_write_pubkey_der(&pk, pub, sizeof(pub));
+        if (rc > 0) {
+            memcpy(p_job->p_rec->pub, pub + sizeof(pub) - (size_t)rc, (size_t)rc);
+            p_job->p_rec->pub_len = (uint16_t)rc;
+            rc = 0;
+        }
+    }
+    if (rc != 0) {
+        ESP_LOGE(TAG, "RSA-%u generation failed: -0x%04x", bits, (unsigned)-rc);
+        st = PROV_STORAGE_CRYPTO;
+    }
+    if (st == PROV_STORAGE_OK) {
+        err = esp_ds_encrypt_params(&p_job->p_rec->ds, iv, p_plain, hmac_key);
+        if (err != ESP_OK) {
+            ESP_LOGE(TAG, "esp_ds_encrypt_params: %s", esp_err_to_name(err));
+            st = PROV_STORAGE_CRYPTO;
+        }
+    }
+    if (st == PROV_STORAGE_OK) {
+        /* Irreversible: the block becomes read-protected with this purpose. */
+        err = esp_efuse_write_key(p_job->block, ESP_EFUSE_KEY_PURPOSE_HMAC_DOWN_DIGITAL_SIGNATURE, hmac_key,
+                                  sizeof(hmac_key));
+        if (err != ESP_OK) {
+            ESP_LOGE(TAG, "esp_efuse_write_key(block %d): %s", (int)p_job->block, esp_err_to_name(err));
+            st = PROV_STORAGE_IO;
+        }
+    }
+    p_job->p_rec->key_type = p_job->key_type;
+    p_job->p_rec->efuse_key_id = (uint8_t)(p_job->block - EFUSE_BLK_KEY0);
+    mbedtls_platform_zeroize(hmac_key, sizeof(hmac_key));
+    mbedtls_platform_zeroize(p_plain, sizeof(*p_plain));
+    free(p_plain);
+    mbedtls_pk_free(&pk); /* frees and zeroises the RSA private key */
+    return st;
+}
+
+static bool type_supported(uint8_t key_type)
+{
+    size_t i;
+    for (i = 0; i < sizeof(s_key_types); i++) {
+        if (s_key_types[i] == key_type) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int ks_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
+{
+    gen_job_t job = {.key_type = key_type};
+    nvs_handle_t h;
+    uint8_t map = 0;
+    unsigned target;
+    int st;
+
+    (void)p_ctx;
+    if (!type_supported(key_type) || (key_type != PROV_KEY_RSA_2048 && key_type != PROV_KEY_RSA_3072)) {
+        return PROV_STORAGE_UNSUPPORTED; /* the DS peripheral is RSA only */
+    }
+    st = pick_key_block(&job.block);
+    if (st != PROV_STORAGE_OK) {
+        return st;
+    }
+    job.p_rec = record_alloc();
+    if (job.p_rec == NULL) {
+        return PROV_STORAGE_IO;
+    }
+    st = prov_port_keygen_run(generate_job, &job);
+    if (st == PROV_STORAGE_OK && nvs_open(NS, NVS_READWRITE, &h) != ESP_OK) {
+        st = PROV_STORAGE_IO;
+    } else if (st == PROV_STORAGE_OK) {
+        st = read_map(h, &map);
+        target = (map & MAP_HAS_ACTIVE) ? ((map & MAP_ACTIVE_INDEX) ^ 1u) : (map & MAP_ACTIVE_INDEX);
+        if (st == PROV_STORAGE_OK && (nvs_set_blob(h, record_name(target), job.p_rec, sizeof(*job.p_rec)) != ESP_OK ||
+                                      nvs_commit(h) != ESP_OK)) {
+            st = PROV_STORAGE_IO;
+        }
+        if (st == PROV_STORAGE_OK) {
+            if (slot == PROV_KEY_SLOT_ACTIVE) {
+                map = (uint8_t)(MAP_HAS_ACTIVE | target);
+            } else if (map & MAP_HAS_ACTIVE) {
+                map = (uint8_t)(map | MAP_HAS_PENDING);
+            } else {
+                st = PROV_STORAGE_NOT_FOUND;
+            }
+        }
+        if (st == PROV_STORAGE_OK) {
+            st = write_map(h, map);
+        }
+        nvs_close(h);
+    }
+    free(job.p_rec);
+    return st;
+}
+
+static int ks_public_key(void *p_ctx, prov_key_slot_t slot, uint8_t *p_out, size_t out_size, size_t *p_out_len)
+{
+    ds_record_t *p_rec = record_alloc();
+    int st = (p_rec == NULL) ? PROV_STORAGE_IO : load_record(slot, p_rec);
+
+    (void)p_ctx;
+    if (st == PROV_STORAGE_OK) {
+        if (p_rec->pub_len > out_size) {
+            st = PROV_STORAGE_TOO_LARGE;
+        } else {
+            memcpy(p_out, p_rec->pub, p_rec->pub_len);
+            *p_out_len = p_rec->pub_len;
+        }
+    }
+    free(p_rec);
+    return st;
+}
+
+static void reverse_copy(uint8_t *p_dst, const uint8_t *p_src, size_t len)
+{
+    size_t i;
+    for (i = 0; i < len; i++) {
+        p_dst[i] = p_src[len - 1u - i];
+    }
+}
+
+static int ks_sign_sha256(void *p_ctx, prov_key_slot_t slot, const uint8_t hash[32], uint8_t *p_sig, size_t sig_size,
+                          size_t *p_sig_len)
+{
+    ds_record_t *p_rec = record_alloc();
+    uint8_t *p_em = NULL;
+    uint8_t *p_le = NULL;
+    size_t k;
+    size_t pad;
+    int st = (p_rec == NULL) ? PROV_STORAGE_IO : load_record(slot, p_rec);
+    esp_err_t err;
+
+    (void)p_ctx;
+    if (st == PROV_STORAGE_OK) {
+        k = ((size_t)p_rec->ds.rsa_length + 1u) * 4u;
+        if (k > sig_size) {
+            st = PROV_STORAGE_TOO_LARGE;
+        }
+    }
+    if (st == PROV_STORAGE_OK) {
+        p_em = calloc(1, k);
+        p_le = heap_caps_calloc(1, k, MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);
+        if (p_em == NULL || p_le == NULL) {
+            st = PROV_STORAGE_IO;
+        }
+    }
+    if (st == PROV_STORAGE_OK) {
+        /* EMSA-PKCS1-v1_5: 00 01 FF..FF 00 DigestInfo hash (the DS peripheral applies no padding). */
+        pad = k - 3u - sizeof(SHA256_DIGEST_INFO) - 32u;
+        p_em[0] = 0x00u;
+        p_em[1] = 0x01u;
+        memset(p_em + 2, 0xFF, pad);
+        p_em[2u + pad] = 0x00u;
+        memcpy(p_em + 3u + pad, SHA256_DIGEST_INFO, sizeof(SHA256_DIGEST_INFO));
+        memcpy(p_em + 3u + pad + sizeof(SHA256_DIGEST_INFO), hash, 32u);
+        reverse_copy(p_le, p_em, k);
+        err = esp_ds_sign(p_le, &p_rec->ds, (hmac_key_id_t)p_rec->efuse_key_id, p_em);
+        if (err != ESP_OK) {
+            ESP_LOGE(TAG, "esp_ds_sign: %s", esp_err_to_name(err));
+            st = PROV_STORAGE_CRYPTO;
+        } else {
+            reverse_copy(p_sig, p_em, k);
+            *p_sig_len = k;
+        }
+    }
+    free(p_em);
+    free(p_le);
+    free(p_rec);
+    return st;
+}
+
+static int ks_promote_pending(void *p_ctx)
+{
+    nvs_handle_t h;
+    uint8_t map = 0;
+    int st;
+    unsigned old_active;
+
+    (void)p_ctx;
+    if (nvs_open(NS, NVS_READWRITE, &h) != ESP_OK) {
+        return PROV_STORAGE_NOT_FOUND;
+    }
+    st = read_map(h, &map);
+    if (st == PROV_STORAGE_OK && !(map & MAP_HAS_PENDING)) {
+        st = PROV_STORAGE_NOT_FOUND;
+    }
+    if (st == PROV_STORAGE_OK) {
+        old_active = map & MAP_ACTIVE_INDEX;
+        st = write_map(h, (uint8_t)(MAP_HAS_ACTIVE | (old_active ^ 1u)));
+        if (st == PROV_STORAGE_OK) {
+            (void)nvs_erase_key(h, record_name(old_active));
+            (void)nvs_commit(h);
+        }
+    }
+    nvs_close(h);
+    return st;
+}
+
+static int ks_destroy(void *p_ctx, prov_key_slot_t slot)
+{
+    nvs_handle_t h;
+    uint8_t map = 0;
+    int st;
+    int index;
+
+    (void)p_ctx;
+    if (nvs_open(NS, NVS_READWRITE, &h) != ESP_OK) {
+        return PROV_STORAGE_OK;
+    }
+    st = read_map(h, &map);
+    index = slot_index(map, slot);
+    if (st == PROV_STORAGE_OK && index >= 0) {
+        map = (slot == PROV_KEY_SLOT_ACTIVE) ? (uint8_t)(map & (uint8_t)~(MAP_HAS_ACTIVE | MAP_HAS_PENDING))
+                                             : (uint8_t)(map & (uint8_t)~MAP_HAS_PENDING);
+        st = write_map(h, map);
+        if (st == PROV_STORAGE_OK) {
+            /* Without its ciphertext the burnt HMAC key signs nothing. */
+            (void)nvs_erase_key(h, record_name((unsigned)index));
+            if (slot == PROV_KEY_SLOT_ACTIVE) {
+                (void)nvs_erase_key(h, record_name((unsigned)index ^ 1u));
+            }
+            (void)nvs_commit(h);
+        }
+    }
+    nvs_close(h);
+    return st;
+}
+
+int prov_port_keystore_init(prov_keystore_t *p_out)
+{
+    memset(p_out, 0, sizeof(*p_out));
+    p_out->store_id = (uint8_t)PROV_KEYSTORE_ID;
+    p_out->key_types = s_key_types;
+    p_out->n_key_types = sizeof(s_key_types);
+    p_out->key_type = ks_key_type;
+    p_out->generate = ks_generate;
+    p_out->public_key = ks_public_key;
+    p_out->sign_sha256 = ks_sign_sha256;
+    p_out->promote_pending = ks_promote_pending;
+    p_out->destroy = ks_destroy;
+    return 0;
+}
+
+int prov_port_tls_identity(prov_port_tls_identity_t *p_out)
+{
+    ds_record_t *p_rec = record_alloc();
+    int st = (p_rec == NULL) ? PROV_STORAGE_IO : load_record(PROV_KEY_SLOT_ACTIVE, p_rec);
+
+    memset(p_out, 0, sizeof(*p_out));
+    if (st == PROV_STORAGE_OK) {
+        free(s_tls_ds);
+        s_tls_ds = heap_caps_malloc(sizeof(esp_ds_data_t), MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);
+        if (s_tls_ds == NULL) {
+            st = PROV_STORAGE_IO;
+        } else {
+            memcpy(s_tls_ds, &p_rec->ds, sizeof(esp_ds_data_t));
+            s_tls_ctx.esp_ds_data = s_tls_ds;
+            s_tls_ctx.efuse_key_id = p_rec->efuse_key_id;
+            s_tls_ctx.rsa_length_bits = (uint16_t)key_bits(p_rec->key_type);
+            p_out->ds_data = &s_tls_ctx;
+        }
+    }
+    free(p_rec);
+    return st;
+}
+
+void prov_port_tls_identity_release(prov_port_tls_identity_t *p_id)
+{
+    /* The ciphertext is not secret; esp-tls may still hold the context, so it stays allocated. */
+    memset(p_id, 0, sizeof(*p_id));
+}

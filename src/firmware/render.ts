@@ -1,0 +1,354 @@
+/**
+ * Renders a complete ESP-IDF v5 project for one board.
+ *
+ * Only what varies per board is a template (`*.hbs` under
+ * firmware-templates/esp-idf/: build files, sdkconfig.defaults, the
+ * partition table, board_config.h); the port's C sources are copied as they
+ * are, and the portable core (firmware-templates/core/include and src) is
+ * copied byte for byte into components/prov_core/.
+ */
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import Handlebars from "handlebars";
+import { type Board, getBoard, type KeyStoreKind, type KeyType } from "../boards/index.js";
+import { ProvisionError } from "../errors.js";
+
+export const FIRMWARE_TEMPLATES_DIR_DEFAULT = fileURLToPath(
+  new URL("../../firmware-templates/", import.meta.url),
+);
+
+/** Wire values of docs/protocol.md 5.3 (GENERATE_KEY). */
+export const KEY_TYPE_WIRE: Record<KeyType, number> = {
+  "ec-p256": 1,
+  "ec-p384": 2,
+  "rsa-2048": 3,
+  "rsa-3072": 4,
+};
+export const KEY_STORE_WIRE: Record<KeyStoreKind, number> = {
+  nvs: 1,
+  "nvs-encrypted": 2,
+  ds: 3,
+  atecc608: 4,
+  file: 5,
+};
+
+/** What each compiled key store can make (the DS peripheral is RSA only, the ATECC608 P-256 only). */
+const STORE_KEY_TYPES: Record<KeyStoreKind, readonly KeyType[]> = {
+  nvs: ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"],
+  "nvs-encrypted": ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"],
+  ds: ["rsa-2048", "rsa-3072"],
+  atecc608: ["ec-p256"],
+  file: ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"],
+};
+
+/** Port sources copied only when the build needs them; every other file is always copied. */
+const CONDITIONAL_FILES: Record<string, (c: RenderContext) => boolean> = {
+  "main/keystore_nvs.c": (c) => c.stores.nvsAny,
+  "main/keystore_ds.c": (c) => c.stores.ds,
+  "main/keystore_atecc608.c": (c) => c.stores.atecc608,
+  "main/transport_uart.c": (c) => !c.console.usbSerialJtag,
+  "main/transport_usb_serial_jtag.c": (c) => c.console.usbSerialJtag,
+};
+
+export const PUBLISH_INTERVAL_MS_DEFAULT = 5000;
+
+export interface RenderFirmwareOptions {
+  boardId: string;
+  outDir: string;
+  /** Write into a non-empty directory, replacing files with the same names. */
+  overwrite?: boolean;
+  /** Key store to build for (default: the board's default); must be in the board's supported list. */
+  keyStore?: KeyStoreKind;
+  boardsDir?: string;
+  templatesDir?: string;
+  /** Shown in HELLO as the firmware version. */
+  firmwareVersion?: string;
+}
+
+export interface RenderFirmwareResult {
+  board: Board;
+  outDir: string;
+  /** Every written file, relative to outDir, with `/` separators, sorted. */
+  files: string[];
+}
+
+/** The values every template sees; exported so tests can check one template against its inputs. */
+export interface RenderContext {
+  board: Board;
+  boardJson: string;
+  idfTarget: string;
+  firmwareVersion: string;
+  flashSize: string;
+  partitionTableOffset: string;
+  partitions: { name: string; type: string; subtype: string; offset: string; size: string; flags: string }[];
+  console: { usbSerialJtag: boolean; uartNum: number; txPin: number; rxPin: number };
+  baudDefault: number;
+  baudList: string;
+  baudCount: number;
+  /** The key store compiled in (one per build: the core drives one store). */
+  storeList: { kind: KeyStoreKind; macro: string; wire: number; keyTypes: string }[];
+  stores: { nvs: boolean; nvsEncrypted: boolean; nvsAny: boolean; ds: boolean; atecc608: boolean };
+  selectedStore: KeyStoreKind;
+  selectedStoreWire: number;
+  defaultKeyTypeWire: number;
+  nvsEncryption: { enabled: boolean; hmac: boolean; flashEncryption: boolean; efuseKeyBlock: number };
+  ds: { efuseKeyBlock: number } | undefined;
+  atecc:
+    | {
+        i2cPort: number;
+        sdaPin: number;
+        sclPin: number;
+        address8bit: string;
+        slot: number;
+        tng: boolean;
+        variantConfig: string;
+      }
+    | undefined;
+  wifi: boolean;
+  publishIntervalMsDefault: number;
+  coreSources: string[];
+  /** main/*.c of this build, for main/CMakeLists.txt. */
+  mainSources: string[];
+}
+
+const ATECC_VARIANT_KCONFIG = {
+  "trust-and-go": "CONFIG_ATECC608A_TNG",
+  trustflex: "CONFIG_ATECC608A_TFLEX",
+  trustcustom: "CONFIG_ATECC608A_TCUSTOM",
+} as const;
+
+function hex(n: number): string {
+  return `0x${n.toString(16).toUpperCase()}`;
+}
+
+export function renderContext(
+  board: Board,
+  opts: Pick<RenderFirmwareOptions, "keyStore" | "firmwareVersion"> = {},
+) {
+  if (board.chip === "host" || !board.flash) {
+    throw new ProvisionError("USAGE", `board "${board.id}" is the host twin, not an ESP-IDF board`, {
+      where: "--board",
+      hint: "build the twin with `make -C firmware-templates twin`; render an ESP32 board instead",
+    });
+  }
+  const selected = opts.keyStore ?? board.keyStore.default;
+  if (!board.keyStore.supported.includes(selected)) {
+    throw new ProvisionError(
+      "USAGE",
+      `board "${board.id}" has no key store "${selected}"; it supports ${board.keyStore.supported.join(", ")}`,
+      { where: "--key-store" },
+    );
+  }
+  // The core drives exactly one key store per build (prov_device_config_t.keystore).
+  const kinds: KeyStoreKind[] = [selected];
+  const enc = board.nvsEncryption;
+  const encryptionOn = selected === "nvs-encrypted";
+  const flashEncryption = encryptionOn && enc?.scheme === "flash-encryption";
+  const macroOf = (k: KeyStoreKind) => k.toUpperCase().replace(/-/g, "_");
+  const storeList = kinds.map((kind) => ({
+    kind,
+    macro: macroOf(kind),
+    wire: KEY_STORE_WIRE[kind],
+    keyTypes: STORE_KEY_TYPES[kind]
+      .filter((t) => board.keyTypes.supported.includes(t))
+      .map((t) => KEY_TYPE_WIRE[t])
+      .join(", "),
+  }));
+  const se = board.secureElement;
+  const defaultKeyType = STORE_KEY_TYPES[selected].includes(board.keyTypes.default)
+    ? board.keyTypes.default
+    : (STORE_KEY_TYPES[selected].find((t) => board.keyTypes.supported.includes(t)) ?? board.keyTypes.default);
+  const ctx: RenderContext = {
+    board,
+    boardJson: JSON.stringify(board),
+    idfTarget: board.chip,
+    firmwareVersion: opts.firmwareVersion ?? "0.1.0",
+    flashSize: `${board.flash.sizeMB}MB`,
+    // Flash encryption makes the bootloader larger than the 0x7000 bytes below the default 0x8000.
+    partitionTableOffset: flashEncryption ? "0xD000" : "0x8000",
+    partitions: board.flash.partitions.map((p) => ({
+      name: p.name,
+      type: p.type,
+      subtype: p.subtype,
+      offset: p.offset ?? "",
+      size: p.size,
+      flags: p.encrypted ? "encrypted" : "",
+    })),
+    console: {
+      usbSerialJtag: board.console.kind === "usb-serial-jtag",
+      uartNum: board.console.uartNum,
+      txPin: board.console.txPin ?? -1,
+      rxPin: board.console.rxPin ?? -1,
+    },
+    baudDefault: board.baud.default,
+    baudList: board.baud.rates.map((b) => `${b}u`).join(", "),
+    baudCount: board.baud.rates.length,
+    storeList,
+    stores: {
+      nvs: kinds.includes("nvs"),
+      nvsEncrypted: kinds.includes("nvs-encrypted"),
+      nvsAny: kinds.includes("nvs") || kinds.includes("nvs-encrypted"),
+      ds: kinds.includes("ds"),
+      atecc608: kinds.includes("atecc608"),
+    },
+    selectedStore: selected,
+    selectedStoreWire: KEY_STORE_WIRE[selected],
+    defaultKeyTypeWire: KEY_TYPE_WIRE[defaultKeyType],
+    nvsEncryption: {
+      enabled: encryptionOn,
+      hmac: encryptionOn && enc?.scheme === "hmac",
+      flashEncryption,
+      efuseKeyBlock: enc?.efuseKeyBlock ?? -1,
+    },
+    ds: kinds.includes("ds") && board.ds ? { efuseKeyBlock: board.ds.efuseKeyBlock } : undefined,
+    atecc:
+      kinds.includes("atecc608") && se
+        ? {
+            i2cPort: se.i2cPort,
+            sdaPin: se.sdaPin,
+            sclPin: se.sclPin,
+            address8bit: hex(se.address << 1),
+            slot: se.slot,
+            tng: se.variant === "trust-and-go",
+            variantConfig: ATECC_VARIANT_KCONFIG[se.variant],
+          }
+        : undefined,
+    wifi: board.wifi,
+    publishIntervalMsDefault: PUBLISH_INTERVAL_MS_DEFAULT,
+    coreSources: [],
+    mainSources: [],
+  };
+  return ctx;
+}
+
+/** Every file under dir, relative, `/`-separated, sorted. */
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const full = join(d, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else out.push(relative(dir, full).split(sep).join("/"));
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return out.sort();
+}
+
+function writeOut(outDir: string, rel: string, write: (file: string) => void): void {
+  const file = join(outDir, ...rel.split("/"));
+  mkdirSync(dirname(file), { recursive: true });
+  write(file);
+}
+
+export function renderFirmware(opts: RenderFirmwareOptions): RenderFirmwareResult {
+  const board = getBoard(opts.boardId, opts.boardsDir);
+  const ctx = renderContext(board, opts);
+  const templatesDir = opts.templatesDir ?? FIRMWARE_TEMPLATES_DIR_DEFAULT;
+  const espDir = join(templatesDir, "esp-idf");
+  const coreDir = join(templatesDir, "core");
+
+  const coreFiles = [
+    ...listFiles(join(coreDir, "include")).map((f) => `include/${f}`),
+    ...listFiles(join(coreDir, "src")).map((f) => `src/${f}`),
+  ];
+  if (!coreFiles.some((f) => f.startsWith("src/") && f.endsWith(".c"))) {
+    throw new ProvisionError("CONFIG", "the portable core has no C sources to copy", {
+      where: join(coreDir, "src"),
+      hint: "run from a complete checkout of the provision repository",
+    });
+  }
+  ctx.coreSources = coreFiles.filter((f) => f.startsWith("src/") && f.endsWith(".c"));
+
+  if (existsSync(opts.outDir) && readdirSync(opts.outDir).length > 0 && !opts.overwrite) {
+    throw new ProvisionError("USAGE", "the output directory is not empty", {
+      where: opts.outDir,
+      hint: "choose an empty or new directory, or pass --overwrite to replace the rendered files",
+    });
+  }
+
+  const selected = listFiles(espDir).filter((rel) => CONDITIONAL_FILES[rel]?.(ctx) ?? true);
+  ctx.mainSources = selected.filter((f) => /^main\/[^/]+\.c$/.test(f)).map((f) => f.slice("main/".length));
+
+  const files: string[] = [];
+  for (const rel of selected) {
+    if (rel.endsWith(".hbs")) {
+      const target = rel.slice(0, -".hbs".length);
+      // noEscape: C, CMake and CSV must not be HTML-escaped; strict: a typo in a template fails loudly.
+      const template = Handlebars.compile(readFileSync(join(espDir, rel), "utf8"), {
+        noEscape: true,
+        strict: true,
+      });
+      let text: string;
+      try {
+        text = template(ctx);
+      } catch (e) {
+        throw new ProvisionError("INTERNAL", `template failed: ${(e as Error).message}`, {
+          where: join(espDir, rel),
+          cause: e,
+        });
+      }
+      writeOut(opts.outDir, target, (f) => writeFileSync(f, text));
+      files.push(target);
+    } else {
+      writeOut(opts.outDir, rel, (f) => copyFileSync(join(espDir, rel), f));
+      files.push(rel);
+    }
+  }
+  for (const rel of coreFiles) {
+    const target = `components/prov_core/${rel}`;
+    writeOut(opts.outDir, target, (f) => copyFileSync(join(coreDir, ...rel.split("/")), f));
+    files.push(target);
+  }
+  return { board, outDir: opts.outDir, files: files.sort() };
+}
+
+export interface FirmwareRenderCommandOptions {
+  board: string;
+  out: string;
+  overwrite?: boolean;
+  keyStore?: KeyStoreKind;
+  json?: boolean;
+}
+
+/**
+ * `provision firmware render --board <id> --out <dir>`: renders, prints the
+ * file list (stdout) and the next steps (stderr, as all human progress).
+ */
+export async function firmwareRenderCommand(
+  opts: FirmwareRenderCommandOptions,
+): Promise<RenderFirmwareResult> {
+  const result = renderFirmware({
+    boardId: opts.board,
+    outDir: opts.out,
+    overwrite: opts.overwrite,
+    keyStore: opts.keyStore,
+  });
+  if (opts.json) {
+    process.stdout.write(
+      `${JSON.stringify({ board: result.board.id, outDir: result.outDir, files: result.files })}\n`,
+    );
+  } else {
+    for (const f of result.files) process.stdout.write(`${f}\n`);
+  }
+  process.stderr.write(
+    [
+      `rendered ${result.files.length} files for ${result.board.name} (${result.board.id}) into ${result.outDir}`,
+      "next steps (ESP-IDF v5.1 or newer):",
+      `  cd ${result.outDir}`,
+      `  idf.py set-target ${result.board.chip} && idf.py build flash monitor`,
+      `  provision --port <serial port> --board ${result.board.id}`,
+      "",
+    ].join("\n"),
+  );
+  return result;
+}
