@@ -55,7 +55,9 @@ function cloudOptions(cmd: Command): Command {
     .addOption(new Option("--region <region>", "AWS region").env("AWS_REGION"))
     .addOption(new Option("--profile <name>", "AWS profile from ~/.aws/config").env("AWS_PROFILE"))
     .addOption(
-      new Option("--endpoint-url <url>", "AWS IoT control-plane endpoint override").env("AWS_ENDPOINT_URL_IOT"),
+      new Option("--endpoint-url <url>", "AWS IoT control-plane endpoint override").env(
+        "AWS_ENDPOINT_URL_IOT",
+      ),
     )
     .option("--local", "use a local AWS IoT started for this run (no account needed)")
     .option("--local-state-dir <dir>", "state directory of the local AWS IoT", ".state/local-iot");
@@ -73,13 +75,24 @@ program
 cloudOptions(deviceOptions(program))
   .option("-c, --config <file>", "config file", "provision.config.json")
   .option("--thing-name <template>", "thing name template, e.g. 'sensor-{{deviceId}}'")
-  .option("--policy <name>", "policy to attach (created from the built-in least-privilege template if missing)")
+  .option(
+    "--policy <name>",
+    "policy to attach (created from the built-in least-privilege template if missing)",
+  )
   .option("--policy-document <file>", "policy JSON to create instead of the built-in template")
   .option("--topic <template>", "topic template, e.g. '{{thingName}}/counter' or 'topic_001'")
   .addOption(new Option("--interval <ms>", "publish interval in ms").argParser(Number))
-  .addOption(new Option("--key-type <type>", "key type").choices(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"]))
   .addOption(
-    new Option("--key-store <store>", "key store").choices(["nvs", "nvs-encrypted", "ds", "atecc608", "file"]),
+    new Option("--key-type <type>", "key type").choices(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"]),
+  )
+  .addOption(
+    new Option("--key-store <store>", "key store").choices([
+      "nvs",
+      "nvs-encrypted",
+      "ds",
+      "atecc608",
+      "file",
+    ]),
   )
   .option("--subject <field=value>", "CSR subject field, repeatable (C, ST, L, O, OU, CN)", collect)
   .addOption(new Option("--wifi-ssid <ssid>", "Wi-Fi network").env("PROVISION_WIFI_SSID"))
@@ -111,9 +124,17 @@ cloudOptions(program.command("cleanup"))
 
 deviceOptions(program.command("csr"))
   .description("print the device's CSR as PEM (generating the key if there is none)")
-  .addOption(new Option("--key-type <type>", "key type").choices(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"]))
   .addOption(
-    new Option("--key-store <store>", "key store").choices(["nvs", "nvs-encrypted", "ds", "atecc608", "file"]),
+    new Option("--key-type <type>", "key type").choices(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"]),
+  )
+  .addOption(
+    new Option("--key-store <store>", "key store").choices([
+      "nvs",
+      "nvs-encrypted",
+      "ds",
+      "atecc608",
+      "file",
+    ]),
   )
   .option("--subject <field=value>", "CSR subject field, repeatable (C, ST, L, O, OU, CN)", collect)
   .option("--json", "print JSON")
@@ -153,7 +174,9 @@ program
   .option("--json", "print one JSON object with what a client needs")
   .action(run(async () => (await import("../commands/local-iot.js")).localIotCommand));
 
-const firmware = program.command("firmware").description("device firmware: render ESP-IDF projects, build the twin");
+const firmware = program
+  .command("firmware")
+  .description("device firmware: render ESP-IDF projects, build the twin");
 firmware
   .command("render")
   .description("render a complete ESP-IDF project for a board")
@@ -170,7 +193,9 @@ firmware
 program
   .command("demo")
   .description("provision a device twin against a local AWS IoT: no hardware, no AWS account")
-  .addOption(new Option("--key-type <type>", "key type").choices(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"]))
+  .addOption(
+    new Option("--key-type <type>", "key type").choices(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"]),
+  )
   .option("--state-dir <dir>", "where the demo keeps its state (default: a new temp dir)")
   .option("--json", "print one JSON result object on stdout")
   .action(run(async () => (await import("../commands/demo.js")).demoCommand));

@@ -15,7 +15,9 @@ export interface Progress {
   readonly timings: StepTiming[];
 }
 
-export function createProgress(opts: { quiet?: boolean; stream?: NodeJS.WritableStream; prefix?: string } = {}) {
+export function createProgress(
+  opts: { quiet?: boolean; stream?: NodeJS.WritableStream; prefix?: string } = {},
+) {
   const stream = opts.stream ?? process.stderr;
   const prefix = opts.prefix ? `${opts.prefix} ` : "";
   const timings: StepTiming[] = [];

@@ -150,7 +150,11 @@ async function openAwsTarget(opts: TargetOptions): Promise<CloudTarget> {
         url: await presignMqttUrl({
           host: await endpoint(),
           region: registry.region,
-          credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken },
+          credentials: {
+            accessKeyId: c.accessKeyId,
+            secretAccessKey: c.secretAccessKey,
+            sessionToken: c.sessionToken,
+          },
         }),
       };
     },

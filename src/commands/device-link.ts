@@ -1,0 +1,36 @@
+/**
+ * Opening a device for a command: resolve the port, open the transport, and
+ * start a session whose device log and decoded frames can be shown on
+ * request (--verbose, --trace). Shared by every command that talks to a
+ * device so they all fail the same clear way.
+ */
+import { ProvisionError } from "../errors.js";
+import { messageName } from "../protocol/index.js";
+import { DeviceSession } from "../session/index.js";
+import { BAUD_DEFAULT, openSerialTransport } from "../transport/index.js";
+
+export interface DeviceLinkOptions {
+  port?: string;
+  baud?: number;
+  verbose?: boolean;
+  trace?: boolean;
+}
+
+export async function openDevice(opts: DeviceLinkOptions): Promise<DeviceSession> {
+  if (!opts.port) {
+    throw new ProvisionError("PORT_NOT_GIVEN", "no serial port given", {
+      hint: "pass --port /dev/ttyUSB0 (or set ESPPORT); `provision ports` lists the ports",
+    });
+  }
+  const transport = await openSerialTransport(opts.port, { baudRate: opts.baud ?? BAUD_DEFAULT });
+  const session = new DeviceSession(transport, {
+    trace: opts.trace
+      ? (t) =>
+          process.stderr.write(
+            `[trace] ${t.direction} ${messageName(t.frame.type)} seq=${t.frame.seq} flags=${t.frame.flags} ${t.frame.payload.length} B\n`,
+          )
+      : undefined,
+  });
+  if (opts.verbose) session.on("log", (line) => process.stderr.write(`[device] ${line}\n`));
+  return session;
+}

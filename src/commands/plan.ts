@@ -1,0 +1,147 @@
+/**
+ * Turns flags + the config file + built-in defaults into a ProvisionPlan, in
+ * that order of precedence. Secrets (the Wi-Fi password) come from a file or
+ * the environment, never from a flag value that `ps` would show.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { formatIssues } from "../boards/index.js";
+import { ConfigSchema, type ProvisionConfig } from "../config/schema.js";
+import { ProvisionError } from "../errors.js";
+import type { CsrSubject } from "../protocol/index.js";
+import {
+  FIRST_PUBLISH_TIMEOUT_MS_DEFAULT,
+  INTERVAL_MS_DEFAULT,
+  type KeyStoreName,
+  type KeyTypeName,
+  POLICY_NAME_DEFAULT,
+  type ProvisionPlan,
+  THING_NAME_TEMPLATE_DEFAULT,
+} from "../provision/pipeline.js";
+import { TOPIC_DEFAULT } from "../registry/index.js";
+
+export const CONFIG_FILE_DEFAULT = "provision.config.json";
+
+export interface PlanFlags {
+  config?: string;
+  port?: string;
+  baud?: number;
+  board?: string;
+  thingName?: string;
+  policy?: string;
+  policyDocument?: string;
+  topic?: string;
+  interval?: number;
+  keyType?: KeyTypeName;
+  keyStore?: KeyStoreName;
+  subject?: string[];
+  wifiSsid?: string;
+  wifiPasswordFile?: string;
+  timeout?: number;
+  region?: string;
+  profile?: string;
+  endpointUrl?: string;
+  ledger?: string;
+  force?: boolean;
+  lock?: boolean;
+}
+
+export function loadConfig(file: string | undefined): ProvisionConfig {
+  const path = file ?? CONFIG_FILE_DEFAULT;
+  if (!existsSync(path)) {
+    if (file !== undefined && file !== CONFIG_FILE_DEFAULT) {
+      throw new ProvisionError("CONFIG", `config file ${path} does not exist`, { where: path });
+    }
+    return {};
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new ProvisionError("CONFIG", `config file is not valid JSON: ${(e as Error).message}`, {
+      where: path,
+    });
+  }
+  const parsed = ConfigSchema.safeParse(data);
+  if (!parsed.success) {
+    throw new ProvisionError("CONFIG", `config file is invalid: ${formatIssues(parsed.error.issues)}`, {
+      where: path,
+      hint: "see docs/configuration.md for the fields",
+    });
+  }
+  return parsed.data;
+}
+
+export function parseSubject(pairs: string[] | undefined): CsrSubject {
+  const out: CsrSubject = {};
+  for (const pair of pairs ?? []) {
+    const m = /^(C|ST|L|O|OU|CN)=(.+)$/s.exec(pair);
+    if (!m) {
+      throw new ProvisionError(
+        "USAGE",
+        `--subject ${pair}: expected FIELD=value with FIELD one of C, ST, L, O, OU, CN`,
+      );
+    }
+    out[m[1] as keyof CsrSubject] = m[2];
+  }
+  return out;
+}
+
+function readSecretFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8").replace(/\r?\n$/, "");
+  } catch (e) {
+    throw new ProvisionError("CONFIG", `cannot read the Wi-Fi password file: ${(e as Error).message}`, {
+      where: path,
+    });
+  }
+}
+
+export function wifiFrom(flags: Pick<PlanFlags, "wifiSsid" | "wifiPasswordFile">, config: ProvisionConfig) {
+  const ssid = flags.wifiSsid ?? config.wifi?.ssid;
+  if (!ssid) return undefined;
+  const password = flags.wifiPasswordFile
+    ? readSecretFile(flags.wifiPasswordFile)
+    : (process.env.PROVISION_WIFI_PASSWORD ?? config.wifi?.password);
+  return password === undefined ? { ssid } : { ssid, password };
+}
+
+export function buildPlan(flags: PlanFlags, config: ProvisionConfig): ProvisionPlan {
+  let policyDocument: string | undefined;
+  const docFile = flags.policyDocument ?? config.policyDocument;
+  if (docFile) {
+    try {
+      policyDocument = readFileSync(docFile, "utf8");
+      JSON.parse(policyDocument);
+    } catch (e) {
+      throw new ProvisionError("CONFIG", `policy document unreadable or not JSON: ${(e as Error).message}`, {
+        where: docFile,
+      });
+    }
+  }
+  const plan: ProvisionPlan = {
+    thingNameTemplate: flags.thingName ?? config.thingName ?? THING_NAME_TEMPLATE_DEFAULT,
+    topic: flags.topic ?? config.topic ?? TOPIC_DEFAULT,
+    policyName: flags.policy ?? config.policy ?? POLICY_NAME_DEFAULT,
+    intervalMs: flags.interval ?? config.intervalMs ?? INTERVAL_MS_DEFAULT,
+    subject: { ...config.subject, ...parseSubject(flags.subject) },
+    force: Boolean(flags.force),
+    lock: Boolean(flags.lock),
+    firstPublishTimeoutMs: flags.timeout ?? config.timeoutMs ?? FIRST_PUBLISH_TIMEOUT_MS_DEFAULT,
+  };
+  const keyType = flags.keyType ?? config.keyType;
+  if (keyType) plan.keyType = keyType;
+  const keyStore = flags.keyStore ?? config.keyStore;
+  if (keyStore) plan.keyStore = keyStore;
+  if (policyDocument) plan.policyDocument = policyDocument;
+  const board = flags.board ?? config.board;
+  if (board) plan.boardId = board;
+  const wifi = wifiFrom(flags, config);
+  if (wifi) plan.wifi = wifi;
+  if (!Number.isInteger(plan.intervalMs) || plan.intervalMs < 1000) {
+    throw new ProvisionError(
+      "USAGE",
+      `--interval ${plan.intervalMs}: must be a whole number of ms, at least 1000`,
+    );
+  }
+  return plan;
+}
