@@ -1,0 +1,198 @@
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative, sep } from "node:path";
+import { describe, expect, it } from "vitest";
+import { getBoard, loadBoards } from "../src/boards/index.js";
+import { isProvisionError, type ProvisionError } from "../src/errors.js";
+import { FIRMWARE_TEMPLATES_DIR_DEFAULT, renderFirmware } from "../src/firmware/render.js";
+
+const ESP_BOARDS = loadBoards()
+  .filter((b) => b.chip !== "host")
+  .map((b) => b.id);
+const CORE_DIR = join(FIRMWARE_TEMPLATES_DIR_DEFAULT, "core");
+
+function walk(root: string): string[] {
+  const out: string[] = [];
+  const visit = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const full = join(dir, name);
+      if (statSync(full).isDirectory()) visit(full);
+      else out.push(relative(root, full).split(sep).join("/"));
+    }
+  };
+  visit(root);
+  return out.sort();
+}
+
+function thrown(fn: () => unknown): ProvisionError {
+  try {
+    fn();
+  } catch (e) {
+    if (isProvisionError(e)) return e;
+    throw e;
+  }
+  throw new Error("expected a ProvisionError");
+}
+
+const rendered = new Map<string, { dir: string; files: string[] }>();
+function render(boardId: string): { dir: string; files: string[] } {
+  const hit = rendered.get(boardId);
+  if (hit) return hit;
+  const dir = mkdtempSync(join(tmpdir(), `fw-${boardId}-`));
+  const { files } = renderFirmware({ boardId, outDir: dir });
+  const out = { dir, files };
+  rendered.set(boardId, out);
+  return out;
+}
+
+describe("renderFirmware", () => {
+  it("covers the four ESP32 boards", () => {
+    expect(ESP_BOARDS).toEqual([
+      "esp32-c3-devkitm-1",
+      "esp32-devkitc",
+      "esp32-s3-devkitc-1",
+      "m5stack-core2-aws",
+    ]);
+  });
+
+  describe.each(ESP_BOARDS)("%s", (boardId) => {
+    it("writes a complete ESP-IDF project with nothing left unrendered", () => {
+      const { dir, files } = render(boardId);
+      expect(files).toEqual(walk(dir));
+      for (const f of [
+        "CMakeLists.txt",
+        "sdkconfig.defaults",
+        "partitions.csv",
+        "main/CMakeLists.txt",
+        "main/idf_component.yml",
+        "main/Kconfig.projbuild",
+        "main/board_config.h",
+        "main/app_main.c",
+        "components/prov_core/CMakeLists.txt",
+      ])
+        expect(files).toContain(f);
+      for (const f of files) {
+        expect(f.endsWith(".hbs"), f).toBe(false);
+        const text = readFileSync(join(dir, f), "utf8");
+        expect(text.includes("{{"), `unrendered {{ in ${f}`).toBe(false);
+        // noEscape: an HTML entity in C or CMake would break the build.
+        expect(/&(quot|amp|lt|gt|#x27|#x3D);/.test(text), `HTML-escaped text in ${f}`).toBe(false);
+      }
+    });
+
+    it("copies every core header and source byte for byte", () => {
+      const { dir } = render(boardId);
+      const coreFiles = [
+        ...walk(join(CORE_DIR, "include")).map((f) => `include/${f}`),
+        ...walk(join(CORE_DIR, "src")).map((f) => `src/${f}`),
+      ];
+      expect(coreFiles.length).toBeGreaterThan(10);
+      for (const f of coreFiles) {
+        const copied = readFileSync(join(dir, "components/prov_core", f));
+        expect(copied.equals(readFileSync(join(CORE_DIR, f))), f).toBe(true);
+      }
+      // Tests and fuzzers of the core stay out of the firmware.
+      expect(walk(join(dir, "components/prov_core")).some((f) => /^(test|fuzz)\//.test(f))).toBe(false);
+    });
+
+    it("lists every compiled source in the CMake files, and only those", () => {
+      const { dir, files } = render(boardId);
+      const mainCmake = readFileSync(join(dir, "main/CMakeLists.txt"), "utf8");
+      const mainC = files.filter((f) => /^main\/[^/]+\.c$/.test(f)).map((f) => f.slice(5));
+      expect([...mainCmake.matchAll(/"([^"]+\.c)"/g)].map((m) => m[1]).sort()).toEqual(mainC.sort());
+      const coreCmake = readFileSync(join(dir, "components/prov_core/CMakeLists.txt"), "utf8");
+      const coreC = files
+        .filter((f) => /^components\/prov_core\/src\/.+\.c$/.test(f))
+        .map((f) => f.slice(21));
+      expect([...coreCmake.matchAll(/"(src\/[^"]+\.c)"/g)].map((m) => m[1]).sort()).toEqual(coreC.sort());
+    });
+
+    it("puts the board's facts into sdkconfig.defaults, partitions.csv and board_config.h", () => {
+      const board = getBoard(boardId);
+      const { dir } = render(boardId);
+      const sdk = readFileSync(join(dir, "sdkconfig.defaults"), "utf8");
+      expect(sdk).toContain(`CONFIG_IDF_TARGET="${board.chip}"`);
+      expect(sdk).toContain(`CONFIG_ESPTOOLPY_FLASHSIZE_${board.flash?.sizeMB}MB=y`);
+      expect(sdk.includes("CONFIG_ESP_CONSOLE_USB_SERIAL_JTAG=y")).toBe(
+        board.console.kind === "usb-serial-jtag",
+      );
+      expect(sdk.includes("CONFIG_NVS_ENCRYPTION=y")).toBe(board.keyStore.default === "nvs-encrypted");
+      const csv = readFileSync(join(dir, "partitions.csv"), "utf8");
+      for (const p of board.flash?.partitions ?? [])
+        expect(csv).toMatch(new RegExp(`^${p.name}, ${p.type}, ${p.subtype}, .*${p.size}`, "m"));
+      const header = readFileSync(join(dir, "main/board_config.h"), "utf8");
+      expect(header).toContain(`#define PROV_BOARD_ID "${board.id}"`);
+      expect(header).toContain(`#define PROV_BAUD_LIST ${board.baud.rates.map((r) => `${r}u`).join(", ")}`);
+      const manifest = readFileSync(join(dir, "main/idf_component.yml"), "utf8");
+      expect(manifest.includes("esp-cryptoauthlib")).toBe(board.keyStore.default === "atecc608");
+    });
+  });
+
+  it("builds only the key store the board asks for", () => {
+    expect(render("esp32-s3-devkitc-1").files).toContain("main/keystore_ds.c");
+    expect(render("esp32-s3-devkitc-1").files).not.toContain("main/keystore_nvs.c");
+    expect(render("esp32-s3-devkitc-1").files).toContain("main/transport_usb_serial_jtag.c");
+    expect(render("m5stack-core2-aws").files).toContain("main/keystore_atecc608.c");
+    expect(render("esp32-devkitc").files).toContain("main/keystore_nvs.c");
+    expect(render("esp32-devkitc").files).not.toContain("main/keystore_ds.c");
+    expect(render("esp32-devkitc").files).toContain("main/transport_uart.c");
+  });
+
+  it("renders the M5Stack ATECC608 at 0x35 as cryptoauthlib's 8-bit 0x6A on GPIO21/22", () => {
+    const { dir } = render("m5stack-core2-aws");
+    const sdk = readFileSync(join(dir, "sdkconfig.defaults"), "utf8");
+    expect(sdk).toContain("CONFIG_ATCA_I2C_ADDRESS=0x6A");
+    expect(sdk).toContain("CONFIG_ATCA_I2C_SDA_PIN=21");
+    expect(sdk).toContain("CONFIG_ATCA_I2C_SCL_PIN=22");
+    expect(sdk).toContain("CONFIG_ATECC608A_TNG=y");
+  });
+
+  it("uses the HMAC NVS encryption scheme on the C3 and flash encryption when the ESP32 asks for nvs-encrypted", () => {
+    const c3 = readFileSync(join(render("esp32-c3-devkitm-1").dir, "sdkconfig.defaults"), "utf8");
+    expect(c3).toContain("CONFIG_NVS_SEC_KEY_PROTECT_USING_HMAC=y");
+    expect(c3).toContain("CONFIG_NVS_SEC_HMAC_EFUSE_KEY_ID=4");
+    const dir = mkdtempSync(join(tmpdir(), "fw-enc-"));
+    renderFirmware({ boardId: "esp32-devkitc", outDir: dir, keyStore: "nvs-encrypted" });
+    const sdk = readFileSync(join(dir, "sdkconfig.defaults"), "utf8");
+    expect(sdk).toContain("CONFIG_NVS_SEC_KEY_PROTECT_USING_FLASH_ENC=y");
+    expect(sdk).toContain("CONFIG_PARTITION_TABLE_OFFSET=0xD000");
+    expect(readFileSync(join(dir, "partitions.csv"), "utf8")).toMatch(
+      /^nvs_keys, data, nvs_keys, .*encrypted$/m,
+    );
+  });
+
+  it("refuses a key store the board does not have", () => {
+    const e = thrown(() =>
+      renderFirmware({
+        boardId: "esp32-devkitc",
+        outDir: mkdtempSync(join(tmpdir(), "fw-")),
+        keyStore: "ds",
+      }),
+    );
+    expect(e.code).toBe("USAGE");
+    expect(e.message).toContain("nvs, nvs-encrypted");
+  });
+
+  it("refuses the host twin, which is not an ESP-IDF board", () => {
+    const e = thrown(() => renderFirmware({ boardId: "twin", outDir: mkdtempSync(join(tmpdir(), "fw-")) }));
+    expect(e.code).toBe("USAGE");
+    expect(e.message).toContain("twin");
+  });
+
+  it("names the known boards for an unknown one", () => {
+    const e = thrown(() =>
+      renderFirmware({ boardId: "esp8266", outDir: mkdtempSync(join(tmpdir(), "fw-")) }),
+    );
+    expect(e.code).toBe("UNKNOWN_BOARD");
+    expect(e.message).toContain("esp32-devkitc");
+  });
+
+  it("does not write into a non-empty directory unless asked", () => {
+    const dir = mkdtempSync(join(tmpdir(), "fw-"));
+    writeFileSync(join(dir, "keep.txt"), "mine");
+    expect(thrown(() => renderFirmware({ boardId: "esp32-devkitc", outDir: dir })).code).toBe("USAGE");
+    const { files } = renderFirmware({ boardId: "esp32-devkitc", outDir: dir, overwrite: true });
+    expect(files).toContain("main/app_main.c");
+    expect(readFileSync(join(dir, "keep.txt"), "utf8")).toBe("mine");
+  });
+});
