@@ -122,7 +122,10 @@ export class Registry implements RegistryView {
   private readonly statePath: string;
   private readonly detachDelayMs: number;
   private state: StateFile;
+  /** The last write queued or running. */
   private saving: Promise<void> = Promise.resolve();
+  /** A queued write that has not taken its snapshot yet; later mutations ride along. */
+  private pendingWrite: Promise<void> | undefined;
   private readonly listeners = new Set<() => void>();
   private readonly timers = new Set<NodeJS.Timeout>();
 
@@ -157,12 +160,23 @@ export class Registry implements RegistryView {
     return { ...emptyState(), ...parsed };
   }
 
-  /** Waits until every mutation so far is on disk. */
+  /**
+   * Resolves once every mutation made so far is on disk. Group commit: while
+   * one write runs, all mutations made meanwhile share the next write, so
+   * concurrent requests cost one fsync, not one each.
+   */
   private persist(): Promise<void> {
-    const run = this.saving.then(() => writeFileAtomic(this.statePath, JSON.stringify(this.state, null, 1)));
-    // A failed write must not poison later ones; the failing request reports it.
-    this.saving = run.catch(() => {});
-    return run;
+    if (this.pendingWrite) return this.pendingWrite;
+    const write = this.saving.then(() => {
+      // The snapshot is taken now, synchronously: it holds every mutation whose
+      // caller joined this write, and later mutations queue a new one.
+      this.pendingWrite = undefined;
+      return writeFileAtomic(this.statePath, JSON.stringify(this.state));
+    });
+    this.pendingWrite = write;
+    // A failed write must not poison later ones; the requests waiting on it report it.
+    this.saving = write.catch(() => {});
+    return write;
   }
 
   /** Resolves once all acknowledged state is on disk; cancels pending detach notices. */
