@@ -41,7 +41,8 @@ class MemoryEnd implements Transport {
   }
 
   async write(bytes: Uint8Array): Promise<void> {
-    if (!this.open) throw new ProvisionError("PORT_IO", `write on ${this.name} failed: closed`, { where: this.name });
+    if (!this.open)
+      throw new ProvisionError("PORT_IO", `write on ${this.name} failed: closed`, { where: this.name });
     const peer = this.peer;
     let out: Buffer = Buffer.from(bytes);
     if (this.fault) out = this.fault(out);

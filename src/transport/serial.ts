@@ -3,7 +3,7 @@
  */
 import { SerialPort } from "serialport";
 import { ProvisionError } from "../errors.js";
-import { TransportListeners, type Transport } from "./transport.js";
+import { type Transport, TransportListeners } from "./transport.js";
 
 export const BAUD_DEFAULT = 115200;
 
@@ -46,9 +46,13 @@ export function mapOpenError(path: string, error: unknown): ProvisionError {
 }
 
 /** Opens `path` (8N1, no flow control, exclusive lock) and returns it as a Transport. */
-export async function openSerialTransport(path: string, options: SerialTransportOptions = {}): Promise<Transport> {
+export async function openSerialTransport(
+  path: string,
+  options: SerialTransportOptions = {},
+): Promise<Transport> {
   const baudRate = options.baudRate ?? BAUD_DEFAULT;
-  if (!Number.isInteger(baudRate) || baudRate <= 0) throw new TypeError(`baudRate must be a positive integer, got ${baudRate}`);
+  if (!Number.isInteger(baudRate) || baudRate <= 0)
+    throw new TypeError(`baudRate must be a positive integer, got ${baudRate}`);
   const port = new SerialPort({ path, baudRate, autoOpen: false, hupcl: options.hupcl ?? false, lock: true });
   await new Promise<void>((resolve, reject) => {
     port.open((err) => (err ? reject(mapOpenError(path, err)) : resolve()));
@@ -67,7 +71,9 @@ class SerialTransport implements Transport {
     private rate: number,
   ) {
     port.on("data", (bytes: Buffer) => this.listeners.emitData(bytes));
-    port.on("close", (err?: Error & { disconnected?: boolean }) => this.closed(this.closing ? undefined : (err ?? new Error("port closed"))));
+    port.on("close", (err?: Error & { disconnected?: boolean }) =>
+      this.closed(this.closing ? undefined : (err ?? new Error("port closed"))),
+    );
     // A stream 'error' after open means the link is gone; the close event follows.
     port.on("error", (err: Error) => this.closed(err));
   }
@@ -114,9 +120,12 @@ class SerialTransport implements Transport {
   }
 
   async setBaudRate(baudRate: number): Promise<void> {
-    if (!Number.isInteger(baudRate) || baudRate <= 0) throw new TypeError(`baudRate must be a positive integer, got ${baudRate}`);
+    if (!Number.isInteger(baudRate) || baudRate <= 0)
+      throw new TypeError(`baudRate must be a positive integer, got ${baudRate}`);
     await new Promise<void>((resolve, reject) => {
-      this.port.update({ baudRate }, (err) => (err ? reject(this.ioError(`changing baud rate to ${baudRate}`, err)) : resolve()));
+      this.port.update({ baudRate }, (err) =>
+        err ? reject(this.ioError(`changing baud rate to ${baudRate}`, err)) : resolve(),
+      );
     });
     this.rate = baudRate;
   }

@@ -1,0 +1,547 @@
+/**
+ * DeviceSession: the host side of protocol v1 over any Transport. Pairs
+ * requests and responses by (type, seq), retries by resending the same
+ * frame, drops late answers, chunks large requests, and turns everything the
+ * device says that is not a frame into device log. Every wait has a timeout.
+ */
+import { EventEmitter } from "node:events";
+import { ProvisionError } from "../errors.js";
+import {
+  type Answers,
+  BAUD_CONFIRM_MS,
+  COMMAND_TIMING,
+  type CommandName,
+  type CommandTiming,
+  type CredentialSet,
+  type CsrSubject,
+  type DeviceEvent,
+  decodeChunkAck,
+  decodeEvent,
+  decodeResponse,
+  encodeFrame,
+  encodeRequest,
+  FLAG_CHUNK,
+  FLAG_RESPONSE,
+  FRAME_BODY_MAX,
+  FRAME_BODY_MIN,
+  type Frame,
+  FrameReceiver,
+  type HelloAnswer,
+  LOCK_CONFIRMATION,
+  MSG,
+  messageName,
+  needsChunking,
+  PROTOCOL_VERSION,
+  type ReceiverEvent,
+  type Requests,
+  STATUS,
+  type StatusAnswer,
+  sha256,
+  splitIntoChunks,
+} from "../protocol/index.js";
+import type { Transport } from "../transport/index.js";
+
+/** How many device log lines are kept for error reports. */
+export const DEVICE_LOG_LINES = 50;
+/** How many of them go into an error's deviceLog. */
+export const ERROR_LOG_LINES = 20;
+/** A chunked request whose reassembly the device dropped (ERR_CHUNK/ERR_DIGEST) is restarted this often. */
+export const CHUNK_RESTARTS_MAX = 2;
+
+export type TimingKey = keyof typeof COMMAND_TIMING;
+
+export interface TraceEntry {
+  direction: "tx" | "rx";
+  frame: Frame;
+  /** Command name of the frame's type (or TYPE_0x..). */
+  name: string;
+  /** Attempt number for transmitted requests (1 = first). */
+  attempt?: number;
+}
+
+export interface WireRecord {
+  direction: "tx" | "rx";
+  bytes: Buffer;
+}
+
+export interface DeviceSessionOptions {
+  /** Overrides of the per-command timing of section 6 (tests use short timeouts). */
+  timing?: Partial<Record<TimingKey, Partial<CommandTiming>>>;
+  /** Ring buffer size for device log lines (default DEVICE_LOG_LINES). */
+  logLines?: number;
+  /** Keep every byte sent and received (for tests and overhead measurement). */
+  recordWire?: boolean;
+  /** Called for every frame sent and every frame received (a --trace flag). */
+  trace?: (entry: TraceEntry) => void;
+}
+
+export interface SessionEvents {
+  /** A line of device log text (ESP-IDF log, ROM banner), without its line end. */
+  log: [line: string];
+  /** An EVENT frame from the device; seq is the device's own event counter. */
+  event: [event: DeviceEvent & { seq: number }];
+}
+
+export interface SessionStats {
+  framesSent: number;
+  framesReceived: number;
+  /** Responses that matched no outstanding request (late answers to an earlier attempt). */
+  lateResponses: number;
+  /** Frame lines that failed to decode (bad CRC, base64, ...), bad_version included. */
+  frameErrors: number;
+  retries: number;
+}
+
+export interface SetBaudResult {
+  /** The rate both sides use now. */
+  baudRate: number;
+  /** True when the switch did not work and both sides went back to the old rate. */
+  fellBack: boolean;
+}
+
+interface Pending {
+  type: number;
+  seq: number;
+  resolve: (frame: Frame) => void;
+  reject: (error: Error) => void;
+}
+
+/** What went wrong while waiting, to tell DEVICE_SILENT from DEVICE_PROTOCOL. */
+interface Trouble {
+  frameErrors: number;
+  badVersion: number | undefined;
+  unreadableLines: number;
+}
+
+const REFUSAL_HINTS: Record<string, string> = {
+  ERR_WRONG_STATE:
+    "check the device state (provision status); the steps must run in order: key, CSR, credentials, commit",
+  ERR_LOCKED: "the device is locked; only HELLO, STATUS, PING, SET_BAUD and RESTART work now",
+  ERR_UNSUPPORTED: "choose a key type and key store the board supports (see HELLO / the board file)",
+  ERR_NO_KEY: "generate the key first",
+  ERR_KEY_MISMATCH: "the certificate was not issued for this device's key: provision again from the CSR step",
+  ERR_VERSION: "update the tool or the device firmware so both speak the same protocol version",
+  ERR_BUSY: "wait for the device to finish and try again",
+  ERR_STORAGE: "the device's flash or key storage failed; erase the NVS partition or check the flash",
+  ERR_BAD_BAUD: "pick a rate from the device's HELLO list",
+};
+
+export class DeviceSession extends EventEmitter<SessionEvents> {
+  readonly port: string;
+  /** Filled in by hello(). */
+  info: HelloAnswer | undefined;
+  readonly stats: SessionStats = {
+    framesSent: 0,
+    framesReceived: 0,
+    lateResponses: 0,
+    frameErrors: 0,
+    retries: 0,
+  };
+  readonly wire: WireRecord[] = [];
+
+  private readonly receiver = new FrameReceiver();
+  private readonly logRing: string[] = [];
+  private readonly logLimit: number;
+  private readonly timing: Record<TimingKey, CommandTiming>;
+  private readonly unsubscribe: (() => void)[] = [];
+  private seq = 0;
+  private pending: Pending | undefined;
+  private trouble: Trouble | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private frameLimit = FRAME_BODY_MIN;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly options: DeviceSessionOptions = {},
+  ) {
+    super();
+    this.port = transport.name;
+    this.logLimit = options.logLines ?? DEVICE_LOG_LINES;
+    const timing = {} as Record<TimingKey, CommandTiming>;
+    for (const k of Object.keys(COMMAND_TIMING) as TimingKey[])
+      timing[k] = { ...COMMAND_TIMING[k], ...options.timing?.[k] };
+    this.timing = timing;
+    this.unsubscribe.push(transport.onData((bytes) => this.received(bytes)));
+    this.unsubscribe.push(transport.onClose((error) => this.linkClosed(error)));
+  }
+
+  /** Largest frame body the host sends: the device's max_frame after HELLO, 256 before. */
+  get maxFrame(): number {
+    return this.frameLimit;
+  }
+
+  /** The last device log lines, oldest first. */
+  get deviceLog(): string[] {
+    return [...this.logRing];
+  }
+
+  /** Total bytes recorded per direction (needs recordWire). */
+  wireBytes(): { tx: number; rx: number } {
+    let tx = 0;
+    let rx = 0;
+    for (const r of this.wire) {
+      if (r.direction === "tx") tx += r.bytes.length;
+      else rx += r.bytes.length;
+    }
+    return { tx, rx };
+  }
+
+  // ---- commands ------------------------------------------------------------
+
+  /** HELLO: learns the device's identity, capabilities, state and max frame. */
+  async hello(): Promise<HelloAnswer> {
+    const a = await this.call("HELLO", { hostVersion: PROTOCOL_VERSION });
+    if (a.version !== PROTOCOL_VERSION) {
+      throw this.protocolError(
+        "HELLO",
+        `device speaks protocol version ${a.version}, this host ${PROTOCOL_VERSION}`,
+        {
+          hint: REFUSAL_HINTS.ERR_VERSION,
+        },
+      );
+    }
+    this.info = a;
+    this.frameLimit = Math.max(FRAME_BODY_MIN, Math.min(FRAME_BODY_MAX, a.maxFrame));
+    return a;
+  }
+
+  async status(): Promise<StatusAnswer> {
+    return this.call("STATUS", {});
+  }
+
+  /** PING; resolves with the echoed bytes (DEVICE_PROTOCOL if they differ). */
+  async ping(data?: Buffer): Promise<Buffer | undefined> {
+    const a = await this.call("PING", data === undefined ? {} : { data });
+    if ((data ?? Buffer.alloc(0)).compare(a.data ?? Buffer.alloc(0)) !== 0) {
+      throw this.protocolError("PING", "device echoed different bytes");
+    }
+    return a.data;
+  }
+
+  /**
+   * SET_BAUD with the fallback of section 5.3: switch after the answer, PING
+   * at the new rate, and if that fails go back to the old rate (the device
+   * does the same after BAUD_CONFIRM_MS) and confirm with a PING there.
+   */
+  async setBaud(baudRate: number): Promise<SetBaudResult> {
+    const oldRate = this.transport.baudRate;
+    if (baudRate === oldRate) return { baudRate, fellBack: false };
+    try {
+      await this.call("SET_BAUD", { baud: baudRate });
+    } catch (e) {
+      if (e instanceof ProvisionError && e.code === "DEVICE_REFUSED") throw e;
+      // No (readable) answer: the device may or may not have switched; if it did it comes back by itself.
+      await delay(BAUD_CONFIRM_MS + 100);
+      await this.ping();
+      return { baudRate: oldRate, fellBack: true };
+    }
+    await this.transport.setBaudRate(baudRate);
+    try {
+      await this.ping();
+      return { baudRate, fellBack: false };
+    } catch (e) {
+      if (!(e instanceof ProvisionError) || e.code === "PORT_IO") throw e;
+    }
+    await this.transport.setBaudRate(oldRate);
+    await delay(Math.max(0, BAUD_CONFIRM_MS - this.timing.PING.timeoutMs * this.timing.PING.attempts) + 100);
+    await this.ping();
+    return { baudRate: oldRate, fellBack: true };
+  }
+
+  /** GENERATE_KEY: an existing key is reported (created false) unless force. */
+  async generateKey(request: Requests["GENERATE_KEY"]): Promise<Answers["GENERATE_KEY"]> {
+    return this.call(
+      "GENERATE_KEY",
+      request.force ? request : { keyType: request.keyType, keyStore: request.keyStore },
+    );
+  }
+
+  /** GET_CSR: the CSR (DER) signed on the device. */
+  async getCsr(subject: CsrSubject): Promise<Buffer> {
+    return (await this.call("GET_CSR", subject)).csr;
+  }
+
+  /**
+   * WRITE_CREDENTIALS, chunked when it does not fit one frame. Checks that the
+   * device staged exactly the bytes sent.
+   */
+  async writeCredentials(set: CredentialSet): Promise<Answers["WRITE_CREDENTIALS"]> {
+    const payload = encodeRequest("WRITE_CREDENTIALS", set);
+    const a = await this.call("WRITE_CREDENTIALS", set, payload);
+    if (a.stagedLength !== payload.length || !a.digest.equals(sha256(payload))) {
+      throw this.protocolError(
+        "WRITE_CREDENTIALS",
+        `device staged ${a.stagedLength} bytes with a different digest than the ${payload.length} sent`,
+      );
+    }
+    return a;
+  }
+
+  async commit(): Promise<Answers["COMMIT"]> {
+    return this.call("COMMIT", {});
+  }
+
+  async restart(delayMs?: number): Promise<void> {
+    await this.call("RESTART", delayMs === undefined ? {} : { delayMs });
+  }
+
+  async lock(): Promise<void> {
+    await this.call("LOCK", { confirmation: LOCK_CONFIRMATION });
+  }
+
+  /** FACTORY_RESET, both steps: ask for a token, send it back. */
+  async factoryReset(): Promise<void> {
+    const { token } = await this.call("FACTORY_RESET", {});
+    if (!token) throw this.protocolError("FACTORY_RESET", "device answered step 1 without a token");
+    await this.call("FACTORY_RESET", { token });
+  }
+
+  /** Stops listening and closes the transport. Outstanding requests fail with PORT_IO. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const line of this.receiver.flush()) this.handle(line);
+    for (const u of this.unsubscribe) u();
+    this.failPending(new ProvisionError("PORT_IO", `session on ${this.port} closed`, { where: this.port }));
+    await this.transport.close();
+  }
+
+  // ---- request machinery ---------------------------------------------------
+
+  /** Encodes, sends (chunked if needed), decodes; a device error status becomes DEVICE_REFUSED. */
+  private call<N extends CommandName>(name: N, fields: Requests[N], payload?: Buffer): Promise<Answers[N]> {
+    const run = async () => {
+      const body = payload ?? encodeRequest(name, fields);
+      const frame = await this.send(name, body);
+      const d = decodeResponse(name, frame.payload);
+      if (!d.ok) throw this.protocolError(name, `malformed answer: ${d.detail}`);
+      if (!d.value.ok) throw this.refused(name, d.value.error, d.value.text);
+      return d.value.fields;
+    };
+    // One request outstanding per link: commands queue behind each other.
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private async send(name: CommandName, payload: Buffer): Promise<Frame> {
+    const type = MSG[name];
+    if (!needsChunking(payload.length, this.frameLimit))
+      return this.exchange(name, type, 0, payload, this.timing[name]);
+    for (let restart = 0; ; restart++) {
+      const chunks = splitIntoChunks(payload, this.frameLimit);
+      let sent = 0;
+      for (const [i, chunk] of chunks.entries()) {
+        const answer = await this.exchange(name, type, FLAG_CHUNK, chunk, this.timing.CHUNK);
+        const last = i === chunks.length - 1;
+        const status = answer.payload[0];
+        if ((status === STATUS.ERR_CHUNK || status === STATUS.ERR_DIGEST) && restart < CHUNK_RESTARTS_MAX)
+          break;
+        if (last) return answer;
+        const ack = decodeChunkAck(answer.payload);
+        if (!ack.ok) throw this.protocolError(name, `malformed chunk answer: ${ack.detail}`);
+        if (!ack.value.ok) throw this.refused(name, ack.value.error, ack.value.text);
+        sent += chunk.length - (i === 0 ? 40 : 8);
+        if (ack.value.fields.received !== sent) {
+          throw this.protocolError(
+            name,
+            `device acknowledged ${ack.value.fields.received} bytes, ${sent} were sent`,
+          );
+        }
+      }
+    }
+  }
+
+  /** One request frame, its attempts, and its answer. */
+  private async exchange(
+    name: CommandName,
+    type: number,
+    flags: number,
+    payload: Buffer,
+    timing: CommandTiming,
+  ): Promise<Frame> {
+    if (this.closed)
+      throw new ProvisionError("PORT_IO", `${name}: session on ${this.port} is closed`, { where: this.port });
+    this.seq = this.seq >= 0xffff ? 1 : this.seq + 1;
+    const frame: Frame = { version: PROTOCOL_VERSION, type, seq: this.seq, flags, payload };
+    const line = encodeFrame(frame);
+    const trouble: Trouble = { frameErrors: 0, badVersion: undefined, unreadableLines: 0 };
+    this.trouble = trouble;
+    try {
+      for (let attempt = 1; attempt <= timing.attempts; attempt++) {
+        if (attempt > 1) this.stats.retries++;
+        const answer = new Promise<Frame | undefined>((resolve, reject) => {
+          const timer = setTimeout(() => {
+            this.pending = undefined;
+            resolve(undefined);
+          }, timing.timeoutMs);
+          this.pending = {
+            type,
+            seq: frame.seq,
+            resolve: (f) => {
+              clearTimeout(timer);
+              resolve(f);
+            },
+            reject: (e) => {
+              clearTimeout(timer);
+              reject(e);
+            },
+          };
+        });
+        this.options.trace?.({ direction: "tx", frame, name: messageName(type), attempt });
+        this.stats.framesSent++;
+        if (this.options.recordWire) this.wire.push({ direction: "tx", bytes: line });
+        try {
+          await this.transport.write(line);
+        } catch (e) {
+          this.failPending(e instanceof Error ? e : new Error(String(e)));
+        }
+        const got = await answer;
+        if (got) return got;
+      }
+    } finally {
+      this.pending = undefined;
+      this.trouble = undefined;
+    }
+    throw this.noAnswer(name, timing, trouble);
+  }
+
+  private received(bytes: Buffer): void {
+    if (this.options.recordWire) this.wire.push({ direction: "rx", bytes: Buffer.from(bytes) });
+    for (const e of this.receiver.push(bytes)) this.handle(e);
+  }
+
+  private handle(e: ReceiverEvent): void {
+    if (e.kind === "log") {
+      this.logRing.push(e.text);
+      if (this.logRing.length > this.logLimit) this.logRing.shift();
+      if (this.trouble && isUnreadable(e.text)) this.trouble.unreadableLines++;
+      this.emit("log", e.text);
+      return;
+    }
+    if (e.kind === "error") {
+      this.stats.frameErrors++;
+      if (this.trouble) {
+        this.trouble.frameErrors++;
+        if (e.error === "bad_version") this.trouble.badVersion = e.version;
+      }
+      return;
+    }
+    const f = e.frame;
+    this.stats.framesReceived++;
+    this.options.trace?.({ direction: "rx", frame: f, name: messageName(f.type) });
+    if (f.type === MSG.EVENT && !(f.flags & FLAG_RESPONSE)) {
+      const d = decodeEvent(f.payload);
+      if (d.ok) this.emit("event", { ...d.value, seq: f.seq });
+      else this.stats.frameErrors++;
+      return;
+    }
+    const p = this.pending;
+    if (f.flags & FLAG_RESPONSE && p && p.type === f.type && p.seq === f.seq) {
+      this.pending = undefined;
+      p.resolve(f);
+      return;
+    }
+    // A late answer to an earlier attempt or request, or a frame the host does not expect.
+    this.stats.lateResponses++;
+  }
+
+  private linkClosed(error?: Error): void {
+    if (this.closed) return;
+    this.failPending(
+      new ProvisionError("PORT_IO", `serial link ${this.port} closed${error ? `: ${error.message}` : ""}`, {
+        where: this.port,
+        cause: error,
+        hint: "check the cable; the device may have been unplugged or re-enumerated",
+        deviceLog: this.lastLog(),
+      }),
+    );
+  }
+
+  private failPending(error: Error): void {
+    const p = this.pending;
+    this.pending = undefined;
+    p?.reject(error);
+  }
+
+  // ---- errors ---------------------------------------------------------------
+
+  private lastLog(): string[] {
+    return this.logRing.slice(-ERROR_LOG_LINES);
+  }
+
+  private refused(name: string, error: string, text: string): ProvisionError {
+    return new ProvisionError(
+      "DEVICE_REFUSED",
+      `${name} refused by device: ${error}${text ? `: ${text}` : ""}`,
+      {
+        where: this.port,
+        hint: REFUSAL_HINTS[error],
+        deviceLog: this.lastLog(),
+        details: { deviceError: error, command: name },
+      },
+    );
+  }
+
+  private protocolError(name: string, what: string, extra: { hint?: string } = {}): ProvisionError {
+    return new ProvisionError("DEVICE_PROTOCOL", `${name}: ${what}`, {
+      where: this.port,
+      hint: extra.hint ?? "check the baud rate and that the device runs this tool's provisioning firmware",
+      deviceLog: this.lastLog(),
+      details: { command: name },
+    });
+  }
+
+  private noAnswer(name: string, timing: CommandTiming, t: Trouble): ProvisionError {
+    const tries = `after ${timing.attempts} attempt${timing.attempts === 1 ? "" : "s"} of ${timing.timeoutMs} ms`;
+    if (t.badVersion !== undefined) {
+      return new ProvisionError(
+        "DEVICE_PROTOCOL",
+        `${name}: device answers in protocol version ${t.badVersion}, this host speaks ${PROTOCOL_VERSION} (no usable answer ${tries})`,
+        {
+          where: this.port,
+          hint: REFUSAL_HINTS.ERR_VERSION,
+          deviceLog: this.lastLog(),
+          details: { command: name, deviceVersion: t.badVersion },
+        },
+      );
+    }
+    if (t.frameErrors > 0 || t.unreadableLines > 0) {
+      return new ProvisionError(
+        "DEVICE_PROTOCOL",
+        `${name}: device sent only unreadable data (${t.frameErrors} broken frames, ${t.unreadableLines} garbled lines) ${tries}`,
+        {
+          where: this.port,
+          hint: `check the baud rate (now ${this.transport.baudRate}; the ROM bootloader uses 115200) and the cable, then press the board's reset button`,
+          deviceLog: this.lastLog(),
+          details: { command: name, frameErrors: t.frameErrors, garbledLines: t.unreadableLines },
+        },
+      );
+    }
+    const heard = this.logRing.length > 0;
+    return new ProvisionError("DEVICE_SILENT", `${name}: no answer from the device ${tries}`, {
+      where: this.port,
+      hint: heard
+        ? "the device prints log text but does not answer the protocol: is the provisioning firmware flashed? Press the reset button and try again"
+        : "check the port and the baud rate, that the provisioning firmware is flashed, and press the board's reset button",
+      deviceLog: this.lastLog(),
+      details: { command: name, attempts: timing.attempts, timeoutMs: timing.timeoutMs },
+    });
+  }
+}
+
+/** Wrong-baud noise decodes to replacement and control characters; real log text does not. */
+export function isUnreadable(line: string): boolean {
+  if (line.length < 4) return false;
+  let bad = 0;
+  for (const ch of line) {
+    const c = ch.codePointAt(0) as number;
+    if (c === 0xfffd || (c < 0x20 && c !== 0x09 && c !== 0x1b) || c === 0x7f) bad++;
+  }
+  return bad / line.length > 0.3;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,15 @@
+/** The host side of the device protocol over a Transport. */
+export {
+  CHUNK_RESTARTS_MAX,
+  DEVICE_LOG_LINES,
+  DeviceSession,
+  type DeviceSessionOptions,
+  ERROR_LOG_LINES,
+  isUnreadable,
+  type SessionEvents,
+  type SessionStats,
+  type SetBaudResult,
+  type TimingKey,
+  type TraceEntry,
+  type WireRecord,
+} from "./device-session.js";
