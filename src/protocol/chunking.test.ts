@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ChunkReassembler, splitIntoChunks } from "./chunking.js";
+import { ChunkReassembler, type ReassemblyStep, splitIntoChunks } from "./chunking.js";
 import { MSG, STATUS } from "./constants.js";
 
 describe("chunking", () => {
@@ -12,7 +12,7 @@ describe("chunking", () => {
         (p, maxFrame) => {
           const chunks = splitIntoChunks(p, maxFrame);
           const r = new ChunkReassembler();
-          let last;
+          let last: ReassemblyStep | undefined;
           for (const c of chunks) {
             expect(c.length + 9).toBeLessThanOrEqual(maxFrame);
             last = r.accept(MSG.WRITE_CREDENTIALS, c);
@@ -38,7 +38,7 @@ describe("chunking", () => {
       status: STATUS.ERR_CHUNK,
     });
     // After an error the host starts again at offset 0, which works.
-    let step;
+    let step: ReassemblyStep | undefined;
     for (const x of c) step = r.accept(MSG.WRITE_CREDENTIALS, x);
     expect(step).toMatchObject({ kind: "complete" });
     const changed = Buffer.from(c[1] as Buffer);
@@ -49,7 +49,8 @@ describe("chunking", () => {
       status: STATUS.ERR_CHUNK,
     });
     const tampered = c.map((x) => Buffer.from(x));
-    (tampered.at(-1) as Buffer)[10] ^= 1;
+    const lastChunk = tampered.at(-1) as Buffer;
+    lastChunk[10] = (lastChunk[10] as number) ^ 1;
     for (const x of tampered) step = r.accept(MSG.WRITE_CREDENTIALS, x);
     expect(step).toMatchObject({ kind: "error", status: STATUS.ERR_DIGEST });
   });

@@ -14,7 +14,7 @@ import {
   MSG,
   sha256,
 } from "../protocol/index.js";
-import { createMemoryTransportPair, type Transport } from "../transport/index.js";
+import { createMemoryTransportPair } from "../transport/index.js";
 import { DeviceSession, type DeviceSessionOptions, type TimingKey } from "./device-session.js";
 import { FakeDevice, type FakeDeviceOptions } from "./fake-device.test-helper.js";
 
@@ -335,5 +335,3 @@ describe("DeviceSession against the fake device", () => {
     expect(seqs).toEqual([1, 2, 3, 4]);
   });
 });
-
-export type { Transport };
