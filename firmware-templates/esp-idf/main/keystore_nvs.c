@@ -23,6 +23,7 @@
 #include "port.h"
 #include "prov/codes.h"
 #include "prov/compat.h"
+#include "prov/config.h"
 
 #define NS "prov_key"
 #define MAP_KEY "map"

@@ -1,0 +1,3 @@
+#pragma once
+#include "esp_stub_common.h"
+void esp_restart(void) __attribute__((noreturn));
