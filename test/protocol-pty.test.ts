@@ -6,8 +6,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isProvisionError, type ProvisionError } from "../src/errors.js";
 import { DEVICE_STATE, KEY_STORE, KEY_TYPE, sha256 } from "../src/protocol/index.js";
-import { DeviceSession } from "../src/session/index.js";
 import { FakeDevice } from "../src/session/fake-device.test-helper.js";
+import { DeviceSession } from "../src/session/index.js";
 import { mapOpenError, openSerialTransport, type Transport } from "../src/transport/index.js";
 
 let socat: ChildProcess;
@@ -15,7 +15,9 @@ let hostPath = "";
 let devicePath = "";
 
 beforeAll(async () => {
-  socat = spawn("socat", ["-d", "-d", "pty,raw,echo=0", "pty,raw,echo=0"], { stdio: ["ignore", "ignore", "pipe"] });
+  socat = spawn("socat", ["-d", "-d", "pty,raw,echo=0", "pty,raw,echo=0"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   const paths: string[] = [];
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("socat did not report two ptys within 5 s")), 5000);
@@ -102,7 +104,10 @@ describe("serial transport on a pseudo-terminal", () => {
       await first.close();
     }
     // Tests run as root, which no file mode stops: this is the message node-serialport gives for EACCES.
-    const denied = mapOpenError("/dev/ttyUSB0", new Error("Error: Permission denied, cannot open /dev/ttyUSB0"));
+    const denied = mapOpenError(
+      "/dev/ttyUSB0",
+      new Error("Error: Permission denied, cannot open /dev/ttyUSB0"),
+    );
     expect(denied.code).toBe("PORT_PERMISSION");
     expect(denied.hint).toMatch(/dialout/);
     // And after close the port opens again (the lock was released).
