@@ -8,6 +8,7 @@ import { request } from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { connect as tlsConnect } from "node:tls";
 import { promisify } from "node:util";
 import { Sha256 } from "@aws-crypto/sha256-js";
 import {
@@ -403,6 +404,9 @@ describe("local AWS IoT control plane with the real SDK", () => {
     }
     expect(things).toEqual([]);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+    // The broker re-checks live connections on change: the delayed detach must announce itself.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(changes).toBeGreaterThanOrEqual(2); // UpdateCertificate + the detach taking effect
     unsubscribe();
 
     // Policy still attached: refused without forceDelete, which skips only that check.
@@ -670,7 +674,7 @@ describe("CLI entry (provision local-iot)", () => {
     let cli: LocalIot | undefined;
     try {
       cli = await runLocalIotCommand(
-        { stateDir: cliState, json: true, noBroker: true },
+        { stateDir: cliState, json: true },
         { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) },
       );
     } finally {
@@ -685,8 +689,22 @@ describe("CLI entry (provision local-iot)", () => {
         caFile: join(cliState, "ca.pem"),
         region: "us-east-1",
         accountId: "123456789012",
-        brokerRunning: false,
+        brokerRunning: true,
       });
+      expect(info.mqttsPort).toBeGreaterThan(0);
+      expect(info.wssPort).toBeGreaterThan(0);
+      // The broker presents a server certificate from the local CA, valid for the data endpoint.
+      const authorized = await new Promise<boolean>((res, rej) => {
+        const s = tlsConnect(
+          { host: info.endpoint, port: info.mqttsPort, ca: readFileSync(info.caFile, "utf8") },
+          () => {
+            res(s.authorized);
+            s.destroy();
+          },
+        );
+        s.on("error", rej);
+      });
+      expect(authorized).toBe(true);
       expect(info.accessKeyId).toMatch(/^AKIDLOCAL[A-Z2-7]{11}$/);
       expect(info.env.AWS_ENDPOINT_URL_IOT).toBe(cli.controlPlaneUrl);
       expect(stderr).toMatch(/fault injection active/);
@@ -760,6 +778,9 @@ describe("durability", () => {
       await c.send(
         new AttachThingPrincipalCommand({ thingName: "survivor", principal: cert.certificateArn }),
       );
+      // Concurrent writes share group commits; every acknowledged one must still be on disk.
+      const names = Array.from({ length: 20 }, (_, i) => `burst-${i}`);
+      await Promise.all(names.map((thingName) => c.send(new CreateThingCommand({ thingName }))));
       child.kill("SIGKILL"); // no graceful shutdown: only what was on disk before each answer survives
       c.destroy();
       await new Promise((r) => child.once("exit", r));
@@ -768,6 +789,14 @@ describe("durability", () => {
         expect(again.registry.getCertificate(cert.certificateId ?? "")?.status).toBe("ACTIVE");
         expect(again.registry.principalThings(cert.certificateArn ?? "")).toEqual(["survivor"]);
         expect(again.credentials).toEqual(info.credentials);
+        const c2 = new IoTClient({
+          endpoint: again.controlPlaneUrl,
+          region: again.region,
+          credentials: { ...again.credentials },
+        });
+        const listed = await c2.send(new ListThingsCommand({ maxResults: 100 }));
+        expect(listed.things?.map((t) => t.thingName).sort()).toEqual([...names, "survivor"].sort());
+        c2.destroy();
       } finally {
         await again.stop();
       }

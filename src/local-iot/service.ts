@@ -9,6 +9,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { ProvisionError } from "../errors.js";
 import { writeFileAtomic } from "./atomic-file.js";
+import { type RunningBroker, startBroker } from "./broker/index.js";
 import { CA_CERT_FILE, LocalCa } from "./ca.js";
 import { startControlPlane } from "./control-plane.js";
 import { type FaultConfig, FaultInjector, type FaultStats, faultConfigFromEnv } from "./faults.js";
@@ -53,26 +54,11 @@ export interface LocalIot {
   credentials: LocalCredentials;
   stateDir: string;
   registry: RegistryView;
-  /** Whether the MQTT broker is running (false if it could not be loaded). */
+  /** Whether the MQTT broker is running (false with withoutBroker). */
   brokerRunning: boolean;
   setFaults(config: FaultConfig): void;
   stats(): FaultStats;
   stop(): Promise<void>;
-}
-
-interface BrokerModule {
-  startBroker(
-    registry: RegistryView,
-    opts: {
-      host: string;
-      mqttsPort: number;
-      wssPort: number;
-      serverCert: string;
-      serverKey: string;
-      caPem: string;
-      credentials: LocalCredentials;
-    },
-  ): Promise<{ mqttsPort: number; wssPort: number; close(): Promise<void> | void }>;
 }
 
 const ALNUM_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -100,20 +86,6 @@ async function loadOrCreateCredentials(stateDir: string): Promise<LocalCredentia
   };
   await writeFileAtomic(path, `${JSON.stringify(creds, null, 2)}\n`, 0o600);
   return creds;
-}
-
-/** The broker is a separate module; the service still runs (control plane only) while it is absent. */
-async function loadBroker(): Promise<BrokerModule | undefined> {
-  const specifier = "./broker/index.js";
-  try {
-    const mod = (await import(specifier)) as Partial<BrokerModule>;
-    return typeof mod.startBroker === "function" ? (mod as BrokerModule) : undefined;
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === "ERR_MODULE_NOT_FOUND" || /Cannot find module|Failed to load url/.test(String(e)))
-      return undefined;
-    throw e;
-  }
 }
 
 export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot> {
@@ -145,12 +117,11 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     context: { registry, ca, dataEndpoint: endpoint },
   });
 
-  let broker: Awaited<ReturnType<BrokerModule["startBroker"]>> | undefined;
+  let broker: RunningBroker | undefined;
   try {
-    const brokerModule = options.withoutBroker ? undefined : await loadBroker();
-    if (brokerModule) {
+    if (!options.withoutBroker) {
       const server = await ca.serverCertificate(stateDir);
-      broker = await brokerModule.startBroker(registry, {
+      broker = await startBroker(registry, {
         host,
         mqttsPort: options.mqttsPort ?? 0,
         wssPort: options.wssPort ?? 0,
@@ -293,7 +264,8 @@ export async function runLocalIotCommand(
     ];
     out.stdout(`${lines.join("\n")}\n`);
   }
-  if (!iot.brokerRunning) out.stderr("local-iot: MQTT broker not available; control plane only\n");
+  if (!iot.brokerRunning)
+    out.stderr("local-iot: MQTT broker not started (--no-broker); control plane only\n");
   if (faults) out.stderr(`local-iot: fault injection active: ${JSON.stringify(faults)}\n`);
   return iot;
 }
