@@ -1,0 +1,412 @@
+/**
+ * The cloud-side watcher of design steps 6 and 8: one MQTT connection with
+ * its own client id (never a device's: a second connection with the same
+ * client id would disconnect the device) that subscribes to each device's
+ * topic and lifecycle events BEFORE the device restarts, then reports the
+ * device's first message, or why it will not come.
+ *
+ * Works over a SigV4-presigned WSS URL (AWS and the local AWS IoT) or MQTTS
+ * with a client certificate. A station shares one observer for all ports.
+ */
+import createDebug from "debug";
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import { ProvisionError } from "../errors.js";
+import {
+  applyLifecycle,
+  type LifecycleEvent,
+  newPresenceState,
+  PRESENCE_PREFIX,
+  type PresenceState,
+  parseLifecycle,
+} from "./presence.js";
+
+const debug = createDebug("provision:observer");
+
+export const OBSERVER_CONNECT_TIMEOUT_MS_DEFAULT = 15_000;
+export const OBSERVER_KEEPALIVE_SEC_DEFAULT = 30;
+
+export interface ObserverOptions {
+  /**
+   * `wss://...` (presigned) or `mqtts://host:port`. A function is called
+   * again before every reconnect, so a presigned URL never goes stale.
+   */
+  url: string | (() => Promise<string>);
+  /** The observer's own client id; must differ from every device's. */
+  clientId: string;
+  /** Server CA(s) to trust (the local AWS IoT's CA); default: Node's roots. */
+  ca?: string | string[];
+  /** For mqtts: the observer's own certificate and key. */
+  cert?: string;
+  key?: string;
+  connectTimeoutMs?: number;
+  keepaliveSec?: number;
+  /** Refresh interval for a URL function (presigned URLs expire); default 4 min. */
+  urlRefreshMs?: number;
+}
+
+export interface FirstMessage {
+  clientId: string;
+  topic: string;
+  payload: Buffer;
+  /** The payload parsed as JSON, when it is JSON. */
+  json?: unknown;
+  receivedAt: Date;
+  /** When the service reported the device connected (lifecycle event), if seen. */
+  connectedAt?: Date;
+}
+
+interface Watch extends PresenceState {
+  clientId: string;
+  topic: string;
+  first?: FirstMessage;
+  waiters: Set<() => void>;
+  subscribed: Promise<void>;
+}
+
+function presenceFilter(clientId: string): string {
+  return `${PRESENCE_PREFIX}+/${clientId}`;
+}
+
+export class Observer {
+  readonly clientId: string;
+  readonly connectedAt: Date;
+  private readonly client: MqttClient;
+  private readonly watches = new Map<string, Watch>();
+  private readonly topicRefs = new Map<string, number>();
+  private readonly refreshTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  /** Use createObserver(). */
+  constructor(client: MqttClient, clientId: string, refreshTimer: NodeJS.Timeout | undefined) {
+    this.client = client;
+    this.clientId = clientId;
+    this.connectedAt = new Date();
+    this.refreshTimer = refreshTimer;
+    client.on("message", (topic, payload, packet) => this.onMessage(topic, payload, packet.retain));
+  }
+
+  private key(clientId: string, topic: string): string {
+    return `${clientId}\u0000${topic}`;
+  }
+
+  private async subscribe(filter: string): Promise<void> {
+    const refs = this.topicRefs.get(filter) ?? 0;
+    this.topicRefs.set(filter, refs + 1);
+    if (refs > 0) return;
+    let granted: { qos: number; topic: string }[] | undefined;
+    try {
+      granted = (await this.client.subscribeAsync(filter, { qos: 1 })) as { qos: number; topic: string }[];
+    } catch (e) {
+      this.topicRefs.set(filter, (this.topicRefs.get(filter) ?? 1) - 1);
+      throw new ProvisionError(
+        "CLOUD_FAILED",
+        `observer could not subscribe to ${filter}: ${(e as Error).message}`,
+        {
+          where: `observer ${this.clientId}`,
+          cause: e,
+        },
+      );
+    }
+    if (granted.some((g) => g.qos === 128)) {
+      this.topicRefs.set(filter, (this.topicRefs.get(filter) ?? 1) - 1);
+      throw new ProvisionError(
+        "CLOUD_ACCESS_DENIED",
+        `the service refused the observer's subscription to ${filter}`,
+        {
+          where: `observer ${this.clientId}`,
+          hint: "the observer's IAM identity needs iot:Connect, iot:Subscribe and iot:Receive on this topic (docs/aws.md)",
+        },
+      );
+    }
+  }
+
+  private async unsubscribe(filter: string): Promise<void> {
+    const refs = (this.topicRefs.get(filter) ?? 0) - 1;
+    if (refs > 0) {
+      this.topicRefs.set(filter, refs);
+      return;
+    }
+    this.topicRefs.delete(filter);
+    if (!this.closed) await this.client.unsubscribeAsync(filter).catch(() => undefined);
+  }
+
+  /**
+   * Starts watching a device: subscribes to its topic and its lifecycle
+   * events and resolves once the service confirmed both. Call it before the
+   * device restarts. Idempotent per (clientId, topic).
+   */
+  watch(thingClientId: string, topic: string): Promise<void> {
+    if (thingClientId === this.clientId) {
+      throw new ProvisionError(
+        "USAGE",
+        `observer client id ${this.clientId} equals the device's; it would disconnect the device`,
+      );
+    }
+    const k = this.key(thingClientId, topic);
+    const existing = this.watches.get(k);
+    if (existing) return existing.subscribed;
+    const w: Watch = {
+      ...newPresenceState(),
+      clientId: thingClientId,
+      topic,
+      waiters: new Set(),
+      subscribed: Promise.resolve(),
+    };
+    w.subscribed = Promise.all([this.subscribe(presenceFilter(thingClientId)), this.subscribe(topic)]).then(
+      () => undefined,
+    );
+    this.watches.set(k, w);
+    w.subscribed.catch(() => this.watches.delete(k));
+    return w.subscribed;
+  }
+
+  /** Stops watching and drops the subscriptions no other watch needs. */
+  async unwatch(thingClientId: string, topic: string): Promise<void> {
+    const k = this.key(thingClientId, topic);
+    const w = this.watches.get(k);
+    if (!w) return;
+    this.watches.delete(k);
+    await w.subscribed.catch(() => undefined);
+    await Promise.all([this.unsubscribe(presenceFilter(thingClientId)), this.unsubscribe(topic)]);
+  }
+
+  /** Lifecycle events seen for a watched device, in arrival order. */
+  eventsOf(thingClientId: string, topic: string): LifecycleEvent[] {
+    return [...(this.watches.get(this.key(thingClientId, topic))?.events ?? [])];
+  }
+
+  private onMessage(topic: string, payload: Buffer, retained: boolean): void {
+    const event = parseLifecycle(topic, payload);
+    if (event !== undefined) {
+      for (const w of this.watches.values()) if (w.clientId === event.clientId) this.onLifecycle(w, event);
+      return;
+    }
+    // A retained message was published before this watch: it says nothing about this device now.
+    if (retained) return;
+    for (const w of this.watches.values()) {
+      if (w.topic !== topic || w.first !== undefined) continue;
+      let json: unknown;
+      try {
+        json = JSON.parse(payload.toString("utf8"));
+      } catch {
+        json = undefined;
+      }
+      w.first = {
+        clientId: w.clientId,
+        topic,
+        payload,
+        json,
+        receivedAt: new Date(),
+        connectedAt: w.connectedAt,
+      };
+      debug("first message from %s on %s", w.clientId, topic);
+      for (const wake of w.waiters) wake();
+    }
+  }
+
+  private onLifecycle(w: Watch, e: LifecycleEvent): void {
+    if (!applyLifecycle(w, e)) return;
+    debug(
+      "lifecycle %s %s %s v%s",
+      e.clientId,
+      e.eventType,
+      e.disconnectReason ?? "",
+      e.versionNumber ?? "?",
+    );
+    for (const wake of w.waiters) wake();
+  }
+
+  /**
+   * Resolves with the device's first message on the topic (subscribing now
+   * if watch() was not called, though then a message sent meanwhile is
+   * missed). Rejects VERIFY_REJECTED when the service disconnects or refuses
+   * the device for a reason it will not get over, VERIFY_TIMEOUT otherwise.
+   */
+  async waitForFirstMessage(thingClientId: string, topic: string, timeoutMs: number): Promise<FirstMessage> {
+    await this.watch(thingClientId, topic);
+    const w = this.watches.get(this.key(thingClientId, topic));
+    if (!w) throw new ProvisionError("INTERNAL", `observer lost the watch of ${thingClientId}`);
+    const started = Date.now();
+    return new Promise<FirstMessage>((resolve, reject) => {
+      const check = () => {
+        if (w.first !== undefined) {
+          done();
+          resolve({ ...w.first, connectedAt: w.first.connectedAt ?? w.connectedAt });
+        } else if (w.rejection !== undefined) {
+          done();
+          reject(this.rejectionError(w, w.rejection));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(this.timeoutError(w, Date.now() - started));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        w.waiters.delete(check);
+      };
+      w.waiters.add(check);
+      check();
+    });
+  }
+
+  private rejectionError(w: Watch, e: LifecycleEvent): ProvisionError {
+    const reason = e.disconnectReason ?? e.eventType;
+    const hints: Record<string, string> = {
+      AUTH_ERROR:
+        "the certificate is not ACTIVE, not attached to the thing, or the policy does not allow this client id or topic; check `provision verify` and the policy",
+      FORBIDDEN_ACCESS: "the service refused the connection (policy condition or blocked source address)",
+      DUPLICATE_CLIENTID:
+        "another connection uses the same client id (thing name); stop it or use another thing name",
+      AUTHORIZATION_FAILED:
+        "the policy does not allow iot:Connect for this client id, or the certificate is not attached to the thing",
+      THROTTLED: "the device exceeded a rate limit of the service",
+    };
+    return new ProvisionError(
+      "VERIFY_REJECTED",
+      `the service ${e.eventType === "connect_failed" ? "refused the connection of" : "disconnected"} thing ${w.clientId}: ${reason}`,
+      {
+        where: `thing ${w.clientId}`,
+        hint: hints[reason] ?? "look at the device log and the service's logs",
+        details: { reason, principalIdentifier: e.principalIdentifier, topic: w.topic },
+      },
+    );
+  }
+
+  private timeoutError(w: Watch, waitedMs: number): ProvisionError {
+    const seen = w.connectedAt
+      ? `it connected at ${w.connectedAt.toISOString()} but published nothing on ${w.topic}`
+      : "it never connected";
+    return new ProvisionError(
+      "VERIFY_TIMEOUT",
+      `no message from thing ${w.clientId} on ${w.topic} within ${waitedMs} ms: ${seen}`,
+      {
+        where: `thing ${w.clientId}`,
+        hint: w.connectedAt
+          ? "check the topic the device publishes to and its publish interval"
+          : "check the device's network settings (Wi-Fi), the endpoint and port written to it, and its log",
+        details: { waitedMs, topic: w.topic, connected: w.connectedAt !== undefined },
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    await this.client.endAsync(true).catch(() => undefined);
+  }
+}
+
+function connectError(e: unknown, where: string): ProvisionError {
+  if (e instanceof ProvisionError) return e;
+  const msg = (e as Error)?.message ?? String(e);
+  const code = (e as { code?: string })?.code;
+  if (
+    /Unexpected server response: 40[13]/.test(msg) ||
+    /Not authorized|Bad username or password/i.test(msg)
+  ) {
+    return new ProvisionError("CLOUD_ACCESS_DENIED", `the service refused the observer connection: ${msg}`, {
+      where,
+      hint: "the observer's credentials must allow iot:Connect (and be fresh: a presigned URL expires); see docs/aws.md",
+      cause: e,
+    });
+  }
+  return new ProvisionError("CLOUD_UNREACHABLE", `observer cannot connect to ${where}: ${code ?? msg}`, {
+    where,
+    hint: "check the network and the data endpoint (DescribeEndpoint iot:Data-ATS)",
+    cause: e,
+  });
+}
+
+function describeUrl(url: string): string {
+  // The query of a presigned URL holds the signature and the session token: never show it.
+  const q = url.indexOf("?");
+  return q >= 0 ? url.slice(0, q) : url;
+}
+
+/**
+ * mqtt.connectAsync never settles when a WebSocket upgrade is refused (the
+ * error goes to the stream only and the client just closes), so this listens
+ * to both and to "close", with its own deadline.
+ */
+function connectOnce(url: string, options: IClientOptions, timeoutMs: number): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect(url, options);
+    let lastError: Error | undefined;
+    const fail = (e: Error) => {
+      cleanup();
+      client.end(true);
+      reject(e);
+    };
+    const onError = (e: Error) => {
+      lastError = e;
+      // A CONNACK refusal (bad credentials on mqtts) is final.
+      if ((e as { code?: unknown }).code !== undefined && typeof (e as { code?: unknown }).code === "number")
+        fail(e);
+    };
+    const onClose = () => fail(lastError ?? new Error("connection closed before CONNACK"));
+    const onConnect = () => {
+      cleanup();
+      resolve(client);
+    };
+    const timer = setTimeout(
+      () => fail(lastError ?? new Error(`no CONNACK within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const cleanup = () => {
+      clearTimeout(timer);
+      client.off("connect", onConnect);
+      client.off("error", onError);
+      client.off("close", onClose);
+      client.stream?.off?.("error", onError);
+    };
+    client.on("connect", onConnect);
+    client.on("error", onError);
+    client.on("close", onClose);
+    client.stream?.on?.("error", onError);
+  });
+}
+
+/** Connects and resolves once the service accepted the observer (CONNACK). */
+export async function createObserver(options: ObserverOptions): Promise<Observer> {
+  let currentUrl = typeof options.url === "string" ? options.url : await options.url();
+  const where = describeUrl(currentUrl);
+  const connectTimeoutMs = options.connectTimeoutMs ?? OBSERVER_CONNECT_TIMEOUT_MS_DEFAULT;
+  const mqttOptions: IClientOptions = {
+    clientId: options.clientId,
+    protocolVersion: 4,
+    clean: true,
+    keepalive: options.keepaliveSec ?? OBSERVER_KEEPALIVE_SEC_DEFAULT,
+    connectTimeout: connectTimeoutMs,
+    reconnectPeriod: 0,
+  };
+  if (options.ca !== undefined) mqttOptions.ca = options.ca;
+  if (options.cert !== undefined) mqttOptions.cert = options.cert;
+  if (options.key !== undefined) mqttOptions.key = options.key;
+  let refreshTimer: NodeJS.Timeout | undefined;
+  if (typeof options.url === "function") {
+    const provider = options.url;
+    mqttOptions.transformWsUrl = () => currentUrl;
+    refreshTimer = setInterval(() => {
+      provider().then(
+        (u) => {
+          currentUrl = u;
+        },
+        (e) => debug("presigned URL refresh failed: %s", (e as Error).message),
+      );
+    }, options.urlRefreshMs ?? 240_000);
+    refreshTimer.unref();
+  }
+  let client: MqttClient;
+  try {
+    client = await connectOnce(currentUrl, mqttOptions, connectTimeoutMs);
+  } catch (e) {
+    if (refreshTimer) clearInterval(refreshTimer);
+    throw connectError(e, where);
+  }
+  // After the first CONNACK, reconnect on loss: subscriptions are restored by mqtt.js (resubscribe).
+  client.options.reconnectPeriod = 1000;
+  client.on("error", (e) => debug("observer error: %s", e.message));
+  return new Observer(client, options.clientId, refreshTimer);
+}
