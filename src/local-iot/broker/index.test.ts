@@ -2,6 +2,8 @@
  * The broker end to end: real mqtt.js clients over real mutual TLS and real
  * WSS+SigV4 on 127.0.0.1, against an in-memory registry.
  */
+import type { EventEmitter } from "node:events";
+import { connect as tlsConnect } from "node:tls";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -60,6 +62,33 @@ async function subackCodes(client: MqttClient, topics: string[]): Promise<number
     if (!packet?.granted) throw e;
     return packet.granted;
   }
+}
+
+/** A bare MQTT 3.1.1 CONNECT (clean session), for clients that must misbehave in ways mqtt.js will not. */
+function rawConnectPacket(clientId: string, keepaliveSec: number): Buffer {
+  const id = Buffer.from(clientId, "utf8");
+  const rest = Buffer.concat([
+    Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, keepaliveSec >> 8, keepaliveSec & 0xff]),
+    Buffer.from([id.length >> 8, id.length & 0xff]),
+    id,
+  ]);
+  if (rest.length > 127) throw new Error("client id too long for this one-byte length encoder");
+  return Buffer.concat([Buffer.from([0x10, rest.length]), rest]);
+}
+const CONNACK_ACCEPTED = Buffer.from([0x20, 0x02, 0x00, 0x00]);
+
+/** The first n bytes arriving as `event` chunks (a CONNACK may come in several TLS records or WebSocket frames). */
+function firstBytes(source: EventEmitter, event: "data" | "message", n: number): Promise<Buffer> {
+  return new Promise((resolve) => {
+    let got = Buffer.alloc(0);
+    const onChunk = (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length < n) return;
+      source.off(event, onChunk);
+      resolve(got.subarray(0, n));
+    };
+    source.on(event, onChunk);
+  });
 }
 
 type ConnectOutcome =
@@ -331,6 +360,70 @@ describe("live connections", () => {
     expect(bye.disconnectReason).toBe("AUTH_ERROR");
     const again = await connectDevice(cert, "sensor-revoke");
     expect(again.connected).toBe(false);
+  });
+});
+
+describe("disconnect reasons of misbehaving clients", () => {
+  it("reports MQTT_KEEP_ALIVE_TIMEOUT for a client silent for 1.5 keepalive periods", async () => {
+    const since = Date.now();
+    const cert = devices["sensor-2"] as IssuedCert;
+    const socket = tlsConnect({
+      host: "127.0.0.1",
+      port: broker.mqttsPort,
+      ca: ca.caPem,
+      cert: cert.certPem,
+      key: cert.keyPem,
+    });
+    const connack = firstBytes(socket, "data", CONNACK_ACCEPTED.length);
+    socket.once("secureConnect", () => socket.write(rawConnectPacket("sensor-2", 1)));
+    expect(await connack).toEqual(CONNACK_ACCEPTED);
+    const ended = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    await ended; // the broker drops it after ~1.5 s without PINGREQ
+    const bye = await seenMessage("$aws/events/presence/disconnected/sensor-2", () => true, since);
+    expect(bye.disconnectReason).toBe("MQTT_KEEP_ALIVE_TIMEOUT");
+  });
+
+  it("reports a WebSocket Close frame without MQTT DISCONNECT as CLIENT_INITIATED_DISCONNECT", async () => {
+    const since = Date.now();
+    const url = await presignMqttUrl({
+      host: "127.0.0.1",
+      port: broker.wssPort,
+      region: REGION,
+      credentials,
+    });
+    const ws = new WebSocket(url, ["mqtt"], { ca: ca.caPem });
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("error", reject);
+    });
+    const connack = firstBytes(ws, "message", CONNACK_ACCEPTED.length);
+    ws.send(rawConnectPacket("observer-raw", 60));
+    expect(await connack).toEqual(CONNACK_ACCEPTED);
+    await seenMessage("$aws/events/presence/connected/observer-raw", () => true, since);
+    ws.close(1000);
+    const bye = await seenMessage("$aws/events/presence/disconnected/observer-raw", () => true, since);
+    expect(bye).toMatchObject({
+      disconnectReason: "CLIENT_INITIATED_DISCONNECT",
+      principalIdentifier: "AKIDLOCAL",
+    });
+  });
+
+  it("reports a dropped TCP connection as CONNECTION_LOST", async () => {
+    const since = Date.now();
+    const cert = devices["sensor-2"] as IssuedCert;
+    const socket = tlsConnect({
+      host: "127.0.0.1",
+      port: broker.mqttsPort,
+      ca: ca.caPem,
+      cert: cert.certPem,
+      key: cert.keyPem,
+    });
+    const connack = firstBytes(socket, "data", CONNACK_ACCEPTED.length);
+    socket.once("secureConnect", () => socket.write(rawConnectPacket("sensor-2", 60)));
+    expect(await connack).toEqual(CONNACK_ACCEPTED);
+    socket.destroy();
+    const bye = await seenMessage("$aws/events/presence/disconnected/sensor-2", () => true, since);
+    expect(bye.disconnectReason).toBe("CONNECTION_LOST");
   });
 });
 

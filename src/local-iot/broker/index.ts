@@ -56,6 +56,8 @@ export const POLICY_VIOLATION_REASON: DisconnectReason = "AUTH_ERROR";
 /** Topics nobody may publish to: AWS reserves lifecycle topics; `$SYS/` is aedes' own. */
 const RESERVED_PUBLISH_PREFIXES = [PRESENCE_PREFIX, "$aws/events/", "$SYS/"];
 const AEDES_SYS_PREFIX = "$SYS";
+/** RFC 6455 close code for "no Close frame received" (connection dropped). */
+const WS_CLOSE_ABNORMAL = 1006;
 
 export interface BrokerOptions {
   host?: string;
@@ -133,6 +135,8 @@ export async function startBroker(registry: RegistryView, opts: BrokerOptions): 
   const live = new Set<Client>();
   /** Principals of WebSocket streams, set at upgrade before aedes sees the stream. */
   const iamStreams = new WeakMap<Duplex, { accessKeyId: string; ipAddress: string }>();
+  /** WebSocket streams whose client sent a Close frame: AWS counts that as a client-initiated disconnect. */
+  const closeFrameStreams = new WeakSet<Duplex>();
   const versionByClientId = new Map<string, number>();
   let closing = false;
 
@@ -311,9 +315,9 @@ export async function startBroker(registry: RegistryView, opts: BrokerOptions): 
     const session = sessions.get(client);
     live.delete(client);
     if (!session?.announced) return;
+    const byClient = (client as ClientWithFlags)._disconnected || closeFrameStreams.has(client.conn);
     const reason: DisconnectReason =
-      session.reason ??
-      ((client as ClientWithFlags)._disconnected ? "CLIENT_INITIATED_DISCONNECT" : "CONNECTION_LOST");
+      session.reason ?? (byClient ? "CLIENT_INITIATED_DISCONNECT" : "CONNECTION_LOST");
     log("client %s disconnected: %s", session.clientId, reason);
     if (hasLifecycleEvents(session.clientId)) publishEvent(disconnectedEvent(session, reason, Date.now()));
   });
@@ -380,7 +384,12 @@ export async function startBroker(registry: RegistryView, opts: BrokerOptions): 
           return;
         }
         wss.handleUpgrade(req, socket, head, (ws) => {
-          const stream = createWebSocketStream(ws);
+          let stream: Duplex | undefined;
+          // Registered before the stream's own listener, which ends the stream on the same event.
+          ws.once("close", (code: number) => {
+            if (stream && code !== WS_CLOSE_ABNORMAL) closeFrameStreams.add(stream);
+          });
+          stream = createWebSocketStream(ws);
           iamStreams.set(stream, {
             accessKeyId: verdict.accessKeyId,
             ipAddress: req.socket.remoteAddress ?? "",
