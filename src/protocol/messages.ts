@@ -363,7 +363,7 @@ export function encodeFields(specs: readonly FieldSpec[], obj: object): Buffer {
   return encodeTlv(fields);
 }
 
-/** TLV bytes -> typed object; unknown tags are ignored, a repeated known tag is malformed. */
+/** TLV bytes -> typed object; unknown tags are ignored, of a repeated tag the first occurrence counts. */
 export function decodeFields<T>(specs: readonly FieldSpec[], payload: Uint8Array): Decoded<T> {
   const tlv = decodeTlv(payload);
   if (!tlv.ok) return { ok: false, status: STATUS.ERR_BAD_PAYLOAD, detail: tlv.detail };
@@ -371,8 +371,8 @@ export function decodeFields<T>(specs: readonly FieldSpec[], payload: Uint8Array
   for (const f of tlv.fields) {
     const s = specs.find((x) => x.tag === f.tag);
     if (!s) continue;
-    if (s.name in out)
-      return { ok: false, status: STATUS.ERR_BAD_PAYLOAD, detail: `field ${s.name} given twice` };
+    // A repeated tag: the first occurrence counts (as in the C core's TLV find functions).
+    if (s.name in out) continue;
     const v = decodeValue(s, f.value);
     if (!v.ok) return { ok: false, status: STATUS.ERR_BAD_PAYLOAD, detail: v.detail };
     out[s.name] = v.value;

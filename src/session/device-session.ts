@@ -124,6 +124,10 @@ const REFUSAL_HINTS: Record<string, string> = {
   ERR_BUSY: "wait for the device to finish and try again",
   ERR_STORAGE: "the device's flash or key storage failed; erase the NVS partition or check the flash",
   ERR_BAD_BAUD: "pick a rate from the device's HELLO list",
+  ERR_BAD_CERT: "the certificate or root CA PEM does not parse on the device: check the files given",
+  ERR_TOO_LARGE: "the credential set is larger than the device accepts: drop unneeded root CAs",
+  ERR_BAD_TOKEN: "the factory-reset token was wrong or older than 30 s: run the reset again",
+  ERR_CRYPTO: "the device's crypto library failed (code in the text): check the key store, then retry",
 };
 
 export class DeviceSession extends EventEmitter<SessionEvents> {
