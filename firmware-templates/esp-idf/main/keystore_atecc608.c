@@ -214,6 +214,7 @@ int prov_port_keystore_init(prov_keystore_t *p_out)
 
     /* esp-cryptoauthlib's default I2C config; pins come from sdkconfig (CONFIG_ATCA_I2C_*). */
     cfg_ateccx08a_i2c_default.atcai2c.address = PROV_ATECC_ADDRESS_8BIT;
+    cfg_ateccx08a_i2c_default.atcai2c.bus = PROV_ATECC_I2C_PORT;
     rc = atcab_init(&cfg_ateccx08a_i2c_default);
     s_ready = (rc == ATCA_SUCCESS);
     if (!s_ready) {
