@@ -11,6 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { ProvisionError } from "../errors.js";
 import { ApiError } from "./api-error.js";
 import { writeFileAtomic } from "./atomic-file.js";
 import type {
@@ -148,13 +149,24 @@ export class Registry implements RegistryView {
     try {
       parsed = JSON.parse(text) as StateFile;
     } catch (e) {
-      throw new Error(
-        `local AWS IoT state file ${this.statePath} is not valid JSON (${(e as Error).message}); move it away to start empty`,
+      throw new ProvisionError(
+        "CONFIG",
+        `local AWS IoT state file is not valid JSON: ${(e as Error).message}`,
+        {
+          where: this.statePath,
+          hint: "move the file away to start with an empty registry (writes are atomic, so this is not a crash leftover)",
+          cause: e,
+        },
       );
     }
-    if (parsed.formatVersion !== STATE_FORMAT_VERSION) {
-      throw new Error(
-        `local AWS IoT state file ${this.statePath} has format ${parsed.formatVersion}, expected ${STATE_FORMAT_VERSION}`,
+    if (parsed?.formatVersion !== STATE_FORMAT_VERSION) {
+      throw new ProvisionError(
+        "CONFIG",
+        `local AWS IoT state file has format ${String(parsed?.formatVersion)}, this version reads ${STATE_FORMAT_VERSION}`,
+        {
+          where: this.statePath,
+          hint: "use the provision version that wrote it, or move the file away to start empty",
+        },
       );
     }
     return { ...emptyState(), ...parsed };
