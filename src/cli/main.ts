@@ -6,6 +6,7 @@
 import { Command, Option } from "commander";
 import { asProvisionError, ProvisionError } from "../errors.js";
 import { exitCodeFor } from "./exit-codes.js";
+import { installInterruptHandler } from "./interrupt.js";
 
 const program = new Command();
 let jsonMode = false;
@@ -200,6 +201,13 @@ program
   .option("--json", "print one JSON result object on stdout")
   .action(run(async () => (await import("../commands/demo.js")).demoCommand));
 
-process.on("SIGINT", () => fail(new ProvisionError("INTERRUPTED", "interrupted")));
+installInterruptHandler(() =>
+  fail(
+    new ProvisionError(
+      "INTERRUPTED",
+      "interrupted twice: quitting now; run `provision cleanup --ledger FILE` if a registration was in flight",
+    ),
+  ),
+);
 
 program.parseAsync(process.argv).catch(fail);

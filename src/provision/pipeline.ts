@@ -13,6 +13,7 @@
 import { createHash } from "node:crypto";
 import Handlebars from "handlebars";
 import { getBoard } from "../boards/index.js";
+import { throwIfInterrupted } from "../cli/interrupt.js";
 import type { Progress } from "../cli/progress.js";
 import { verifyCsr } from "../csr/index.js";
 import { asProvisionError, ProvisionError } from "../errors.js";
@@ -25,11 +26,11 @@ import {
   registerWithRollback,
   rollbackRegistration,
 } from "../ledger/index.js";
+import type { Observer } from "../observer/index.js";
 import type { CredentialSet, CsrSubject, HelloAnswer, StatusAnswer } from "../protocol/index.js";
 import { encodeRequest, KEY_STORE, KEY_TYPE, DEVICE_STATE as STATE } from "../protocol/index.js";
 import { leastPrivilegePolicy, THING_NAME_VARIABLE, topicForThing } from "../registry/index.js";
 import type { DeviceSession } from "../session/index.js";
-import type { FirstMessage, Observer } from "./observer-port.js";
 import type { CloudTarget } from "./target.js";
 
 export const KEY_TYPE_NAMES = {
@@ -79,6 +80,8 @@ export interface ProvisionDeps {
   ledger: Ledger;
   observer: Observer;
   progress: Progress;
+  /** Aborted on SIGINT: the pipeline stops at the next safe point and undoes what it registered. */
+  signal?: AbortSignal;
 }
 
 export interface ProvisionResult {
@@ -190,33 +193,63 @@ export async function installCredentials(session: DeviceSession, set: Credential
   return committed;
 }
 
-/** Restart the device and wait for its first publish, with the observer already subscribed. */
+export interface FirstPublish {
+  topic: string;
+  /** Payload as UTF-8 text, e.g. `{"counter": 0}`. */
+  payload: string;
+  /** Epoch ms: restart asked, lifecycle "connected" seen (if it was), first message received. */
+  restartedAt: number;
+  connectedAt?: number;
+  receivedAt: number;
+}
+
+/**
+ * Restart the device and wait for its first publish. The observer's
+ * subscriptions are acknowledged before the restart, so not even a device
+ * that connects within milliseconds can be missed.
+ */
 export async function restartAndWatch(
   session: DeviceSession,
   observer: Observer,
   thingName: string,
   topic: string,
   timeoutMs: number,
-): Promise<FirstMessage> {
-  const watch = await observer.watch(thingName, topic);
+): Promise<FirstPublish> {
+  await observer.watch(thingName, topic);
   try {
     const restartedAt = Date.now();
     await session.restart();
-    const first = await watch.firstMessage(timeoutMs, session.deviceLog);
-    return { ...first, restartedAt };
+    const first = await observer.waitForFirstMessage(thingName, topic, timeoutMs).catch((e: unknown) => {
+      // The device's own words are the best clue for a device that never published.
+      const err = asProvisionError(e);
+      throw new ProvisionError(err.code, err.message, {
+        where: `${err.where ?? `thing ${thingName}`} on ${session.port}`,
+        hint: err.hint,
+        details: err.details,
+        deviceLog: session.deviceLog.slice(-20),
+        cause: e,
+      });
+    });
+    const out: FirstPublish = {
+      topic: first.topic,
+      payload: first.payload.toString("utf8"),
+      restartedAt,
+      receivedAt: first.receivedAt.getTime(),
+    };
+    if (first.connectedAt) out.connectedAt = first.connectedAt.getTime();
+    return out;
   } finally {
-    watch.close();
+    await observer.unwatch(thingName, topic);
   }
 }
 
-function firstMessageReport(m: FirstMessage) {
+function firstMessageReport(m: FirstPublish) {
   const out: ProvisionResult["firstMessage"] = {
     topic: m.topic,
     payload: m.payload,
-    firstPublishMs: m.receivedAt - (m.restartedAt ?? m.receivedAt),
+    firstPublishMs: m.receivedAt - m.restartedAt,
   };
-  if (m.connectedAt !== undefined && m.restartedAt !== undefined)
-    out.connectMs = m.connectedAt - m.restartedAt;
+  if (m.connectedAt !== undefined) out.connectMs = m.connectedAt - m.restartedAt;
   return out;
 }
 
@@ -334,6 +367,7 @@ export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan):
     );
   }
 
+  throwIfInterrupted(deps.signal);
   const thingName = thingNameFor(plan, hello);
   const subject: CsrSubject = { ...plan.subject, CN: plan.subject.CN ?? thingName };
   const csr = await progress.step(
@@ -348,6 +382,7 @@ export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan):
     (c) => `${c.keyType}, ${c.subjectText}`,
   );
 
+  throwIfInterrupted(deps.signal);
   const registration = await progress.step(
     "register",
     `register ${thingName} with AWS IoT (${target.kind === "local" ? "local" : target.region})`,
@@ -377,6 +412,7 @@ export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan):
   try {
     endpoint = await progress.step("endpoint", "find the data endpoint", () => target.endpoint());
     set = credentialSet(registration, target, endpoint, plan);
+    throwIfInterrupted(deps.signal);
     await progress.step(
       "credentials",
       "write and commit the credentials",

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 /**
  * Where a device is provisioned to: AWS IoT in an account, or the local AWS
  * IoT. Everything downstream (registry, credentials, observer) sees the same
@@ -6,22 +7,15 @@
  */
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { amazonRootCaPem } from "../cloud/amazon-roots.js";
-import { presignMqttUrl } from "../cloud/sigv4-mqtt-url.js";
 import { ProvisionError } from "../errors.js";
 import { type LocalIot, startLocalIot } from "../local-iot/service.js";
+import { createObserver, type Observer, presignedObserverUrl } from "../observer/index.js";
 import { type CloudRegistry, createAwsRegistry } from "../registry/index.js";
 
 export const MQTT_PORT_AWS = 8883;
 export const WSS_PORT_AWS = 443;
 /** Fixed ports for `--local`, so a device provisioned today still finds the broker tomorrow. */
 export const LOCAL_PORTS_DEFAULT = { controlPlane: 4566, mqtts: 8883, wss: 8443 } as const;
-
-export interface ObserverEndpoint {
-  /** wss://host:port/mqtt?X-Amz-... (SigV4 presigned). */
-  url: string;
-  /** CA to verify the broker's TLS certificate; undefined = the system's roots. */
-  caPem?: string;
-}
 
 export interface CloudTarget {
   kind: "aws" | "local";
@@ -32,8 +26,8 @@ export interface CloudTarget {
   mqttPort: number;
   /** Root CAs written to the device for the endpoint. */
   rootCaPem: string;
-  /** A fresh presigned URL for one observer connection. */
-  observerEndpoint(): Promise<ObserverEndpoint>;
+  /** Connects an observer (MQTT over WSS, SigV4-presigned, refreshed on reconnect). */
+  openObserver(clientId?: string): Promise<Observer>;
   /** Present for the local target: the running service (tests read it). */
   local?: LocalIot;
   close(): Promise<void>;
@@ -50,6 +44,11 @@ export interface TargetOptions {
   /** Per-operation TPS limits (the station); default none for one device. */
   rateLimit?: boolean | Record<string, number>;
   maxAttempts?: number;
+}
+
+/** Observers get their own client id: sharing the device's would disconnect the device. */
+export function observerClientId(): string {
+  return `provision-observer-${randomBytes(6).toString("hex")}`;
 }
 
 export async function openTarget(opts: TargetOptions): Promise<CloudTarget> {
@@ -106,15 +105,17 @@ export async function targetForLocalIot(
     mqttPort: iot.mqttsPort,
     rootCaPem: iot.caPem,
     local: iot,
-    observerEndpoint: async () => ({
-      url: await presignMqttUrl({
-        host: iot.endpoint,
-        port: iot.wssPort,
-        region: iot.region,
-        credentials: iot.credentials,
+    openObserver: (clientId = observerClientId()) =>
+      createObserver({
+        clientId,
+        ca: iot.caPem,
+        url: presignedObserverUrl({
+          host: iot.endpoint,
+          port: iot.wssPort,
+          region: iot.region,
+          credentials: iot.credentials,
+        }),
       }),
-      caPem: iot.caPem,
-    }),
     async close() {
       await registry.close();
       await onClose();
@@ -136,7 +137,7 @@ async function openAwsTarget(opts: TargetOptions): Promise<CloudTarget> {
     return endpointHost;
   };
   // Same chain as the SDK client: the observer signs as the same identity.
-  const credentialProvider = fromNodeProviderChain(opts.profile ? { profile: opts.profile } : {});
+  const credentials = fromNodeProviderChain(opts.profile ? { profile: opts.profile } : {});
   return {
     kind: "aws",
     registry,
@@ -144,20 +145,11 @@ async function openAwsTarget(opts: TargetOptions): Promise<CloudTarget> {
     endpoint,
     mqttPort: MQTT_PORT_AWS,
     rootCaPem: amazonRootCaPem(),
-    observerEndpoint: async () => {
-      const c = await credentialProvider();
-      return {
-        url: await presignMqttUrl({
-          host: await endpoint(),
-          region: registry.region,
-          credentials: {
-            accessKeyId: c.accessKeyId,
-            secretAccessKey: c.secretAccessKey,
-            sessionToken: c.sessionToken,
-          },
-        }),
-      };
-    },
+    openObserver: async (clientId = observerClientId()) =>
+      createObserver({
+        clientId,
+        url: presignedObserverUrl({ host: await endpoint(), region: registry.region, credentials }),
+      }),
     async close() {
       await registry.close();
     },

@@ -1,0 +1,83 @@
+/**
+ * `provision --port P`: the main job. Wires the device link, the cloud
+ * target, the ledger and the observer into the pipeline, and reports.
+ */
+import { interrupt } from "../cli/interrupt.js";
+import { createProgress, timingsObject } from "../cli/progress.js";
+import { Ledger } from "../ledger/index.js";
+import { type ProvisionResult, provisionDevice } from "../provision/pipeline.js";
+import { openTarget } from "../provision/target.js";
+import { openDevice } from "./device-link.js";
+import { buildPlan, loadConfig, type PlanFlags } from "./plan.js";
+
+export const LEDGER_FILE_DEFAULT = "provision-ledger.jsonl";
+
+export interface ProvisionCommandOptions extends PlanFlags {
+  local?: boolean;
+  localStateDir?: string;
+  verbose?: boolean;
+  trace?: boolean;
+  json?: boolean;
+}
+
+export function printResult(
+  result: ProvisionResult,
+  timings: Record<string, number>,
+  json: boolean | undefined,
+) {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ ...result, timingsMs: timings })}\n`);
+    return;
+  }
+  const total = Object.values(timings).reduce((a, b) => a + b, 0);
+  const lines = [
+    `${result.mode === "verified" ? "verified" : result.mode === "rotated" ? "rotated" : "provisioned"} ${result.thingName} (device ${result.deviceId}, ${result.boardId}) in ${total} ms`,
+    `  endpoint     ${result.endpoint}`,
+    result.certificateId ? `  certificate  ${result.certificateId}` : undefined,
+    `  first message on ${result.firstMessage.topic}: ${result.firstMessage.payload}` +
+      (result.firstMessage.connectMs !== undefined
+        ? ` (connected after ${result.firstMessage.connectMs} ms,`
+        : " (") +
+      ` published after ${result.firstMessage.firstPublishMs} ms)`,
+    result.retiredCertificateId
+      ? `  previous certificate ${result.retiredCertificateId} deactivated`
+      : undefined,
+    result.locked ? "  device locked" : undefined,
+  ].filter((l) => l !== undefined);
+  process.stderr.write(`${lines.join("\n")}\n`);
+}
+
+export async function provisionCommand(opts: ProvisionCommandOptions): Promise<void> {
+  const config = loadConfig(opts.config);
+  const plan = buildPlan(opts, config);
+  const progress = createProgress();
+  const session = await openDevice({
+    ...opts,
+    port: opts.port ?? config.port,
+    baud: opts.baud ?? config.baud,
+  });
+  const closers: (() => Promise<void>)[] = [() => session.close()];
+  try {
+    const target = await openTarget({
+      local: opts.local,
+      localStateDir: opts.localStateDir,
+      region: opts.region ?? config.region,
+      profile: opts.profile ?? config.profile,
+      endpointUrl: opts.endpointUrl ?? config.endpointUrl,
+    });
+    closers.push(() => target.close());
+    const ledger = await Ledger.open(opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT);
+    closers.push(() => ledger.close());
+    const observer = await progress.step("observer", "connect the cloud-side observer", () =>
+      target.openObserver(),
+    );
+    closers.push(() => observer.close());
+    const result = await provisionDevice(
+      { session, target, ledger, observer, progress, signal: interrupt.signal },
+      plan,
+    );
+    printResult(result, timingsObject(progress.timings), opts.json);
+  } finally {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * `provision verify --port P`: for QA rigs. Reads the identity of an already
+ * provisioned device, restarts it, and waits for its first publish; the exit
+ * status says pass (0) or which failure.
+ */
+import { createProgress, timingsObject } from "../cli/progress.js";
+import { FIRST_PUBLISH_TIMEOUT_MS_DEFAULT, verifyProvisioned } from "../provision/pipeline.js";
+import { openTarget, type TargetOptions } from "../provision/target.js";
+import { type DeviceLinkOptions, openDevice } from "./device-link.js";
+import { printResult } from "./provision.js";
+
+export interface VerifyCommandOptions extends DeviceLinkOptions, TargetOptions {
+  timeout?: number;
+  json?: boolean;
+}
+
+export async function verifyCommand(opts: VerifyCommandOptions): Promise<void> {
+  const progress = createProgress();
+  const session = await openDevice(opts);
+  const closers: (() => Promise<void>)[] = [() => session.close()];
+  try {
+    const hello = await progress.step("hello", `meet the device on ${session.port}`, () => session.hello());
+    const status = await progress.step("status", "read its identity", () => session.status());
+    const target = await openTarget(opts);
+    closers.push(() => target.close());
+    const observer = await progress.step("observer", "connect the cloud-side observer", () =>
+      target.openObserver(),
+    );
+    closers.push(() => observer.close());
+    const result = await verifyProvisioned(
+      { session, observer, progress },
+      hello,
+      status,
+      opts.timeout ?? FIRST_PUBLISH_TIMEOUT_MS_DEFAULT,
+    );
+    printResult(result, timingsObject(progress.timings), opts.json);
+  } finally {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+  }
+}
