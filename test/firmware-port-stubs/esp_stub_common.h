@@ -14,9 +14,5 @@ typedef int esp_err_t;
 #define ESP_ERR_NVS_NEW_VERSION_FOUND 0x1110
 const char *esp_err_to_name(esp_err_t code);
 #define ESP_ERROR_CHECK(x) ((void)(x))
-/* sdkconfig values the port reads */
-#define CONFIG_PROV_KEYGEN_TASK_STACK 12288
-#define CONFIG_PROV_MQTT_BACKOFF_MIN_MS 1000
-#define CONFIG_PROV_MQTT_BACKOFF_MAX_MS 32000
-#define CONFIG_PROV_PUBLISH_INTERVAL_MS_DEFAULT 5000
+#include "sdkconfig.h"
 #endif
