@@ -396,11 +396,10 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
         this.options.trace?.({ direction: "tx", frame, name: messageName(type), attempt });
         this.stats.framesSent++;
         if (this.options.recordWire) this.wire.push({ direction: "tx", bytes: line });
-        try {
-          await this.transport.write(line);
-        } catch (e) {
-          this.failPending(e instanceof Error ? e : new Error(String(e)));
-        }
+        // Not awaited on its own: a write stuck in the driver must not outlive the attempt's timer.
+        this.transport
+          .write(line)
+          .catch((e: unknown) => this.failPending(e instanceof Error ? e : new Error(String(e))));
         const got = await answer;
         if (got) return got;
       }
