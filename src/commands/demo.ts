@@ -38,7 +38,9 @@ export async function demoCommand(opts: DemoCommandOptions): Promise<void> {
   progress.info(`demo state in ${base}`);
   const closers: (() => Promise<void>)[] = [];
   try {
-    await progress.step("build", "build the device twin (the C core against mbedTLS)", () => ensureTwinBuilt());
+    await progress.step("build", "build the device twin (the C core against mbedTLS)", () =>
+      ensureTwinBuilt(),
+    );
     const iot = await progress.step(
       "localIot",
       "start the local AWS IoT (control plane, CA, mTLS MQTT broker)",
