@@ -4,7 +4,7 @@
  *
  *   provision-twin --state-dir DIR [--device-id HEX12] [--board-id ID]
  *                  [--line-rate BAUD] [--boot-banner] [--keygen-delay-ms MS]
- *                  [--log-stderr]
+ *                  [--log-stderr] [--exit-with-parent]
  *
  * stdout contract: exactly one line, printed once the pty is ready:
  *   {"port":"/dev/pts/N","deviceId":"a0b1c2d3e4f5","pid":1234,"stateDir":"/abs/dir"}
@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -64,6 +65,7 @@ typedef struct twin_options {
     int boot_banner;
     uint32_t keygen_delay_ms;
     int log_stderr;
+    int exit_with_parent;
 } twin_options_t;
 
 static twin_options_t g_opt;
@@ -246,6 +248,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: provision-twin --state-dir DIR [--device-id HEX12] [--board-id ID]\n"
             "                      [--line-rate BAUD] [--boot-banner] [--keygen-delay-ms MS] [--log-stderr]\n"
+            "                      [--exit-with-parent]\n"
             "Runs the provisioning device core on a new pseudo-terminal. First stdout line:\n"
             "  {\"port\":\"/dev/pts/N\",\"deviceId\":\"...\",\"pid\":N,\"stateDir\":\"...\"}\n");
 }
@@ -340,6 +343,7 @@ int main(int argc, char **argv)
         {"board-id", required_argument, NULL, 'b'},  {"line-rate", required_argument, NULL, 'r'},
         {"boot-banner", no_argument, NULL, 'B'},     {"keygen-delay-ms", required_argument, NULL, 'k'},
         {"log-stderr", no_argument, NULL, 'L'},      {"help", no_argument, NULL, 'h'},
+        {"exit-with-parent", no_argument, NULL, 'P'},
         {NULL, 0, NULL, 0}};
     const char *state_dir = NULL;
     const char *device_id = NULL;
@@ -369,6 +373,7 @@ int main(int argc, char **argv)
             }
             break;
         case 'L': g_opt.log_stderr = 1; break;
+        case 'P': g_opt.exit_with_parent = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -406,6 +411,13 @@ int main(int argc, char **argv)
     if (open_pty(pty_name, sizeof(pty_name)) != 0) {
         fprintf(stderr, "provision-twin: cannot create a pseudo-terminal: %s\n", strerror(errno));
         return 1;
+    }
+    if (g_opt.exit_with_parent) {
+        /* a test runner that dies must not leave twins behind */
+        (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() == 1) {
+            return 1;
+        }
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

@@ -1,0 +1,191 @@
+/**
+ * A real twin over its pty, driven by DeviceSession through node-serialport:
+ * key generation and CSR for P-256 and RSA-2048 (OpenSSL verifies the CSR,
+ * its key is the one the twin reported and the key file holds), a full
+ * provisioning session in which no byte from the device carries the private
+ * key in any form, and typed refusals that leave the state as it was.
+ */
+import { createPublicKey } from "node:crypto";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isProvisionError } from "../src/errors.js";
+import {
+  DEVICE_STATE,
+  EVENT_CODE,
+  FrameReceiver,
+  KEY_STORE,
+  KEY_TYPE,
+  sha256,
+} from "../src/protocol/index.js";
+import type { DeviceSession } from "../src/session/index.js";
+import { startTwin, type Twin } from "../src/twin/index.js";
+import { derToPem, openssl, opensslBuffer, openTwinSession, TestCa, tempDir } from "./twin-helpers.js";
+
+let base: { path: string; remove: () => Promise<void> };
+let ca: TestCa;
+const cleanups: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  base = await tempDir("twin-keys-");
+  ca = await TestCa.create(base.path);
+});
+afterAll(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  await base.remove();
+});
+
+async function twinWithSession(name: string): Promise<{ twin: Twin; session: DeviceSession }> {
+  const twin = await startTwin({ stateDir: join(base.path, name), bootBanner: true });
+  const session = await openTwinSession(twin, { recordWire: true });
+  cleanups.push(async () => {
+    await session.close();
+    await twin.stop();
+  });
+  return { twin, session };
+}
+
+/** Hex blocks after `label:` in `openssl pkey -text` output, as bytes without leading zeros. */
+function textField(text: string, label: string): Buffer {
+  const lines = text.split("\n");
+  const start = lines.findIndex((l) => l.trim() === `${label}:`);
+  expect(start, `openssl text has ${label}`).toBeGreaterThanOrEqual(0);
+  let hex = "";
+  for (const l of lines.slice(start + 1)) {
+    if (!/^\s+[0-9a-f:]+$/.test(l)) break;
+    hex += l.trim().replaceAll(":", "");
+  }
+  let bytes = Buffer.from(hex, "hex");
+  while (bytes.length > 0 && bytes[0] === 0) bytes = bytes.subarray(1);
+  return bytes;
+}
+
+/** Every form of the private key that must never be sent, extracted from the twin's key file with openssl. */
+async function secretForms(keyFile: string, rsa: boolean): Promise<{ name: string; bytes: Buffer }[]> {
+  const pem = await readFile(keyFile, "utf8");
+  const forms = [
+    { name: "key file DER", bytes: await opensslBuffer(["pkey", "-in", keyFile, "-outform", "DER"]) },
+    {
+      name: "PKCS#8 DER",
+      bytes: await opensslBuffer(["pkcs8", "-topk8", "-nocrypt", "-in", keyFile, "-outform", "DER"]),
+    },
+    { name: "PEM body", bytes: Buffer.from(pem.split("\n").slice(1, 3).join("")) },
+  ];
+  const text = (await openssl(["pkey", "-in", keyFile, "-text", "-noout"])).stdout;
+  if (rsa) {
+    forms.push({ name: "RSA private exponent", bytes: textField(text, "privateExponent") });
+    forms.push({ name: "RSA prime1", bytes: textField(text, "prime1") });
+    forms.push({ name: "RSA prime2", bytes: textField(text, "prime2") });
+  } else {
+    forms.push({ name: "EC private scalar", bytes: textField(text, "priv") });
+  }
+  for (const f of forms) expect(f.bytes.length, f.name).toBeGreaterThanOrEqual(30);
+  return forms;
+}
+
+const SUBJECT = { C: "JP", ST: "Tokyo", O: "株式会社テスト", OU: "Devices", CN: "twin-device" };
+
+describe.each([
+  ["P-256", KEY_TYPE.EC_P256, false],
+  ["RSA-2048", KEY_TYPE.RSA_2048, true],
+] as const)("twin %s", (label, keyType, rsa) => {
+  it("makes the key on the device, signs a CSR OpenSSL verifies, and never sends the private key", async () => {
+    const { twin, session } = await twinWithSession(`keys-${label}`);
+    const events: number[] = [];
+    session.on("event", (e) => events.push(e.code));
+
+    const hello = await session.hello();
+    expect(hello.deviceId).toBe(twin.deviceId);
+    expect(hello.state).toBe(DEVICE_STATE.EMPTY);
+    expect(hello.keyStores).toEqual([KEY_STORE.FILE]);
+
+    const gen = await session.generateKey({ keyType, keyStore: KEY_STORE.FILE });
+    expect(gen.created).toBe(true);
+    expect(gen.keyType).toBe(keyType);
+    const csrDer = await session.getCsr(SUBJECT);
+
+    // OpenSSL checks the proof of possession and reads the UTF-8 subject back
+    const csrFile = join(base.path, `${label}.csr`);
+    await import("node:fs/promises").then((fs) =>
+      fs.writeFile(csrFile, derToPem(csrDer, "CERTIFICATE REQUEST")),
+    );
+    const verify = await openssl([
+      "req",
+      "-in",
+      csrFile,
+      "-verify",
+      "-noout",
+      "-subject",
+      "-nameopt",
+      "utf8",
+    ]);
+    expect(`${verify.stdout}${verify.stderr}`).toMatch(/verify OK/);
+    expect(verify.stdout).toContain("O=株式会社テスト, OU=Devices");
+
+    // the CSR's key = the key the twin reported = the key in the twin's key file
+    const csrKeyPem = (await openssl(["req", "-in", csrFile, "-pubkey", "-noout"])).stdout;
+    const csrSpki = createPublicKey(csrKeyPem).export({ type: "spki", format: "der" });
+    const keyFile = join(twin.stateDir, "key-active.pem");
+    const fileSpki = createPublicKey(await readFile(keyFile, "utf8")).export({ type: "spki", format: "der" });
+    expect(csrSpki.equals(gen.publicKey)).toBe(true);
+    expect(fileSpki.equals(gen.publicKey)).toBe(true);
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+
+    // finish the provisioning so the session covers every message that carries key material
+    const certPem = await ca.signCsr(csrDer);
+    const set = {
+      certificatePem: certPem,
+      rootCaPem: ca.certPem,
+      endpoint: "127.0.0.1",
+      mqttPort: 1, // nothing listens: the app's connection attempts are part of the captured traffic
+      thingName: `thing-${label}`,
+      topic: `things/${label}/counter`,
+      publishIntervalMs: 60_000,
+    };
+    const staged = await session.writeCredentials(set);
+    const committed = await session.commit();
+    expect(committed.setDigest.equals(staged.digest)).toBe(true);
+    const status = await session.status();
+    expect(status.state).toBe(DEVICE_STATE.PROVISIONED);
+    expect(status.publicKeySha256?.equals(sha256(gen.publicKey))).toBe(true);
+    expect(status.thingName).toBe(set.thingName);
+    await session.restart(50);
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await session.hello()).state).toBe(DEVICE_STATE.PROVISIONED);
+    expect(events).toContain(EVENT_CODE.BOOT);
+
+    // (b) nothing the device sent contains the private key, raw or inside a frame payload
+    const rx = Buffer.concat(session.wire.filter((w) => w.direction === "rx").map((w) => w.bytes));
+    expect(rx.length).toBeGreaterThan(1000);
+    const payloads: Buffer[] = [];
+    const receiver = new FrameReceiver();
+    for (const ev of [...receiver.push(rx), ...receiver.flush()])
+      if (ev.kind === "frame") payloads.push(Buffer.from(ev.frame.payload));
+    expect(payloads.length).toBeGreaterThanOrEqual(10);
+    const everything = Buffer.concat([rx, ...payloads]);
+    expect(everything.includes(gen.publicKey)).toBe(true); // the search itself works on what was sent
+    for (const secret of await secretForms(keyFile, rsa)) {
+      expect(everything.includes(secret.bytes), `${secret.name} found on the wire`).toBe(false);
+    }
+  });
+});
+
+describe("twin refusals", () => {
+  it("answers wrong-state commands with typed errors and keeps its state", async () => {
+    const { session } = await twinWithSession("refusals");
+    await session.hello();
+    const err = await session.getCsr({ CN: "x" }).catch((e: unknown) => e);
+    expect(isProvisionError(err) && err.code).toBe("DEVICE_REFUSED");
+    expect(String((err as Error).message)).toContain(
+      "GET_CSR not valid in state EMPTY: send GENERATE_KEY first",
+    );
+    expect((await session.status()).state).toBe(DEVICE_STATE.EMPTY);
+    await session.generateKey({ keyType: KEY_TYPE.EC_P256, keyStore: KEY_STORE.FILE });
+    const again = await session.generateKey({ keyType: KEY_TYPE.EC_P384, keyStore: KEY_STORE.FILE });
+    expect(again.created).toBe(false);
+    expect(again.keyType).toBe(KEY_TYPE.EC_P256);
+    const commit = await session.commit().catch((e: unknown) => e);
+    expect(String((commit as Error).message)).toContain("COMMIT not valid in state KEYED");
+    expect((await session.status()).state).toBe(DEVICE_STATE.KEYED);
+  });
+});
