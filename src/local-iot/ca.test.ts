@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiError } from "./api-error.js";
 import { CA_CERT_FILE, LocalCa, parseAndCheckCsr } from "./ca.js";
@@ -103,6 +104,48 @@ describe("local CA issuing from CSRs", () => {
     expect(description).toBe("EC P-256");
     const issued = await ca.issueForCsr(parsed);
     expect(pubkeyOfCert(issued.certificatePem)).toBe(pubkeyOfCsr(csr));
+
+    const rsaCsr = execFileSync(exe, ["rsa", "CN=mbedtls-rsa-device"], { encoding: "utf8" });
+    const rsa = await parseAndCheckCsr(rsaCsr);
+    expect(rsa.description).toBe("RSA 2048");
+    expect(pubkeyOfCert((await ca.issueForCsr(rsa.csr)).certificatePem)).toBe(pubkeyOfCsr(rsaCsr));
+  });
+
+  it("answers mutated or random input with InvalidRequestException, and never signs another key", async () => {
+    const { csr } = opensslCsr("fuzz-base", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]);
+    const der = execFileSync("openssl", ["req", "-outform", "DER"], { input: csr });
+    const originalKey = Buffer.from((await parseAndCheckCsr(csr)).csr.publicKey.rawData);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: der.length - 1 }),
+        fc.integer({ min: 1, max: 255 }),
+        async (at, xor) => {
+          const mutated = Buffer.from(der);
+          mutated[at] = (mutated[at] ?? 0) ^ xor;
+          const pem = `-----BEGIN CERTIFICATE REQUEST-----\n${mutated.toString("base64")}\n-----END CERTIFICATE REQUEST-----\n`;
+          try {
+            // A flip that leaves an equivalent encoding (e.g. a lax length inside the
+            // signature's DER) may pass; what must never pass is another key.
+            const { csr: parsed } = await parseAndCheckCsr(pem);
+            return Buffer.from(parsed.publicKey.rawData).equals(originalKey);
+          } catch (e) {
+            return e instanceof ApiError && e.errorType === "InvalidRequestException";
+          }
+        },
+      ),
+      { numRuns: 300, seed: 1 },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 300 }), async (text) => {
+        try {
+          await parseAndCheckCsr(text);
+          return false;
+        } catch (e) {
+          return e instanceof ApiError && e.errorType === "InvalidRequestException";
+        }
+      }),
+      { numRuns: 300, seed: 2 },
+    );
   });
 
   it("refuses RSA-1024, secp256k1 and Ed25519 keys", async () => {
