@@ -287,7 +287,9 @@ export async function startBroker(registry: RegistryView, opts: BrokerOptions): 
     },
   })) as AedesWithClients;
 
-  broker.on("clientReady", (client) => {
+  // "client" = registered, after an older holder of the id was closed and before CONNACK is written: a
+  // client cannot act on its CONNACK before this, and every "clientDisconnect" has a "client" before it.
+  broker.on("client", (client) => {
     const session = sessions.get(client);
     if (!session) return;
     session.versionNumber = (versionByClientId.get(session.clientId) ?? 0) + 1;
