@@ -2,6 +2,7 @@
  * `provision --port P`: the main job. Wires the device link, the cloud
  * target, the ledger and the observer into the pipeline, and reports.
  */
+import { getBoard } from "../boards/index.js";
 import { interrupt } from "../cli/interrupt.js";
 import { createProgress, timingsObject } from "../cli/progress.js";
 import { Ledger } from "../ledger/index.js";
@@ -50,6 +51,8 @@ export function printResult(
 export async function provisionCommand(opts: ProvisionCommandOptions): Promise<void> {
   const config = loadConfig(opts.config);
   const plan = buildPlan(opts, config);
+  // A typo in --board should fail before anything touches the device or the cloud.
+  if (plan.boardId) getBoard(plan.boardId);
   const progress = createProgress();
   const session = await openDevice({
     ...opts,

@@ -1,0 +1,231 @@
+/**
+ * The whole flow against real parts: the C device twin on a pty (real
+ * serialport), the local AWS IoT (real @aws-sdk/client-iot over HTTP, real
+ * mTLS MQTT, observer over WSS + SigV4), with faults injected into the
+ * control plane. After every run the service is listed through the SDK: no
+ * ACTIVE certificate may exist that is not attached to its thing.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exitCodeFor } from "../src/cli/exit-codes.js";
+import type { Progress, StepTiming } from "../src/cli/progress.js";
+import { openDevice } from "../src/commands/device-link.js";
+import { asProvisionError, type ErrorCode } from "../src/errors.js";
+import { Ledger } from "../src/ledger/index.js";
+import type { FaultConfig } from "../src/local-iot/faults.js";
+import { type LocalIot, startLocalIot } from "../src/local-iot/service.js";
+import type { Observer } from "../src/observer/index.js";
+import {
+  POLICY_NAME_DEFAULT,
+  type ProvisionPlan,
+  type ProvisionResult,
+  provisionDevice,
+  THING_NAME_TEMPLATE_DEFAULT,
+} from "../src/provision/pipeline.js";
+import { type CloudTarget, targetForLocalIot } from "../src/provision/target.js";
+import { TOPIC_DEFAULT } from "../src/registry/index.js";
+import { ensureTwinBuilt, startTwin, type Twin } from "../src/twin/index.js";
+
+let dir: string;
+let iot: LocalIot;
+let target: CloudTarget;
+let observer: Observer;
+let ledger: Ledger;
+let twinCount = 0;
+
+const plan: ProvisionPlan = {
+  thingNameTemplate: THING_NAME_TEMPLATE_DEFAULT,
+  topic: TOPIC_DEFAULT,
+  policyName: POLICY_NAME_DEFAULT,
+  intervalMs: 5000,
+  subject: { O: "flow test" },
+  force: false,
+  lock: false,
+  firstPublishTimeoutMs: 15_000,
+};
+
+/** A Progress that records steps and can act after one (e.g. pull the device's plug). */
+function quietProgress(after?: (step: string) => Promise<void>): Progress {
+  const timings: StepTiming[] = [];
+  return {
+    timings,
+    info: () => {},
+    async step(name, _label, run) {
+      const started = performance.now();
+      const r = await run();
+      timings.push({ step: name, ms: performance.now() - started, ok: true });
+      if (after) await after(name);
+      return r;
+    },
+  };
+}
+
+async function newTwin(): Promise<Twin> {
+  twinCount += 1;
+  return startTwin({ stateDir: join(dir, `twin-${twinCount}`) });
+}
+
+type Outcome = { ok: true; result: ProvisionResult } | { ok: false; code: ErrorCode; message: string };
+
+async function runOnce(
+  options: { faults?: FaultConfig; after?: (step: string, twin: Twin) => Promise<void> } = {},
+) {
+  iot.setFaults(options.faults ?? {});
+  const twin = await newTwin();
+  const session = await openDevice({ port: twin.port });
+  let outcome: Outcome;
+  try {
+    const result = await provisionDevice(
+      {
+        session,
+        target,
+        ledger,
+        observer,
+        progress: quietProgress(
+          options.after ? (s) => options.after?.(s, twin) ?? Promise.resolve() : undefined,
+        ),
+      },
+      plan,
+    );
+    outcome = { ok: true, result };
+  } catch (e) {
+    const err = asProvisionError(e);
+    outcome = { ok: false, code: err.code, message: err.message };
+  } finally {
+    iot.setFaults({});
+    await session.close().catch(() => undefined);
+    await twin.stop();
+  }
+  return outcome;
+}
+
+/** The invariant, checked through the real SDK: every ACTIVE certificate is attached to a thing. */
+async function activeUnattached(): Promise<string[]> {
+  const bad: string[] = [];
+  for (const c of await target.registry.listCertificates()) {
+    if (c.status !== "ACTIVE") continue;
+    const things = await target.registry.listPrincipalThings(c.certificateArn);
+    if (things.length === 0) bad.push(c.certificateId);
+  }
+  return bad;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "provision-flow-"));
+  await ensureTwinBuilt();
+  iot = await startLocalIot({ stateDir: join(dir, "iot"), detachDelayMs: 50 });
+  target = await targetForLocalIot(iot, { maxAttempts: 2 });
+  observer = await target.openObserver();
+  ledger = await Ledger.open(join(dir, "ledger.jsonl"));
+}, 120_000);
+
+afterAll(async () => {
+  await observer?.close();
+  await ledger?.close();
+  await target?.close();
+  await iot?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("provisioning a twin against the local AWS IoT", () => {
+  it("succeeds end to end and the first message is counter 0 from that thing", async () => {
+    const outcome = await runOnce();
+    if (!outcome.ok) throw new Error(`${outcome.code}: ${outcome.message}`);
+    const r = outcome.result;
+    expect(r.mode).toBe("provisioned");
+    expect(JSON.parse(r.firstMessage.payload)).toEqual({ counter: 0 });
+    expect(r.firstMessage.topic).toBe(`${r.thingName}/counter`);
+    const cert = await target.registry.describeCertificate(r.certificateId ?? "");
+    expect(cert?.status).toBe("ACTIVE");
+    expect(await target.registry.listPrincipalThings(cert?.certificateArn ?? "")).toEqual([r.thingName]);
+    expect(await activeUnattached()).toEqual([]);
+  });
+
+  // Every control-plane call the pipeline makes, throttled every time: the run must fail as
+  // CLOUD_THROTTLED (or, for calls the pipeline does not make, succeed) and leak nothing.
+  const operations = [
+    "CreateCertificateFromCsr",
+    "DescribeThing",
+    "CreateThing",
+    "GetPolicy",
+    "CreatePolicy",
+    "AttachPolicy",
+    "AttachThingPrincipal",
+  ];
+  for (const op of operations) {
+    it(`throttling on ${op} fails cleanly or succeeds, never leaking`, async () => {
+      const before = iot.stats()[op]?.throttled ?? 0;
+      const outcome = await runOnce({ faults: { operations: { [op]: { throttleRate: 1 } } } });
+      const throttled = (iot.stats()[op]?.throttled ?? 0) - before;
+      if (throttled > 0) {
+        expect(outcome.ok).toBe(false);
+        if (!outcome.ok) {
+          expect(outcome.code).toBe("CLOUD_THROTTLED");
+          expect(exitCodeFor(outcome.code)).toBe(22);
+        }
+      } else {
+        expect(outcome.ok).toBe(true);
+      }
+      expect(await activeUnattached()).toEqual([]);
+    });
+  }
+
+  it("random throttling on every API (30%) is absorbed by retries or fails cleanly", async () => {
+    const outcomes: Outcome[] = [];
+    for (let i = 0; i < 3; i++) {
+      outcomes.push(await runOnce({ faults: { seed: 7 + i, default: { throttleRate: 0.3 } } }));
+      expect(await activeUnattached()).toEqual([]);
+    }
+    for (const o of outcomes) if (!o.ok) expect(o.code).toBe("CLOUD_THROTTLED");
+  });
+
+  it("a 5xx after the certificate exists rolls the certificate back", async () => {
+    const certsBefore = (await target.registry.listCertificates()).length;
+    const outcome = await runOnce({ faults: { operations: { AttachPolicy: { serverErrorRate: 1 } } } });
+    expect(outcome.ok).toBe(false);
+    if (!outcome.ok) {
+      expect(outcome.code).toBe("CLOUD_FAILED");
+      expect(exitCodeFor(outcome.code)).toBe(24);
+    }
+    // The certificate was created, then deleted by the rollback.
+    expect((await target.registry.listCertificates()).length).toBe(certsBefore);
+    expect(await activeUnattached()).toEqual([]);
+  });
+
+  it("an unclear CreateCertificateFromCsr (5xx after it took effect) leaks nothing", async () => {
+    const outcome = await runOnce({
+      faults: { operations: { CreateCertificateFromCsr: { serverErrorAfterCommitRate: 1 } } },
+    });
+    expect(outcome.ok).toBe(false);
+    expect(await activeUnattached()).toEqual([]);
+  });
+
+  it("the device vanishing after registration is a device error and the registration is rolled back", async () => {
+    const certsBefore = (await target.registry.listCertificates()).length;
+    const outcome = await runOnce({
+      after: async (step, twin) => {
+        if (step === "register") await twin.kill("SIGKILL");
+      },
+    });
+    expect(outcome.ok).toBe(false);
+    if (!outcome.ok) {
+      expect(["DEVICE_SILENT", "PORT_IO"]).toContain(outcome.code);
+      expect([13, 14]).toContain(exitCodeFor(outcome.code));
+    }
+    expect((await target.registry.listCertificates()).length).toBe(certsBefore);
+    expect(await activeUnattached()).toEqual([]);
+  });
+
+  it("the failure classes map to distinct exit codes", () => {
+    const codes = [
+      "CLOUD_THROTTLED",
+      "CLOUD_FAILED",
+      "DEVICE_SILENT",
+      "VERIFY_TIMEOUT",
+      "CSR_REJECTED",
+    ] as const;
+    expect(new Set(codes.map(exitCodeFor)).size).toBe(codes.length);
+  });
+});
