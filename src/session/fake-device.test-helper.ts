@@ -73,6 +73,8 @@ const BOOT_LOG = [
   "\x1b[0;32mI (339) prov: provisioning core ready, protocol 1\x1b[0m",
 ];
 
+const BAUD_SWITCH_SETTLE_MS = 20;
+
 const ALWAYS_ALLOWED = new Set<CommandName>(["HELLO", "STATUS", "PING", "SET_BAUD", "RESTART"]);
 const VALID_STATES: Partial<Record<CommandName, number[]>> = {
   GENERATE_KEY: [0, 1, 2, 3],
@@ -380,6 +382,9 @@ export class FakeDevice {
   private async switchBaud(baud: number): Promise<void> {
     if (this.options.followBaudSwitch === false) return;
     const old = this.transport.baudRate;
+    // On a pty, drain returns before the peer has read the answer, and a serial baud change
+    // flushes unread output: give the answer time to leave, as a UART's "tx done" would.
+    await new Promise((r) => setTimeout(r, BAUD_SWITCH_SETTLE_MS));
     await this.transport.setBaudRate(baud);
     clearTimeout(this.baudRevert);
     // No valid frame at the new rate within BAUD_CONFIRM_MS: go back (section 5.3).

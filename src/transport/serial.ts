@@ -64,6 +64,7 @@ class SerialTransport implements Transport {
   private readonly listeners = new TransportListeners();
   private closing = false;
   private open = true;
+  private lastWrite: Promise<void> = Promise.resolve();
 
   constructor(
     readonly name: string,
@@ -103,12 +104,16 @@ class SerialTransport implements Transport {
 
   async write(bytes: Uint8Array): Promise<void> {
     if (!this.open) throw this.ioError("write", new Error("port is closed"));
-    await new Promise<void>((resolve, reject) => {
-      this.port.write(Buffer.from(bytes), (err) => (err ? reject(this.ioError("write", err)) : resolve()));
-    });
-    await new Promise<void>((resolve, reject) => {
-      this.port.drain((err) => (err ? reject(this.ioError("drain", err)) : resolve()));
-    });
+    const done = (async () => {
+      await new Promise<void>((resolve, reject) => {
+        this.port.write(Buffer.from(bytes), (err) => (err ? reject(this.ioError("write", err)) : resolve()));
+      });
+      await new Promise<void>((resolve, reject) => {
+        this.port.drain((err) => (err ? reject(this.ioError("drain", err)) : resolve()));
+      });
+    })();
+    this.lastWrite = done.catch(() => undefined);
+    await done;
   }
 
   onData(listener: (bytes: Buffer) => void): () => void {
@@ -122,6 +127,9 @@ class SerialTransport implements Transport {
   async setBaudRate(baudRate: number): Promise<void> {
     if (!Number.isInteger(baudRate) || baudRate <= 0)
       throw new TypeError(`baudRate must be a positive integer, got ${baudRate}`);
+    // node-serialport's update() does tcflush(TCIOFLUSH): unsent output would be lost, so let the
+    // last write drain first. Unread input is discarded too (callers switch between exchanges).
+    await this.lastWrite;
     await new Promise<void>((resolve, reject) => {
       this.port.update({ baudRate }, (err) =>
         err ? reject(this.ioError(`changing baud rate to ${baudRate}`, err)) : resolve(),

@@ -36,7 +36,11 @@ export interface Transport {
   /** Subscribes to the link closing. Returns the unsubscribe function. */
   onClose(listener: CloseListener): () => void;
 
-  /** Changes the baud rate of this end; bytes already written have left before it changes. */
+  /**
+   * Changes the baud rate of this end; bytes already written have left before
+   * it changes. Received bytes not yet delivered may be discarded (a serial
+   * port flushes its buffers), so switch between exchanges, not during one.
+   */
   setBaudRate(baudRate: number): Promise<void>;
 
   /**
