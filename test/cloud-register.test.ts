@@ -160,6 +160,8 @@ describe("registerWithRollback on the local AWS IoT", () => {
     expect(ops).toEqual([
       "intent:CreateCertificateFromCsr",
       "done:CreateCertificateFromCsr",
+      "intent:DescribeThing",
+      "done:DescribeThing",
       "intent:CreateThing",
       "done:CreateThing",
       "intent:EnsurePolicy",
@@ -284,6 +286,44 @@ describe("registerWithRollback on the local AWS IoT", () => {
     const found = records.find((r) => r.op === "FindUnclearCertificates" && r.event === "done");
     expect((found?.data?.certificateIds as string[]).length).toBe(1);
     expect(records.at(-1)?.event).toBe("rolled-back");
+  });
+
+  for (const op of ["CreateThing", "AttachPolicy", "AttachThingPrincipal"]) {
+    it(`a 5xx after ${op} took effect (answer lost on every retry) is rolled back completely`, async () => {
+      const thingName = `thing-lost-${op}`;
+      iot.setFaults({ operations: { [op]: { serverErrorAfterCommitRate: 1 } } });
+      const before = new Set(serviceState().map((c) => c.id));
+      const e = await caught(
+        registerWithRollback(registry, ledger, {
+          csrPem: newCsr(),
+          thingName,
+          policyName: POLICY,
+          policyDocument,
+        }),
+      );
+      expect(e.code).toBe("CLOUD_FAILED");
+      expect(e.message).toContain(`${op} failed: InternalFailureException`);
+      expect(e.details.rolledBack).toBe(true);
+      expect(serviceState().filter((c) => !before.has(c.id))).toEqual([]);
+      // The thing did get created by this run (its answer was lost), so it goes too.
+      expect(thingExists(thingName)).toBe(false);
+    });
+  }
+
+  it("an unclear failure while reading an existing thing never deletes that thing", async () => {
+    await registry.createThing("thing-preexisting", {});
+    iot.setFaults({ operations: { DescribeThing: { serverErrorRate: 1 } } });
+    const e = await caught(
+      registerWithRollback(registry, ledger, {
+        csrPem: newCsr(),
+        thingName: "thing-preexisting",
+        policyName: POLICY,
+        policyDocument,
+      }),
+    );
+    expect(e.code).toBe("CLOUD_FAILED");
+    iot.setFaults({});
+    expect(thingExists("thing-preexisting")).toBe(true);
   });
 
   it("a failed rollback leaves an open entry (ROLLBACK_INCOMPLETE) that cleanup finishes, idempotently", async () => {

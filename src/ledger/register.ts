@@ -146,16 +146,31 @@ export async function registerWithRollback(
     verifyIssuedCertificate(cert.certificatePem, spki, `certificate ${cert.certificateId}`);
 
     // 3. Thing, 4. policy, 5. attachments.
-    const thing = await step(
+    // Looked up as its own step, so that only an unclear CreateThing (never an
+    // unclear read) can make the rollback delete the thing.
+    const existing = await step(
       ledger,
       ids,
       "register",
-      "CreateThing",
-      { attributes: request.attributes ?? {} },
-      () => registry.createThing(request.thingName, request.attributes ?? {}),
-      (t) => ({ thingArn: t.thingArn, created: t.created }),
+      "DescribeThing",
+      { thingName: request.thingName },
+      () => registry.describeThing(request.thingName),
+      (t) => ({ exists: t !== undefined, thingArn: t?.thingArn }),
       timings,
     );
+    const thing =
+      existing !== undefined
+        ? { thingName: existing.thingName, thingArn: existing.thingArn, created: false }
+        : await step(
+            ledger,
+            ids,
+            "register",
+            "CreateThing",
+            { attributes: request.attributes ?? {} },
+            () => registry.createThing(request.thingName, request.attributes ?? {}),
+            (t) => ({ thingArn: t.thingArn, created: t.created }),
+            timings,
+          );
     const document =
       typeof request.policyDocument === "string"
         ? request.policyDocument
