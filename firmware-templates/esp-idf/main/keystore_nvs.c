@@ -286,19 +286,32 @@ static int ks_sign_sha256(void *p_ctx, prov_key_slot_t slot, const uint8_t hash[
                           size_t *p_sig_len)
 {
     mbedtls_pk_context pk;
+    /* mbedTLS 2.28 insists on a MBEDTLS_PK_SIGNATURE_MAX_SIZE buffer (1 KB) whatever the key: sign there, then copy. */
+    uint8_t *p_buf = malloc(MBEDTLS_PK_SIGNATURE_MAX_SIZE);
+    size_t len = 0;
     int st;
-    int rc;
 
     (void)p_ctx;
+    if (p_buf == NULL) {
+        return PROV_STORAGE_IO;
+    }
     mbedtls_pk_init(&pk);
     st = load_pk(slot, &pk, NULL);
+    if (st == PROV_STORAGE_OK &&
+        prov_pk_sign(&pk, MBEDTLS_MD_SHA256, hash, 32u, p_buf, MBEDTLS_PK_SIGNATURE_MAX_SIZE, &len, prov_port_rng,
+                     NULL) != 0) {
+        st = PROV_STORAGE_CRYPTO;
+    }
     if (st == PROV_STORAGE_OK) {
-        rc = prov_pk_sign(&pk, MBEDTLS_MD_SHA256, hash, 32u, p_sig, sig_size, p_sig_len, prov_port_rng, NULL);
-        if (rc != 0) {
-            st = (rc == MBEDTLS_ERR_PK_BAD_INPUT_DATA) ? PROV_STORAGE_TOO_LARGE : PROV_STORAGE_CRYPTO;
+        if (len > sig_size) {
+            st = PROV_STORAGE_TOO_LARGE;
+        } else {
+            memcpy(p_sig, p_buf, len);
+            *p_sig_len = len;
         }
     }
     mbedtls_pk_free(&pk);
+    free(p_buf);
     return st;
 }
 
