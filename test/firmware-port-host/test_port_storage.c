@@ -119,6 +119,7 @@ static void test_keystore(const prov_keystore_t *ks, const char *csr_path)
 
     CHECK(ks->generate(ks->ctx, PROV_KEY_SLOT_ACTIVE, PROV_KEY_RSA_2048) == PROV_STORAGE_OK, "nvs: RSA-2048 replaces");
     CHECK(sign_verifies(ks, PROV_KEY_SLOT_ACTIVE), "nvs: RSA-2048 signature verifies");
+    CHECK(fake_nvs_count("prov_key") == 2, "nvs: the replaced key is erased from flash");
     CHECK(ks->destroy(ks->ctx, PROV_KEY_SLOT_ACTIVE) == PROV_STORAGE_OK &&
               ks->key_type(ks->ctx, PROV_KEY_SLOT_ACTIVE, &type) == PROV_STORAGE_NOT_FOUND,
           "nvs: destroy empties the slot");

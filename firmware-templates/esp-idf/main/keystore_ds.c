@@ -279,6 +279,7 @@ static int ks_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
     gen_job_t job = {.key_type = key_type};
     nvs_handle_t h;
     uint8_t map = 0;
+    uint8_t old_map = 0;
     unsigned target;
     int st;
 
@@ -299,6 +300,7 @@ static int ks_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
         st = PROV_STORAGE_IO;
     } else if (st == PROV_STORAGE_OK) {
         st = read_map(h, &map);
+        old_map = map;
         target = (map & MAP_HAS_ACTIVE) ? ((map & MAP_ACTIVE_INDEX) ^ 1u) : (map & MAP_ACTIVE_INDEX);
         if (st == PROV_STORAGE_OK && (nvs_set_blob(h, record_name(target), job.p_rec, sizeof(*job.p_rec)) != ESP_OK ||
                                       nvs_commit(h) != ESP_OK)) {
@@ -315,6 +317,12 @@ static int ks_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
         }
         if (st == PROV_STORAGE_OK) {
             st = write_map(h, map);
+        }
+        if (st == PROV_STORAGE_OK && slot == PROV_KEY_SLOT_ACTIVE && target != (old_map & MAP_ACTIVE_INDEX) &&
+            (old_map & MAP_HAS_ACTIVE)) {
+            /* The replaced key: the map no longer points at it, so drop it from flash too. */
+            (void)nvs_erase_key(h, record_name(target ^ 1u));
+            (void)nvs_commit(h);
         }
         nvs_close(h);
     }

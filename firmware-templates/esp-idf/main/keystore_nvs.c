@@ -217,6 +217,7 @@ static int ks_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
     gen_job_t job = {.key_type = key_type};
     nvs_handle_t h;
     uint8_t map = 0;
+    uint8_t old_map = 0;
     unsigned target;
     int st;
 
@@ -233,6 +234,7 @@ static int ks_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
         st = PROV_STORAGE_IO;
     } else if (st == PROV_STORAGE_OK) {
         st = read_map(h, &map);
+        old_map = map;
         /* Always write into the blob that is not ACTIVE, then flip the map. */
         target = (map & MAP_HAS_ACTIVE) ? ((map & MAP_ACTIVE_INDEX) ^ 1u) : (map & MAP_ACTIVE_INDEX);
         if (st == PROV_STORAGE_OK && (nvs_set_blob(h, blob_name(target), job.p_blob, job.blob_len) != ESP_OK ||
@@ -250,6 +252,12 @@ static int ks_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
         }
         if (st == PROV_STORAGE_OK) {
             st = write_map(h, map);
+        }
+        if (st == PROV_STORAGE_OK && slot == PROV_KEY_SLOT_ACTIVE && target != (old_map & MAP_ACTIVE_INDEX) &&
+            (old_map & MAP_HAS_ACTIVE)) {
+            /* The replaced key: the map no longer points at it, so drop it from flash too. */
+            (void)nvs_erase_key(h, blob_name(target ^ 1u));
+            (void)nvs_commit(h);
         }
         nvs_close(h);
     }
