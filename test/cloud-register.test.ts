@@ -310,6 +310,56 @@ describe("registerWithRollback on the local AWS IoT", () => {
     });
   }
 
+  for (const op of [
+    "UpdateCertificate",
+    "ListAttachedPolicies",
+    "DetachPolicy",
+    "DeleteCertificate",
+    "DeleteThing",
+  ]) {
+    it(`throttling on the rollback's ${op}: ROLLBACK_INCOMPLETE, then cleanup leaves nothing`, async () => {
+      const thingName = `thing-rbthrottle-${op}`;
+      iot.setFaults({
+        operations: { AttachThingPrincipal: { serverErrorRate: 1 }, [op]: { throttleRate: 1 } },
+      });
+      const before = new Set(serviceState().map((c) => c.id));
+      const e = await caught(
+        registerWithRollback(registry, ledger, {
+          csrPem: newCsr(),
+          thingName,
+          policyName: POLICY,
+          policyDocument,
+        }),
+      );
+      expect(e.code).toBe("ROLLBACK_INCOMPLETE");
+      expect(e.message).toContain(op);
+      expect((await ledgerState(ledgerFile)).openRuns.length).toBe(1);
+      iot.setFaults({});
+      const report = await cleanupFromLedger(registry, ledgerFile);
+      expect(report.failed).toEqual([]);
+      expect(serviceState().filter((c) => !before.has(c.id))).toEqual([]);
+      expect(thingExists(thingName)).toBe(false);
+    });
+  }
+
+  it("throttling on DetachThingPrincipal while rolling back a registration: ROLLBACK_INCOMPLETE, then cleanup", async () => {
+    const reg = await registerWithRollback(registry, ledger, {
+      csrPem: newCsr(),
+      thingName: "thing-detach",
+      policyName: POLICY,
+      policyDocument,
+    });
+    iot.setFaults({ operations: { DetachThingPrincipal: { throttleRate: 1 } } });
+    const e = await caught(rollbackRegistration(registry, ledger, reg));
+    expect(e.code).toBe("ROLLBACK_INCOMPLETE");
+    // Deactivated first: the certificate can no longer connect although it is still attached.
+    expect(serviceState().find((c) => c.id === reg.certificateId)?.status).toBe("INACTIVE");
+    iot.setFaults({});
+    await cleanupFromLedger(registry, ledgerFile);
+    expect(serviceState().some((c) => c.id === reg.certificateId)).toBe(false);
+    expect(thingExists("thing-detach")).toBe(false);
+  });
+
   it("an unclear failure while reading an existing thing never deletes that thing", async () => {
     await registry.createThing("thing-preexisting", {});
     iot.setFaults({ operations: { DescribeThing: { serverErrorRate: 1 } } });
