@@ -75,6 +75,8 @@ program
       "the certificate goes into flash, and the tool waits for the device's first publish.",
   )
   .version("0.1.0")
+  // Flags after a subcommand belong to it (both the default command and `verify` have --port).
+  .enablePositionalOptions()
   .showHelpAfterError();
 
 cloudOptions(deviceOptions(program))
