@@ -12,6 +12,13 @@ import type { z } from "zod";
 import { ProvisionError } from "../errors.js";
 import { type Board, BoardSchema } from "./schema.js";
 
+export {
+  parseResetSequence,
+  RESET_IDLE_SIGNALS,
+  type ResetStep,
+  resetStepsFor,
+  runResetSteps,
+} from "./reset.js";
 export type { Board, Chip, KeyStoreKind, KeyType } from "./schema.js";
 export { BoardSchema, CHIPS, KEY_STORES, KEY_TYPES } from "./schema.js";
 
