@@ -38,7 +38,10 @@ export const ConfigSchema = z
     keyType: z.enum(KEY_TYPE_NAMES).optional(),
     keyStore: z.enum(KEY_STORE_NAMES).optional(),
     subject: SubjectSchema.optional(),
-    wifi: z.object({ ssid: z.string().min(1).max(32), password: z.string().max(64).optional() }).strict().optional(),
+    wifi: z
+      .object({ ssid: z.string().min(1).max(32), password: z.string().max(64).optional() })
+      .strict()
+      .optional(),
     region: z.string().optional(),
     profile: z.string().optional(),
     endpointUrl: z.string().url().optional(),
