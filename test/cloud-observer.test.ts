@@ -88,12 +88,13 @@ beforeAll(async () => {
     credentials: iot.credentials,
   });
   ledger = await Ledger.open(join(dir, "ledger.jsonl"));
+  // Signed with the registry's own identity, as the tool does against AWS.
   observer = await createObserver({
     url: presignedObserverUrl({
       host: iot.endpoint,
       port: iot.wssPort,
-      region: iot.region,
-      credentials: iot.credentials,
+      region: registry.region,
+      credentials: registry.credentialProvider(),
     }),
     clientId: "provision-observer-test",
     ca: iot.caPem,

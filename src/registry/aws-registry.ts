@@ -440,6 +440,21 @@ export class AwsCloudRegistry implements CloudRegistry {
     );
   }
 
+  /**
+   * The client's resolved credential provider, for signing the observer's
+   * WSS URL with the same identity (presignedObserverUrl). Errors map like
+   * any call's (CLOUD_NO_CREDENTIALS).
+   */
+  credentialProvider(): AwsCredentialIdentityProvider {
+    return async () => {
+      try {
+        return await this.client.config.credentials();
+      } catch (e) {
+        throw this.mapError(e, "Connect", "observer");
+      }
+    };
+  }
+
   async close(): Promise<void> {
     await this.limiter?.stop();
     this.client.destroy();
