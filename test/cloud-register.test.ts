@@ -284,7 +284,7 @@ describe("registerWithRollback on the local AWS IoT", () => {
     expect(serviceState().filter((c) => !before.has(c.id))).toEqual([]);
     const records = await readLedger(ledgerFile);
     const found = records.find((r) => r.op === "FindUnclearCertificates" && r.event === "done");
-    expect((found?.data?.certificateIds as string[]).length).toBe(1);
+    expect(found?.data?.certificateIds).toHaveLength(1);
     expect(records.at(-1)?.event).toBe("rolled-back");
   });
 
