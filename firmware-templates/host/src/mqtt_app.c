@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <mosquitto.h>
@@ -19,6 +21,8 @@
 #include "twin_log.h"
 
 static const char *TAG = "mqtt";
+
+static void requeue_unacknowledged(twin_mqtt_app_t *a);
 
 static void event(twin_mqtt_app_t *a, uint8_t code, const char *text, bool has_value, uint32_t value)
 {
@@ -30,6 +34,7 @@ static void event(twin_mqtt_app_t *a, uint8_t code, const char *text, bool has_v
 static void schedule_retry(twin_mqtt_app_t *a, const char *why)
 {
     uint32_t now = a->millis();
+    requeue_unacknowledged(a);
     a->connected = false;
     a->connecting = false;
     a->next_attempt_ms = now + a->backoff_ms;
@@ -96,7 +101,8 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
     if (a->connected) {
         event(a, PROV_EVENT_MQTT_DISCONNECTED, mosquitto_strerror(rc), true, (uint32_t)rc);
     }
-    if (a->started) {
+    /* only once per failure: mosquitto_loop's error return is handled in poll() too */
+    if (a->started && (a->connected || a->connecting)) {
         char why[400];
         (void)snprintf(why, sizeof(why), "disconnected (%s)", mosquitto_strerror(rc));
         schedule_retry(a, why);
@@ -122,6 +128,72 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     twin_log('I', TAG, "received on %s: %.*s", msg->topic, msg->payloadlen > 200 ? 200 : msg->payloadlen,
              (const char *)msg->payload);
     event(a, PROV_EVENT_MESSAGE_RECEIVED, msg->topic, false, 0u);
+}
+
+/*
+ * A fresh libmosquitto client per connection attempt: its reconnect path
+ * does not notice a refused non-blocking connect, a new client does.
+ * Counters that were sent but not acknowledged go back to the queue.
+ */
+static int client_create(twin_mqtt_app_t *a)
+{
+    int rc = 0;
+
+    if (a->mosq != NULL) {
+        mosquitto_destroy(a->mosq);
+        a->mosq = NULL;
+    }
+    a->mosq = mosquitto_new(a->thing, true, a);
+    if (a->mosq == NULL) {
+        twin_log('E', TAG, "mosquitto_new failed");
+        return -1;
+    }
+    mosquitto_connect_callback_set(a->mosq, on_connect);
+    mosquitto_disconnect_callback_set(a->mosq, on_disconnect);
+    mosquitto_publish_callback_set(a->mosq, on_publish);
+    mosquitto_message_callback_set(a->mosq, on_message);
+    rc = mosquitto_tls_set(a->mosq, a->ca_path, NULL, a->cert_path, a->key_path, NULL);
+    if (rc == MOSQ_ERR_SUCCESS) {
+        /* verify the server like a device must: chain to the committed roots and host name */
+        rc = mosquitto_tls_opts_set(a->mosq, 1, "tlsv1.2", NULL);
+    }
+    if (rc != MOSQ_ERR_SUCCESS) {
+        twin_log('E', TAG, "TLS setup failed: %s", mosquitto_strerror(rc));
+        mosquitto_destroy(a->mosq);
+        a->mosq = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void requeue_unacknowledged(twin_mqtt_app_t *a)
+{
+    uint32_t lost[TWIN_MQTT_QUEUE_MAX];
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < TWIN_MQTT_QUEUE_MAX; i++) {
+        if (a->inflight[i].mid != 0) {
+            lost[n++] = a->inflight[i].counter;
+            a->inflight[i].mid = 0;
+        }
+    }
+    /* oldest first, ahead of what queued meanwhile */
+    for (unsigned i = 1; i < n; i++) {
+        for (unsigned j = i; j > 0 && lost[j - 1] > lost[j]; j--) {
+            uint32_t t = lost[j];
+            lost[j] = lost[j - 1];
+            lost[j - 1] = t;
+        }
+    }
+    if (n > 0u) {
+        unsigned keep = a->queue_len;
+        if (keep + n > TWIN_MQTT_QUEUE_MAX) {
+            keep = TWIN_MQTT_QUEUE_MAX - n;
+        }
+        memmove(a->queue + n, a->queue + (a->queue_len - keep), keep * sizeof(a->queue[0]));
+        memcpy(a->queue, lost, n * sizeof(lost[0]));
+        a->queue_len = keep + n;
+    }
 }
 
 static int write_app_file(twin_mqtt_app_t *a, const char *name, const prov_strview_t *v)
@@ -161,10 +233,6 @@ static void copy_view(char *out, size_t cap, const prov_strview_t *v)
 static int app_start(void *ctx, const prov_credentials_t *c)
 {
     twin_mqtt_app_t *a = ctx;
-    char cert_path[1200];
-    char ca_path[1200];
-    int rc = 0;
-
     app_stop(a);
     copy_view(a->host, sizeof(a->host), &c->endpoint);
     copy_view(a->thing, sizeof(a->thing), &c->thing_name);
@@ -175,27 +243,10 @@ static int app_start(void *ctx, const prov_credentials_t *c)
         twin_log('E', TAG, "cannot write certificate files: %s", strerror(errno));
         return -1;
     }
-    (void)snprintf(cert_path, sizeof(cert_path), "%s/app/device-cert.pem", a->state_dir);
-    (void)snprintf(ca_path, sizeof(ca_path), "%s/app/root-ca.pem", a->state_dir);
+    (void)snprintf(a->cert_path, sizeof(a->cert_path), "%s/app/device-cert.pem", a->state_dir);
+    (void)snprintf(a->ca_path, sizeof(a->ca_path), "%s/app/root-ca.pem", a->state_dir);
 
-    a->mosq = mosquitto_new(a->thing, true, a);
-    if (a->mosq == NULL) {
-        twin_log('E', TAG, "mosquitto_new failed");
-        return -1;
-    }
-    mosquitto_connect_callback_set(a->mosq, on_connect);
-    mosquitto_disconnect_callback_set(a->mosq, on_disconnect);
-    mosquitto_publish_callback_set(a->mosq, on_publish);
-    mosquitto_message_callback_set(a->mosq, on_message);
-    rc = mosquitto_tls_set(a->mosq, ca_path, NULL, cert_path, a->key_path, NULL);
-    if (rc == MOSQ_ERR_SUCCESS) {
-        /* verify the server like a device must: chain to the committed roots and host name */
-        rc = mosquitto_tls_opts_set(a->mosq, 1, "tlsv1.2", NULL);
-    }
-    if (rc != MOSQ_ERR_SUCCESS) {
-        twin_log('E', TAG, "TLS setup failed: %s", mosquitto_strerror(rc));
-        mosquitto_destroy(a->mosq);
-        a->mosq = NULL;
+    if (client_create(a) != 0) {
         return -1;
     }
     a->started = true;
@@ -212,19 +263,39 @@ static int app_start(void *ctx, const prov_credentials_t *c)
     return 0;
 }
 
+/*
+ * libmosquitto does not notice a refused non-blocking connect (it reads and
+ * clears SO_ERROR itself, then waits forever): a socket that is writable or
+ * hung up but has no peer never connected.
+ */
+static bool connect_failed(int fd)
+{
+    struct pollfd p = {fd, POLLOUT, 0};
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof(peer);
+
+    if (fd < 0 || poll(&p, 1, 0) <= 0) {
+        return false;
+    }
+    if ((p.revents & (POLLERR | POLLHUP)) != 0) {
+        return true;
+    }
+    return (p.revents & POLLOUT) != 0 && getpeername(fd, (struct sockaddr *)&peer, &peer_len) != 0 && errno == ENOTCONN;
+}
+
 int twin_mqtt_app_poll(twin_mqtt_app_t *a)
 {
     uint32_t now = 0;
     int rc = 0;
 
-    if (!a->started || a->mosq == NULL) {
+    if (!a->started) {
         return -1;
     }
     now = a->millis();
     if (!a->connected && !a->connecting && (int32_t)(now - a->next_attempt_ms) >= 0) {
         twin_log('I', TAG, "connecting to %s:%d (TLS, client id %s)", a->host, a->port, a->thing);
-        rc = a->ever_tried ? mosquitto_reconnect_async(a->mosq)
-                           : mosquitto_connect_async(a->mosq, a->host, a->port, 30);
+        rc = (a->ever_tried && client_create(a) != 0) ? MOSQ_ERR_NOMEM
+                                                      : mosquitto_connect_async(a->mosq, a->host, a->port, 30);
         a->ever_tried = true;
         if (rc == MOSQ_ERR_SUCCESS) {
             a->connecting = true;
@@ -237,12 +308,17 @@ int twin_mqtt_app_poll(twin_mqtt_app_t *a)
             schedule_retry(a, why);
         }
     }
+    if (a->connecting && a->mosq != NULL && connect_failed(mosquitto_socket(a->mosq))) {
+        char why[400];
+        (void)snprintf(why, sizeof(why), "connect to %s:%d failed: connection refused or reset", a->host, a->port);
+        event(a, PROV_EVENT_ERROR, why, false, 0u);
+        schedule_retry(a, why);
+    }
     if (a->connecting && (uint32_t)(now - a->attempt_started_ms) > TWIN_MQTT_CONNECT_TIMEOUT_MS) {
-        (void)mosquitto_disconnect(a->mosq);
         event(a, PROV_EVENT_ERROR, "connect timed out", false, 0u);
         schedule_retry(a, "connect timed out");
     }
-    if (a->connected || a->connecting) {
+    if ((a->connected || a->connecting) && a->mosq != NULL) {
         rc = mosquitto_loop(a->mosq, 0, 1);
         if (rc != MOSQ_ERR_SUCCESS && (a->connected || a->connecting)) {
             char why[400];

@@ -30,6 +30,8 @@ typedef struct twin_mqtt_app {
     uint32_t (*millis)(void);  /* ms since boot */
     char state_dir[1024];
     char key_path[1200];       /* the key store's active key file: read by the TLS library only */
+    char cert_path[1200];      /* committed certificate, written at start() */
+    char ca_path[1200];        /* committed root CAs */
 
     struct mosquitto *mosq;
     bool started, connected, connecting, ever_tried;
