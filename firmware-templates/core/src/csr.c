@@ -13,6 +13,7 @@
 #include "mbedtls/asn1write.h"
 #include "mbedtls/oid.h"
 #include "mbedtls/pk.h"
+#include "mbedtls/platform_util.h"
 #include "mbedtls/x509_crt.h"
 #include "prov/compat.h"
 #include "prov/config.h"
