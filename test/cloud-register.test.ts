@@ -5,10 +5,12 @@
  * service's own state is listed: no certificate may be ACTIVE without being
  * attached to its thing.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { csrPublicKeySpki } from "../src/csr/index.js";
 import { isProvisionError, type ProvisionError } from "../src/errors.js";
@@ -414,30 +416,73 @@ describe("registerWithRollback on the local AWS IoT", () => {
     ledger = await Ledger.open(ledgerFile);
   });
 
-  it("an interrupted run (process gone mid-registration) is finished by cleanup from the ledger file", async () => {
-    // The attach never answers: the run is abandoned the way a killed process abandons it.
-    const hanging = Object.create(registry) as AwsCloudRegistry;
-    hanging.attachThingPrincipal = () => new Promise<void>(() => {});
-    void registerWithRollback(hanging, ledger, {
-      csrPem: newCsr(),
-      thingName: "thing-crash",
-      policyName: POLICY,
-      policyDocument,
+  it("a process killed mid-registration (SIGKILL) leaves a ledger that cleanup finishes", async () => {
+    // A real child process registers; the service answers AttachThingPrincipal slowly, and the
+    // child is killed while waiting for that answer, after its intent reached the disk.
+    iot.setFaults({ operations: { AttachThingPrincipal: { latencyMs: 20_000 } } });
+    // .mts: the temp dir has no package.json saying "type": "module".
+    const script = join(dir, "register-child.mts");
+    const src = (m: string) => JSON.stringify(pathToFileURL(join(import.meta.dirname, "..", "src", m)).href);
+    writeFileSync(
+      script,
+      `import { Ledger, registerWithRollback } from ${src("ledger/index.js")};
+import { createAwsRegistry, leastPrivilegePolicy } from ${src("registry/index.js")};
+const env = JSON.parse(process.env.CHILD_ARGS);
+const registry = await createAwsRegistry({ region: env.region, endpoint: env.endpoint, credentials: env.credentials });
+const ledger = await Ledger.open(env.ledgerFile);
+await registerWithRollback(registry, ledger, {
+  csrPem: env.csrPem, thingName: "thing-killed", policyName: env.policy, policyDocument: (a) => leastPrivilegePolicy(a),
+});
+`,
+    );
+    await ledger.close();
+    const child = spawn(process.execPath, ["--import", "tsx", script], {
+      cwd: join(import.meta.dirname, ".."),
+      stdio: ["ignore", "ignore", "pipe"],
+      env: {
+        ...process.env,
+        CHILD_ARGS: JSON.stringify({
+          region: iot.region,
+          endpoint: iot.controlPlaneUrl,
+          credentials: iot.credentials,
+          ledgerFile,
+          csrPem: newCsr(),
+          policy: POLICY,
+        }),
+      },
     });
-    for (let i = 0; i < 200; i++) {
-      const recs = await readLedger(ledgerFile);
-      if (recs.some((r) => r.event === "intent" && r.op === "AttachThingPrincipal")) break;
-      await new Promise((r) => setTimeout(r, 20));
+    let childErr = "";
+    child.stderr?.on("data", (d) => {
+      childErr += d;
+    });
+    const exited = once(child, "exit");
+    let childGone = false;
+    void exited.then(() => {
+      childGone = true;
+    });
+    let sawIntent = false;
+    for (let i = 0; i < 300 && !sawIntent && !childGone; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      sawIntent = (await readLedger(ledgerFile)).some(
+        (r) => r.event === "intent" && r.op === "AttachThingPrincipal",
+      );
     }
+    expect(sawIntent, childErr).toBe(true);
+    child.kill("SIGKILL");
+    const [, signal] = await exited;
+    expect(signal).toBe("SIGKILL");
+    iot.setFaults({});
+
     const state = await ledgerState(ledgerFile);
     expect(state.openRuns.map((r) => [r.status, r.pendingOps])).toEqual([
       ["in-progress", ["AttachThingPrincipal"]],
     ]);
-    // The certificate is ACTIVE and unattached right now: exactly what cleanup exists for.
+    // The killed run left an ACTIVE certificate without its thing: exactly what cleanup is for.
     expect(serviceState().some((c) => c.status === "ACTIVE" && c.things.length === 0)).toBe(true);
     const report = await cleanupFromLedger(registry, ledgerFile);
     expect(report.cleaned.length).toBe(1);
-    expect(thingExists("thing-crash")).toBe(false);
+    expect(thingExists("thing-killed")).toBe(false);
+    ledger = await Ledger.open(ledgerFile);
   });
 
   it("rollbackRegistration removes a completed registration; a thing that existed before is kept", async () => {
