@@ -81,8 +81,7 @@ async function newestSourceMtimeMs(): Promise<number> {
 export function missingPackageHint(output: string): string {
   if (/mosquitto\.h|-lmosquitto/.test(output)) return "libmosquitto-dev";
   if (/mbedtls\/|-lmbed/.test(output)) return "libmbedtls-dev";
-  if (/cc: (command )?not found|gcc: (command )?not found|No such file or directory.*\bcc\b/.test(output))
-    return "gcc";
+  if (/\b(cc|gcc): (command )?not found|\b(cc|gcc): No such file or directory/.test(output)) return "gcc";
   return "";
 }
 

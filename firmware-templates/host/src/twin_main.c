@@ -136,6 +136,7 @@ static int pty_write(void *ctx, const uint8_t *data, size_t len)
             return -1;
         }
         if (g_opt.line_rate > 0u) {
+            /* a UART moves 10 bits per byte (start, 8 data, stop) */
             sleep_ns((long)((uint64_t)w * 10u * 1000000000ull / g_baud));
         }
         done += (size_t)w;
@@ -205,7 +206,8 @@ static void boot(int software_reset)
     prov_device_config_t cfg;
 
     clock_gettime(CLOCK_MONOTONIC, &g_boot_time);
-    g_baud = TWIN_BAUD_DEFAULT;
+    /* --line-rate is the rate after reset; SET_BAUD changes the pace until the next one */
+    g_baud = (g_opt.line_rate > 0u) ? g_opt.line_rate : TWIN_BAUD_DEFAULT;
     if (g_opt.boot_banner) {
         print_banner(software_reset);
     }
@@ -229,7 +231,7 @@ static void boot(int software_reset)
     cfg.platform.board_id = g_opt.board_id;
     cfg.platform.bauds = BAUDS;
     cfg.platform.n_bauds = sizeof(BAUDS) / sizeof(BAUDS[0]);
-    cfg.baud_initial = TWIN_BAUD_DEFAULT;
+    cfg.baud_initial = g_baud;
     if (prov_device_init(&g_dev, &cfg) != PROV_OK) {
         fprintf(stderr, "provision-twin: device core refused its configuration (bug)\n");
         exit(1);
