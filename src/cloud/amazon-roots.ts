@@ -20,7 +20,7 @@ export const AMAZON_ROOT_FINGERPRINTS_SHA256 = {
 
 /** PEMs of Amazon Root CA 1 and 3, concatenated, each ending in a newline. */
 export function amazonRootCaPem(): string {
-  const wanted = new Set(Object.values(AMAZON_ROOT_FINGERPRINTS_SHA256));
+  const wanted = new Set<string>(Object.values(AMAZON_ROOT_FINGERPRINTS_SHA256));
   const found = rootCertificates.filter((pem) => wanted.has(new X509Certificate(pem).fingerprint256));
   if (found.length !== wanted.size) {
     throw new ProvisionError("INTERNAL", "Amazon Root CA 1 and 3 are missing from Node's root store", {
