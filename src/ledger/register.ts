@@ -167,7 +167,7 @@ export async function registerWithRollback(
             "register",
             "CreateThing",
             { attributes: request.attributes ?? {} },
-            () => registry.createThing(request.thingName, request.attributes ?? {}),
+            () => registry.createThing(request.thingName, request.attributes ?? {}, { lookedUp: true }),
             (t) => ({ thingArn: t.thingArn, created: t.created }),
             timings,
           );

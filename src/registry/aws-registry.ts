@@ -221,8 +221,12 @@ export class AwsCloudRegistry implements CloudRegistry {
     return { thingName, thingArn: out.thingArn ?? "", attributes: out.attributes ?? {} };
   }
 
-  async createThing(thingName: string, attributes: Record<string, string>): Promise<ThingResult> {
-    const existing = await this.describeThing(thingName);
+  async createThing(
+    thingName: string,
+    attributes: Record<string, string>,
+    options: { lookedUp?: boolean } = {},
+  ): Promise<ThingResult> {
+    const existing = options.lookedUp === true ? undefined : await this.describeThing(thingName);
     if (existing !== undefined) return { thingName, thingArn: existing.thingArn, created: false };
     try {
       const out = await this.call("CreateThing", thingName, () =>

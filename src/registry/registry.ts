@@ -66,8 +66,17 @@ export interface CloudRegistry {
 
   /** CreateCertificateFromCsr with setAsActive as given. */
   createCertificateFromCsr(csrPem: string, setAsActive: boolean): Promise<IssuedCertificate>;
-  /** DescribeThing, then CreateThing if absent; never changes an existing thing. */
-  createThing(thingName: string, attributes: Record<string, string>): Promise<ThingResult>;
+  /**
+   * DescribeThing, then CreateThing if absent; never changes an existing
+   * thing. `lookedUp`: the caller just saw it absent, skip the DescribeThing
+   * (one created meanwhile with other attributes is reported created: false;
+   * with identical ones AWS answers success, so it counts as created here).
+   */
+  createThing(
+    thingName: string,
+    attributes: Record<string, string>,
+    options?: { lookedUp?: boolean },
+  ): Promise<ThingResult>;
   describeThing(
     thingName: string,
   ): Promise<{ thingName: string; thingArn: string; attributes: Record<string, string> } | undefined>;
