@@ -2,10 +2,11 @@
  * mbedTLS 2.28 (Debian 12, the twin) vs 3.x (ESP-IDF v5) differences, in one
  * place. Use these wrappers instead of the raw calls.
  *
- * Only the 2.x branch is compiled on the development host (Debian ships
- * 2.28 only); the 3.x branch follows the 3.x API documentation and is first
- * compiled by an ESP-IDF v5 build. mbedTLS 4.0 (ESP-IDF v6, PSA-only) is not
- * supported.
+ * Only the 2.x branch is built, linked and tested on the development host
+ * (Debian ships 2.28 only). The 3.x branch is compiled for syntax and types
+ * against mbedTLS v3.6.6 headers (`make -C host check-mbedtls3
+ * MBEDTLS3_INCLUDE=...`) but never linked or run here: an ESP-IDF v5 build is
+ * its first real test. mbedTLS 4.0 (ESP-IDF v6, PSA-only) is not supported.
  */
 #ifndef PROV_COMPAT_H
 #define PROV_COMPAT_H
