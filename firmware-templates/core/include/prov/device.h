@@ -2,7 +2,7 @@
  * device.h - the device side of protocol v1: dispatcher + state machine over
  * the port interfaces (transport, key store, credential store, app,
  * platform). One prov_device_t per link; statically allocatable (about
- * 30 KB with the default config: two PAYLOAD_MAX buffers and two frame
+ * 26 KB with the default config: two PAYLOAD_MAX buffers and two frame
  * lines); no heap use of its own (mbedTLS parsing of certificates allocates
  * through mbedTLS's own calloc).
  *
