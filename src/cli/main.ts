@@ -120,6 +120,7 @@ cloudOptions(deviceOptions(program.command("verify")))
 program
   .command("ports")
   .description("list serial ports with USB ids, location and a board guess")
+  .option("--all", "also list ports without USB ids (on-board UARTs, ptys)")
   .option("--json", "print JSON")
   .action(run(async () => (await import("../commands/ports.js")).portsCommand));
 
