@@ -170,7 +170,7 @@ describe.each([
   });
 });
 
-describe("twin refusals", () => {
+describe("twin commands", () => {
   it("answers wrong-state commands with typed errors and keeps its state", async () => {
     const { session } = await twinWithSession("refusals");
     await session.hello();
@@ -187,5 +187,19 @@ describe("twin refusals", () => {
     const commit = await session.commit().catch((e: unknown) => e);
     expect(String((commit as Error).message)).toContain("COMMIT not valid in state KEYED");
     expect((await session.status()).state).toBe(DEVICE_STATE.KEYED);
+  });
+
+  it("switches baud with SET_BAUD (confirmed by PING) and factory-resets with a token", async () => {
+    const { twin, session } = await twinWithSession("baud-reset");
+    const hello = await session.hello();
+    expect(hello.baudRates).toContain(921600);
+    const switched = await session.setBaud(921600);
+    expect(switched).toEqual({ baudRate: 921600, fellBack: false });
+    await session.generateKey({ keyType: KEY_TYPE.EC_P256, keyStore: KEY_STORE.FILE });
+    const keyFile = join(twin.stateDir, "key-active.pem");
+    expect((await stat(keyFile)).isFile()).toBe(true);
+    await session.factoryReset();
+    expect((await session.status()).state).toBe(DEVICE_STATE.EMPTY);
+    await expect(stat(keyFile)).rejects.toThrow(/ENOENT/);
   });
 });
