@@ -127,7 +127,7 @@ static int pty_write(void *ctx, const uint8_t *data, size_t len)
         if (w < 0 && errno == EAGAIN) {
             /* nobody is reading and the pty buffer is full: like a UART with no listener, wait a bit then drop */
             struct pollfd p = {g_master, POLLOUT, 0};
-            if (poll(&p, 1, 200) <= 0) {
+            if (poll(&p, 1, 50) <= 0) {
                 return -1;
             }
             continue;
