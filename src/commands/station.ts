@@ -1,0 +1,195 @@
+/**
+ * `provision station`: the factory station. Many ports at once (explicit
+ * list, hotplug watch, or a fixture map), one shared cloud target with
+ * per-operation rate limits, one observer, one ledger, a manifest of the
+ * devices provisioned, and a live per-port view on stderr.
+ */
+import { hostname } from "node:os";
+import { getBoard } from "../boards/index.js";
+import { interrupt } from "../cli/interrupt.js";
+import { ProvisionError } from "../errors.js";
+import { Ledger } from "../ledger/index.js";
+import { openTarget } from "../provision/target.js";
+import { IOT_API_TPS_DEFAULT } from "../registry/rate-limits.js";
+import {
+  CONCURRENCY_DEFAULT,
+  explicitPorts,
+  LiveView,
+  loadFixture,
+  Manifest,
+  type PortSource,
+  Station,
+  type StationSummary,
+  watchPorts,
+} from "../station/index.js";
+import { buildPlan, loadConfig, type PlanFlags } from "./plan.js";
+import { LEDGER_FILE_DEFAULT } from "./provision.js";
+
+export const MANIFEST_PREFIX_DEFAULT = "provision-manifest";
+/**
+ * The station stays this far under each published quota. A quota enforced
+ * over a sliding second sees two calls sent 67 ms apart (15/s) arrive closer
+ * when the network or the event loop delays the first: at exactly 15/s a
+ * 16th call can land inside the window. 90% leaves ~80 ms of slack per second.
+ */
+export const RATE_HEADROOM = 0.9;
+
+export interface StationCommandOptions extends PlanFlags {
+  /** Explicit ports (each its own slot). */
+  ports?: string[];
+  /** Poll the port list every second and take ports whose USB ids match a board. */
+  watch?: boolean;
+  /** JSON slot -> USB location map; implies watching. */
+  fixture?: string;
+  concurrency?: number;
+  /** Prefix of <prefix>.csv and <prefix>.jsonl. */
+  manifest?: string;
+  stationId?: string;
+  local?: boolean;
+  localStateDir?: string;
+  /** "Operation=TPS" overrides of the per-operation limits, e.g. CreateCertificateFromCsr=5. */
+  rateLimit?: string[];
+  /** Switch each device to this rate after HELLO when it lists it (e.g. 921600). */
+  switchBaud?: number;
+  json?: boolean;
+  /** Test/benchmark seam: abort signal instead of the process's SIGINT. */
+  signal?: AbortSignal;
+}
+
+/** Default quotas times RATE_HEADROOM, then the user's overrides (taken as given). */
+export function stationRateLimits(overrides: string[] | undefined): Record<string, number> {
+  const limits: Record<string, number> = Object.fromEntries(
+    Object.entries(IOT_API_TPS_DEFAULT).map(([op, tps]) => [
+      op,
+      Math.max(1, Math.floor(tps * RATE_HEADROOM)),
+    ]),
+  );
+  for (const pair of overrides ?? []) {
+    const m = /^([A-Za-z]+)=(\d+(\.\d+)?)$/.exec(pair);
+    const tps = m ? Number(m[2]) : Number.NaN;
+    if (!m || !(tps > 0)) {
+      throw new ProvisionError(
+        "USAGE",
+        `--rate-limit ${pair}: expected Operation=TPS, e.g. CreateCertificateFromCsr=10`,
+      );
+    }
+    limits[m[1] as string] = tps;
+  }
+  return limits;
+}
+
+function portSource(opts: StationCommandOptions, info: (text: string) => void): PortSource {
+  const ports = opts.ports ?? (opts.port ? [opts.port] : []);
+  if (ports.length > 0 && (opts.watch || opts.fixture)) {
+    throw new ProvisionError("USAGE", "give either ports, or --watch / --fixture, not both");
+  }
+  if (opts.fixture) {
+    return watchPorts({
+      fixture: loadFixture(opts.fixture),
+      onIgnored: (p, reason) => info(`ignoring ${p.path}: ${reason}`),
+    });
+  }
+  if (opts.watch) return watchPorts({ onIgnored: (p, reason) => info(`ignoring ${p.path}: ${reason}`) });
+  if (ports.length === 0) {
+    throw new ProvisionError("PORT_NOT_GIVEN", "the station has no ports", {
+      hint: "pass ports (provision station /dev/ttyUSB0 /dev/ttyUSB1 ...), --watch, or --fixture FILE",
+    });
+  }
+  return explicitPorts(ports);
+}
+
+export function summaryText(s: StationSummary): string {
+  const lines = [
+    `station ${s.stationId}: ${s.ok} ok (${s.provisioned} provisioned, ${s.verified} verified), ${s.failed} failed` +
+      `${s.notStarted ? `, ${s.notStarted} not started` : ""} in ${(s.durationMs / 1000).toFixed(1)} s, ${s.devicesPerMinute} devices/min` +
+      (s.interrupted ? " (interrupted)" : ""),
+  ];
+  for (const r of s.records.filter((x) => !x.ok && x.outcome !== "not-started")) {
+    lines.push(
+      `  ${r.slot} ${r.deviceId ?? "?"}: ${r.error?.code} at ${r.failedStep ?? "open"}: ${r.error?.message}` +
+        (r.rollback ? ` [cloud: ${r.rollback}]` : ""),
+    );
+  }
+  if (s.records.some((r) => r.rollback === "rollback-open"))
+    lines.push("  some rollbacks are open: run `provision cleanup --ledger FILE`");
+  return lines.join("\n");
+}
+
+export async function stationCommand(opts: StationCommandOptions): Promise<StationSummary> {
+  const config = loadConfig(opts.config);
+  const plan = buildPlan(opts, config);
+  if (plan.boardId) getBoard(plan.boardId);
+  const concurrency = opts.concurrency ?? CONCURRENCY_DEFAULT;
+  const signal = opts.signal ?? interrupt.signal;
+  const closers: (() => Promise<void>)[] = [];
+  let view: LiveView | undefined;
+  const info = (text: string) => (view ? view.info(text) : process.stderr.write(`${text}\n`));
+  const source = portSource(opts, info);
+  try {
+    const target = await openTarget({
+      local: opts.local,
+      localStateDir: opts.localStateDir,
+      region: opts.region ?? config.region,
+      profile: opts.profile ?? config.profile,
+      endpointUrl: opts.endpointUrl ?? config.endpointUrl,
+      rateLimit: stationRateLimits(opts.rateLimit),
+    });
+    closers.push(() => target.close());
+    const ledger = await Ledger.open(opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT);
+    closers.push(() => ledger.close());
+    const manifest = await Manifest.open(opts.manifest ?? MANIFEST_PREFIX_DEFAULT);
+    closers.push(() => manifest.close());
+    const observer = await target.openObserver();
+    closers.push(() => observer.close());
+    const station: Station = new Station({
+      target,
+      observer,
+      ledger,
+      manifest,
+      plan,
+      concurrency,
+      stationId: opts.stationId ?? hostname(),
+      signal,
+      baud: opts.baud ?? config.baud,
+      switchBaud: opts.switchBaud,
+      onSlotChange: (slot) => view?.slotChanged(slot),
+      onInfo: info,
+      onDevice: (record) => {
+        if (opts.json) process.stdout.write(`${JSON.stringify(record)}\n`);
+      },
+    });
+    view = new LiveView(station);
+    view.start();
+    info(
+      `station ${station.stationId}: concurrency ${concurrency}, ledger ${ledger.file}, manifest ${manifest.csvFile}`,
+    );
+    let summary: StationSummary;
+    try {
+      summary = await station.run(source);
+    } finally {
+      view.stop();
+    }
+    process.stderr.write(`${summaryText(summary)}\n`);
+    if (summary.interrupted) {
+      throw new ProvisionError("INTERRUPTED", `station interrupted after ${summary.ok} device(s)`, {
+        hint: summary.records.some((r) => r.rollback === "rollback-open")
+          ? "run `provision cleanup --ledger FILE` for the open rollbacks"
+          : "start the station again to continue; finished devices are verified, not registered twice",
+      });
+    }
+    const firstFailure = summary.records.find((r) => !r.ok);
+    if (firstFailure?.error) {
+      throw new ProvisionError(
+        firstFailure.error.code as ProvisionError["code"],
+        `${summary.failed} of ${summary.devices} device(s) failed; first: ${firstFailure.slot} ${firstFailure.deviceId ?? ""}: ${firstFailure.error.message}`,
+        {
+          where: firstFailure.port,
+          hint: "see the summary above; start the station again to retry the failed devices",
+        },
+      );
+    }
+    return summary;
+  } finally {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The station's manifest of provisioned devices: one row per device and
+ * certificate, in CSV (for a spreadsheet or the ERP) and JSONL (for tools).
+ * Rows are appended (and fsynced) as devices finish, so a crash loses at
+ * most the device in flight; a restarted station reads the JSONL back and
+ * never writes a second row for the same device and certificate.
+ */
+import { existsSync } from "node:fs";
+import { type FileHandle, mkdir, open, readFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { ProvisionError } from "../errors.js";
+
+export interface ManifestRow {
+  deviceId: string;
+  thingName: string;
+  /** Empty when a device was verified and no ledger knows its certificate. */
+  certificateId: string;
+  board: string;
+  firmware: string;
+  stationId: string;
+  /** ISO 8601 UTC. */
+  time: string;
+  /** provisioned | rotated | verified */
+  result: string;
+  port: string;
+  slot: string;
+}
+
+export const MANIFEST_COLUMNS: readonly (keyof ManifestRow)[] = [
+  "deviceId",
+  "thingName",
+  "certificateId",
+  "board",
+  "firmware",
+  "stationId",
+  "time",
+  "result",
+  "port",
+  "slot",
+];
+
+/** RFC 4180: quote fields holding a comma, quote or line break; double the quotes. */
+export function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+export function csvLine(row: ManifestRow): string {
+  return `${MANIFEST_COLUMNS.map((c) => csvField(row[c])).join(",")}\r\n`;
+}
+
+const keyOf = (deviceId: string, certificateId: string) => `${deviceId}\u0000${certificateId}`;
+
+export class Manifest {
+  readonly csvFile: string;
+  readonly jsonlFile: string;
+  private readonly seen: Set<string>;
+  private csv: FileHandle | undefined;
+  private jsonl: FileHandle | undefined;
+  private queue: Promise<void> = Promise.resolve();
+
+  private constructor(prefix: string, seen: Set<string>, csv: FileHandle, jsonl: FileHandle) {
+    this.csvFile = `${prefix}.csv`;
+    this.jsonlFile = `${prefix}.jsonl`;
+    this.seen = seen;
+    this.csv = csv;
+    this.jsonl = jsonl;
+  }
+
+  /** Opens `<prefix>.csv` and `<prefix>.jsonl` for appending, reading back the rows already there. */
+  static async open(prefix: string): Promise<Manifest> {
+    const csvFile = `${prefix}.csv`;
+    const jsonlFile = `${prefix}.jsonl`;
+    const seen = new Set<string>();
+    try {
+      await mkdir(dirname(csvFile), { recursive: true });
+      if (existsSync(jsonlFile)) {
+        for (const line of (await readFile(jsonlFile, "utf8")).split("\n")) {
+          if (line.trim() === "") continue;
+          try {
+            const row = JSON.parse(line) as ManifestRow;
+            seen.add(keyOf(row.deviceId, row.certificateId));
+          } catch {
+            // a torn last line from a crash: the device is written again, which is what we want
+          }
+        }
+      }
+      const newCsv = !existsSync(csvFile);
+      const csv = await open(csvFile, "a", 0o644);
+      const jsonl = await open(jsonlFile, "a", 0o644);
+      if (newCsv) await csv.write(`${MANIFEST_COLUMNS.join(",")}\r\n`);
+      return new Manifest(prefix, seen, csv, jsonl);
+    } catch (e) {
+      throw new ProvisionError("CONFIG", `cannot open the manifest ${csvFile}: ${(e as Error).message}`, {
+        where: csvFile,
+        hint: "give --manifest a writable path prefix",
+        cause: e,
+      });
+    }
+  }
+
+  has(deviceId: string, certificateId: string): boolean {
+    return this.seen.has(keyOf(deviceId, certificateId));
+  }
+
+  /** Appends the row unless this device+certificate is already listed; resolves true when written. */
+  add(row: ManifestRow): Promise<boolean> {
+    const key = keyOf(row.deviceId, row.certificateId);
+    if (this.seen.has(key)) return Promise.resolve(false);
+    this.seen.add(key);
+    const write = async () => {
+      const csv = this.csv;
+      const jsonl = this.jsonl;
+      if (!csv || !jsonl) throw new ProvisionError("INTERNAL", `manifest ${this.csvFile} is closed`);
+      await jsonl.write(`${JSON.stringify(row)}\n`);
+      await csv.write(csvLine(row));
+      await Promise.all([jsonl.sync(), csv.sync()]);
+      return true;
+    };
+    const result = this.queue.then(write);
+    this.queue = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    await Promise.all([this.csv?.close(), this.jsonl?.close()]);
+    this.csv = undefined;
+    this.jsonl = undefined;
+  }
+}

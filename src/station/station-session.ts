@@ -1,0 +1,50 @@
+/**
+ * How the station turns a port into a device session: the serial transport,
+ * optionally paced like a UART on the host side (device twins), optionally
+ * counting bytes on the wire against frame payload bytes (benchmark).
+ */
+import { DeviceSession } from "../session/index.js";
+import { BAUD_DEFAULT, openSerialTransport, type Transport } from "../transport/index.js";
+import { PacedTransport } from "./paced-transport.js";
+
+export interface WireCounters {
+  /** Bytes written to / read from the port (frames, line ends, device log lines). */
+  txBytes: number;
+  rxBytes: number;
+  /** Frame payload bytes (the protocol's content) sent / received. */
+  txPayload: number;
+  rxPayload: number;
+}
+
+export interface StationSessionOptions {
+  baud?: number;
+  paceHost?: boolean;
+  measureWire?: boolean;
+}
+
+export async function openStationSession(
+  port: string,
+  options: StationSessionOptions = {},
+): Promise<{ session: DeviceSession; wire?: WireCounters }> {
+  const serial = await openSerialTransport(port, { baudRate: options.baud ?? BAUD_DEFAULT });
+  const transport: Transport = options.paceHost ? new PacedTransport(serial) : serial;
+  if (!options.measureWire) return { session: new DeviceSession(transport) };
+  const wire: WireCounters = { txBytes: 0, rxBytes: 0, txPayload: 0, rxPayload: 0 };
+  const session = new DeviceSession(transport, {
+    recordWire: true,
+    trace: (t) => {
+      if (t.direction === "tx") wire.txPayload += t.frame.payload.length;
+      else wire.rxPayload += t.frame.payload.length;
+    },
+  });
+  // Read the session's byte counts when asked, so the figures include everything up to close().
+  return {
+    session,
+    get wire() {
+      const bytes = session.wireBytes();
+      wire.txBytes = bytes.tx;
+      wire.rxBytes = bytes.rx;
+      return wire;
+    },
+  };
+}

@@ -1,0 +1,425 @@
+/**
+ * The factory station: many ports at once, one pipeline per port, sharing
+ * ONE cloud target (so one registry and one set of per-operation rate
+ * limiters: the quotas are per account, not per port), ONE observer
+ * connection and ONE ledger. Ports come from a PortSource (explicit list or
+ * hotplug watcher); a concurrency limit bounds the pipelines in flight.
+ *
+ * Resume: devices are recognised by their own id (HELLO), not by port. A
+ * device the device itself says is PROVISIONED is verified, not registered
+ * again (the pipeline does that); a device whose earlier run failed and was
+ * rolled back simply runs again. Open runs a crashed station left in its
+ * ledger are finished (rolled back) before the first device is taken.
+ *
+ * Interrupt: when `signal` aborts, no new device is taken; pipelines in
+ * flight see the same signal, stop at their next safe point and roll back
+ * (or finish, once the device has committed), and run() resolves with the
+ * summary.
+ */
+import { hostname } from "node:os";
+import pLimit from "p-limit";
+import { asProvisionError, ProvisionError } from "../errors.js";
+import type { DeviceSummary } from "../ledger/index.js";
+import { type CleanupReport, cleanupFromLedger, type Ledger, ledgerState } from "../ledger/index.js";
+import type { Observer } from "../observer/index.js";
+import { DEVICE_STATE } from "../protocol/index.js";
+import {
+  type ProvisionPlan,
+  type ProvisionResult,
+  provisionDevice,
+  stateName,
+} from "../provision/pipeline.js";
+import type { CloudTarget } from "../provision/target.js";
+import type { DeviceSession } from "../session/index.js";
+import { BAUD_DEFAULT } from "../transport/index.js";
+import type { Manifest } from "./manifest.js";
+import type { PortEvent, PortSource } from "./port-sources.js";
+import { newSlot, type RollbackOutcome, type SlotView } from "./slot.js";
+import { createSlotProgress } from "./slot-progress.js";
+import { openStationSession, type WireCounters } from "./station-session.js";
+
+export const CONCURRENCY_DEFAULT = 8;
+
+export interface StationOptions {
+  target: CloudTarget;
+  observer: Observer;
+  ledger: Ledger;
+  /** Where provisioned devices are listed; none: ledger only. */
+  manifest?: Manifest;
+  plan: ProvisionPlan;
+  /** Pipelines in flight at once. */
+  concurrency?: number;
+  /** Written into the manifest; default the host name. */
+  stationId?: string;
+  /** Aborted on SIGINT. */
+  signal?: AbortSignal;
+  /** Rate each port is opened at (default 115200, the ROM's rate). */
+  baud?: number;
+  /** After HELLO, switch to this rate when the device lists it (SET_BAUD, with fallback). */
+  switchBaud?: number;
+  /** Pace host->device bytes like a UART (device twins on ptys; see paced-transport.ts). */
+  paceHost?: boolean;
+  /** Count bytes on the wire and frame payload bytes per device (benchmark). */
+  measureWire?: boolean;
+  /** Test seam / other links: how a port becomes a session. */
+  openSession?: (port: string) => Promise<{ session: DeviceSession; wire?: WireCounters }>;
+  /** Skip the start-up cleanup of open runs (default: clean them). */
+  skipResumeCleanup?: boolean;
+  /** Called on every change of a slot (the live view). */
+  onSlotChange?: (slot: SlotView) => void;
+  /** Called once per device taken (finished, failed or skipped): the --json line. */
+  onDevice?: (record: DeviceRecord) => void;
+  /** Info lines not tied to a slot (resume cleanup, ignored ports). */
+  onInfo?: (text: string) => void;
+  /** Test seam: runs after each successful pipeline step of a slot. */
+  afterStep?: (slot: SlotView, step: string) => Promise<void> | void;
+}
+
+export interface DeviceRecord {
+  slot: string;
+  port: string;
+  ok: boolean;
+  /** provisioned | rotated | verified, the error code, or not-started (interrupted before its turn). */
+  outcome: string;
+  deviceId?: string;
+  boardId?: string;
+  firmwareVersion?: string;
+  thingName?: string;
+  certificateId?: string;
+  /** The step that failed. */
+  failedStep?: string;
+  error?: { code: string; message: string; hint?: string };
+  rollback?: RollbackOutcome;
+  startedAt: string;
+  totalMs: number;
+  timings: Record<string, number>;
+  /** Rate the exchange ran at after the optional switch. */
+  baud?: number;
+  wire?: WireCounters;
+  firstPublishMs?: number;
+}
+
+export interface StationSummary {
+  stationId: string;
+  startedAt: string;
+  durationMs: number;
+  devices: number;
+  ok: number;
+  provisioned: number;
+  verified: number;
+  failed: number;
+  /** Devices seen but never started because of the interrupt. */
+  notStarted: number;
+  /** Finished devices per minute over the time from the first device taken to the last one done. */
+  devicesPerMinute: number;
+  interrupted: boolean;
+  resumeCleanup?: CleanupReport;
+  records: DeviceRecord[];
+}
+
+/** From the ledger, after a failure: what the failed run left in the cloud. */
+export function rollbackOutcomeOf(
+  runs: readonly { device?: string; startedAt: string; status: string }[],
+  deviceId: string | undefined,
+  sinceIso: string,
+): RollbackOutcome {
+  if (deviceId === undefined) return "nothing-registered";
+  const mine = runs.filter((r) => r.device === deviceId && r.startedAt >= sinceIso);
+  if (mine.length === 0) return "nothing-registered";
+  const statuses = mine.map((r) => r.status);
+  if (statuses.some((s) => s === "in-progress" || s === "rollback-open" || s === "registered"))
+    return "rollback-open";
+  if (statuses.some((s) => s === "committed" || s === "verified")) return "kept";
+  if (statuses.some((s) => s === "rolled-back")) return "rolled-back";
+  return "nothing-registered";
+}
+
+export class Station {
+  readonly slots = new Map<string, SlotView>();
+  readonly records: DeviceRecord[] = [];
+  readonly stationId: string;
+  private readonly busy = new Set<string>();
+  private readonly options: StationOptions;
+  private firstTakenAt: number | undefined;
+  private lastDoneAt: number | undefined;
+  /** Ledger state when the station started: who finished in an earlier session. */
+  private knownDevices: Record<string, DeviceSummary> = {};
+
+  constructor(options: StationOptions) {
+    const concurrency = options.concurrency ?? CONCURRENCY_DEFAULT;
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new ProvisionError("USAGE", `--concurrency ${concurrency}: must be a whole number >= 1`);
+    this.options = { ...options, concurrency };
+    this.stationId = options.stationId ?? hostname();
+  }
+
+  /** Devices finished (ok) per minute so far. */
+  rate(): number {
+    const ok = this.records.filter((r) => r.ok).length;
+    if (this.firstTakenAt === undefined || ok === 0) return 0;
+    const ms = (this.lastDoneAt ?? Date.now()) - this.firstTakenAt;
+    return ms > 0 ? (ok * 60_000) / ms : 0;
+  }
+
+  /** Finishes what a crashed station left open in this ledger, and learns which devices are done. */
+  private async resume(): Promise<CleanupReport | undefined> {
+    const file = this.options.ledger.file;
+    let summary = await ledgerState(file);
+    let report: CleanupReport | undefined;
+    if (summary.openRuns.length > 0 && !this.options.skipResumeCleanup) {
+      this.options.onInfo?.(
+        `ledger ${file} has ${summary.openRuns.length} open run(s) from an earlier session: rolling them back first`,
+      );
+      report = await cleanupFromLedger(this.options.target.registry, file);
+      for (const f of report.failed)
+        this.options.onInfo?.(
+          `run ${f.run} (${f.device ?? f.thing ?? "?"}) could not be cleaned: ${JSON.stringify(f.error)}`,
+        );
+      summary = await ledgerState(file);
+    }
+    this.knownDevices = summary.devices;
+    return report;
+  }
+
+  async run(source: PortSource): Promise<StationSummary> {
+    const startedAt = new Date();
+    const signal = this.options.signal ?? new AbortController().signal;
+    const resumeCleanup = await this.resume();
+    const limit = pLimit(this.options.concurrency ?? CONCURRENCY_DEFAULT);
+    const jobs: Promise<void>[] = [];
+    const sourceStop = new AbortController();
+    const onAbort = () => sourceStop.abort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      if (!signal.aborted) {
+        for await (const event of source(sourceStop.signal)) {
+          if (signal.aborted) break;
+          this.accept(event, limit, jobs);
+        }
+      }
+      await Promise.all(jobs);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+    return this.summary(startedAt, signal.aborted, resumeCleanup);
+  }
+
+  private slotFor(event: PortEvent): SlotView {
+    let slot = this.slots.get(event.slot);
+    if (!slot) {
+      slot = newSlot(event.slot, event.port, event.kind === "arrive" ? event.usbLocation : undefined);
+      this.slots.set(event.slot, slot);
+    }
+    return slot;
+  }
+
+  private accept(event: PortEvent, limit: ReturnType<typeof pLimit>, jobs: Promise<void>[]): void {
+    const slot = this.slotFor(event);
+    if (event.kind === "depart") {
+      // Unplugged: the slot is free for the next device; a pipeline still running there fails on its own.
+      if (!this.busy.has(slot.slot)) {
+        slot.phase = "waiting";
+        slot.note = `unplugged ${event.port}`;
+        this.changed(slot);
+      }
+      return;
+    }
+    if (this.busy.has(slot.slot)) return;
+    this.busy.add(slot.slot);
+    slot.port = event.port;
+    if (event.usbLocation !== undefined) slot.usbLocation = event.usbLocation;
+    slot.phase = "waiting";
+    slot.note = "queued";
+    this.changed(slot);
+    jobs.push(
+      limit(() => this.runDevice(slot)).finally(() => {
+        this.busy.delete(slot.slot);
+      }),
+    );
+  }
+
+  private changed(slot: SlotView): void {
+    this.options.onSlotChange?.(slot);
+  }
+
+  private finish(slot: SlotView, record: DeviceRecord): void {
+    this.records.push(record);
+    const started = record.outcome !== "not-started";
+    if (started) this.lastDoneAt = Date.now();
+    slot.last = {
+      ok: record.ok,
+      outcome: record.outcome,
+      totalMs: record.totalMs,
+      ...(record.deviceId ? { deviceId: record.deviceId } : {}),
+      ...(record.thingName ? { thingName: record.thingName } : {}),
+      ...(record.certificateId ? { certificateId: record.certificateId } : {}),
+      ...(record.error ? { message: record.error.message } : {}),
+      ...(record.rollback ? { rollback: record.rollback } : {}),
+    };
+    if (record.ok) slot.okCount++;
+    else if (started) slot.failedCount++;
+    slot.phase = record.ok ? "done" : started ? "failed" : "waiting";
+    slot.note = undefined;
+    this.changed(slot);
+    this.options.onDevice?.(record);
+  }
+
+  private async runDevice(slot: SlotView): Promise<void> {
+    const o = this.options;
+    const startedAt = new Date();
+    const startedIso = startedAt.toISOString();
+    const port = slot.port;
+    if (o.signal?.aborted) {
+      this.finish(slot, {
+        slot: slot.slot,
+        port,
+        ok: false,
+        outcome: "not-started",
+        error: { code: "INTERRUPTED", message: "not started: the station was interrupted" },
+        startedAt: startedIso,
+        totalMs: 0,
+        timings: {},
+      });
+      return;
+    }
+    this.firstTakenAt ??= startedAt.getTime();
+    slot.startedAt = startedAt.getTime();
+    slot.deviceId = undefined;
+    slot.note = undefined;
+    let failedStep: string | undefined;
+    const progress = createSlotProgress({
+      onPhase: (phase) => {
+        slot.phase = phase;
+        this.changed(slot);
+      },
+      onInfo: (text) => {
+        slot.note = text;
+        this.changed(slot);
+      },
+      onStepFailed: (step) => {
+        failedStep = step;
+      },
+      afterStep: o.afterStep ? (step) => o.afterStep?.(slot, step) : undefined,
+    });
+    const record: DeviceRecord = {
+      slot: slot.slot,
+      port,
+      ok: false,
+      outcome: "",
+      startedAt: startedIso,
+      totalMs: 0,
+      timings: {},
+      baud: o.baud ?? BAUD_DEFAULT,
+    };
+    let link: { session: DeviceSession; wire?: WireCounters } | undefined;
+    try {
+      slot.phase = "hello";
+      this.changed(slot);
+      link = await (o.openSession
+        ? o.openSession(port)
+        : openStationSession(port, { baud: o.baud, paceHost: o.paceHost, measureWire: o.measureWire }));
+      const session = link.session;
+      const hello = await progress.step("hello", `meet the device on ${port}`, () => session.hello());
+      record.deviceId = hello.deviceId;
+      record.boardId = hello.boardId;
+      record.firmwareVersion = hello.firmwareVersion;
+      slot.deviceId = hello.deviceId;
+      this.changed(slot);
+      const switchTo = o.switchBaud;
+      if (switchTo !== undefined && hello.baudRates.includes(switchTo)) {
+        const switched = await progress.step("baud", `switch to ${switchTo} baud`, () =>
+          session.setBaud(switchTo),
+        );
+        if (switched.fellBack)
+          slot.note = `baud switch to ${switchTo} failed, staying at ${switched.baudRate}`;
+        record.baud = switched.baudRate;
+      }
+      const known = this.knownDevices[hello.deviceId];
+      if (known?.finished && !o.plan.force) {
+        // The ledger says this device was finished; it must not get a second certificate by accident.
+        const status = await session.status();
+        if (status.state !== DEVICE_STATE.PROVISIONED && status.state !== DEVICE_STATE.LOCKED) {
+          throw new ProvisionError(
+            "DEVICE_MISMATCH",
+            `the ledger says device ${hello.deviceId} was provisioned (certificate ${known.certificateId ?? "?"}), but it is in state ${stateName(status.state)}`,
+            {
+              where: port,
+              hint: "the device was erased: provision it again with --force (then deactivate the old certificate), or set it aside",
+            },
+          );
+        }
+      }
+      const result = await provisionDevice(
+        { session, target: o.target, ledger: o.ledger, observer: o.observer, progress, signal: o.signal },
+        o.plan,
+      );
+      await this.succeeded(slot, record, result, known);
+    } catch (e) {
+      const err = asProvisionError(e);
+      record.ok = false;
+      record.outcome = err.code;
+      record.error = { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
+      if (failedStep) record.failedStep = failedStep;
+      try {
+        const state = await ledgerState(o.ledger.file);
+        record.rollback = rollbackOutcomeOf(state.runs, record.deviceId, startedIso);
+      } catch {
+        record.rollback = "rollback-open";
+      }
+    } finally {
+      await link?.session.close().catch(() => undefined);
+    }
+    record.totalMs = Date.now() - startedAt.getTime();
+    for (const t of progress.timings) record.timings[t.step] = (record.timings[t.step] ?? 0) + t.ms;
+    if (link?.wire) record.wire = { ...link.wire };
+    this.finish(slot, record);
+  }
+
+  private async succeeded(
+    slot: SlotView,
+    record: DeviceRecord,
+    result: ProvisionResult,
+    known: DeviceSummary | undefined,
+  ): Promise<void> {
+    record.ok = true;
+    record.outcome = result.mode;
+    record.thingName = result.thingName;
+    record.firstPublishMs = result.firstMessage.firstPublishMs;
+    const certificateId = result.certificateId ?? known?.certificateId;
+    if (certificateId) record.certificateId = certificateId;
+    if (this.options.manifest) {
+      await this.options.manifest.add({
+        deviceId: result.deviceId,
+        thingName: result.thingName,
+        certificateId: certificateId ?? "",
+        board: result.boardId,
+        firmware: result.firmwareVersion,
+        stationId: this.stationId,
+        time: new Date().toISOString(),
+        result: result.mode,
+        port: result.port,
+        slot: slot.slot,
+      });
+    }
+  }
+
+  private summary(startedAt: Date, interrupted: boolean, resumeCleanup?: CleanupReport): StationSummary {
+    const r = this.records;
+    const s: StationSummary = {
+      stationId: this.stationId,
+      startedAt: startedAt.toISOString(),
+      durationMs: Date.now() - startedAt.getTime(),
+      devices: r.filter((x) => x.outcome !== "not-started").length,
+      ok: r.filter((x) => x.ok).length,
+      provisioned: r.filter((x) => x.outcome === "provisioned" || x.outcome === "rotated").length,
+      verified: r.filter((x) => x.outcome === "verified").length,
+      failed: r.filter((x) => !x.ok && x.outcome !== "not-started").length,
+      notStarted: r.filter((x) => x.outcome === "not-started").length,
+      devicesPerMinute: Math.round(this.rate() * 10) / 10,
+      interrupted,
+      records: r,
+    };
+    if (resumeCleanup) s.resumeCleanup = resumeCleanup;
+    return s;
+  }
+}
