@@ -210,6 +210,8 @@ function twinArgs(o: TwinOptions): string[] {
 /** Builds if needed, starts one twin and resolves once its pty is ready. */
 export async function startTwin(options: TwinOptions): Promise<Twin> {
   const binary = await ensureTwinBuilt();
+  // The twin makes its own state dir but not its parents (`sim --state-dir a/b` on a fresh checkout).
+  await mkdir(resolve(options.stateDir, ".."), { recursive: true });
   const args = twinArgs(options);
   const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
   installExitHook();
