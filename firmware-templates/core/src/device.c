@@ -153,7 +153,7 @@ static void handle_chunk(prov_device_t *p_dev, const prov_frame_t *p_frame)
     char text[PROV_ERROR_TEXT_MAX_BYTES + 1u];
 
     memset(&progress, 0, sizeof(progress));
-    st = prov_chunk_rx_push(&p_dev->chunks, p_frame->p_payload, p_frame->payload_len, &progress);
+    st = prov_chunk_rx_push_type(&p_dev->chunks, p_frame->type, p_frame->p_payload, p_frame->payload_len, &progress);
     if (st != PROV_OK) {
         if (st == PROV_ERR_TOO_LARGE) {
             (void)snprintf(text, sizeof(text), "%s payload larger than %u bytes", prov_msg_name(p_frame->type),
