@@ -70,7 +70,11 @@ async function newTwin(): Promise<Twin> {
 type Outcome = { ok: true; result: ProvisionResult } | { ok: false; code: ErrorCode; message: string };
 
 async function runOnce(
-  options: { faults?: FaultConfig; after?: (step: string, twin: Twin) => Promise<void> } = {},
+  options: {
+    faults?: FaultConfig;
+    after?: (step: string, twin: Twin) => Promise<void>;
+    plan?: Partial<ProvisionPlan>;
+  } = {},
 ) {
   iot.setFaults(options.faults ?? {});
   const twin = await newTwin();
@@ -87,7 +91,7 @@ async function runOnce(
           options.after ? (s) => options.after?.(s, twin) ?? Promise.resolve() : undefined,
         ),
       },
-      plan,
+      { ...plan, ...options.plan },
     );
     outcome = { ok: true, result };
   } catch (e) {
@@ -141,6 +145,14 @@ describe("provisioning a twin against the local AWS IoT", () => {
     expect(cert?.status).toBe("ACTIVE");
     expect(await target.registry.listPrincipalThings(cert?.certificateArn ?? "")).toEqual([r.thingName]);
     expect(await activeUnattached()).toEqual([]);
+  });
+
+  it("the reference walkthrough's fixed topic topic_001 works under its own least-privilege policy", async () => {
+    const outcome = await runOnce({ plan: { topic: "topic_001", policyName: "topic-001-policy" } });
+    if (!outcome.ok) throw new Error(`${outcome.code}: ${outcome.message}`);
+    expect(outcome.result.topic).toBe("topic_001");
+    expect(outcome.result.firstMessage.topic).toBe("topic_001");
+    expect(JSON.parse(outcome.result.firstMessage.payload)).toEqual({ counter: 0 });
   });
 
   // Every control-plane call the pipeline makes, throttled every time: the run must fail as
