@@ -1,0 +1,141 @@
+/**
+ * The station when things go wrong: a device that loses power between
+ * registration and COMMIT (its slot fails and rolls back, the others finish,
+ * and the same device resumes later), and an operator's Ctrl-C mid-run
+ * (nothing left ACTIVE and unattached, nothing open in the ledger).
+ */
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ledgerState } from "../src/ledger/index.js";
+import { explicitPorts } from "../src/station/index.js";
+import { ensureTwinBuilt, startTwin, startTwins, type Twin } from "../src/twin/index.js";
+import { manifestRows, type StationRig, startRig } from "./station-helpers.js";
+
+let rig: StationRig;
+const twins: Twin[] = [];
+
+beforeAll(async () => {
+  await ensureTwinBuilt();
+  rig = await startRig("station-recovery-");
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(twins.map((t) => t.stop()));
+  await rig?.close();
+});
+
+/** ACTIVE certificates that no thing holds: what a leak looks like. */
+async function activeUnattached(): Promise<string[]> {
+  const registry = rig.target.registry;
+  const out: string[] = [];
+  for (const c of await registry.listCertificates()) {
+    if (c.status !== "ACTIVE") continue;
+    if ((await registry.listPrincipalThings(c.certificateArn)).length === 0) out.push(c.certificateId);
+  }
+  return out;
+}
+
+async function activeIds(): Promise<string[]> {
+  return (await rig.target.registry.listCertificates())
+    .filter((c) => c.status === "ACTIVE")
+    .map((c) => c.certificateId)
+    .sort();
+}
+
+describe("station recovery", () => {
+  it("a twin killed after registration: its slot fails and rolls back, the others finish, the device resumes", async () => {
+    const batch = await startTwins(4, join(rig.dir, "kill"));
+    twins.push(...batch);
+    const victim = batch[1] as Twin;
+    const { station, manifest } = await rig.station({
+      concurrency: 4,
+      afterStep: async (slot, step) => {
+        // Power cut right after the cloud issued the certificate, before the device has it.
+        if (slot.port === victim.port && step === "register") await victim.kill("SIGKILL");
+      },
+    });
+    const summary = await station.run(explicitPorts(batch.map((t) => t.port)));
+    await manifest.close();
+
+    const failed = summary.records.filter((r) => !r.ok);
+    expect(failed).toHaveLength(1);
+    const f = failed[0];
+    expect(f?.deviceId).toBe(victim.deviceId);
+    expect(f?.failedStep).toBe("credentials");
+    expect(f?.rollback).toBe("rolled-back");
+    expect(["PORT_IO", "DEVICE_SILENT"]).toContain(f?.outcome);
+    const victimSlot = station.slots.get(victim.port);
+    expect(victimSlot?.phase).toBe("failed");
+    expect(victimSlot?.last?.rollback).toBe("rolled-back");
+    expect(
+      summary.records
+        .filter((r) => r.ok)
+        .map((r) => r.deviceId)
+        .sort(),
+    ).toEqual(
+      batch
+        .filter((t) => t !== victim)
+        .map((t) => t.deviceId)
+        .sort(),
+    );
+    expect(await activeUnattached()).toEqual([]);
+    expect((await manifestRows(rig.manifestPrefix)).map((r) => r.deviceId)).not.toContain(victim.deviceId);
+
+    // Power back: the same flash (state dir), a new pty. The station resumes it.
+    const revived = await startTwin({ stateDir: victim.stateDir });
+    twins.push(revived);
+    expect(revived.deviceId).toBe(victim.deviceId);
+    const again = await rig.station({ concurrency: 4 });
+    const second = await again.station.run(
+      explicitPorts([revived.port, ...batch.filter((t) => t !== victim).map((t) => t.port)]),
+    );
+    await again.manifest.close();
+    const byDevice = Object.fromEntries(second.records.map((r) => [r.deviceId, r.outcome]));
+    expect(byDevice[victim.deviceId]).toBe("provisioned");
+    for (const t of batch.filter((x) => x !== victim)) expect(byDevice[t.deviceId]).toBe("verified");
+
+    const rows = await manifestRows(rig.manifestPrefix);
+    expect(rows.map((r) => r.deviceId).sort()).toEqual(batch.map((t) => t.deviceId).sort());
+    expect(rows.map((r) => r.certificateId).sort()).toEqual(await activeIds());
+    expect((await ledgerState(rig.ledger.file)).openRuns).toEqual([]);
+  }, 90_000);
+
+  it("SIGINT mid-run: no new device is taken, in-flight ones finish or roll back, nothing ACTIVE and unattached", async () => {
+    const batch = await startTwins(8, join(rig.dir, "sigint"));
+    twins.push(...batch);
+    const before = new Set(await activeIds());
+    const interrupt = new AbortController();
+    const { station, manifest } = await rig.station({
+      concurrency: 3,
+      signal: interrupt.signal,
+      afterStep: (_slot, step) => {
+        if (step === "register" && !interrupt.signal.aborted) interrupt.abort();
+      },
+    });
+    const summary = await station.run(explicitPorts(batch.map((t) => t.port)));
+    await manifest.close();
+
+    expect(summary.interrupted).toBe(true);
+    // Only the first wave (concurrency 3) was ever started; the rest stayed in the queue.
+    expect(summary.notStarted).toBeGreaterThanOrEqual(batch.length - 3);
+    const started = summary.records.filter((r) => r.outcome !== "not-started");
+    expect(started.length).toBeGreaterThan(0);
+    for (const r of started) {
+      // Each one either finished (it had committed) or is undone.
+      if (r.ok) continue;
+      expect(r.outcome).toBe("INTERRUPTED");
+      expect(["rolled-back", "nothing-registered"]).toContain(r.rollback);
+    }
+    expect(started.some((r) => r.rollback === "rolled-back")).toBe(true);
+    expect(await activeUnattached()).toEqual([]);
+    expect((await ledgerState(rig.ledger.file)).openRuns).toEqual([]);
+    // Whatever is ACTIVE now beyond the earlier test is exactly what this run finished.
+    const added = (await activeIds()).filter((id) => !before.has(id)).sort();
+    expect(added).toEqual(
+      summary.records
+        .filter((r) => r.ok)
+        .map((r) => r.certificateId)
+        .sort(),
+    );
+  }, 90_000);
+});
