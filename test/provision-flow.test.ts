@@ -155,6 +155,50 @@ describe("provisioning a twin against the local AWS IoT", () => {
     expect(JSON.parse(outcome.result.firstMessage.payload)).toEqual({ counter: 0 });
   });
 
+  it("a second run verifies instead of registering; --force rotates and retires the old certificate after the new one publishes; --lock locks", async () => {
+    const twin = await newTwin();
+    const run = async (extra: Partial<ProvisionPlan>) => {
+      const session = await openDevice({ port: twin.port });
+      try {
+        return await provisionDevice(
+          { session, target, ledger, observer, progress: quietProgress() },
+          { ...plan, ...extra },
+        );
+      } finally {
+        await session.close();
+      }
+    };
+    try {
+      const first = await run({});
+      expect(first.mode).toBe("provisioned");
+      const certsAfterFirst = (await target.registry.listCertificates()).length;
+
+      const again = await run({});
+      expect(again.mode).toBe("verified");
+      expect(again.thingName).toBe(first.thingName);
+      expect((await target.registry.listCertificates()).length).toBe(certsAfterFirst);
+
+      const rotated = await run({ force: true, lock: true });
+      expect(rotated.mode).toBe("rotated");
+      expect(rotated.certificateId).not.toBe(first.certificateId);
+      expect(rotated.retiredCertificateId).toBe(first.certificateId);
+      expect((await target.registry.describeCertificate(first.certificateId ?? ""))?.status).toBe("INACTIVE");
+      const current = await target.registry.describeCertificate(rotated.certificateId ?? "");
+      expect(current?.status).toBe("ACTIVE");
+      expect(await target.registry.listPrincipalThings(current?.certificateArn ?? "")).toEqual([
+        first.thingName,
+      ]);
+      expect(rotated.locked).toBe(true);
+
+      // Locked: still verifiable, no longer rotatable.
+      expect((await run({})).mode).toBe("verified");
+      await expect(run({ force: true })).rejects.toMatchObject({ code: "DEVICE_REFUSED" });
+      expect(await activeUnattached()).toEqual([]);
+    } finally {
+      await twin.stop();
+    }
+  }, 60_000);
+
   // Every control-plane call the pipeline makes, throttled every time: the run must fail as
   // CLOUD_THROTTLED (or, for calls the pipeline does not make, succeed) and leak nothing.
   const operations = [
