@@ -17,6 +17,7 @@ import {
 import { type CloudTarget, targetForLocalIot } from "../src/provision/target.js";
 import { TOPIC_DEFAULT } from "../src/registry/index.js";
 import { Manifest, type ManifestRow, Station, type StationOptions } from "../src/station/index.js";
+import { sampleRequestRates as sampleLocalIot } from "../src/station/request-rates.js";
 
 export const plan: ProvisionPlan = {
   thingNameTemplate: THING_NAME_TEMPLATE_DEFAULT,
@@ -93,37 +94,10 @@ export async function manifestCsvLines(prefix: string): Promise<string[]> {
   return (await readFile(`${prefix}.csv`, "utf8")).split("\r\n").filter((l) => l !== "");
 }
 
-/**
- * Samples the local IoT's request counters every `everyMs` and reports, per
- * operation, the most requests seen in any window of at most 1 s between two
- * samples (so it may undercount by what arrives within one sample period).
- */
-export function sampleRequestRates(iot: LocalIot, everyMs = 50) {
-  const samples: { t: number; counts: Record<string, number> }[] = [];
-  const take = () => {
-    const counts: Record<string, number> = {};
-    for (const [op, s] of Object.entries(iot.stats())) counts[op] = s.requests;
-    samples.push({ t: performance.now(), counts });
-  };
-  take();
-  const timer = setInterval(take, everyMs);
-  return {
-    stop(): Record<string, number> {
-      clearInterval(timer);
-      take();
-      const max: Record<string, number> = {};
-      let j = 0;
-      for (let i = 0; i < samples.length; i++) {
-        const end = samples[i];
-        if (!end) continue;
-        while ((samples[j]?.t ?? end.t) < end.t - 1000) j++;
-        const start = samples[j] ?? end;
-        for (const [op, n] of Object.entries(end.counts)) {
-          const windowCount = n - (start.counts[op] ?? 0);
-          max[op] = Math.max(max[op] ?? 0, windowCount);
-        }
-      }
-      return max;
-    },
-  };
+/** Peak requests per operation in any 1 s window, sampled from the local IoT's counters. */
+export function sampleRequestRates(iot: LocalIot, everyMs = 20) {
+  return sampleLocalIot(
+    () => Object.fromEntries(Object.entries(iot.stats()).map(([op, s]) => [op, s.requests])),
+    everyMs,
+  );
 }

@@ -13,6 +13,7 @@ export {
   type WatchOptions,
   watchPorts,
 } from "./port-sources.js";
+export { peakPerWindow, type RateSampler, sampleRequestRates } from "./request-rates.js";
 export {
   newSlot,
   phaseOfStep,

@@ -83,3 +83,18 @@ describe("live view", () => {
     expect(rollbackOutcomeOf([], undefined, since)).toBe("nothing-registered");
   });
 });
+
+describe("request rate peaks", () => {
+  it("counts the most requests within any window of at most 1 s", async () => {
+    const { peakPerWindow } = await import("./request-rates.js");
+    const samples = [
+      { t: 0, counts: { A: 0 } },
+      { t: 500, counts: { A: 10 } },
+      { t: 1000, counts: { A: 14 } },
+      { t: 1600, counts: { A: 30 } },
+      { t: 2700, counts: { A: 31 } },
+    ];
+    // 0..1000: 14; 500..1600 is 1.1 s (too wide), 1000..1600: 16; 1600..2700 too wide.
+    expect(peakPerWindow(samples)).toEqual({ A: 16 });
+  });
+});
