@@ -9,8 +9,13 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -21,6 +26,74 @@
 #include "twin_log.h"
 
 static const char *TAG = "mqtt";
+
+enum { RESOLVE_IDLE = 0, RESOLVE_RUNNING, RESOLVE_OK, RESOLVE_FAILED };
+
+/* The lookup's own copy of the host: the app may restart with another endpoint meanwhile. */
+typedef struct {
+    twin_mqtt_app_t *a;
+    unsigned gen;
+    char host[256];
+} resolve_job_t;
+
+static void *resolve_thread(void *arg)
+{
+    resolve_job_t *job = arg;
+    struct addrinfo hints;
+    struct addrinfo *res = NULL;
+    int rc = 0;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    rc = getaddrinfo(job->host, NULL, &hints, &res);
+    if (res != NULL) {
+        freeaddrinfo(res);
+    }
+    /* A stale answer (the app stopped or restarted meanwhile) is dropped. */
+    if (atomic_load(&job->a->resolve_gen) == job->gen) {
+        int running = RESOLVE_RUNNING;
+        atomic_store(&job->a->resolve_error, rc);
+        (void)atomic_compare_exchange_strong(&job->a->resolve_state, &running, (rc == 0) ? RESOLVE_OK : RESOLVE_FAILED);
+    }
+    free(job);
+    return NULL;
+}
+
+static bool is_numeric_host(const char *host)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* true when the host name is known to resolve now (numeric, or the lookup finished OK). */
+static bool host_resolved(twin_mqtt_app_t *a)
+{
+    pthread_t tid;
+    resolve_job_t *job = NULL;
+
+    if (is_numeric_host(a->host) || a->resolve_state == RESOLVE_OK) {
+        a->resolve_state = RESOLVE_IDLE;
+        return true;
+    }
+    if (a->resolve_state == RESOLVE_IDLE) {
+        job = malloc(sizeof(*job));
+        if (job != NULL) {
+            job->a = a;
+            job->gen = atomic_load(&a->resolve_gen);
+            (void)snprintf(job->host, sizeof(job->host), "%s", a->host);
+            a->resolve_state = RESOLVE_RUNNING;
+            if (pthread_create(&tid, NULL, resolve_thread, job) == 0) {
+                (void)pthread_detach(tid);
+            } else {
+                free(job);
+                a->resolve_state = RESOLVE_IDLE;
+                return true; /* no thread: fall back to resolving inline */
+            }
+        }
+    }
+    return false;
+}
 
 static void requeue_unacknowledged(twin_mqtt_app_t *a);
 
@@ -211,6 +284,8 @@ static void app_stop(void *ctx)
         return;
     }
     a->started = false;
+    atomic_fetch_add(&a->resolve_gen, 1u); /* a lookup still running is dropped when it ends */
+    a->resolve_state = RESOLVE_IDLE;
     if (a->mosq != NULL) {
         if (a->connected) {
             (void)mosquitto_disconnect(a->mosq);
@@ -292,7 +367,15 @@ int twin_mqtt_app_poll(twin_mqtt_app_t *a)
         return -1;
     }
     now = a->millis();
-    if (!a->connected && !a->connecting && (int32_t)(now - a->next_attempt_ms) >= 0) {
+    if (!a->connected && !a->connecting && (int32_t)(now - a->next_attempt_ms) >= 0 &&
+        a->resolve_state == RESOLVE_FAILED) {
+        char why[400];
+        a->resolve_state = RESOLVE_IDLE;
+        (void)snprintf(why, sizeof(why), "cannot resolve %s: %s", a->host, gai_strerror(atomic_load(&a->resolve_error)));
+        event(a, PROV_EVENT_ERROR, why, false, 0u);
+        schedule_retry(a, why);
+    }
+    if (!a->connected && !a->connecting && (int32_t)(now - a->next_attempt_ms) >= 0 && host_resolved(a)) {
         twin_log('I', TAG, "connecting to %s:%d (TLS, client id %s)", a->host, a->port, a->thing);
         rc = (a->ever_tried && client_create(a) != 0) ? MOSQ_ERR_NOMEM
                                                       : mosquitto_connect_async(a->mosq, a->host, a->port, 30);

@@ -6,8 +6,11 @@
  * reference device client: reconnect with backoff 1 s doubling to 32 s,
  * counters queue while offline. Reports EVENT frames and "mqtt" log lines.
  *
- * Runs in the twin's single thread: twin_mqtt_app_poll() drives the socket
- * (non-blocking mosquitto_loop) and the timers.
+ * Runs in the twin's main thread: twin_mqtt_app_poll() drives the socket
+ * (non-blocking mosquitto_loop) and the timers. The one blocking call,
+ * the endpoint's name lookup, runs in a short-lived thread of its own: a
+ * resolver that takes seconds must not make the provisioning protocol
+ * silent (on the chip esp-mqtt has its own task for the same reason).
  */
 #ifndef TWIN_MQTT_APP_H
 #define TWIN_MQTT_APP_H
@@ -44,6 +47,10 @@ typedef struct twin_mqtt_app {
     uint32_t next_attempt_ms;
     uint32_t attempt_started_ms;
     uint32_t backoff_ms;
+    /* Name lookup (RESOLVE_*), finished by the resolver thread; resolve_gen tells a stale lookup. */
+    _Atomic int resolve_state;
+    _Atomic unsigned resolve_gen;
+    _Atomic int resolve_error;               /* getaddrinfo() code when it failed */
     uint32_t counter;                        /* next counter value */
     uint32_t queue[TWIN_MQTT_QUEUE_MAX];     /* counters waiting for a connection */
     unsigned queue_len;
