@@ -1,6 +1,6 @@
 /**
  * Station benchmark: `npm run bench -- --devices N [--line-rate 115200|921600]
- * [--baud-switch [RATE]] [--concurrency C] [--no-pace-host] [--json]`.
+ * [--baud-switch [RATE]] [--concurrency C] [--warmup K] [--no-pace-host] [--json] [--keep]`.
  *
  * Starts the local AWS IoT in its OWN process (so the station's CPU figure
  * is the station's alone) with a 15 requests/s limit on every operation, the
@@ -10,6 +10,10 @@
  * minute, per-device p50/p95 total time, CPU per device (station process,
  * twins, local IoT), bytes on the wire per payload byte, and the peak
  * request rate per operation the service saw.
+ *
+ * --warmup K (default 1) provisions K extra twins first, outside the
+ * figures: a fresh process pays ~70 ms of one-time CPU (JIT, lazy module and
+ * SDK set-up) that is no device's cost. --warmup 0 shows the cold figure.
  *
  * Pacing: the twin paces the bytes it sends; the station paces what it
  * writes (PacedTransport) unless --no-pace-host, so both directions take as
@@ -147,6 +151,7 @@ async function bench(): Promise<void> {
       "no-pace-host": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       keep: { type: "boolean", default: false },
+      warmup: { type: "string", default: "1" },
     },
     allowPositionals: false,
     strict: true,
@@ -157,6 +162,7 @@ async function bench(): Promise<void> {
     values["baud-switch"] === undefined ? undefined : Number(values["baud-switch"] || 921600);
   const concurrency = values.concurrency ? Number(values.concurrency) : n;
   const paceHost = !values["no-pace-host"] && lineRate > 0;
+  const warmup = Number(values.warmup);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--devices ${values.devices}: a whole number >= 1`);
 
   const dir = await mkdtemp(join(tmpdir(), "provision-bench-"));
@@ -167,12 +173,14 @@ async function bench(): Promise<void> {
   const observer = await target.openObserver();
   const ledger = await Ledger.open(join(dir, "ledger.jsonl"));
   const manifest = await Manifest.open(join(dir, "manifest"));
-  const twins = await startTwins(n, join(dir, "twins"), lineRate > 0 ? { lineRateBaud: lineRate } : {});
+  const twinOptions = lineRate > 0 ? { lineRateBaud: lineRate } : {};
+  const twins = await startTwins(n, join(dir, "twins"), twinOptions);
+  const warmTwins = warmup > 0 ? await startTwins(warmup, join(dir, "warmup"), twinOptions) : [];
   log(
     `bench: ${n} twins, line rate ${lineRate || "unpaced"}${switchBaud ? `, switch to ${switchBaud}` : ""}, concurrency ${concurrency}, host pacing ${paceHost ? "on" : "off"}`,
   );
   try {
-    const station = new Station({
+    const stationOptions = {
       target,
       observer,
       ledger,
@@ -193,7 +201,13 @@ async function bench(): Promise<void> {
       switchBaud,
       paceHost,
       measureWire: true,
-    });
+    };
+    if (warmTwins.length > 0) {
+      // One-time costs of a fresh process (JIT, lazy module and SDK set-up) are not per-device costs.
+      const warm = await new Station(stationOptions).run(explicitPorts(warmTwins.map((t) => t.port)));
+      if (warm.failed > 0) log(`warm-up: ${warm.failed} device(s) failed`);
+    }
+    const station = new Station(stationOptions);
     const twinCpu0 = await Promise.all(twins.map((t) => procCpuMs(t.pid)));
     await remote.request("start");
     const cpu0 = process.cpuUsage();
@@ -230,6 +244,7 @@ async function bench(): Promise<void> {
       lineRate: lineRate || "unpaced",
       switchBaud: switchBaud ?? null,
       concurrency,
+      warmupDevices: warmTwins.length,
       hostPacing: paceHost,
       wallMs: summary.durationMs,
       devicesPerMinute: summary.devicesPerMinute,
@@ -262,7 +277,7 @@ async function bench(): Promise<void> {
         .join(", ");
       process.stdout.write(
         [
-          `devices            ${result.ok}/${n} ok (${result.failed} failed), concurrency ${concurrency}`,
+          `devices            ${result.ok}/${n} ok (${result.failed} failed), concurrency ${concurrency}, ${warmTwins.length} warm-up device(s) before`,
           `line rate          ${result.lineRate}${switchBaud ? ` -> ${switchBaud} after HELLO` : ""}, host pacing ${paceHost ? "on" : "off"}`,
           `throughput         ${result.devicesPerMinute} devices/min (wall ${(result.wallMs / 1000).toFixed(1)} s)`,
           `per device         p50 ${result.totalMsP50} ms, p95 ${result.totalMsP95} ms; step p50 ${JSON.stringify(stepMedians)}`,
@@ -277,7 +292,7 @@ async function bench(): Promise<void> {
         process.stdout.write(`failed: ${f.slot}: ${f.error?.code} ${f.error?.message}\n`);
     }
   } finally {
-    await Promise.all(twins.map((t) => t.stop()));
+    await Promise.all([...twins, ...warmTwins].map((t) => t.stop()));
     await observer.close().catch(() => undefined);
     await manifest.close();
     await ledger.close();
