@@ -147,6 +147,19 @@ describe("provisioning a twin against the local AWS IoT", () => {
     expect(await activeUnattached()).toEqual([]);
   });
 
+  it("switches to 921600 baud after HELLO and still completes", async () => {
+    const steps: string[] = [];
+    const outcome = await runOnce({
+      plan: { switchBaud: 921_600 },
+      after: async (step) => {
+        steps.push(step);
+      },
+    });
+    if (!outcome.ok) throw new Error(`${outcome.code}: ${outcome.message}`);
+    expect(steps.slice(0, 2)).toEqual(["hello", "baud"]);
+    expect(JSON.parse(outcome.result.firstMessage.payload)).toEqual({ counter: 0 });
+  });
+
   it("the reference walkthrough's fixed topic topic_001 works under its own least-privilege policy", async () => {
     const outcome = await runOnce({ plan: { topic: "topic_001", policyName: "topic-001-policy" } });
     if (!outcome.ok) throw new Error(`${outcome.code}: ${outcome.message}`);

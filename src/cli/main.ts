@@ -50,6 +50,11 @@ function deviceOptions(cmd: Command): Command {
     )
     .option("--board <id>", "board definition (default: from HELLO / USB ids)")
     .option("--no-reset", "do not reset the chip when opening the port")
+    .addOption(
+      new Option("--switch-baud <rate>", "after HELLO, switch to this baud rate for the transfers").argParser(
+        Number,
+      ),
+    )
     .option("--verbose", "show the device log")
     .option("--trace", "show every decoded frame");
 }

@@ -4,7 +4,10 @@
  * request (--verbose, --trace). Shared by every command that talks to a
  * device so they all fail the same clear way.
  */
+import { type Board, getBoard, guessBoardByUsb } from "../boards/index.js";
+import { RESET_IDLE_SIGNALS, resetStepsFor, runResetSteps } from "../boards/reset.js";
 import { ProvisionError } from "../errors.js";
+import { listPorts } from "../ports/index.js";
 import { messageName } from "../protocol/index.js";
 import { DeviceSession } from "../session/index.js";
 import { BAUD_DEFAULT, openSerialTransport } from "../transport/index.js";
@@ -14,6 +17,24 @@ export interface DeviceLinkOptions {
   baud?: number;
   verbose?: boolean;
   trace?: boolean;
+  /** Board id, for its reset strategy; else guessed from the port's USB ids. */
+  board?: string;
+  /** false (`--no-reset`): leave the chip running; default: hard reset into the app, as esptool does. */
+  reset?: boolean;
+}
+
+/** The board whose reset circuit sits behind this port: named, or the only USB-id match. */
+async function boardForPort(path: string, boardId: string | undefined): Promise<Board | undefined> {
+  if (boardId) return getBoard(boardId);
+  try {
+    const port = (await listPorts()).find((p) => p.path === path);
+    if (!port?.vid || !port.pid) return undefined;
+    const candidates = guessBoardByUsb(port.vid, port.pid);
+    // Boards sharing a bridge chip share its reset wiring too; the first is as good as any.
+    return candidates[0];
+  } catch {
+    return undefined;
+  }
 }
 
 export async function openDevice(opts: DeviceLinkOptions): Promise<DeviceSession> {
@@ -23,6 +44,14 @@ export async function openDevice(opts: DeviceLinkOptions): Promise<DeviceSession
     });
   }
   const transport = await openSerialTransport(opts.port, { baudRate: opts.baud ?? BAUD_DEFAULT });
+  // Opening asserts DTR and RTS on many drivers, which holds an Espressif chip in reset: release both,
+  // then (unless --no-reset) reset into the app so the session starts from a known boot.
+  const board = await boardForPort(opts.port, opts.board);
+  if (opts.reset !== false && board) {
+    await runResetSteps(resetStepsFor(board), (signals) => transport.setSignals(signals));
+  } else {
+    await transport.setSignals({ ...RESET_IDLE_SIGNALS });
+  }
   const session = new DeviceSession(transport, {
     trace: opts.trace
       ? (t) =>

@@ -43,6 +43,7 @@ export interface PlanFlags {
   ledger?: string;
   force?: boolean;
   lock?: boolean;
+  switchBaud?: number;
 }
 
 export function loadConfig(file: string | undefined): ProvisionConfig {
@@ -133,6 +134,7 @@ export function buildPlan(flags: PlanFlags, config: ProvisionConfig): ProvisionP
   const keyStore = flags.keyStore ?? config.keyStore;
   if (keyStore) plan.keyStore = keyStore;
   if (policyDocument) plan.policyDocument = policyDocument;
+  if (flags.switchBaud) plan.switchBaud = flags.switchBaud;
   const board = flags.board ?? config.board;
   if (board) plan.boardId = board;
   const wifi = wifiFrom(flags, config);

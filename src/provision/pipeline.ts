@@ -72,6 +72,8 @@ export interface ProvisionPlan {
   firstPublishTimeoutMs: number;
   /** Board the user named; must agree with what the device says. */
   boardId?: string;
+  /** After HELLO, switch both sides to this baud rate (confirmed by PING, falls back if it fails). */
+  switchBaud?: number;
 }
 
 export interface ProvisionDeps {
@@ -320,6 +322,7 @@ export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan):
     );
   }
   const board = tryBoard(hello.boardId);
+  if (plan.switchBaud) await switchBaud(session, hello, plan.switchBaud, progress);
   const status = await progress.step(
     "status",
     "read the device state",
@@ -465,6 +468,27 @@ export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan):
     locked: plan.lock,
     ...(retiredCertificateId ? { retiredCertificateId } : {}),
   };
+}
+
+/** The faster line rate for the long transfers, if the device offers it; the session falls back on failure. */
+export async function switchBaud(
+  session: DeviceSession,
+  hello: HelloAnswer,
+  baud: number,
+  progress: Progress,
+) {
+  if (!hello.baudRates.includes(baud)) {
+    progress.info(
+      `the device cannot switch to ${baud} baud (it offers ${hello.baudRates.join(", ")}): staying`,
+    );
+    return;
+  }
+  await progress.step(
+    "baud",
+    `switch to ${baud} baud`,
+    () => session.setBaud(baud),
+    (r) => (r.fellBack ? `ping failed at ${baud}, back at ${r.baudRate}` : `now ${r.baudRate}`),
+  );
 }
 
 function tryBoard(id: string) {
