@@ -27,7 +27,7 @@ function fail(e: unknown): never {
   process.exit(exitCodeFor(err.code));
 }
 
-function run<T extends object>(load: () => Promise<(opts: T) => Promise<void>>) {
+function run<T extends object>(load: () => Promise<(opts: T) => Promise<unknown>>) {
   return async (opts: T & { json?: boolean }) => {
     jsonMode = Boolean(opts.json);
     try {
@@ -202,6 +202,44 @@ firmware
   .description("build the firmware for a board; only the twin can be built without ESP-IDF")
   .requiredOption("--board <id>", "board id")
   .action(run(async () => (await import("../commands/firmware.js")).firmwareBuildCommand));
+
+cloudOptions(program.command("station"))
+  .description("factory station: provision every device that appears on the given or watched ports")
+  .option("--ports <path...>", "explicit ports, one slot each")
+  .option("--watch", "watch for ports whose USB ids match a board (hotplug)")
+  .option("--fixture <file>", "JSON map of slot name -> USB location (implies --watch)")
+  .addOption(new Option("--concurrency <n>", "devices in flight at once").argParser(Number).default(8))
+  .option("--manifest <prefix>", "manifest prefix: writes <prefix>.csv and <prefix>.jsonl", "manifest")
+  .option("--station-id <id>", "station name in the manifest (default: host name)")
+  .option(
+    "--rate-limit <op=tps...>",
+    "per-operation request rate overrides, e.g. CreateCertificateFromCsr=10",
+  )
+  .addOption(
+    new Option("--switch-baud <rate>", "after HELLO, switch to this baud rate for the transfers").argParser(
+      Number,
+    ),
+  )
+  .option("-c, --config <file>", "config file", "provision.config.json")
+  .option("--board <id>", "board definition (default: from HELLO)")
+  .option("--thing-name <template>", "thing name template, e.g. 'sensor-{{deviceId}}'")
+  .option(
+    "--policy <name>",
+    "policy to attach (created from the built-in least-privilege template if missing)",
+  )
+  .option("--policy-document <file>", "policy JSON to create instead of the built-in template")
+  .option("--topic <template>", "topic template")
+  .addOption(new Option("--interval <ms>", "publish interval in ms").argParser(Number))
+  .addOption(
+    new Option("--key-type <type>", "key type").choices(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"]),
+  )
+  .option("--subject <field=value>", "CSR subject field, repeatable", collect)
+  .addOption(new Option("--wifi-ssid <ssid>", "Wi-Fi network").env("PROVISION_WIFI_SSID"))
+  .option("--wifi-password-file <file>", "file holding the Wi-Fi password (or env PROVISION_WIFI_PASSWORD)")
+  .addOption(new Option("--timeout <ms>", "how long to wait for each first publish").argParser(Number))
+  .option("--ledger <file>", "append-only audit ledger", "provision-ledger.jsonl")
+  .option("--json", "one JSON line per finished device on stdout")
+  .action(run(async () => (await import("../commands/station.js")).stationCommand));
 
 program
   .command("demo")
