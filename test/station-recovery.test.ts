@@ -6,10 +6,13 @@
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ledgerState } from "../src/ledger/index.js";
+import type { Progress } from "../src/cli/progress.js";
+import { openDevice } from "../src/commands/device-link.js";
+import { Ledger, ledgerState } from "../src/ledger/index.js";
+import { provisionDevice } from "../src/provision/pipeline.js";
 import { explicitPorts } from "../src/station/index.js";
 import { ensureTwinBuilt, startTwin, startTwins, type Twin } from "../src/twin/index.js";
-import { manifestRows, type StationRig, startRig } from "./station-helpers.js";
+import { manifestRows, plan, type StationRig, startRig } from "./station-helpers.js";
 
 let rig: StationRig;
 const twins: Twin[] = [];
@@ -138,4 +141,55 @@ describe("station recovery", () => {
         .sort(),
     );
   }, 90_000);
+
+  it("a station that died mid-registration: the next start rolls its open run back, then provisions the device", async () => {
+    const [twin] = await startTwins(1, join(rig.dir, "crash"));
+    if (!twin) throw new Error("no twin");
+    twins.push(twin);
+    // The "dead" station: its AttachThingPrincipal never returns, as if the process stopped there.
+    const stuckRegistry = new Proxy(rig.target.registry, {
+      get(t, prop, receiver) {
+        if (prop === "attachThingPrincipal") return () => new Promise(() => {});
+        const v = Reflect.get(t, prop, receiver);
+        return typeof v === "function" ? v.bind(t) : v;
+      },
+    });
+    const deadLedger = await Ledger.open(rig.ledger.file);
+    const session = await openDevice({ port: twin.port });
+    const noProgress: Progress = { timings: [], info: () => {}, step: (_n, _l, run) => run() };
+    void provisionDevice(
+      {
+        session,
+        target: { ...rig.target, registry: stuckRegistry },
+        ledger: deadLedger,
+        observer: rig.observer,
+        progress: noProgress,
+      },
+      plan,
+    ).catch(() => undefined);
+    const deadline = Date.now() + 20_000;
+    let open = (await ledgerState(rig.ledger.file)).openRuns;
+    while (!open.some((r) => r.device === twin.deviceId && r.pendingOps.includes("AttachThingPrincipal"))) {
+      if (Date.now() > deadline) throw new Error("the dead station never reached AttachThingPrincipal");
+      await new Promise((r) => setTimeout(r, 50));
+      open = (await ledgerState(rig.ledger.file)).openRuns;
+    }
+    const leaked = open.find((r) => r.device === twin.deviceId)?.certificateId;
+    expect(leaked).toMatch(/^[0-9a-f]{64}$/);
+    await session.close();
+    await deadLedger.close();
+
+    const { station, manifest } = await rig.station({ concurrency: 1 });
+    const summary = await station.run(explicitPorts([twin.port]));
+    await manifest.close();
+    expect(summary.resumeCleanup?.cleaned.map((c) => c.device)).toContain(twin.deviceId);
+    expect(summary.records.map((r) => r.outcome)).toEqual(["provisioned"]);
+    const fresh = summary.records[0]?.certificateId;
+    expect(fresh).not.toBe(leaked);
+    const active = await activeIds();
+    expect(active).toContain(fresh);
+    expect(active).not.toContain(leaked);
+    expect(await activeUnattached()).toEqual([]);
+    expect((await ledgerState(rig.ledger.file)).openRuns).toEqual([]);
+  }, 60_000);
 });
