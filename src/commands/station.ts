@@ -47,6 +47,8 @@ export interface StationCommandOptions extends PlanFlags {
   stationId?: string;
   local?: boolean;
   localStateDir?: string;
+  /** Ports of the local AWS IoT (0 = any free one); default the fixed LOCAL_PORTS_DEFAULT. */
+  localPorts?: { controlPlane: number; mqtts: number; wss: number };
   /** "Operation=TPS" overrides of the per-operation limits, e.g. CreateCertificateFromCsr=5. */
   rateLimit?: string[];
   /** Switch each device to this rate after HELLO when it lists it (e.g. 921600). */
@@ -129,6 +131,7 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
     const target = await openTarget({
       local: opts.local,
       localStateDir: opts.localStateDir,
+      ...(opts.localPorts ? { localPorts: opts.localPorts } : {}),
       region: opts.region ?? config.region,
       profile: opts.profile ?? config.profile,
       endpointUrl: opts.endpointUrl ?? config.endpointUrl,

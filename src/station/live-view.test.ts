@@ -46,6 +46,11 @@ describe("live view", () => {
     const s = slots();
     const view = new LiveView({ slots: s, rate: () => 0 }, { stream: out, tty: false, now: () => 2000 });
     const a = s.get("A1") as SlotView;
+    const before = { ...a };
+    a.phase = "hello";
+    a.deviceId = undefined;
+    view.slotChanged(a); // no device id yet: no line
+    Object.assign(a, before);
     view.slotChanged(a);
     view.slotChanged(a); // unchanged: no second line
     a.phase = "credentials";

@@ -83,8 +83,7 @@ export function renderRows(source: LiveViewSource, nowMs: number): string[] {
 export function renderChange(slot: SlotView, nowMs: number): string {
   const elapsed = slot.startedAt !== undefined ? ` ${seconds(nowMs - slot.startedAt)}` : "";
   const device = slot.deviceId ? ` ${slot.deviceId}` : "";
-  if (slot.phase === "done" || slot.phase === "failed")
-    return `[${slot.slot}]${device} ${lastText(slot).trim()}`;
+  if (slot.phase === "done" || slot.phase === "failed") return `[${slot.slot}] ${lastText(slot).trim()}`;
   const note = slot.note ? ` (${slot.note})` : "";
   return `[${slot.slot}]${device} ${PHASE_LABEL[slot.phase]}${elapsed}${note}`;
 }
@@ -120,9 +119,11 @@ export class LiveView {
       this.dirty = true;
       return;
     }
+    // Until HELLO answers, the row has no device id: its first line waits for it.
+    if (slot.phase === "hello" && slot.deviceId === undefined) return;
     const line = renderChange(slot, this.now());
-    // Notes and elapsed times change often; print a line when the phase or the note did.
-    const key = `${slot.phase}|${slot.deviceId ?? ""}|${slot.note ?? ""}|${slot.last?.totalMs ?? ""}`;
+    // Elapsed times change all the time; print a line when the phase or the note did.
+    const key = `${slot.phase}|${slot.note ?? ""}|${slot.last?.totalMs ?? ""}`;
     if (this.lastLine.get(slot.slot) === key) return;
     this.lastLine.set(slot.slot, key);
     this.stream.write(`${line}\n`);
