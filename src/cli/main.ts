@@ -41,6 +41,37 @@ function run<T extends object>(load: () => Promise<(opts: T) => Promise<unknown>
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+const KEY_TYPES = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"];
+const KEY_STORES = ["nvs", "nvs-encrypted", "ds", "atecc608", "file"];
+
+/** Key and CSR subject flags (provision, station, csr). */
+function keyOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("--key-type <type>", "key type").choices(KEY_TYPES))
+    .addOption(new Option("--key-store <store>", "key store").choices(KEY_STORES))
+    .option("--subject <field=value>", "CSR subject field, repeatable (C, ST, L, O, OU, CN)", collect);
+}
+
+/** What a provisioning writes and registers (provision, station). */
+function planOptions(cmd: Command): Command {
+  return keyOptions(cmd)
+    .option("-c, --config <file>", "config file", "provision.config.json")
+    .option("--thing-name <template>", "thing name template, e.g. 'sensor-{{deviceId}}'")
+    .option("--policy <name>", "policy to attach (created from the least-privilege template if missing)")
+    .option("--policy-document <file>", "policy JSON to create instead of the built-in template")
+    .option("--topic <template>", "topic template, e.g. '{{thingName}}/counter' or 'topic_001'")
+    .addOption(new Option("--interval <ms>", "publish interval in ms").argParser(Number))
+    .addOption(new Option("--wifi-ssid <ssid>", "Wi-Fi network").env("PROVISION_WIFI_SSID"))
+    .option("--wifi-password-file <file>", "file holding the Wi-Fi password (or env PROVISION_WIFI_PASSWORD)")
+    .addOption(new Option("--timeout <ms>", "how long to wait for the first publish").argParser(Number))
+    .addOption(
+      new Option("--switch-baud <rate>", "after HELLO, switch to this baud rate for the transfers").argParser(
+        Number,
+      ),
+    )
+    .option("--ledger <file>", "append-only audit ledger", "provision-ledger.jsonl");
+}
+
 /** Flags shared by every command that talks to a device. */
 function deviceOptions(cmd: Command): Command {
   return cmd
@@ -50,11 +81,6 @@ function deviceOptions(cmd: Command): Command {
     )
     .option("--board <id>", "board definition (default: from HELLO / USB ids)")
     .option("--no-reset", "do not reset the chip when opening the port")
-    .addOption(
-      new Option("--switch-baud <rate>", "after HELLO, switch to this baud rate for the transfers").argParser(
-        Number,
-      ),
-    )
     .option("--verbose", "show the device log")
     .option("--trace", "show every decoded frame");
 }
@@ -84,33 +110,7 @@ program
   .enablePositionalOptions()
   .showHelpAfterError();
 
-cloudOptions(deviceOptions(program))
-  .option("-c, --config <file>", "config file", "provision.config.json")
-  .option("--thing-name <template>", "thing name template, e.g. 'sensor-{{deviceId}}'")
-  .option(
-    "--policy <name>",
-    "policy to attach (created from the built-in least-privilege template if missing)",
-  )
-  .option("--policy-document <file>", "policy JSON to create instead of the built-in template")
-  .option("--topic <template>", "topic template, e.g. '{{thingName}}/counter' or 'topic_001'")
-  .addOption(new Option("--interval <ms>", "publish interval in ms").argParser(Number))
-  .addOption(
-    new Option("--key-type <type>", "key type").choices(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"]),
-  )
-  .addOption(
-    new Option("--key-store <store>", "key store").choices([
-      "nvs",
-      "nvs-encrypted",
-      "ds",
-      "atecc608",
-      "file",
-    ]),
-  )
-  .option("--subject <field=value>", "CSR subject field, repeatable (C, ST, L, O, OU, CN)", collect)
-  .addOption(new Option("--wifi-ssid <ssid>", "Wi-Fi network").env("PROVISION_WIFI_SSID"))
-  .option("--wifi-password-file <file>", "file holding the Wi-Fi password (or env PROVISION_WIFI_PASSWORD)")
-  .addOption(new Option("--timeout <ms>", "how long to wait for the first publish").argParser(Number))
-  .option("--ledger <file>", "append-only audit ledger", "provision-ledger.jsonl")
+planOptions(cloudOptions(deviceOptions(program)))
   .option("--force", "rotate: new key and certificate even if the device is provisioned")
   .option("--lock", "lock the device's provisioning commands when done")
   .option("--json", "print one JSON result object on stdout")
@@ -135,21 +135,8 @@ cloudOptions(program.command("cleanup"))
   .option("--json", "print JSON")
   .action(run(async () => (await import("../commands/cleanup.js")).cleanupCommand));
 
-deviceOptions(program.command("csr"))
+keyOptions(deviceOptions(program.command("csr")))
   .description("print the device's CSR as PEM (generating the key if there is none)")
-  .addOption(
-    new Option("--key-type <type>", "key type").choices(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"]),
-  )
-  .addOption(
-    new Option("--key-store <store>", "key store").choices([
-      "nvs",
-      "nvs-encrypted",
-      "ds",
-      "atecc608",
-      "file",
-    ]),
-  )
-  .option("--subject <field=value>", "CSR subject field, repeatable (C, ST, L, O, OU, CN)", collect)
   .option("--json", "print JSON")
   .action(run(async () => (await import("../commands/csr.js")).csrCommand));
 
@@ -203,7 +190,7 @@ firmware
   .requiredOption("--board <id>", "board id")
   .action(run(async () => (await import("../commands/firmware.js")).firmwareBuildCommand));
 
-cloudOptions(program.command("station"))
+planOptions(cloudOptions(program.command("station")))
   .description("factory station: provision every device that appears on the given or watched ports")
   .option("--ports <path...>", "explicit ports, one slot each")
   .option("--watch", "watch for ports whose USB ids match a board (hotplug)")
@@ -215,29 +202,7 @@ cloudOptions(program.command("station"))
     "--rate-limit <op=tps...>",
     "per-operation request rate overrides, e.g. CreateCertificateFromCsr=10",
   )
-  .addOption(
-    new Option("--switch-baud <rate>", "after HELLO, switch to this baud rate for the transfers").argParser(
-      Number,
-    ),
-  )
-  .option("-c, --config <file>", "config file", "provision.config.json")
   .option("--board <id>", "board definition (default: from HELLO)")
-  .option("--thing-name <template>", "thing name template, e.g. 'sensor-{{deviceId}}'")
-  .option(
-    "--policy <name>",
-    "policy to attach (created from the built-in least-privilege template if missing)",
-  )
-  .option("--policy-document <file>", "policy JSON to create instead of the built-in template")
-  .option("--topic <template>", "topic template")
-  .addOption(new Option("--interval <ms>", "publish interval in ms").argParser(Number))
-  .addOption(
-    new Option("--key-type <type>", "key type").choices(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"]),
-  )
-  .option("--subject <field=value>", "CSR subject field, repeatable", collect)
-  .addOption(new Option("--wifi-ssid <ssid>", "Wi-Fi network").env("PROVISION_WIFI_SSID"))
-  .option("--wifi-password-file <file>", "file holding the Wi-Fi password (or env PROVISION_WIFI_PASSWORD)")
-  .addOption(new Option("--timeout <ms>", "how long to wait for each first publish").argParser(Number))
-  .option("--ledger <file>", "append-only audit ledger", "provision-ledger.jsonl")
   .option("--json", "one JSON line per finished device on stdout")
   .action(run(async () => (await import("../commands/station.js")).stationCommand));
 
