@@ -192,4 +192,26 @@ describe("station recovery", () => {
     expect(await activeUnattached()).toEqual([]);
     expect((await ledgerState(rig.ledger.file)).openRuns).toEqual([]);
   }, 60_000);
+
+  it("a device the ledger says is finished but which came back erased is refused, not given a second certificate", async () => {
+    const [twin] = await startTwins(1, join(rig.dir, "erase"));
+    if (!twin) throw new Error("no twin");
+    twins.push(twin);
+    const first = await rig.station({ concurrency: 1 });
+    expect((await first.station.run(explicitPorts([twin.port]))).ok).toBe(1);
+    await first.manifest.close();
+    await twin.stop();
+    // Same device id, empty flash: what an erased chip looks like.
+    const erased = await startTwin({ stateDir: join(rig.dir, "erase", "erased"), deviceId: twin.deviceId });
+    twins.push(erased);
+    const issued = (await rig.target.registry.listCertificates()).length;
+    const again = await rig.station({ concurrency: 1 });
+    const summary = await again.station.run(explicitPorts([erased.port]));
+    await again.manifest.close();
+    expect(summary.records.map((r) => [r.outcome, r.rollback])).toEqual([
+      ["DEVICE_MISMATCH", "nothing-registered"],
+    ]);
+    expect(summary.records[0]?.error?.message).toMatch(/ledger says device .* was provisioned/);
+    expect((await rig.target.registry.listCertificates()).length).toBe(issued);
+  }, 60_000);
 });
