@@ -136,6 +136,11 @@ describe("renderFirmware", () => {
     expect(render("esp32-devkitc").files).toContain("main/keystore_nvs.c");
     expect(render("esp32-devkitc").files).not.toContain("main/keystore_ds.c");
     expect(render("esp32-devkitc").files).toContain("main/transport_uart.c");
+    // The slot map is shared by the NVS and DS stores only.
+    expect(render("esp32-s3-devkitc-1").files).toContain("main/keystore_slots.c");
+    expect(render("esp32-devkitc").files).toContain("main/keystore_slots.c");
+    expect(render("m5stack-core2-aws").files).not.toContain("main/keystore_slots.c");
+    expect(render("m5stack-core2-aws").files).not.toContain("main/keystore_slots.h");
   });
 
   it("renders the M5Stack ATECC608 at 0x35 as cryptoauthlib's 8-bit 0x6A on GPIO21/22", () => {

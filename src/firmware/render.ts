@@ -55,6 +55,9 @@ const CONDITIONAL_FILES: Record<string, (c: RenderContext) => boolean> = {
   "main/keystore_nvs.c": (c) => c.stores.nvsAny,
   "main/keystore_ds.c": (c) => c.stores.ds,
   "main/keystore_atecc608.c": (c) => c.stores.atecc608,
+  // The two-record slot map shared by the NVS and DS stores.
+  "main/keystore_slots.c": (c) => c.stores.nvsAny || c.stores.ds,
+  "main/keystore_slots.h": (c) => c.stores.nvsAny || c.stores.ds,
   "main/transport_uart.c": (c) => !c.console.usbSerialJtag,
   "main/transport_usb_serial_jtag.c": (c) => c.console.usbSerialJtag,
 };

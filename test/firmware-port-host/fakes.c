@@ -1,7 +1,7 @@
 /*
  * Host stand-ins for the ESP-IDF services the port's storage code calls, so
- * keystore_nvs.c, keystore_ds.c, keystore_atecc608.c and credstore_nvs.c run
- * here against real mbedTLS 2.28:
+ * keystore_nvs.c and keystore_ds.c (both with keystore_slots.c),
+ * keystore_atecc608.c and credstore_nvs.c run here against real mbedTLS 2.28:
  *  - NVS: an in-memory (namespace, key) -> bytes map with NVS's semantics
  *    (read-only open of a missing namespace fails, blobs are copied);
  *  - eFuse: six key blocks that can be burnt once;

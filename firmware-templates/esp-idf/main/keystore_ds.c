@@ -14,8 +14,8 @@
  * read back to encrypt another key): the board's block first, then any free
  * one. eFuse burning is irreversible.
  *
- * NVS layout (namespace "prov_ds") mirrors keystore_nvs.c: records "d0"/"d1"
- * and a u8 "map" flipped last.
+ * NVS layout (namespace "prov_ds"): records "d0"/"d1" kept as the ACTIVE and
+ * PENDING slots by keystore_slots.c, like keystore_nvs.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,20 +30,15 @@
 #include "mbedtls/pk.h"
 #include "mbedtls/platform_util.h"
 #include "mbedtls/rsa.h"
-#include "nvs.h"
 
+#include "keystore_slots.h"
 #include "port.h"
 #include "prov/codes.h"
 #include "prov/config.h"
 
-#define NS "prov_ds"
-#define MAP_KEY "map"
-#define MAP_ACTIVE_INDEX 0x01u
-#define MAP_HAS_ACTIVE 0x02u
-#define MAP_HAS_PENDING 0x04u
-
 static const char *TAG = "prov_ks_ds";
 static const uint8_t s_key_types[] = PROV_KEYSTORE_KEY_TYPES;
+static const prov_ks_slots_t SLOTS = {.p_namespace = "prov_ds", .p_records = {"d0", "d1"}};
 
 /* DigestInfo prefix of SHA-256 for PKCS#1 v1.5 (RFC 8017 section 9.2, note 1). */
 static const uint8_t SHA256_DIGEST_INFO[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
@@ -61,42 +56,9 @@ typedef struct ds_record {
 static esp_ds_data_ctx_t s_tls_ctx;
 static esp_ds_data_t *s_tls_ds;
 
-static const char *record_name(unsigned index)
-{
-    return (index == 0u) ? "d0" : "d1";
-}
-
 static unsigned key_bits(uint8_t key_type)
 {
     return (key_type == PROV_KEY_RSA_3072) ? 3072u : 2048u;
-}
-
-static int read_map(nvs_handle_t h, uint8_t *p_map)
-{
-    esp_err_t err = nvs_get_u8(h, MAP_KEY, p_map);
-    if (err == ESP_ERR_NVS_NOT_FOUND) {
-        *p_map = 0u;
-        return PROV_STORAGE_OK;
-    }
-    return (err == ESP_OK) ? PROV_STORAGE_OK : PROV_STORAGE_IO;
-}
-
-static int write_map(nvs_handle_t h, uint8_t map)
-{
-    esp_err_t err = nvs_set_u8(h, MAP_KEY, map);
-    if (err == ESP_OK) {
-        err = nvs_commit(h);
-    }
-    return (err == ESP_OK) ? PROV_STORAGE_OK : PROV_STORAGE_IO;
-}
-
-static int slot_index(uint8_t map, prov_key_slot_t slot)
-{
-    unsigned active = map & MAP_ACTIVE_INDEX;
-    if (slot == PROV_KEY_SLOT_ACTIVE) {
-        return (map & MAP_HAS_ACTIVE) ? (int)active : -1;
-    }
-    return (map & MAP_HAS_PENDING) ? (int)(active ^ 1u) : -1;
 }
 
 /* Record in internal, word-aligned RAM: the DS peripheral reads it by DMA. */
@@ -107,26 +69,10 @@ static ds_record_t *record_alloc(void)
 
 static int load_record(prov_key_slot_t slot, ds_record_t *p_rec)
 {
-    nvs_handle_t h;
-    uint8_t map = 0;
-    int st;
-    int index;
     size_t len = sizeof(*p_rec);
+    int st = prov_ks_slots_read(&SLOTS, slot, p_rec, &len);
 
-    if (nvs_open(NS, NVS_READONLY, &h) != ESP_OK) {
-        return PROV_STORAGE_NOT_FOUND;
-    }
-    st = read_map(h, &map);
-    index = slot_index(map, slot);
-    if (st == PROV_STORAGE_OK && index < 0) {
-        st = PROV_STORAGE_NOT_FOUND;
-    }
-    if (st == PROV_STORAGE_OK &&
-        (nvs_get_blob(h, record_name((unsigned)index), p_rec, &len) != ESP_OK || len != sizeof(*p_rec))) {
-        st = PROV_STORAGE_IO;
-    }
-    nvs_close(h);
-    return st;
+    return (st == PROV_STORAGE_OK && len != sizeof(*p_rec)) ? PROV_STORAGE_IO : st;
 }
 
 static int ks_key_type(void *p_ctx, prov_key_slot_t slot, uint8_t *p_key_type)
@@ -277,10 +223,6 @@ static bool type_supported(uint8_t key_type)
 static int ks_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
 {
     gen_job_t job = {.key_type = key_type};
-    nvs_handle_t h;
-    uint8_t map = 0;
-    uint8_t old_map = 0;
-    unsigned target;
     int st;
 
     (void)p_ctx;
@@ -296,35 +238,8 @@ static int ks_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
         return PROV_STORAGE_IO;
     }
     st = prov_port_keygen_run(generate_job, &job);
-    if (st == PROV_STORAGE_OK && nvs_open(NS, NVS_READWRITE, &h) != ESP_OK) {
-        st = PROV_STORAGE_IO;
-    } else if (st == PROV_STORAGE_OK) {
-        st = read_map(h, &map);
-        old_map = map;
-        target = (map & MAP_HAS_ACTIVE) ? ((map & MAP_ACTIVE_INDEX) ^ 1u) : (map & MAP_ACTIVE_INDEX);
-        if (st == PROV_STORAGE_OK && (nvs_set_blob(h, record_name(target), job.p_rec, sizeof(*job.p_rec)) != ESP_OK ||
-                                      nvs_commit(h) != ESP_OK)) {
-            st = PROV_STORAGE_IO;
-        }
-        if (st == PROV_STORAGE_OK) {
-            if (slot == PROV_KEY_SLOT_ACTIVE) {
-                map = (uint8_t)(MAP_HAS_ACTIVE | target);
-            } else if (map & MAP_HAS_ACTIVE) {
-                map = (uint8_t)(map | MAP_HAS_PENDING);
-            } else {
-                st = PROV_STORAGE_NOT_FOUND;
-            }
-        }
-        if (st == PROV_STORAGE_OK) {
-            st = write_map(h, map);
-        }
-        if (st == PROV_STORAGE_OK && slot == PROV_KEY_SLOT_ACTIVE && target != (old_map & MAP_ACTIVE_INDEX) &&
-            (old_map & MAP_HAS_ACTIVE)) {
-            /* The replaced key: the map no longer points at it, so drop it from flash too. */
-            (void)nvs_erase_key(h, record_name(target ^ 1u));
-            (void)nvs_commit(h);
-        }
-        nvs_close(h);
+    if (st == PROV_STORAGE_OK) {
+        st = prov_ks_slots_write(&SLOTS, slot, job.p_rec, sizeof(*job.p_rec));
     }
     free(job.p_rec);
     return st;
@@ -408,59 +323,15 @@ static int ks_sign_sha256(void *p_ctx, prov_key_slot_t slot, const uint8_t hash[
 
 static int ks_promote_pending(void *p_ctx)
 {
-    nvs_handle_t h;
-    uint8_t map = 0;
-    int st;
-    unsigned old_active;
-
     (void)p_ctx;
-    if (nvs_open(NS, NVS_READWRITE, &h) != ESP_OK) {
-        return PROV_STORAGE_NOT_FOUND;
-    }
-    st = read_map(h, &map);
-    if (st == PROV_STORAGE_OK && !(map & MAP_HAS_PENDING)) {
-        st = PROV_STORAGE_NOT_FOUND;
-    }
-    if (st == PROV_STORAGE_OK) {
-        old_active = map & MAP_ACTIVE_INDEX;
-        st = write_map(h, (uint8_t)(MAP_HAS_ACTIVE | (old_active ^ 1u)));
-        if (st == PROV_STORAGE_OK) {
-            (void)nvs_erase_key(h, record_name(old_active));
-            (void)nvs_commit(h);
-        }
-    }
-    nvs_close(h);
-    return st;
+    return prov_ks_slots_promote(&SLOTS);
 }
 
 static int ks_destroy(void *p_ctx, prov_key_slot_t slot)
 {
-    nvs_handle_t h;
-    uint8_t map = 0;
-    int st;
-    int index;
-
     (void)p_ctx;
-    if (nvs_open(NS, NVS_READWRITE, &h) != ESP_OK) {
-        return PROV_STORAGE_OK;
-    }
-    st = read_map(h, &map);
-    index = slot_index(map, slot);
-    if (st == PROV_STORAGE_OK && index >= 0) {
-        map = (slot == PROV_KEY_SLOT_ACTIVE) ? (uint8_t)(map & (uint8_t)~(MAP_HAS_ACTIVE | MAP_HAS_PENDING))
-                                             : (uint8_t)(map & (uint8_t)~MAP_HAS_PENDING);
-        st = write_map(h, map);
-        if (st == PROV_STORAGE_OK) {
-            /* Without its ciphertext the burnt HMAC key signs nothing. */
-            (void)nvs_erase_key(h, record_name((unsigned)index));
-            if (slot == PROV_KEY_SLOT_ACTIVE) {
-                (void)nvs_erase_key(h, record_name((unsigned)index ^ 1u));
-            }
-            (void)nvs_commit(h);
-        }
-    }
-    nvs_close(h);
-    return st;
+    /* Without its ciphertext the burnt HMAC key signs nothing. */
+    return prov_ks_slots_destroy(&SLOTS, slot);
 }
 
 int prov_port_keystore_init(prov_keystore_t *p_out)

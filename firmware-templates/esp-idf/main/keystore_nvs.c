@@ -5,10 +5,8 @@
  * code is the same.
  *
  * Layout (namespace "prov_key"): blobs "k0" and "k1" = [key type][private key
- * DER], and one u8 "map" saying which blob is ACTIVE and whether the other
- * one is PENDING. A new key is written to the free blob and committed first;
- * the map is flipped last, in one NVS write, so a power loss leaves the old
- * or the new key (keystore.h's atomicity rule).
+ * DER], kept as the ACTIVE and PENDING slots by keystore_slots.c (a one-byte
+ * map switched last, so a power loss leaves the old or the new key).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,89 +16,36 @@
 #include "mbedtls/pk.h"
 #include "mbedtls/platform_util.h"
 #include "mbedtls/rsa.h"
-#include "nvs.h"
 
+#include "keystore_slots.h"
 #include "port.h"
 #include "prov/codes.h"
 #include "prov/compat.h"
 #include "prov/config.h"
 
-#define NS "prov_key"
-#define MAP_KEY "map"
-#define MAP_ACTIVE_INDEX 0x01u
-#define MAP_HAS_ACTIVE 0x02u
-#define MAP_HAS_PENDING 0x04u
 /* RSA-3072 private key DER is about 1.8 KB. */
 #define KEY_DER_MAX 2400u
 
 static const char *TAG = "prov_ks_nvs";
 static const uint8_t s_key_types[] = PROV_KEYSTORE_KEY_TYPES;
-
-static const char *blob_name(unsigned index)
-{
-    return (index == 0u) ? "k0" : "k1";
-}
-
-static int read_map(nvs_handle_t h, uint8_t *p_map)
-{
-    esp_err_t err = nvs_get_u8(h, MAP_KEY, p_map);
-    if (err == ESP_ERR_NVS_NOT_FOUND) {
-        *p_map = 0u;
-        return PROV_STORAGE_OK;
-    }
-    return (err == ESP_OK) ? PROV_STORAGE_OK : PROV_STORAGE_IO;
-}
-
-static int write_map(nvs_handle_t h, uint8_t map)
-{
-    esp_err_t err = nvs_set_u8(h, MAP_KEY, map);
-    if (err == ESP_OK) {
-        err = nvs_commit(h);
-    }
-    return (err == ESP_OK) ? PROV_STORAGE_OK : PROV_STORAGE_IO;
-}
-
-/* Index of the blob holding slot, or -1 when the slot is empty. */
-static int slot_index(uint8_t map, prov_key_slot_t slot)
-{
-    unsigned active = map & MAP_ACTIVE_INDEX;
-    if (slot == PROV_KEY_SLOT_ACTIVE) {
-        return (map & MAP_HAS_ACTIVE) ? (int)active : -1;
-    }
-    return (map & MAP_HAS_PENDING) ? (int)(active ^ 1u) : -1;
-}
+static const prov_ks_slots_t SLOTS = {.p_namespace = "prov_key", .p_records = {"k0", "k1"}};
 
 /* Reads slot's blob into a heap buffer (caller wipes and frees). */
 static int load_blob(prov_key_slot_t slot, uint8_t **pp_blob, size_t *p_len)
 {
-    nvs_handle_t h;
-    uint8_t map = 0;
-    int st;
-    int index;
     size_t len = KEY_DER_MAX + 1u;
-    uint8_t *p_blob;
+    uint8_t *p_blob = calloc(1, len);
+    int st = (p_blob == NULL) ? PROV_STORAGE_IO : prov_ks_slots_read(&SLOTS, slot, p_blob, &len);
 
-    if (nvs_open(NS, NVS_READONLY, &h) != ESP_OK) {
-        return PROV_STORAGE_NOT_FOUND; /* namespace absent: nothing stored yet */
-    }
-    st = read_map(h, &map);
-    index = slot_index(map, slot);
-    if (st == PROV_STORAGE_OK && index < 0) {
-        st = PROV_STORAGE_NOT_FOUND;
+    if (st == PROV_STORAGE_OK && len < 2u) {
+        st = PROV_STORAGE_IO;
     }
     if (st == PROV_STORAGE_OK) {
-        p_blob = calloc(1, len);
-        if (p_blob == NULL) {
-            st = PROV_STORAGE_IO;
-        } else if (nvs_get_blob(h, blob_name((unsigned)index), p_blob, &len) != ESP_OK || len < 2u) {
-            free(p_blob);
-            st = PROV_STORAGE_IO;
-        } else {
-            *pp_blob = p_blob;
-            *p_len = len;
-        }
+        *pp_blob = p_blob;
+        *p_len = len;
+    } else {
+        free(p_blob);
     }
-    nvs_close(h);
     return st;
 }
 
@@ -215,10 +160,6 @@ static bool type_supported(uint8_t key_type)
 static int ks_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
 {
     gen_job_t job = {.key_type = key_type};
-    nvs_handle_t h;
-    uint8_t map = 0;
-    uint8_t old_map = 0;
-    unsigned target;
     int st;
 
     (void)p_ctx;
@@ -230,36 +171,8 @@ static int ks_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
         return PROV_STORAGE_IO;
     }
     st = prov_port_keygen_run(generate_job, &job);
-    if (st == PROV_STORAGE_OK && nvs_open(NS, NVS_READWRITE, &h) != ESP_OK) {
-        st = PROV_STORAGE_IO;
-    } else if (st == PROV_STORAGE_OK) {
-        st = read_map(h, &map);
-        old_map = map;
-        /* Always write into the blob that is not ACTIVE, then flip the map. */
-        target = (map & MAP_HAS_ACTIVE) ? ((map & MAP_ACTIVE_INDEX) ^ 1u) : (map & MAP_ACTIVE_INDEX);
-        if (st == PROV_STORAGE_OK && (nvs_set_blob(h, blob_name(target), job.p_blob, job.blob_len) != ESP_OK ||
-                                      nvs_commit(h) != ESP_OK)) {
-            st = PROV_STORAGE_IO;
-        }
-        if (st == PROV_STORAGE_OK) {
-            if (slot == PROV_KEY_SLOT_ACTIVE) {
-                map = (uint8_t)(MAP_HAS_ACTIVE | target); /* a pending key in that blob is gone */
-            } else if (map & MAP_HAS_ACTIVE) {
-                map = (uint8_t)(map | MAP_HAS_PENDING);
-            } else {
-                st = PROV_STORAGE_NOT_FOUND; /* a pending key needs an active one */
-            }
-        }
-        if (st == PROV_STORAGE_OK) {
-            st = write_map(h, map);
-        }
-        if (st == PROV_STORAGE_OK && slot == PROV_KEY_SLOT_ACTIVE && target != (old_map & MAP_ACTIVE_INDEX) &&
-            (old_map & MAP_HAS_ACTIVE)) {
-            /* The replaced key: the map no longer points at it, so drop it from flash too. */
-            (void)nvs_erase_key(h, blob_name(target ^ 1u));
-            (void)nvs_commit(h);
-        }
-        nvs_close(h);
+    if (st == PROV_STORAGE_OK) {
+        st = prov_ks_slots_write(&SLOTS, slot, job.p_blob, job.blob_len);
     }
     wipe_free(job.p_blob, KEY_DER_MAX + 1u);
     return st;
@@ -325,62 +238,14 @@ static int ks_sign_sha256(void *p_ctx, prov_key_slot_t slot, const uint8_t hash[
 
 static int ks_promote_pending(void *p_ctx)
 {
-    nvs_handle_t h;
-    uint8_t map = 0;
-    int st;
-    unsigned old_active;
-
     (void)p_ctx;
-    if (nvs_open(NS, NVS_READWRITE, &h) != ESP_OK) {
-        return PROV_STORAGE_NOT_FOUND;
-    }
-    st = read_map(h, &map);
-    if (st == PROV_STORAGE_OK && !(map & MAP_HAS_PENDING)) {
-        st = PROV_STORAGE_NOT_FOUND;
-    }
-    if (st == PROV_STORAGE_OK) {
-        old_active = map & MAP_ACTIVE_INDEX;
-        st = write_map(h, (uint8_t)(MAP_HAS_ACTIVE | (old_active ^ 1u)));
-        if (st == PROV_STORAGE_OK) {
-            /* Best effort: the map no longer points at it. */
-            (void)nvs_erase_key(h, blob_name(old_active));
-            (void)nvs_commit(h);
-        }
-    }
-    nvs_close(h);
-    return st;
+    return prov_ks_slots_promote(&SLOTS);
 }
 
 static int ks_destroy(void *p_ctx, prov_key_slot_t slot)
 {
-    nvs_handle_t h;
-    uint8_t map = 0;
-    int st;
-    int index;
-
     (void)p_ctx;
-    if (nvs_open(NS, NVS_READWRITE, &h) != ESP_OK) {
-        return PROV_STORAGE_OK; /* nothing was ever stored */
-    }
-    st = read_map(h, &map);
-    index = slot_index(map, slot);
-    if (st == PROV_STORAGE_OK && index >= 0) {
-        if (slot == PROV_KEY_SLOT_ACTIVE) {
-            map = (uint8_t)(map & (uint8_t)~(MAP_HAS_ACTIVE | MAP_HAS_PENDING)); /* no pending without active */
-        } else {
-            map = (uint8_t)(map & (uint8_t)~MAP_HAS_PENDING);
-        }
-        st = write_map(h, map);
-        if (st == PROV_STORAGE_OK) {
-            (void)nvs_erase_key(h, blob_name((unsigned)index));
-            if (slot == PROV_KEY_SLOT_ACTIVE) {
-                (void)nvs_erase_key(h, blob_name((unsigned)index ^ 1u));
-            }
-            (void)nvs_commit(h);
-        }
-    }
-    nvs_close(h);
-    return st;
+    return prov_ks_slots_destroy(&SLOTS, slot);
 }
 
 int prov_port_keystore_init(prov_keystore_t *p_out)
