@@ -166,7 +166,15 @@ describe("provision CLI errors and exit codes", () => {
         const port = await new Promise<string>((res) =>
           chatter.stdout.once("data", (d) => res(String(d).trim())),
         );
-        const r = await cli(["--port", port, "--local", "--local-state-dir", join(dir, "iot-silent")]);
+        const r = await cli([
+          "--port",
+          port,
+          "--local",
+          "--local-ports",
+          "0,0,0",
+          "--local-state-dir",
+          join(dir, "iot-silent"),
+        ]);
         expect(r.status).toBe(14);
         expect(r.stderr).toMatch(/HELLO/);
         expect(r.stderr).toContain(port);
@@ -221,6 +229,8 @@ describe("provision CLI errors and exit codes", () => {
         "--port",
         twin.port,
         "--local",
+        "--local-ports",
+        "0,0,0",
         "--local-state-dir",
         join(dir, "iot-b"),
         "--timeout",

@@ -41,6 +41,14 @@ function run<T extends object>(load: () => Promise<(opts: T) => Promise<unknown>
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+function parseLocalPorts(v: string): { controlPlane: number; mqtts: number; wss: number } {
+  const n = v.split(",").map(Number);
+  if (n.length !== 3 || n.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
+    throw new ProvisionError("USAGE", `--local-ports ${v}: expected three ports like 4566,8883,8443`);
+  }
+  return { controlPlane: n[0] ?? 0, mqtts: n[1] ?? 0, wss: n[2] ?? 0 };
+}
+
 const KEY_TYPES = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"];
 const KEY_STORES = ["nvs", "nvs-encrypted", "ds", "atecc608", "file"];
 
@@ -96,7 +104,12 @@ function cloudOptions(cmd: Command): Command {
       ),
     )
     .option("--local", "use a local AWS IoT started for this run (no account needed)")
-    .option("--local-state-dir <dir>", "state directory of the local AWS IoT", ".state/local-iot");
+    .option("--local-state-dir <dir>", "state directory of the local AWS IoT", ".state/local-iot")
+    .addOption(
+      new Option("--local-ports <cp,mqtts,wss>", "ports of the local AWS IoT (0 = any free one)")
+        .default({ controlPlane: 4566, mqtts: 8883, wss: 8443 }, "4566,8883,8443")
+        .argParser(parseLocalPorts),
+    );
 }
 
 program

@@ -16,6 +16,7 @@ export const LEDGER_FILE_DEFAULT = "provision-ledger.jsonl";
 export interface ProvisionCommandOptions extends PlanFlags {
   local?: boolean;
   localStateDir?: string;
+  localPorts?: { controlPlane: number; mqtts: number; wss: number };
   verbose?: boolean;
   trace?: boolean;
   json?: boolean;
@@ -64,6 +65,7 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
     const target = await openTarget({
       local: opts.local,
       localStateDir: opts.localStateDir,
+      ...(opts.localPorts ? { localPorts: opts.localPorts } : {}),
       region: opts.region ?? config.region,
       profile: opts.profile ?? config.profile,
       endpointUrl: opts.endpointUrl ?? config.endpointUrl,
