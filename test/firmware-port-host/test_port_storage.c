@@ -123,6 +123,24 @@ static void test_keystore(const prov_keystore_t *ks, const char *csr_path)
     CHECK(ks->destroy(ks->ctx, PROV_KEY_SLOT_ACTIVE) == PROV_STORAGE_OK &&
               ks->key_type(ks->ctx, PROV_KEY_SLOT_ACTIVE, &type) == PROV_STORAGE_NOT_FOUND,
           "nvs: destroy empties the slot");
+
+    /* The slot map (keystore_slots.c) on an empty store. */
+    CHECK(ks->generate(ks->ctx, PROV_KEY_SLOT_PENDING, PROV_KEY_EC_P256) == PROV_STORAGE_NOT_FOUND &&
+              ks->key_type(ks->ctx, PROV_KEY_SLOT_PENDING, &type) == PROV_STORAGE_NOT_FOUND,
+          "nvs: a pending key needs an active one");
+    CHECK(ks->generate(ks->ctx, PROV_KEY_SLOT_ACTIVE, PROV_KEY_EC_P256) == PROV_STORAGE_OK &&
+              ks->generate(ks->ctx, PROV_KEY_SLOT_PENDING, PROV_KEY_EC_P384) == PROV_STORAGE_OK,
+          "nvs: active and pending made");
+    CHECK(ks->destroy(ks->ctx, PROV_KEY_SLOT_PENDING) == PROV_STORAGE_OK &&
+              ks->key_type(ks->ctx, PROV_KEY_SLOT_PENDING, &type) == PROV_STORAGE_NOT_FOUND &&
+              ks->key_type(ks->ctx, PROV_KEY_SLOT_ACTIVE, &type) == PROV_STORAGE_OK && type == PROV_KEY_EC_P256,
+          "nvs: destroying the pending key keeps the active one");
+    CHECK(ks->generate(ks->ctx, PROV_KEY_SLOT_PENDING, PROV_KEY_EC_P384) == PROV_STORAGE_OK &&
+              ks->destroy(ks->ctx, PROV_KEY_SLOT_ACTIVE) == PROV_STORAGE_OK &&
+              ks->key_type(ks->ctx, PROV_KEY_SLOT_PENDING, &type) == PROV_STORAGE_NOT_FOUND,
+          "nvs: destroying the active key takes the pending one with it");
+    CHECK(fake_nvs_count("prov_key") == 1, "nvs: only the map is left in flash");
+    CHECK(ks->destroy(ks->ctx, PROV_KEY_SLOT_ACTIVE) == PROV_STORAGE_OK, "nvs: destroying an empty slot is OK");
 }
 #endif
 
