@@ -35,6 +35,11 @@ describe("live view", () => {
     expect(rows[2]).toContain("FAILED");
     expect(rows[2]).toContain("PORT_IO [rolled-back]: gone");
     expect(rows[3]).toBe("total 2 ok, 1 failed, 1 in flight, 42.0 devices/min");
+    // Slots named by their port: no separate PORT column.
+    const byPort = new Map([["/dev/ttyUSB0", { ...(slots().get("A1") as SlotView), slot: "/dev/ttyUSB0" }]]);
+    const plain = renderRows({ slots: byPort, rate: () => 0 }, 3500);
+    expect(plain[0]).not.toContain("PORT");
+    expect(plain[1]).toMatch(/^\/dev\/ttyUSB0\s+aaaaaaaaaaaa\s+register/);
   });
 
   it("not a TTY: plain lines, one per change, no control codes", () => {

@@ -54,12 +54,13 @@ function lastText(slot: SlotView): string {
 /** The rows, without any terminal control codes. */
 export function renderRows(source: LiveViewSource, nowMs: number): string[] {
   const slots = [...source.slots.values()];
-  const width = {
-    slot: Math.max(4, ...slots.map((s) => s.slot.length)),
-    port: Math.max(4, ...slots.map((s) => s.port.length)),
-  };
+  // With explicit ports the slot is the port: one column is enough.
+  const showPort = slots.some((s) => s.slot !== s.port);
+  const slotWidth = Math.max(4, ...slots.map((s) => s.slot.length));
+  const portWidth = Math.max(4, ...slots.map((s) => s.port.length));
+  const portCol = (text: string) => (showPort ? `${text.padEnd(portWidth)}  ` : "");
   const rows = [
-    `${"SLOT".padEnd(width.slot)}  ${"PORT".padEnd(width.port)}  ${"DEVICE".padEnd(12)}  ${"STEP".padEnd(13)}  ${"ELAPSED".padStart(7)}  LAST`,
+    `${"SLOT".padEnd(slotWidth)}  ${portCol("PORT")}${"DEVICE".padEnd(12)}  ${"STEP".padEnd(13)}  ${"ELAPSED".padStart(7)}  LAST`,
   ];
   let ok = 0;
   let failed = 0;
@@ -72,7 +73,7 @@ export function renderRows(source: LiveViewSource, nowMs: number): string[] {
     const elapsed = running && s.startedAt !== undefined ? seconds(nowMs - s.startedAt) : "";
     const step = running && s.note ? `${PHASE_LABEL[s.phase]}*` : PHASE_LABEL[s.phase];
     rows.push(
-      `${s.slot.padEnd(width.slot)}  ${s.port.padEnd(width.port)}  ${(s.deviceId ?? "").padEnd(12)}  ${step.padEnd(13)}  ${elapsed.padStart(7)}  ${lastText(s)}`,
+      `${s.slot.padEnd(slotWidth)}  ${portCol(s.port)}${(s.deviceId ?? "").padEnd(12)}  ${step.padEnd(13)}  ${elapsed.padStart(7)}  ${lastText(s)}`,
     );
   }
   rows.push(`total ${ok} ok, ${failed} failed, ${active} in flight, ${source.rate().toFixed(1)} devices/min`);
