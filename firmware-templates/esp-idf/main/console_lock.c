@@ -7,6 +7,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "freertos/FreeRTOS.h"
 #include "freertos/semphr.h"
@@ -43,7 +44,21 @@ static int log_vprintf(const char *p_fmt, va_list args)
     return n;
 }
 
-int prov_console_init(prov_console_raw_write_t raw_write)
+/* One complete frame line under the lock (prov_transport_t.write). */
+static int frame_write(void *p_ctx, const uint8_t *p_data, size_t len)
+{
+    int rc;
+
+    (void)p_ctx;
+    if (s_lock == NULL || xSemaphoreTakeRecursive(s_lock, portMAX_DELAY) != pdTRUE) {
+        return -1;
+    }
+    rc = s_raw_write(p_data, len);
+    (void)xSemaphoreGiveRecursive(s_lock);
+    return rc;
+}
+
+int prov_console_init(prov_console_raw_write_t raw_write, prov_transport_t *p_out)
 {
     if (raw_write == NULL) {
         return -1;
@@ -54,17 +69,7 @@ int prov_console_init(prov_console_raw_write_t raw_write)
         return -1;
     }
     (void)esp_log_set_vprintf(log_vprintf);
+    memset(p_out, 0, sizeof(*p_out));
+    p_out->write = frame_write;
     return 0;
-}
-
-int prov_console_write(const uint8_t *p_data, size_t len)
-{
-    int rc;
-
-    if (s_lock == NULL || xSemaphoreTakeRecursive(s_lock, portMAX_DELAY) != pdTRUE) {
-        return -1;
-    }
-    rc = s_raw_write(p_data, len);
-    (void)xSemaphoreGiveRecursive(s_lock);
-    return rc;
 }

@@ -6,8 +6,6 @@
  * printf() is one driver write too (the driver serialises whole
  * uart_write_bytes calls).
  */
-#include <string.h>
-
 #include "freertos/FreeRTOS.h"
 #include "driver/uart.h"
 #include "esp_idf_version.h"
@@ -32,12 +30,6 @@ static int uart_raw_write(const uint8_t *p_data, size_t len)
 {
     int written = uart_write_bytes(s_port, (const char *)p_data, len);
     return (written == (int)len) ? 0 : -1;
-}
-
-static int transport_write(void *p_ctx, const uint8_t *p_data, size_t len)
-{
-    (void)p_ctx;
-    return prov_console_write(p_data, len);
 }
 
 static int transport_drain(void *p_ctx)
@@ -83,11 +75,9 @@ int prov_port_transport_init(prov_transport_t *p_out)
 #else
     esp_vfs_dev_uart_use_driver(s_port);
 #endif
-    if (prov_console_init(uart_raw_write) != 0) {
+    if (prov_console_init(uart_raw_write, p_out) != 0) {
         return -1;
     }
-    memset(p_out, 0, sizeof(*p_out));
-    p_out->write = transport_write;
     p_out->drain = transport_drain;
     p_out->set_baud = transport_set_baud;
     return 0;

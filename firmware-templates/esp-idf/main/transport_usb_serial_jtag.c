@@ -7,8 +7,6 @@
  * host's confirm-by-PING succeeds at once. The controller resets the chip
  * when the host toggles DTR/RTS on open; provisioning is idempotent for that.
  */
-#include <string.h>
-
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 #include "driver/usb_serial_jtag.h"
@@ -44,12 +42,6 @@ static int usj_raw_write(const uint8_t *p_data, size_t len)
     return 0;
 }
 
-static int transport_write(void *p_ctx, const uint8_t *p_data, size_t len)
-{
-    (void)p_ctx;
-    return prov_console_write(p_data, len);
-}
-
 static int transport_drain(void *p_ctx)
 {
     (void)p_ctx;
@@ -81,11 +73,9 @@ int prov_port_transport_init(prov_transport_t *p_out)
 #else
     esp_vfs_usb_serial_jtag_use_driver();
 #endif
-    if (prov_console_init(usj_raw_write) != 0) {
+    if (prov_console_init(usj_raw_write, p_out) != 0) {
         return -1;
     }
-    memset(p_out, 0, sizeof(*p_out));
-    p_out->write = transport_write;
     p_out->drain = transport_drain;
     p_out->set_baud = transport_set_baud;
     return 0;
