@@ -147,16 +147,19 @@ describe("provisioning a twin against the local AWS IoT", () => {
     expect(await activeUnattached()).toEqual([]);
   });
 
-  it("switches to 921600 baud after HELLO and still completes", async () => {
+  it("switches to 921600 baud after HELLO, completes, and locks after the restart", async () => {
     const steps: string[] = [];
     const outcome = await runOnce({
-      plan: { switchBaud: 921_600 },
+      plan: { switchBaud: 921_600, lock: true },
       after: async (step) => {
         steps.push(step);
       },
     });
     if (!outcome.ok) throw new Error(`${outcome.code}: ${outcome.message}`);
     expect(steps.slice(0, 2)).toEqual(["hello", "baud"]);
+    // LOCK goes out after the restart, at the boot rate again.
+    expect(steps.at(-1)).toBe("lock");
+    expect(outcome.result.locked).toBe(true);
     expect(JSON.parse(outcome.result.firstMessage.payload)).toEqual({ counter: 0 });
   });
 

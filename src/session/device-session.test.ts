@@ -303,6 +303,19 @@ describe("DeviceSession against the fake device", () => {
     expect(e.details.deviceError).toBe("ERR_BAD_BAUD");
   });
 
+  it("goes back to the boot rate after RESTART, as the chip does", async () => {
+    const { session, host, dev } = setup();
+    await session.hello();
+    await session.setBaud(921600);
+    const booted = new Promise<void>((r) => session.on("event", (e) => e.code === EVENT_CODE.BOOT && r()));
+    await session.restart(10);
+    await booted;
+    expect(dev.baudRate).toBe(115200);
+    expect(host.baudRate).toBe(115200);
+    // Both ends agree again: a command after the restart goes through.
+    expect((await session.hello()).deviceId).toMatch(/^[0-9a-f]{12}$/);
+  });
+
   it("falls back to the old baud rate when the PING at the new one fails", async () => {
     const { session, host, dev } = setup({ followBaudSwitch: false });
     await session.hello();

@@ -154,6 +154,8 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private frameLimit = FRAME_BODY_MIN;
+  /** The rate the link was opened at: the device's rate after every boot. */
+  private readonly bootBaudRate: number;
 
   constructor(
     private readonly transport: Transport,
@@ -161,6 +163,7 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
   ) {
     super();
     this.port = transport.name;
+    this.bootBaudRate = transport.baudRate;
     this.logLimit = options.logLines ?? DEVICE_LOG_LINES;
     const timing = {} as Record<TimingKey, CommandTiming>;
     for (const k of Object.keys(COMMAND_TIMING) as TimingKey[])
@@ -288,6 +291,8 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
 
   async restart(delayMs?: number): Promise<void> {
     await this.call("RESTART", delayMs === undefined ? {} : { delayMs });
+    // A restarted chip comes back at the rate it boots with, not the one SET_BAUD switched to.
+    if (this.transport.baudRate !== this.bootBaudRate) await this.transport.setBaudRate(this.bootBaudRate);
   }
 
   async lock(): Promise<void> {

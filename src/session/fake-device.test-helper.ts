@@ -117,6 +117,7 @@ export class FakeDevice {
   generation = 0;
 
   private readonly mode: FakeDeviceMode;
+  private readonly bootBaudRate: number;
   private readonly maxFrame: number;
   private readonly receiver = new FrameReceiver();
   private readonly reassembler = new ChunkReassembler();
@@ -134,6 +135,7 @@ export class FakeDevice {
     private readonly options: FakeDeviceOptions = {},
   ) {
     this.mode = options.mode ?? "normal";
+    this.bootBaudRate = transport.baudRate;
     this.maxFrame = options.maxFrame ?? 2048;
     this.unsubscribe = transport.onData((b) => this.onBytes(b));
   }
@@ -340,6 +342,9 @@ export class FakeDevice {
         return done({}, async () => {
           await new Promise((res) => setTimeout(res, delayMs));
           this.reboot();
+          // A chip boots at its configured console rate, whatever SET_BAUD chose before.
+          clearTimeout(this.baudRevert);
+          await this.transport.setBaudRate(this.bootBaudRate);
           await this.boot();
         });
       }
