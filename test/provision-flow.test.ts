@@ -290,6 +290,12 @@ describe("provisioning a twin against the local AWS IoT", () => {
     expect(await activeUnattached()).toEqual([]);
   });
 
+  it("asks GetPolicy once per policy per process, not once per device", () => {
+    // Two policies were used above (the default and topic-001-policy), by more than a dozen runs.
+    expect(iot.stats().GetPolicy?.ok ?? 0).toBeLessThanOrEqual(2);
+    expect(iot.stats().CreateThing?.ok ?? 0).toBeGreaterThan(5);
+  });
+
   it("the failure classes map to distinct exit codes", () => {
     const codes = [
       "CLOUD_THROTTLED",

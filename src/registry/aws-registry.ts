@@ -108,6 +108,8 @@ export class AwsCloudRegistry implements CloudRegistry {
    * before doing anything, is retried, here.
    */
   readonly certificateClient: IoTClient;
+  /** Policies found (or made) with the wanted document in this process, by name + canonical document. */
+  private readonly knownPolicies = new Map<string, PolicyResult>();
   readonly region: string;
   readonly endpointDescription: string;
   readonly maxAttempts: number;
@@ -257,21 +259,30 @@ export class AwsCloudRegistry implements CloudRegistry {
       }
       return { policyName, policyArn: existing.policyArn ?? "", created: false };
     };
+    // A station checks the same policy for every device: once seen equal, it stays equal for this process
+    // (the tool never changes a policy), which saves one rate-limited call per device.
+    const key = `${policyName}\n${canonicalJson(policyDocument)}`;
+    const known = this.knownPolicies.get(key);
+    if (known) return { ...known, created: false };
+    const remember = (r: PolicyResult) => {
+      this.knownPolicies.set(key, r);
+      return r;
+    };
     const get = () =>
       this.callOrNotFound("GetPolicy", policyName, () =>
         this.client.send(new GetPolicyCommand({ policyName })),
       );
     const existing = await get();
-    if (existing !== undefined) return compare(existing);
+    if (existing !== undefined) return remember(compare(existing));
     try {
       const out = await this.call("CreatePolicy", policyName, () =>
         this.client.send(new CreatePolicyCommand({ policyName, policyDocument })),
       );
-      return { policyName, policyArn: out.policyArn ?? "", created: true };
+      return remember({ policyName, policyArn: out.policyArn ?? "", created: true });
     } catch (e) {
       if (e instanceof ProvisionError && e.details.awsError === "ResourceAlreadyExistsException") {
         const now = await get();
-        if (now !== undefined) return compare(now);
+        if (now !== undefined) return remember(compare(now));
       }
       throw e;
     }
