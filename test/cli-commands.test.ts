@@ -9,22 +9,28 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Ledger, registerWithRollback } from "../src/ledger/index.js";
+import { startLocalIot } from "../src/local-iot/service.js";
+import { targetForLocalIot } from "../src/provision/target.js";
+import { leastPrivilegePolicy } from "../src/registry/index.js";
 import { ensureTwinBuilt, startTwin, type Twin } from "../src/twin/index.js";
 
 const BIN = resolve("bin/provision.js");
 let dir: string;
 
-function cli(args: string[], opts: { untilLine?: boolean } = {}) {
+function cli(args: string[], opts: { untilLine?: boolean } | NodeJS.ProcessEnv = {}) {
+  const untilLine = "untilLine" in opts && opts.untilLine === true;
+  const env = "untilLine" in opts ? {} : (opts as NodeJS.ProcessEnv);
   return new Promise<{ status: number | null; stdout: string; stderr: string; kill: () => void }>((res) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...env },
       cwd: dir,
     });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => {
       stdout += d;
-      if (opts.untilLine && stdout.includes("\n"))
+      if (untilLine && stdout.includes("\n"))
         res({ status: null, stdout, stderr, kill: () => child.kill("SIGINT") });
     });
     child.stderr.on("data", (d) => {
@@ -171,6 +177,122 @@ describe("provision csr / install against a twin", () => {
     const result = JSON.parse(good.stdout);
     expect(result.thingName).toBe("dev-1");
     expect(result.generation).toBe(1);
+  });
+});
+
+describe("provision with --local against a twin", () => {
+  it("never prints the Wi-Fi password, even with --verbose --trace, nor writes it to the ledger", async () => {
+    const twin = await startTwin({ stateDir: join(dir, "twin-wifi"), bootBanner: true });
+    const secret = "unique-wifi-secret-7f3a";
+    try {
+      const r = await cli(
+        [
+          "--port",
+          twin.port,
+          "--local",
+          "--local-ports",
+          "0,0,0",
+          "--local-state-dir",
+          join(dir, "iot-wifi"),
+          "--ledger",
+          "wifi-ledger.jsonl",
+          "--wifi-ssid",
+          "factory-net",
+          "--verbose",
+          "--trace",
+          "--json",
+        ],
+        { PROVISION_WIFI_PASSWORD: secret },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).ok).toBe(true);
+      expect(r.stderr).toMatch(/\[trace\] tx WRITE_CREDENTIALS/);
+      expect(r.stdout + r.stderr).not.toContain(secret);
+      expect(readFileSync(join(dir, "wifi-ledger.jsonl"), "utf8")).not.toContain(secret);
+    } finally {
+      await twin.stop();
+    }
+  });
+
+  it("cleanup --ledger finishes a rollback that a failing cloud left open", async () => {
+    const stateDir = join(dir, "iot-cleanup");
+    const ledgerFile = join(dir, "cleanup-ledger.jsonl");
+    openssl([
+      "req",
+      "-new",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      "c.key",
+      "-subj",
+      "/CN=cleanup-1",
+      "-out",
+      "c.csr",
+    ]);
+    const iot = await startLocalIot({ stateDir, detachDelayMs: 20 });
+    const target = await targetForLocalIot(iot, { maxAttempts: 1 });
+    const ledger = await Ledger.open(ledgerFile);
+    try {
+      // Attaching fails after the certificate exists, and the rollback's DeleteCertificate is refused too.
+      iot.setFaults({
+        operations: { AttachThingPrincipal: { serverErrorRate: 1 }, DeleteCertificate: { throttleRate: 1 } },
+      });
+      await expect(
+        registerWithRollback(target.registry, ledger, {
+          csrPem: readFileSync(join(dir, "c.csr"), "utf8"),
+          thingName: "cleanup-1",
+          policyName: "cleanup-policy",
+          policyDocument: (account) => leastPrivilegePolicy(account),
+        }),
+      ).rejects.toMatchObject({ code: "ROLLBACK_INCOMPLETE" });
+      iot.setFaults({});
+      expect((await target.registry.listCertificates()).length).toBe(1);
+    } finally {
+      await ledger.close();
+      await target.close();
+      await iot.stop();
+    }
+
+    const r = await cli([
+      "cleanup",
+      "--ledger",
+      ledgerFile,
+      "--local",
+      "--local-ports",
+      "0,0,0",
+      "--local-state-dir",
+      stateDir,
+      "--json",
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.cleaned).toHaveLength(1);
+    expect(report.failed).toEqual([]);
+
+    // The service itself (restarted on its state) no longer holds the certificate; a second cleanup finds nothing.
+    const again = await startLocalIot({ stateDir });
+    const check = await targetForLocalIot(again);
+    try {
+      expect(await check.registry.listCertificates()).toEqual([]);
+    } finally {
+      await check.close();
+      await again.stop();
+    }
+    const second = await cli([
+      "cleanup",
+      "--ledger",
+      ledgerFile,
+      "--local",
+      "--local-ports",
+      "0,0,0",
+      "--local-state-dir",
+      stateDir,
+      "--json",
+    ]);
+    expect(JSON.parse(second.stdout).cleaned).toEqual([]);
   });
 });
 
