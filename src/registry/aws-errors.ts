@@ -103,7 +103,7 @@ export function mapAwsError(e: unknown, ctx: AwsCallContext): ProvisionError {
       `no AWS credentials found for ${ctx.operation}: ${detail}`,
       {
         ...base,
-        hint: "run `aws configure` (or `aws sso login`), or set AWS_PROFILE to a configured profile",
+        hint: "run `aws configure` (or `aws sso login`), or set AWS_PROFILE to a configured profile; to try the tool without an account, add --local (or run `npm run demo`)",
       },
     );
   }
