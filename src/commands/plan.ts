@@ -17,6 +17,7 @@ import {
   type ProvisionPlan,
   THING_NAME_TEMPLATE_DEFAULT,
 } from "../provision/pipeline.js";
+import type { TargetOptions } from "../provision/target.js";
 import { TOPIC_DEFAULT } from "../registry/index.js";
 
 export const CONFIG_FILE_DEFAULT = "provision.config.json";
@@ -146,4 +147,26 @@ export function buildPlan(flags: PlanFlags, config: ProvisionConfig): ProvisionP
     );
   }
   return plan;
+}
+
+export interface TargetFlags {
+  local?: boolean;
+  localStateDir?: string;
+  localPorts?: TargetOptions["localPorts"];
+  region?: string;
+  profile?: string;
+  endpointUrl?: string;
+}
+
+/** Where to register: flags over the config file (credentials never come from either). */
+export function targetOptions(flags: TargetFlags, config: ProvisionConfig): TargetOptions {
+  const out: TargetOptions = {
+    local: flags.local,
+    localStateDir: flags.localStateDir,
+    region: flags.region ?? config.region,
+    profile: flags.profile ?? config.profile,
+    endpointUrl: flags.endpointUrl ?? config.endpointUrl,
+  };
+  if (flags.localPorts) out.localPorts = flags.localPorts;
+  return out;
 }

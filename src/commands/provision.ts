@@ -9,14 +9,11 @@ import { Ledger } from "../ledger/index.js";
 import { type ProvisionResult, provisionDevice } from "../provision/pipeline.js";
 import { openTarget } from "../provision/target.js";
 import { openDevice } from "./device-link.js";
-import { buildPlan, loadConfig, type PlanFlags } from "./plan.js";
+import { buildPlan, loadConfig, type PlanFlags, type TargetFlags, targetOptions } from "./plan.js";
 
 export const LEDGER_FILE_DEFAULT = "provision-ledger.jsonl";
 
-export interface ProvisionCommandOptions extends PlanFlags {
-  local?: boolean;
-  localStateDir?: string;
-  localPorts?: { controlPlane: number; mqtts: number; wss: number };
+export interface ProvisionCommandOptions extends PlanFlags, TargetFlags {
   verbose?: boolean;
   trace?: boolean;
   json?: boolean;
@@ -62,14 +59,7 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
   });
   const closers: (() => Promise<void>)[] = [() => session.close()];
   try {
-    const target = await openTarget({
-      local: opts.local,
-      localStateDir: opts.localStateDir,
-      ...(opts.localPorts ? { localPorts: opts.localPorts } : {}),
-      region: opts.region ?? config.region,
-      profile: opts.profile ?? config.profile,
-      endpointUrl: opts.endpointUrl ?? config.endpointUrl,
-    });
+    const target = await openTarget(targetOptions(opts, config));
     closers.push(() => target.close());
     const ledger = await Ledger.open(opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT);
     closers.push(() => ledger.close());

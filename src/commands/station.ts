@@ -22,7 +22,7 @@ import {
   type StationSummary,
   watchPorts,
 } from "../station/index.js";
-import { buildPlan, loadConfig, type PlanFlags } from "./plan.js";
+import { buildPlan, loadConfig, type PlanFlags, targetOptions } from "./plan.js";
 import { LEDGER_FILE_DEFAULT } from "./provision.js";
 
 export const MANIFEST_PREFIX_DEFAULT = "provision-manifest";
@@ -129,12 +129,7 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
   const source = portSource(opts, info);
   try {
     const target = await openTarget({
-      local: opts.local,
-      localStateDir: opts.localStateDir,
-      ...(opts.localPorts ? { localPorts: opts.localPorts } : {}),
-      region: opts.region ?? config.region,
-      profile: opts.profile ?? config.profile,
-      endpointUrl: opts.endpointUrl ?? config.endpointUrl,
+      ...targetOptions(opts, config),
       rateLimit: stationRateLimits(opts.rateLimit),
     });
     closers.push(() => target.close());

@@ -1,5 +1,6 @@
 /* Texts and mappings for codes.h. */
 #include "prov/codes.h"
+#include "prov/storage_status.h"
 
 #include <stddef.h>
 
@@ -81,4 +82,18 @@ const char *prov_state_name(uint8_t state)
         p_name = names[state];
     }
     return p_name;
+}
+
+prov_error_code_t prov_storage_to_code(int storage_status)
+{
+    prov_error_code_t code = PROV_CODE_ERR_STORAGE;
+    switch (storage_status) {
+    case PROV_STORAGE_OK: code = PROV_CODE_OK; break;
+    case PROV_STORAGE_NOT_FOUND: code = PROV_CODE_ERR_NO_KEY; break;
+    case PROV_STORAGE_TOO_LARGE: code = PROV_CODE_ERR_TOO_LARGE; break;
+    case PROV_STORAGE_UNSUPPORTED: code = PROV_CODE_ERR_UNSUPPORTED; break;
+    case PROV_STORAGE_CRYPTO: code = PROV_CODE_ERR_CRYPTO; break;
+    default: code = PROV_CODE_ERR_STORAGE; break;
+    }
+    return code;
 }

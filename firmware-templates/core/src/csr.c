@@ -17,6 +17,7 @@
 #include "mbedtls/x509_crt.h"
 #include "prov/compat.h"
 #include "prov/config.h"
+#include "prov/storage_status.h"
 
 /* X.520 attribute OIDs (2.5.4.x) */
 static const char OID_C[] = MBEDTLS_OID_AT_COUNTRY;
@@ -149,20 +150,6 @@ static prov_error_code_t check_subject(const prov_csr_subject_t *p_s)
     return code;
 }
 
-static prov_error_code_t storage_code(int st)
-{
-    prov_error_code_t code = PROV_CODE_ERR_STORAGE;
-    switch (st) {
-    case PROV_STORAGE_OK: code = PROV_CODE_OK; break;
-    case PROV_STORAGE_NOT_FOUND: code = PROV_CODE_ERR_NO_KEY; break;
-    case PROV_STORAGE_TOO_LARGE: code = PROV_CODE_ERR_TOO_LARGE; break;
-    case PROV_STORAGE_UNSUPPORTED: code = PROV_CODE_ERR_UNSUPPORTED; break;
-    case PROV_STORAGE_CRYPTO: code = PROV_CODE_ERR_CRYPTO; break;
-    default: code = PROV_CODE_ERR_STORAGE; break;
-    }
-    return code;
-}
-
 prov_error_code_t prov_csr_build(const prov_keystore_t *p_ks, prov_key_slot_t slot, const prov_csr_subject_t *p_subject,
                                  uint8_t *p_out, size_t out_size, size_t *p_out_len)
 {
@@ -186,10 +173,10 @@ prov_error_code_t prov_csr_build(const prov_keystore_t *p_ks, prov_key_slot_t sl
     }
     code = check_subject(p_subject);
     if (code == PROV_CODE_OK) {
-        code = storage_code(p_ks->key_type(p_ks->ctx, slot, &key_type));
+        code = prov_storage_to_code(p_ks->key_type(p_ks->ctx, slot, &key_type));
     }
     if (code == PROV_CODE_OK) {
-        code = storage_code(p_ks->public_key(p_ks->ctx, slot, spki, sizeof(spki), &spki_len));
+        code = prov_storage_to_code(p_ks->public_key(p_ks->ctx, slot, spki, sizeof(spki), &spki_len));
     }
 
     /* CertificationRequestInfo ::= SEQUENCE { version 0, subject, subjectPKInfo, attributes [0] {} } */
@@ -214,7 +201,7 @@ prov_error_code_t prov_csr_build(const prov_keystore_t *p_ks, prov_key_slot_t sl
         code = PROV_CODE_ERR_CRYPTO;
     }
     if (code == PROV_CODE_OK) {
-        code = storage_code(p_ks->sign_sha256(p_ks->ctx, slot, hash, sig, sizeof(sig), &sig_len));
+        code = prov_storage_to_code(p_ks->sign_sha256(p_ks->ctx, slot, hash, sig, sizeof(sig), &sig_len));
     }
 
     /* signatureAlgorithm, signature BIT STRING */
@@ -347,7 +334,7 @@ prov_error_code_t prov_key_digest(const prov_keystore_t *p_ks, prov_key_slot_t s
 {
     uint8_t spki[PROV_PUBKEY_DER_MAX];
     size_t spki_len = 0;
-    prov_error_code_t code = storage_code(p_ks->public_key(p_ks->ctx, slot, spki, sizeof(spki), &spki_len));
+    prov_error_code_t code = prov_storage_to_code(p_ks->public_key(p_ks->ctx, slot, spki, sizeof(spki), &spki_len));
 
     if (code == PROV_CODE_OK) {
         code = prov_spki_digest(spki, spki_len, digest);

@@ -16,20 +16,6 @@ int prov_sha256_adapter(const uint8_t *p_data, size_t len, uint8_t p_digest[32])
     return prov_sha256(p_data, len, p_digest);
 }
 
-prov_error_code_t prov_storage_to_code(int storage_status)
-{
-    prov_error_code_t code = PROV_CODE_ERR_STORAGE;
-    switch (storage_status) {
-    case PROV_STORAGE_OK: code = PROV_CODE_OK; break;
-    case PROV_STORAGE_NOT_FOUND: code = PROV_CODE_ERR_NO_KEY; break;
-    case PROV_STORAGE_TOO_LARGE: code = PROV_CODE_ERR_TOO_LARGE; break;
-    case PROV_STORAGE_UNSUPPORTED: code = PROV_CODE_ERR_UNSUPPORTED; break;
-    case PROV_STORAGE_CRYPTO: code = PROV_CODE_ERR_CRYPTO; break;
-    default: code = PROV_CODE_ERR_STORAGE; break;
-    }
-    return code;
-}
-
 prov_error_code_t prov_reply_error(prov_reply_t *p_reply, prov_error_code_t code, const char *fmt, ...)
 {
     va_list ap;

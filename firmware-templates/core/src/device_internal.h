@@ -53,6 +53,5 @@ prov_error_code_t prov_credentials_parse(const uint8_t *p_payload, size_t len, p
 int prov_sha256_adapter(const uint8_t *p_data, size_t len, uint8_t p_digest[32]);
 
 /* Map a prov_storage_status_t to a response code. */
-prov_error_code_t prov_storage_to_code(int storage_status);
 
 #endif /* PROV_DEVICE_INTERNAL_H */

@@ -17,4 +17,9 @@ typedef enum prov_storage_status {
     PROV_STORAGE_BAD_ARG = -6      /* caller bug: NULL pointer, bad slot */
 } prov_storage_status_t;
 
+#include "prov/codes.h"
+
+/* The wire error code for a store's return value (PROV_STORAGE_OK -> PROV_CODE_OK). */
+prov_error_code_t prov_storage_to_code(int storage_status);
+
 #endif /* PROV_STORAGE_STATUS_H */
