@@ -186,6 +186,56 @@ describe("provision CLI errors and exit codes", () => {
     });
   });
 
+  describe("Ctrl-C", () => {
+    it("during registration: rolls back, exits 130, leaves no certificate behind", async () => {
+      const twin = await startTwin({ stateDir: join(dir, "twin-sigint") });
+      const stateDir = join(dir, "iot-sigint");
+      try {
+        const child = spawn(
+          process.execPath,
+          [BIN, "--port", twin.port, "--local", "--local-ports", "0,0,0", "--local-state-dir", stateDir],
+          {
+            cwd: dir,
+            env: {
+              PATH: process.env.PATH,
+              HOME: dir,
+              AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+              // Slow the cloud down after the certificate exists, so the interrupt lands mid-registration.
+              PROVISION_LOCAL_IOT_FAULTS: JSON.stringify({
+                operations: { AttachPolicy: { latencyMs: 1500 } },
+              }),
+            },
+          },
+        );
+        let stderr = "";
+        const exited = new Promise<number | null>((res) => child.on("close", res));
+        await new Promise<void>((res) =>
+          child.stderr.on("data", (d) => {
+            stderr += d;
+            if (stderr.includes("… register")) res();
+          }),
+        );
+        await new Promise((r) => setTimeout(r, 600));
+        child.kill("SIGINT");
+        expect(await exited).toBe(130);
+        expect(stderr).toMatch(/interrupted: finishing or rolling back/);
+        expect(stderr).toMatch(/rolling back twin-/);
+
+        const iot = await startLocalIot({ stateDir });
+        const target = await targetForLocalIot(iot);
+        try {
+          const certs = await target.registry.listCertificates();
+          expect(certs.filter((c) => c.status === "ACTIVE")).toEqual([]);
+        } finally {
+          await target.close();
+          await iot.stop();
+        }
+      } finally {
+        await twin.stop();
+      }
+    }, 60_000);
+  });
+
   describe("verification timeout", () => {
     let iotA: LocalIot;
     let twin: Twin;

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { amazonRootCaPem } from "../cloud/amazon-roots.js";
 import { ProvisionError } from "../errors.js";
+import { FAULTS_ENV, type FaultConfig, faultConfigFromEnv } from "../local-iot/faults.js";
 import { type LocalIot, startLocalIot } from "../local-iot/service.js";
 import { createObserver, type Observer, presignedObserverUrl } from "../observer/index.js";
 import { type CloudRegistry, createAwsRegistry } from "../registry/index.js";
@@ -57,9 +58,17 @@ export async function openTarget(opts: TargetOptions): Promise<CloudTarget> {
 
 async function openLocalTarget(opts: TargetOptions): Promise<CloudTarget> {
   const ports = opts.localPorts ?? LOCAL_PORTS_DEFAULT;
+  let faults: FaultConfig | undefined;
+  try {
+    // Factory dry runs rehearse a throttling or failing cloud with the same switch as `provision local-iot`.
+    faults = faultConfigFromEnv();
+  } catch (e) {
+    throw new ProvisionError("CONFIG", (e as Error).message, { where: FAULTS_ENV });
+  }
   let iot: LocalIot;
   try {
     iot = await startLocalIot({
+      faults,
       stateDir: opts.localStateDir ?? ".state/local-iot",
       port: ports.controlPlane,
       mqttsPort: ports.mqtts,
