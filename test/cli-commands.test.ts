@@ -214,6 +214,34 @@ describe("provision with --local against a twin", () => {
     }
   });
 
+  it("QA: provision once, then `verify` passes from a fresh process (the local AWS IoT kept its state)", async () => {
+    const twin = await startTwin({ stateDir: join(dir, "twin-qa") });
+    // The device keeps the MQTT port it was given, so that one is fixed; the others may move.
+    const mqttPort = 20_000 + Math.floor(Math.random() * 20_000);
+    const local = ["--local", "--local-ports", `0,${mqttPort},0`, "--local-state-dir", join(dir, "iot-qa")];
+    try {
+      const first = await cli(["--port", twin.port, ...local, "--ledger", "qa-ledger.jsonl", "--json"]);
+      expect(first.status, first.stderr).toBe(0);
+      expect(JSON.parse(first.stdout).mode).toBe("provisioned");
+
+      const qa = await cli(["verify", "--port", twin.port, ...local, "--json"]);
+      expect(qa.status, qa.stderr).toBe(0);
+      const verified = JSON.parse(qa.stdout);
+      expect(verified.mode).toBe("verified");
+      expect(verified.thingName).toBe(JSON.parse(first.stdout).thingName);
+      expect(JSON.parse(verified.firstMessage.payload)).toEqual({ counter: 0 });
+      expect(verified.firstMessage.firstPublishMs).toBeGreaterThan(0);
+
+      // Running the main command again verifies too: no second certificate.
+      const again = await cli(["--port", twin.port, ...local, "--ledger", "qa-ledger.jsonl", "--json"]);
+      expect(again.status, again.stderr).toBe(0);
+      expect(JSON.parse(again.stdout).mode).toBe("verified");
+      expect(JSON.parse(again.stdout).certificateId).toBeUndefined();
+    } finally {
+      await twin.stop();
+    }
+  });
+
   it("cleanup --ledger finishes a rollback that a failing cloud left open", async () => {
     const stateDir = join(dir, "iot-cleanup");
     const ledgerFile = join(dir, "cleanup-ledger.jsonl");
