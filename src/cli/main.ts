@@ -205,11 +205,15 @@ firmware
 
 planOptions(cloudOptions(program.command("station")))
   .description("factory station: provision every device that appears on the given or watched ports")
-  .option("--ports <path...>", "explicit ports, one slot each")
+  .argument("[ports...]", "explicit ports, one slot each (or --watch / --fixture)")
   .option("--watch", "watch for ports whose USB ids match a board (hotplug)")
   .option("--fixture <file>", "JSON map of slot name -> USB location (implies --watch)")
   .addOption(new Option("--concurrency <n>", "devices in flight at once").argParser(Number).default(8))
-  .option("--manifest <prefix>", "manifest prefix: writes <prefix>.csv and <prefix>.jsonl", "manifest")
+  .option(
+    "--manifest <prefix>",
+    "manifest prefix: writes <prefix>.csv and <prefix>.jsonl",
+    "provision-manifest",
+  )
   .option("--station-id <id>", "station name in the manifest (default: host name)")
   .option(
     "--rate-limit <op=tps...>",
@@ -217,7 +221,12 @@ planOptions(cloudOptions(program.command("station")))
   )
   .option("--board <id>", "board definition (default: from HELLO)")
   .option("--json", "one JSON line per finished device on stdout")
-  .action(run(async () => (await import("../commands/station.js")).stationCommand));
+  .action((ports: string[], opts: Record<string, unknown>) =>
+    run(async () => (await import("../commands/station.js")).stationCommand)({
+      ...opts,
+      ...(ports.length > 0 ? { ports } : {}),
+    }),
+  );
 
 program
   .command("demo")
