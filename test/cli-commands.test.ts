@@ -324,6 +324,35 @@ describe("provision with --local against a twin", () => {
   });
 });
 
+describe("provision station", () => {
+  it("takes ports as arguments, prints one JSON line per device, writes the manifest once per device", async () => {
+    const twins = await Promise.all([0, 1].map((i) => startTwin({ stateDir: join(dir, `st-twin-${i}`) })));
+    try {
+      const local = ["--local", "--local-ports", "0,0,0", "--local-state-dir", join(dir, "iot-station")];
+      const r = await cli([
+        "station",
+        ...twins.map((t) => t.port),
+        ...local,
+        "--manifest",
+        "line1",
+        "--json",
+      ]);
+      expect(r.status, r.stderr).toBe(0);
+      const lines = r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.deviceId).sort()).toEqual(twins.map((t) => t.deviceId).sort());
+      expect(lines.every((l) => l.ok === true && l.outcome === "provisioned")).toBe(true);
+      const csv = readFileSync(join(dir, "line1.csv"), "utf8").trim().split("\n");
+      expect(csv).toHaveLength(3);
+      expect(csv[0]).toMatch(/^deviceId,thingName,certificateId/);
+    } finally {
+      await Promise.all(twins.map((t) => t.stop()));
+    }
+  });
+});
+
 describe("provision sim", () => {
   it("--count 2 --json prints [{port, deviceId, stateDir}] and keeps the twins until SIGINT", async () => {
     const r = await cli(["sim", "--count", "2", "--state-dir", join(dir, "sim"), "--json"], {
