@@ -45,15 +45,26 @@ static void drain(prov_device_t *p_dev)
     }
 }
 
-/* Encode and send a response; keep it as the duplicate cache entry when cache is set. */
+/* An uncached answer is encoded in work[] (free once a command has run), so it
+ * cannot overwrite the remembered line. */
+_Static_assert(sizeof(((prov_device_t *)0)->work) >= sizeof(((prov_device_t *)0)->cache_line),
+               "work[] must hold a response line");
+
+/* Encode and send a response; keep it as the duplicate cache entry when cache is set.
+ * An uncached one (HELLO, STATUS, PING, ERR_VERSION) leaves the remembered request
+ * alone (protocol 6), so a retry after it is still answered from the cache. */
 static void send_response(prov_device_t *p_dev, uint8_t type, uint16_t seq, uint8_t flags, const uint8_t *p_payload,
                           size_t len, bool cache)
 {
     prov_frame_t frame = {PROV_PROTOCOL_VERSION, type, seq, flags, p_payload, len};
     size_t line_len = 0;
 
-    if (prov_frame_encode(&frame, p_dev->cache_line, sizeof(p_dev->cache_line), &line_len) == PROV_OK) {
-        p_dev->cache_valid = cache;
+    if (!cache) {
+        if (prov_frame_encode(&frame, p_dev->work, sizeof(p_dev->work), &line_len) == PROV_OK) {
+            send_line(p_dev, p_dev->work, line_len);
+        }
+    } else if (prov_frame_encode(&frame, p_dev->cache_line, sizeof(p_dev->cache_line), &line_len) == PROV_OK) {
+        p_dev->cache_valid = true;
         p_dev->cache_type = type;
         p_dev->cache_seq = seq;
         p_dev->cache_len = line_len;

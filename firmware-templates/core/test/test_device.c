@@ -41,6 +41,40 @@ static void test_retried_generate_key_makes_no_second_key(void **state)
     assert_int_equal(g_generate_calls, 2);
 }
 
+static void test_read_only_requests_keep_the_remembered_request(void **state)
+{
+    uint8_t payload[16];
+    prov_tlv_writer_t w;
+    const fake_frame_t *r = NULL;
+    uint8_t line[64];
+    size_t line_len = 0;
+    prov_frame_t v2 = {2, PROV_MSG_STATUS, 99, 0, NULL, 0};
+    (void)state;
+
+    prov_tlv_writer_init(&w, payload, sizeof(payload));
+    prov_tlv_put_u8(&w, 1, PROV_KEY_EC_P256);
+    prov_tlv_put_u8(&w, 2, PROV_STORE_FILE);
+    prov_tlv_put_u8(&w, 3, 1);
+    r = fake_send(PROV_MSG_GENERATE_KEY, 42, 0, payload, prov_tlv_writer_len(&w));
+    assert_int_equal(r->payload[0], PROV_CODE_OK);
+    assert_int_equal(g_generate_calls, 1);
+
+    /* protocol 6: STATUS and PING "do not replace the remembered request", nor does an ERR_VERSION answer */
+    r = fake_send(PROV_MSG_STATUS, 43, 0, NULL, 0);
+    assert_int_equal(r->payload[0], PROV_CODE_OK);
+    r = fake_send(PROV_MSG_PING, 44, 0, NULL, 0);
+    assert_int_equal(r->payload[0], PROV_CODE_OK);
+    assert_int_equal(prov_frame_encode(&v2, line, sizeof(line), &line_len), PROV_OK);
+    prov_device_feed(&g_dev, line, line_len);
+    fake_collect();
+
+    /* the forced GENERATE_KEY's retry is still a duplicate: no second key */
+    r = fake_send(PROV_MSG_GENERATE_KEY, 42, 0, payload, prov_tlv_writer_len(&w));
+    assert_non_null(r);
+    assert_int_equal(r->payload[0], PROV_CODE_OK);
+    assert_int_equal(g_generate_calls, 1);
+}
+
 static void test_read_only_requests_answer_fresh_state(void **state)
 {
     const fake_frame_t *r = NULL;
@@ -274,6 +308,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_retried_generate_key_makes_no_second_key, fake_setup),
         cmocka_unit_test_setup(test_read_only_requests_answer_fresh_state, fake_setup),
+        cmocka_unit_test_setup(test_read_only_requests_keep_the_remembered_request, fake_setup),
         cmocka_unit_test_setup(test_chunked_write_credentials, fake_setup),
         cmocka_unit_test_setup(test_retried_chunks_are_not_appended_twice, fake_setup),
         cmocka_unit_test_setup(test_chunk_progress_and_errors, fake_setup),
