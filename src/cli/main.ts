@@ -3,7 +3,7 @@
  * command (src/commands/<name>.ts), and is the only place that turns an error
  * into an exit status. Commands throw; they never call process.exit.
  */
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { asProvisionError, ProvisionError } from "../errors.js";
 import { exitCodeFor } from "./exit-codes.js";
 import { installInterruptHandler } from "./interrupt.js";
@@ -14,6 +14,10 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const program = new Command();
 let jsonMode = false;
+
+// Commander exits 1 on a bad flag, which the README reserves for internal errors; usage errors are 2.
+// Set before the subcommands are made: they copy it.
+program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : exitCodeFor("USAGE")));
 
 function fail(e: unknown): never {
   const err = asProvisionError(e);
@@ -41,6 +45,23 @@ function run<T extends object>(load: () => Promise<(opts: T) => Promise<unknown>
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/** A whole-number flag (`Number` alone lets `--baud abc` through as NaN, which failed later as INTERNAL). */
+function wholeNumber(min: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isInteger(n) || n < min) {
+      throw new InvalidArgumentError(`expected a whole number of at least ${min}`);
+    }
+    return n;
+  };
+}
+const positive = wholeNumber(1);
+const portNumber = (v: string): number => {
+  const n = wholeNumber(0)(v);
+  if (n > 65535) throw new InvalidArgumentError("expected a port number 0-65535");
+  return n;
+};
+
 function parseLocalPorts(v: string): { controlPlane: number; mqtts: number; wss: number } {
   const n = v.split(",").map(Number);
   if (n.length !== 3 || n.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
@@ -60,7 +81,10 @@ function keyOptions(cmd: Command): Command {
     .option("--subject <field=value>", "CSR subject field, repeatable (C, ST, L, O, OU, CN)", collect);
 }
 
-/** What a provisioning writes and registers (provision, station). */
+/**
+ * What a provisioning writes and registers (provision, station). --ledger has no
+ * commander default: it would always win over the config file's `ledger`.
+ */
 function planOptions(cmd: Command): Command {
   return keyOptions(cmd)
     .option("-c, --config <file>", "config file", "provision.config.json")
@@ -68,16 +92,19 @@ function planOptions(cmd: Command): Command {
     .option("--policy <name>", "policy to attach (created from the least-privilege template if missing)")
     .option("--policy-document <file>", "policy JSON to create instead of the built-in template")
     .option("--topic <template>", "topic template, e.g. '{{thingName}}/counter' or 'topic_001'")
-    .addOption(new Option("--interval <ms>", "publish interval in ms").argParser(Number))
+    .addOption(new Option("--interval <ms>", "publish interval in ms").argParser(positive))
     .addOption(new Option("--wifi-ssid <ssid>", "Wi-Fi network").env("PROVISION_WIFI_SSID"))
     .option("--wifi-password-file <file>", "file holding the Wi-Fi password (or env PROVISION_WIFI_PASSWORD)")
-    .addOption(new Option("--timeout <ms>", "how long to wait for the first publish").argParser(Number))
+    .addOption(new Option("--timeout <ms>", "how long to wait for the first publish").argParser(positive))
     .addOption(
       new Option("--switch-baud <rate>", "after HELLO, switch to this baud rate for the transfers").argParser(
-        Number,
+        positive,
       ),
     )
-    .option("--ledger <file>", "append-only audit ledger", "provision-ledger.jsonl");
+    .option(
+      "--ledger <file>",
+      "append-only audit ledger (default: the config's ledger, else provision-ledger.jsonl)",
+    );
 }
 
 /** Flags shared by every command that talks to a device. */
@@ -85,7 +112,7 @@ function deviceOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option("-p, --port <path>", "serial port of the device").env("ESPPORT"))
     .addOption(
-      new Option("-b, --baud <rate>", "baud rate to meet the device at").env("ESPBAUD").argParser(Number),
+      new Option("-b, --baud <rate>", "baud rate to meet the device at").env("ESPBAUD").argParser(positive),
     )
     .option("--board <id>", "board definition (default: from HELLO / USB ids)")
     .option("--no-reset", "do not reset the chip when opening the port")
@@ -131,7 +158,7 @@ planOptions(cloudOptions(deviceOptions(program)))
 
 cloudOptions(deviceOptions(program.command("verify")))
   .description("QA: restart an already provisioned device and wait for its first publish")
-  .addOption(new Option("--timeout <ms>", "how long to wait for the first publish").argParser(Number))
+  .addOption(new Option("--timeout <ms>", "how long to wait for the first publish").argParser(positive))
   .option("--json", "print one JSON result object on stdout")
   .action(run(async () => (await import("../commands/verify.js")).verifyCommand));
 
@@ -158,10 +185,10 @@ deviceOptions(program.command("install"))
   .requiredOption("--cert <file>", "device certificate PEM")
   .requiredOption("--endpoint <host>", "MQTT endpoint host")
   .option("--ca <file>", "root CA PEM(s) for the endpoint (default: Amazon Root CA 1 and 3)")
-  .addOption(new Option("--mqtt-port <n>", "MQTT port").argParser(Number).default(8883))
+  .addOption(new Option("--mqtt-port <n>", "MQTT port").argParser(portNumber).default(8883))
   .requiredOption("--thing-name <name>", "thing name = MQTT client id")
   .option("--topic <topic>", "topic to publish the counter on (default '<thing>/counter')")
-  .addOption(new Option("--interval <ms>", "publish interval in ms").argParser(Number).default(5000))
+  .addOption(new Option("--interval <ms>", "publish interval in ms").argParser(positive).default(5000))
   .addOption(new Option("--wifi-ssid <ssid>", "Wi-Fi network").env("PROVISION_WIFI_SSID"))
   .option("--wifi-password-file <file>", "file holding the Wi-Fi password (or env PROVISION_WIFI_PASSWORD)")
   .option("--restart", "restart the device afterwards")
@@ -171,18 +198,18 @@ deviceOptions(program.command("install"))
 program
   .command("sim")
   .description("start device twins on pseudo-terminals; prints one port per line")
-  .addOption(new Option("--count <n>", "how many twins").argParser(Number).default(1))
+  .addOption(new Option("--count <n>", "how many twins").argParser(positive).default(1))
   .option("--state-dir <dir>", "where the twins keep their flash", ".state/twins")
-  .addOption(new Option("--line-rate <baud>", "pace twin output like a real UART").argParser(Number))
+  .addOption(new Option("--line-rate <baud>", "pace twin output like a real UART").argParser(positive))
   .option("--json", "print a JSON array of {port, deviceId, stateDir}")
   .action(run(async () => (await import("../commands/sim.js")).simCommand));
 
 program
   .command("local-iot")
   .description("run the local AWS IoT (control plane, CA, MQTT broker) until interrupted")
-  .addOption(new Option("--port <n>", "control-plane port (0 = any)").argParser(Number).default(0))
-  .addOption(new Option("--mqtt-port <n>", "MQTT mTLS port (0 = any)").argParser(Number).default(0))
-  .addOption(new Option("--wss-port <n>", "MQTT over WSS port (0 = any)").argParser(Number).default(0))
+  .addOption(new Option("--port <n>", "control-plane port (0 = any)").argParser(portNumber).default(0))
+  .addOption(new Option("--mqtt-port <n>", "MQTT mTLS port (0 = any)").argParser(portNumber).default(0))
+  .addOption(new Option("--wss-port <n>", "MQTT over WSS port (0 = any)").argParser(portNumber).default(0))
   .option("--state-dir <dir>", "state directory", ".state/local-iot")
   .option("--json", "print one JSON object with what a client needs")
   .action(run(async () => (await import("../commands/local-iot.js")).localIotCommand));
@@ -208,7 +235,7 @@ planOptions(cloudOptions(program.command("station")))
   .argument("[ports...]", "explicit ports, one slot each (or --watch / --fixture)")
   .option("--watch", "watch for ports whose USB ids match a board (hotplug)")
   .option("--fixture <file>", "JSON map of slot name -> USB location (implies --watch)")
-  .addOption(new Option("--concurrency <n>", "devices in flight at once").argParser(Number).default(8))
+  .addOption(new Option("--concurrency <n>", "devices in flight at once").argParser(positive).default(8))
   .option(
     "--manifest <prefix>",
     "manifest prefix: writes <prefix>.csv and <prefix>.jsonl",

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { ProvisionError } from "../errors.js";
 import { cleanupFromLedger } from "../ledger/index.js";
 import { openTarget, type TargetOptions } from "../provision/target.js";
@@ -9,6 +10,13 @@ export interface CleanupCommandOptions extends TargetOptions {
 
 /** `provision cleanup --ledger FILE`: finish every rollback the ledger left open, and say what was done. */
 export async function cleanupCommand(opts: CleanupCommandOptions): Promise<void> {
+  // A mistyped path must not read as "nothing was open" (and leave an empty ledger behind).
+  if (!existsSync(opts.ledger)) {
+    throw new ProvisionError("CONFIG", `ledger ${opts.ledger} does not exist`, {
+      where: opts.ledger,
+      hint: "give --ledger the file the provisioning runs wrote (their --ledger or the config's ledger)",
+    });
+  }
   const target = await openTarget(opts);
   try {
     const report = await cleanupFromLedger(target.registry, opts.ledger);

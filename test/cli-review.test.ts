@@ -1,0 +1,130 @@
+/**
+ * Defects a code review found in the CLI, each pinned from the user's side:
+ * the real binary spawned, its exit status, stderr and files compared.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureTwinBuilt, startTwin } from "../src/twin/index.js";
+
+const BIN = resolve("bin/provision.js");
+let dir: string;
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolveRun) => {
+    const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: dir,
+        AWS_EC2_METADATA_DISABLED: "true",
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+        ...env,
+      },
+      cwd: dir,
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr?.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("close", (status) => resolveRun({ status, stdout, stderr }));
+  });
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "provision-review-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("bad flag values are usage errors (exit 2), not internal errors (exit 1)", () => {
+  it("--baud abc names the flag and exits 2 without a stack trace", async () => {
+    const r = await cli(["--port", "/dev/null", "--baud", "abc"]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--baud/);
+    expect(r.stderr).not.toMatch(/TypeError|at openSerialTransport/);
+  });
+
+  it("a non-numeric ESPBAUD names the variable and exits 2", async () => {
+    const r = await cli(["--port", "/dev/null"], { ESPBAUD: "fast" });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/ESPBAUD/);
+  });
+
+  it("--timeout abc is refused before anything runs (it used to time out at once after registering)", async () => {
+    const r = await cli(["--port", "/dev/nonexistent-port", "--timeout", "abc"]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--timeout/);
+  });
+
+  it("an unknown flag exits 2 as the README's exit-code table says", async () => {
+    const r = await cli(["--no-such-flag"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/unknown option/);
+  });
+
+  it("--help still exits 0", async () => {
+    const r = await cli(["--help"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/Usage: provision/);
+  });
+});
+
+describe("cleanup", () => {
+  it("a ledger that does not exist is a configuration error, not 'nothing was open'", async () => {
+    const r = await cli([
+      "cleanup",
+      "--ledger",
+      "no-such-ledger.jsonl",
+      "--local",
+      "--local-ports",
+      "0,0,0",
+      "--local-state-dir",
+      join(dir, "iot-cleanup"),
+    ]);
+    expect(r.status, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/no-such-ledger\.jsonl does not exist/);
+    expect(r.stderr).not.toMatch(/nothing was open/);
+    expect(existsSync(join(dir, "no-such-ledger.jsonl"))).toBe(false);
+  });
+});
+
+describe("the config file's ledger", () => {
+  beforeAll(async () => {
+    await ensureTwinBuilt();
+  }, 120_000);
+
+  it("is used when --ledger is not given (docs/configuration.md)", async () => {
+    const twin = await startTwin({ stateDir: join(dir, "twin-ledger") });
+    writeFileSync(join(dir, "provision.config.json"), JSON.stringify({ ledger: "ledgers/line-3.jsonl" }));
+    try {
+      const r = await cli([
+        "--port",
+        twin.port,
+        "--local",
+        "--local-ports",
+        "0,0,0",
+        "--local-state-dir",
+        join(dir, "iot-ledger"),
+        "--json",
+      ]);
+      expect(r.status, r.stderr).toBe(0);
+      const result = JSON.parse(r.stdout);
+      expect(readFileSync(join(dir, "ledgers/line-3.jsonl"), "utf8")).toContain(result.certificateId);
+      expect(existsSync(join(dir, "provision-ledger.jsonl"))).toBe(false);
+    } finally {
+      rmSync(join(dir, "provision.config.json"), { force: true });
+      await twin.stop();
+    }
+  }, 60_000);
+});
