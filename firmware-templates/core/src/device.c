@@ -104,8 +104,10 @@ static void run_request(prov_device_t *p_dev, uint8_t type, uint16_t seq, const 
     const bool cache = !is_read_only(type);
 
     memset(&reply, 0, sizeof(reply));
-    /* the status byte goes in response[0]; fields follow */
-    (void)prov_tlv_writer_init(&reply.fields, p_dev->response + 1, sizeof(p_dev->response) - 1u);
+    /* the status byte goes in response[0]; fields follow. The whole answer must fit one frame
+     * body of the max_frame HELLO announces (protocol 4: responses are never chunked). */
+    (void)prov_tlv_writer_init(&reply.fields, p_dev->response + 1,
+                               PROV_FRAME_PAYLOAD_MAX_FOR(PROV_DEVICE_MAX_FRAME) - 1u);
     code = prov_dispatch(p_dev, type, p_payload, len, &reply);
     if (code == PROV_CODE_OK && prov_tlv_writer_status(&reply.fields) != PROV_OK) {
         code = prov_reply_error(&reply, PROV_CODE_ERR_INTERNAL, "answer to %s does not fit one frame",

@@ -75,6 +75,28 @@ static void test_read_only_requests_keep_the_remembered_request(void **state)
     assert_int_equal(g_generate_calls, 1);
 }
 
+/* An answer that fits the response buffer but not one frame of max_frame must still be answered. */
+static void test_answer_too_large_for_a_frame_is_an_error_not_silence(void **state)
+{
+    static char board[2100];
+    const fake_frame_t *r = NULL;
+    (void)state;
+    /* HELLO's fields other than the board id take 71 bytes with the fake platform: 71 + 1973 = 2044 */
+    memset(board, 'b', 1973u);
+    board[1973] = '\0';
+    g_dev.cfg.platform.board_id = board;
+    r = fake_send(PROV_MSG_HELLO, 1, 0, NULL, 0);
+    assert_non_null(r);
+    assert_int_equal(r->payload[0], PROV_CODE_ERR_INTERNAL);
+    assert_true(r->len + PROV_FRAME_OVERHEAD_BYTES <= PROV_DEVICE_MAX_FRAME);
+    /* 71 + 1968 = 2039 = max_frame - 9: the largest answer that fits is still sent */
+    board[1968] = '\0';
+    r = fake_send(PROV_MSG_HELLO, 2, 0, NULL, 0);
+    assert_non_null(r);
+    assert_int_equal(r->payload[0], PROV_CODE_OK);
+    assert_int_equal(r->len + PROV_FRAME_OVERHEAD_BYTES, PROV_DEVICE_MAX_FRAME);
+}
+
 static void test_read_only_requests_answer_fresh_state(void **state)
 {
     const fake_frame_t *r = NULL;
@@ -308,6 +330,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_retried_generate_key_makes_no_second_key, fake_setup),
         cmocka_unit_test_setup(test_read_only_requests_answer_fresh_state, fake_setup),
+        cmocka_unit_test_setup(test_answer_too_large_for_a_frame_is_an_error_not_silence, fake_setup),
         cmocka_unit_test_setup(test_read_only_requests_keep_the_remembered_request, fake_setup),
         cmocka_unit_test_setup(test_chunked_write_credentials, fake_setup),
         cmocka_unit_test_setup(test_retried_chunks_are_not_appended_twice, fake_setup),
