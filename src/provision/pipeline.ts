@@ -195,6 +195,25 @@ export async function installCredentials(session: DeviceSession, set: Credential
   return committed;
 }
 
+/**
+ * After a lost answer (not a refusal, not a digest mismatch) the COMMIT may
+ * still have happened: STATUS tells, by the committed set's digest, which
+ * covers the new certificate, so an earlier set cannot match.
+ */
+async function committedDespite(
+  session: DeviceSession,
+  set: CredentialSet,
+  failure: ProvisionError,
+): Promise<boolean> {
+  if (failure.code !== "DEVICE_SILENT" && failure.code !== "DEVICE_PROTOCOL") return false;
+  try {
+    const status = await session.status();
+    return status.setDigest?.equals(sha256(encodeRequest("WRITE_CREDENTIALS", set))) === true;
+  } catch {
+    return false;
+  }
+}
+
 export interface FirstPublish {
   topic: string;
   /** Payload as UTF-8 text, e.g. `{"counter": 0}`. */
@@ -410,28 +429,38 @@ export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan):
   const marker = { run: registration.run, deviceId: hello.deviceId, thingName };
 
   // From here until COMMIT the cloud holds a certificate the device does not: undo it on any failure.
-  let endpoint: string;
-  let set: CredentialSet;
+  let endpoint = "";
+  let set: CredentialSet | undefined;
   try {
     endpoint = await progress.step("endpoint", "find the data endpoint", () => target.endpoint());
-    set = credentialSet(registration, target, endpoint, plan);
+    const toWrite = credentialSet(registration, target, endpoint, plan);
+    set = toWrite;
     throwIfInterrupted(deps.signal);
     await progress.step(
       "credentials",
       "write and commit the credentials",
-      () => installCredentials(session, set),
+      () => installCredentials(session, toWrite),
       (c) => `generation ${c.generation}`,
     );
   } catch (e) {
     const failure = asProvisionError(e);
-    progress.info(`rolling back ${thingName}: ${failure.message}`);
-    try {
-      await rollbackRegistration(target.registry, ledger, registration);
-    } catch (rollbackError) {
-      throw asProvisionError(rollbackError);
+    if (set !== undefined && (await committedDespite(session, set, failure))) {
+      // Deleting the certificate now would strand a device that holds it.
+      progress.info(
+        `the answer to COMMIT was lost, but ${thingName} holds the new credentials: keeping them`,
+      );
+    } else {
+      progress.info(`rolling back ${thingName}: ${failure.message}`);
+      try {
+        await rollbackRegistration(target.registry, ledger, registration);
+      } catch (rollbackError) {
+        throw asProvisionError(rollbackError);
+      }
+      throw failure;
     }
-    throw failure;
   }
+  if (set === undefined)
+    throw new ProvisionError("INTERNAL", "credentials were committed without a set", { where });
   await recordCommitted(ledger, marker, { certificateId: registration.certificateId });
 
   const first = await progress.step(
