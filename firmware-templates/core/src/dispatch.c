@@ -362,6 +362,15 @@ static prov_error_code_t do_get_csr(prov_device_t *p_dev, const uint8_t *p, size
         return prov_reply_error(p_reply, code, "subject: C must be 2 letters, others valid UTF-8 without NUL");
     }
     if (code == PROV_CODE_ERR_TOO_LARGE) {
+        /* either one field is over its limit, or all fit and the whole CSR does not */
+        bool field_too_long = false;
+        for (size_t i = 0; i < 6u; i++) {
+            field_too_long = field_too_long || (fields[i]->len > PROV_SUBJECT_FIELD_MAX);
+        }
+        if (!field_too_long) {
+            return prov_reply_error(p_reply, code, "CSR longer than %u bytes: shorten the subject",
+                                    (unsigned)PROV_CSR_DER_MAX);
+        }
         return prov_reply_error(p_reply, code, "subject field longer than %u bytes", (unsigned)PROV_SUBJECT_FIELD_MAX);
     }
     if (code != PROV_CODE_OK) {

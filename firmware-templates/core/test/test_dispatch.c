@@ -427,6 +427,27 @@ static void test_csr_rejects_bad_subject(void **state)
     assert_int_equal(r->payload[0], PROV_CODE_ERR_BAD_PAYLOAD);
 }
 
+/* Fields within the per-field limit whose CSR does not fit PROV_CSR_DER_MAX: the text must say so. */
+static void test_csr_too_large_says_why(void **state)
+{
+    static char big[PROV_SUBJECT_FIELD_MAX + 1];
+    const fake_frame_t *r = NULL;
+    prov_tlv_writer_t *w = NULL;
+    (void)state;
+    r = fake_generate(PROV_KEY_RSA_2048, 0);
+    assert_int_equal(r->payload[0], PROV_CODE_OK);
+    memset(big, 'a', PROV_SUBJECT_FIELD_MAX);
+    big[PROV_SUBJECT_FIELD_MAX] = 0;
+    w = fake_tlv();
+    prov_tlv_put_str(w, 1, "US");
+    for (uint8_t tag = 2; tag <= 6; tag++) {
+        prov_tlv_put_str(w, tag, big);
+    }
+    r = fake_req(PROV_MSG_GET_CSR, w);
+    assert_int_equal(r->payload[0], PROV_CODE_ERR_TOO_LARGE);
+    assert_string_equal(fake_text(r), "CSR longer than 1900 bytes: shorten the subject");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -445,6 +466,7 @@ int main(void)
         cmocka_unit_test_setup(test_csr_p256_utf8_subject, fake_setup),
         cmocka_unit_test_setup(test_csr_rsa2048, fake_setup),
         cmocka_unit_test_setup(test_csr_rejects_bad_subject, fake_setup),
+        cmocka_unit_test_setup(test_csr_too_large_says_why, fake_setup),
     };
     return cmocka_run_group_tests_name("dispatch", tests, NULL, NULL);
 }
