@@ -7,6 +7,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEVICE_STATE } from "../src/protocol/index.js";
+import { DeviceSession } from "../src/session/index.js";
+import { openSerialTransport } from "../src/transport/index.js";
 import { ensureTwinBuilt, startTwin } from "../src/twin/index.js";
 
 const BIN = resolve("bin/provision.js");
@@ -127,4 +130,36 @@ describe("the config file's ledger", () => {
       await twin.stop();
     }
   }, 60_000);
+});
+
+describe("station flags docs/station.md lists", () => {
+  beforeAll(async () => {
+    await ensureTwinBuilt();
+  }, 120_000);
+
+  it("--baud, --force and --lock reach the station (they were unknown options)", async () => {
+    const twin = await startTwin({ stateDir: join(dir, "twin-station") });
+    const local = ["--local", "--local-ports", "0,0,0", "--local-state-dir", join(dir, "iot-station")];
+    try {
+      const first = await cli(["station", twin.port, ...local, "--baud", "57600", "--json"]);
+      expect(first.status, first.stderr).toBe(0);
+      const one = JSON.parse(first.stdout.trim());
+      expect(one.outcome).toBe("provisioned");
+      expect(one.baud).toBe(57600);
+
+      const second = await cli(["station", twin.port, ...local, "--force", "--lock", "--json"]);
+      expect(second.status, second.stderr).toBe(0);
+      expect(JSON.parse(second.stdout.trim()).outcome).toBe("rotated");
+
+      const session = new DeviceSession(await openSerialTransport(twin.port));
+      try {
+        await session.hello();
+        expect((await session.status()).state).toBe(DEVICE_STATE.LOCKED);
+      } finally {
+        await session.close();
+      }
+    } finally {
+      await twin.stop();
+    }
+  }, 90_000);
 });

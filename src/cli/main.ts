@@ -247,6 +247,11 @@ planOptions(cloudOptions(program.command("station")))
     "per-operation request rate overrides, e.g. CreateCertificateFromCsr=10",
   )
   .option("--board <id>", "board definition (default: from HELLO)")
+  .addOption(
+    new Option("-b, --baud <rate>", "baud rate to meet each device at").env("ESPBAUD").argParser(positive),
+  )
+  .option("--force", "rotate: new key and certificate even for provisioned devices")
+  .option("--lock", "lock each device's provisioning commands when done")
   .option("--json", "one JSON line per finished device on stdout")
   .action((ports: string[], opts: Record<string, unknown>) =>
     run(async () => (await import("../commands/station.js")).stationCommand)({
