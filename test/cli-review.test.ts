@@ -163,3 +163,33 @@ describe("station flags docs/station.md lists", () => {
     }
   }, 90_000);
 });
+
+describe("verify reads provision.config.json like provision does", () => {
+  beforeAll(async () => {
+    await ensureTwinBuilt();
+  }, 120_000);
+
+  it("finds the port (and timeout) in the config file", async () => {
+    const twin = await startTwin({ stateDir: join(dir, "twin-verify") });
+    // The device keeps the MQTT port it was given, so that one is fixed across the two processes.
+    const mqttPort = 20_000 + Math.floor(Math.random() * 20_000);
+    const local = [
+      "--local",
+      "--local-ports",
+      `0,${mqttPort},0`,
+      "--local-state-dir",
+      join(dir, "iot-verify"),
+    ];
+    writeFileSync(join(dir, "provision.config.json"), JSON.stringify({ port: twin.port, timeoutMs: 20_000 }));
+    try {
+      const first = await cli([...local, "--ledger", "verify-ledger.jsonl", "--json"]);
+      expect(first.status, first.stderr).toBe(0);
+      const qa = await cli(["verify", ...local, "--json"]);
+      expect(qa.status, qa.stderr).toBe(0);
+      expect(JSON.parse(qa.stdout).mode).toBe("verified");
+    } finally {
+      rmSync(join(dir, "provision.config.json"), { force: true });
+      await twin.stop();
+    }
+  }, 90_000);
+});

@@ -7,6 +7,7 @@ import { createProgress, timingsObject } from "../cli/progress.js";
 import { FIRST_PUBLISH_TIMEOUT_MS_DEFAULT, verifyProvisioned } from "../provision/pipeline.js";
 import { openTarget, type TargetOptions } from "../provision/target.js";
 import { type DeviceLinkOptions, openDevice } from "./device-link.js";
+import { loadConfig, targetOptions } from "./plan.js";
 import { printResult } from "./provision.js";
 
 export interface VerifyCommandOptions extends DeviceLinkOptions, TargetOptions {
@@ -15,13 +16,19 @@ export interface VerifyCommandOptions extends DeviceLinkOptions, TargetOptions {
 }
 
 export async function verifyCommand(opts: VerifyCommandOptions): Promise<void> {
+  // The same provision.config.json as `provision`: its port, region and profile find the same device and cloud.
+  const config = loadConfig(undefined);
   const progress = createProgress();
-  const session = await openDevice(opts);
+  const session = await openDevice({
+    ...opts,
+    port: opts.port ?? config.port,
+    baud: opts.baud ?? config.baud,
+  });
   const closers: (() => Promise<void>)[] = [() => session.close()];
   try {
     const hello = await progress.step("hello", `meet the device on ${session.port}`, () => session.hello());
     const status = await progress.step("status", "read its identity", () => session.status());
-    const target = await openTarget(opts);
+    const target = await openTarget({ ...opts, ...targetOptions(opts, config) });
     closers.push(() => target.close());
     const observer = await progress.step("observer", "connect the cloud-side observer", () =>
       target.openObserver(),
@@ -31,7 +38,7 @@ export async function verifyCommand(opts: VerifyCommandOptions): Promise<void> {
       { session, observer, progress },
       hello,
       status,
-      opts.timeout ?? FIRST_PUBLISH_TIMEOUT_MS_DEFAULT,
+      opts.timeout ?? config.timeoutMs ?? FIRST_PUBLISH_TIMEOUT_MS_DEFAULT,
     );
     printResult(result, timingsObject(progress.timings), opts.json);
   } finally {
