@@ -139,6 +139,8 @@ export class Station {
   readonly records: DeviceRecord[] = [];
   readonly stationId: string;
   private readonly busy = new Set<string>();
+  /** Busy slots whose device was unplugged, and the device plugged in since (taken when the slot frees). */
+  private readonly replugged = new Map<string, Extract<PortEvent, { kind: "arrive" }> | undefined>();
   private readonly options: StationOptions;
   private firstTakenAt: number | undefined;
   private lastDoneAt: number | undefined;
@@ -221,21 +223,41 @@ export class Station {
         slot.phase = "waiting";
         slot.note = `unplugged ${event.port}`;
         this.changed(slot);
+      } else {
+        this.replugged.set(slot.slot, undefined);
       }
       return;
     }
-    if (this.busy.has(slot.slot)) return;
+    if (this.busy.has(slot.slot)) {
+      // A device plugged in while the previous one's pipeline still runs gets no second arrival: keep it.
+      if (this.replugged.has(slot.slot)) this.replugged.set(slot.slot, event);
+      return;
+    }
     this.busy.add(slot.slot);
-    slot.port = event.port;
-    if (event.usbLocation !== undefined) slot.usbLocation = event.usbLocation;
-    slot.phase = "waiting";
-    slot.note = "queued";
-    this.changed(slot);
-    jobs.push(
-      limit(() => this.runDevice(slot)).finally(() => {
-        this.busy.delete(slot.slot);
-      }),
-    );
+    jobs.push(this.take(slot, event, limit));
+  }
+
+  /** Runs the slot's device, then any device plugged into the slot meanwhile. */
+  private async take(
+    slot: SlotView,
+    first: Extract<PortEvent, { kind: "arrive" }>,
+    limit: ReturnType<typeof pLimit>,
+  ): Promise<void> {
+    let event: Extract<PortEvent, { kind: "arrive" }> | undefined = first;
+    try {
+      while (event !== undefined) {
+        slot.port = event.port;
+        if (event.usbLocation !== undefined) slot.usbLocation = event.usbLocation;
+        slot.phase = "waiting";
+        slot.note = "queued";
+        this.changed(slot);
+        await limit(() => this.runDevice(slot));
+        event = this.replugged.get(slot.slot);
+        this.replugged.delete(slot.slot);
+      }
+    } finally {
+      this.busy.delete(slot.slot);
+    }
   }
 
   private changed(slot: SlotView): void {
