@@ -46,11 +46,17 @@ export async function openDevice(opts: DeviceLinkOptions): Promise<DeviceSession
   const transport = await openSerialTransport(opts.port, { baudRate: opts.baud ?? BAUD_DEFAULT });
   // Opening asserts DTR and RTS on many drivers, which holds an Espressif chip in reset: release both,
   // then (unless --no-reset) reset into the app so the session starts from a known boot.
-  const board = await boardForPort(opts.port, opts.board);
-  if (opts.reset !== false && board) {
-    await runResetSteps(resetStepsFor(board), (signals) => transport.setSignals(signals));
-  } else {
-    await transport.setSignals({ ...RESET_IDLE_SIGNALS });
+  try {
+    const board = await boardForPort(opts.port, opts.board);
+    if (opts.reset !== false && board) {
+      await runResetSteps(resetStepsFor(board), (signals) => transport.setSignals(signals));
+    } else {
+      await transport.setSignals({ ...RESET_IDLE_SIGNALS });
+    }
+  } catch (e) {
+    // An unknown --board or a failed reset must not leave the port open and locked.
+    await transport.close();
+    throw e;
   }
   const session = new DeviceSession(transport, {
     trace: opts.trace
