@@ -193,3 +193,27 @@ describe("verify reads provision.config.json like provision does", () => {
     }
   }, 90_000);
 });
+
+describe("csr", () => {
+  beforeAll(async () => {
+    await ensureTwinBuilt();
+  }, 120_000);
+
+  it("a malformed --subject is refused before the device makes a key", async () => {
+    const twin = await startTwin({ stateDir: join(dir, "twin-csr") });
+    try {
+      const r = await cli(["csr", "--port", twin.port, "--subject", "CN"]);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/--subject CN: expected FIELD=value/);
+      const session = new DeviceSession(await openSerialTransport(twin.port));
+      try {
+        await session.hello();
+        expect((await session.status()).state).toBe(DEVICE_STATE.EMPTY);
+      } finally {
+        await session.close();
+      }
+    } finally {
+      await twin.stop();
+    }
+  }, 60_000);
+});

@@ -23,6 +23,8 @@ export interface CsrCommandOptions extends DeviceLinkOptions {
 }
 
 export async function csrCommand(opts: CsrCommandOptions): Promise<void> {
+  // A --subject typo must fail before the device makes a key.
+  const subject = parseSubject(opts.subject);
   const session = await openDevice(opts);
   try {
     const hello = await session.hello();
@@ -38,7 +40,6 @@ export async function csrCommand(opts: CsrCommandOptions): Promise<void> {
       keyType: KEY_TYPE_NAMES[keyType],
       keyStore: KEY_STORE_NAMES[keyStore],
     });
-    const subject = parseSubject(opts.subject);
     const csr = await verifyCsr(await session.getCsr(subject), {
       expectedPublicKeySpkiDer: key.publicKey,
       expectedSubject: { ...subject },
