@@ -217,3 +217,39 @@ describe("csr", () => {
     }
   }, 60_000);
 });
+
+describe("provision with an invalid --thing-name template", () => {
+  beforeAll(async () => {
+    await ensureTwinBuilt();
+  }, 120_000);
+
+  it("is refused before the device makes a key", async () => {
+    const twin = await startTwin({ stateDir: join(dir, "twin-thing-name") });
+    try {
+      const r = await cli([
+        "--port",
+        twin.port,
+        "--local",
+        "--local-ports",
+        "0,0,0",
+        "--local-state-dir",
+        join(dir, "iot-thing-name"),
+        "--ledger",
+        "thing-name-ledger.jsonl",
+        "--thing-name",
+        "sensor {{deviceId}}",
+      ]);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/thing name "sensor [0-9a-f]{12}" is not valid/);
+      const session = new DeviceSession(await openSerialTransport(twin.port));
+      try {
+        await session.hello();
+        expect((await session.status()).state).toBe(DEVICE_STATE.EMPTY);
+      } finally {
+        await session.close();
+      }
+    } finally {
+      await twin.stop();
+    }
+  }, 60_000);
+});

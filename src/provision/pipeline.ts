@@ -367,6 +367,9 @@ export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan):
     return verifyProvisioned(deps, hello, status, plan.firstPublishTimeoutMs);
   }
 
+  // A bad --thing-name template must fail before the chip makes a key.
+  const thingName = thingNameFor(plan, hello);
+
   // Key: made (or found) on the chip; only its public half ever comes back.
   const wantedType = plan.keyType ?? (board?.keyTypes.default as KeyTypeName | undefined) ?? "ec-p256";
   const wantedStore = plan.keyStore ?? (board?.keyStore.default as KeyStoreName | undefined) ?? "nvs";
@@ -390,7 +393,6 @@ export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan):
   }
 
   throwIfInterrupted(deps.signal);
-  const thingName = thingNameFor(plan, hello);
   const subject: CsrSubject = { ...plan.subject, CN: plan.subject.CN ?? thingName };
   const csr = await progress.step(
     "csr",
