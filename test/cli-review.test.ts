@@ -253,3 +253,23 @@ describe("provision with an invalid --thing-name template", () => {
     }
   }, 60_000);
 });
+
+describe("install", () => {
+  it("refuses --interval below 1000 ms (as provision does) before reading files or touching the port", async () => {
+    const r = await cli([
+      "install",
+      "--port",
+      "/dev/nonexistent-port",
+      "--cert",
+      "missing.pem",
+      "--endpoint",
+      "example.invalid",
+      "--thing-name",
+      "t1",
+      "--interval",
+      "5",
+    ]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--interval 5: must be a whole number of ms, at least 1000/);
+  });
+});

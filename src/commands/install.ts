@@ -40,6 +40,16 @@ function readPem(path: string, what: string): string {
 }
 
 export async function installCommand(opts: InstallCommandOptions): Promise<void> {
+  // The same floor as `provision` (plan.ts): `--interval 5` meant as seconds would flood the broker.
+  if (!Number.isInteger(opts.interval) || opts.interval < 1000) {
+    throw new ProvisionError(
+      "USAGE",
+      `--interval ${opts.interval}: must be a whole number of ms, at least 1000`,
+    );
+  }
+  if (!Number.isInteger(opts.mqttPort) || opts.mqttPort < 1 || opts.mqttPort > 65535) {
+    throw new ProvisionError("USAGE", `--mqtt-port ${opts.mqttPort}: must be a port number 1-65535`);
+  }
   const set: CredentialSet = {
     certificatePem: readPem(opts.cert, "certificate"),
     rootCaPem: opts.ca ? readPem(opts.ca, "CA file") : amazonRootCaPem(),
