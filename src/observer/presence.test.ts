@@ -86,6 +86,25 @@ describe("applyLifecycle", () => {
     expect(s.rejection).toBeUndefined();
   });
 
+  it("a restarted device's old half-open session kicked by its new one (DUPLICATE_CLIENTID) does not stand, whatever the order", () => {
+    const before = newPresenceState();
+    applyLifecycle(before, disconnected(1, "DUPLICATE_CLIENTID"));
+    expect(before.rejection).toBeUndefined();
+    applyLifecycle(before, connected(2));
+    expect(before.rejection).toBeUndefined();
+    const after = newPresenceState();
+    applyLifecycle(after, connected(2));
+    applyLifecycle(after, disconnected(1, "DUPLICATE_CLIENTID"));
+    expect(after.rejection).toBeUndefined();
+  });
+
+  it("the current session kicked by another client with its id (DUPLICATE_CLIENTID) is a rejection", () => {
+    const s = newPresenceState();
+    applyLifecycle(s, connected(1));
+    applyLifecycle(s, disconnected(1, "DUPLICATE_CLIENTID"));
+    expect(s.rejection?.disconnectReason).toBe("DUPLICATE_CLIENTID");
+  });
+
   it("connect_failed is a rejection", () => {
     const s = newPresenceState();
     applyLifecycle(s, {

@@ -88,8 +88,10 @@ export function applyLifecycle(s: PresenceState, e: LifecycleEvent): boolean {
     // No session was made, so no versionNumber: a refused CONNECT stands until a newer connection.
     s.rejection = { ...e, versionNumber: e.versionNumber ?? s.connectedVersion };
   } else if (e.eventType === "disconnected" && REJECTING_DISCONNECT_REASONS.has(e.disconnectReason ?? "")) {
-    // An old session's rejection arriving late must not fail a device that has connected since.
-    if (version >= s.connectedVersion) s.rejection = e;
+    // An old session's rejection arriving late must not fail a device that has connected since; and
+    // before any connect was seen the session is one from before the watch (a restarted device's new
+    // connection kicks its half-open old one with DUPLICATE_CLIENTID, maybe before "connected" arrives).
+    if (s.connectedAt !== undefined && version >= s.connectedVersion) s.rejection = e;
   }
   return true;
 }
