@@ -61,6 +61,8 @@ interface Watch extends PresenceState {
   first?: FirstMessage;
   waiters: Set<() => void>;
   subscribed: Promise<void>;
+  /** Epoch ms before which a message does not count (the device was not restarted yet). */
+  notBefore?: number;
 }
 
 function presenceFilter(clientId: string): string {
@@ -185,6 +187,7 @@ export class Observer {
     if (retained) return;
     for (const w of this.watches.values()) {
       if (w.topic !== topic || w.first !== undefined) continue;
+      if (w.notBefore !== undefined && Date.now() < w.notBefore) continue;
       let json: unknown;
       try {
         json = JSON.parse(payload.toString("utf8"));
@@ -219,13 +222,23 @@ export class Observer {
   /**
    * Resolves with the device's first message on the topic (subscribing now
    * if watch() was not called, though then a message sent meanwhile is
-   * missed). Rejects VERIFY_REJECTED when the service disconnects or refuses
+   * missed; messages received before `notBefore` do not count). Rejects VERIFY_REJECTED when the service disconnects or refuses
    * the device for a reason it will not get over, VERIFY_TIMEOUT otherwise.
    */
-  async waitForFirstMessage(thingClientId: string, topic: string, timeoutMs: number): Promise<FirstMessage> {
+  async waitForFirstMessage(
+    thingClientId: string,
+    topic: string,
+    timeoutMs: number,
+    options: { notBefore?: Date } = {},
+  ): Promise<FirstMessage> {
     await this.watch(thingClientId, topic);
     const w = this.watches.get(this.key(thingClientId, topic));
     if (!w) throw new ProvisionError("INTERNAL", `observer lost the watch of ${thingClientId}`);
+    if (options.notBefore !== undefined) {
+      // A device that was already running may publish once more before it restarts: that says nothing new.
+      w.notBefore = options.notBefore.getTime();
+      if (w.first !== undefined && w.first.receivedAt.getTime() < w.notBefore) w.first = undefined;
+    }
     const started = Date.now();
     return new Promise<FirstMessage>((resolve, reject) => {
       const check = () => {

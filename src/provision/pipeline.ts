@@ -28,7 +28,13 @@ import {
 } from "../ledger/index.js";
 import type { Observer } from "../observer/index.js";
 import type { CredentialSet, CsrSubject, HelloAnswer, StatusAnswer } from "../protocol/index.js";
-import { encodeRequest, KEY_STORE, KEY_TYPE, DEVICE_STATE as STATE } from "../protocol/index.js";
+import {
+  encodeRequest,
+  KEY_STORE,
+  KEY_TYPE,
+  RESTART_DELAY_DEFAULT_MS,
+  DEVICE_STATE as STATE,
+} from "../protocol/index.js";
 import { leastPrivilegePolicy, THING_NAME_VARIABLE, topicForThing } from "../registry/index.js";
 import type { DeviceSession } from "../session/index.js";
 import type { CloudTarget } from "./target.js";
@@ -240,17 +246,22 @@ export async function restartAndWatch(
   try {
     const restartedAt = Date.now();
     await session.restart();
-    const first = await observer.waitForFirstMessage(thingName, topic, timeoutMs).catch((e: unknown) => {
-      // The device's own words are the best clue for a device that never published.
-      const err = asProvisionError(e);
-      throw new ProvisionError(err.code, err.message, {
-        where: `${err.where ?? `thing ${thingName}`} on ${session.port}`,
-        hint: err.hint,
-        details: err.details,
-        deviceLog: session.deviceLog.slice(-20),
-        cause: e,
+    // A device that was running (verify, rotation) publishes on this topic until it restarts, which it
+    // does RESTART_DELAY_DEFAULT_MS after answering: only what comes after is the new boot's message.
+    const notBefore = new Date(Date.now() + RESTART_DELAY_DEFAULT_MS);
+    const first = await observer
+      .waitForFirstMessage(thingName, topic, timeoutMs, { notBefore })
+      .catch((e: unknown) => {
+        // The device's own words are the best clue for a device that never published.
+        const err = asProvisionError(e);
+        throw new ProvisionError(err.code, err.message, {
+          where: `${err.where ?? `thing ${thingName}`} on ${session.port}`,
+          hint: err.hint,
+          details: err.details,
+          deviceLog: session.deviceLog.slice(-20),
+          cause: e,
+        });
       });
-    });
     const out: FirstPublish = {
       topic: first.topic,
       payload: first.payload.toString("utf8"),
