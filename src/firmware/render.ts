@@ -249,8 +249,17 @@ function listFiles(dir: string): string[] {
 
 function writeOut(outDir: string, rel: string, write: (file: string) => void): void {
   const file = join(outDir, ...rel.split("/"));
-  mkdirSync(dirname(file), { recursive: true });
-  write(file);
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    write(file);
+  } catch (e) {
+    // EACCES, ENOTDIR, ENOSPC: the user's --out, not a bug of the tool.
+    throw new ProvisionError("CONFIG", `cannot write the rendered project: ${(e as Error).message}`, {
+      where: file,
+      hint: "give --out a writable directory (new or empty)",
+      cause: e,
+    });
+  }
 }
 
 export function renderFirmware(opts: RenderFirmwareOptions): RenderFirmwareResult {
@@ -272,6 +281,12 @@ export function renderFirmware(opts: RenderFirmwareOptions): RenderFirmwareResul
   }
   ctx.coreSources = coreFiles.filter((f) => f.startsWith("src/") && f.endsWith(".c"));
 
+  if (existsSync(opts.outDir) && !statSync(opts.outDir).isDirectory()) {
+    throw new ProvisionError("USAGE", "the output path exists and is not a directory", {
+      where: opts.outDir,
+      hint: "choose a new or empty directory for --out",
+    });
+  }
   if (existsSync(opts.outDir) && readdirSync(opts.outDir).length > 0 && !opts.overwrite) {
     throw new ProvisionError("USAGE", "the output directory is not empty", {
       where: opts.outDir,
