@@ -273,3 +273,24 @@ describe("install", () => {
     expect(r.stderr).toMatch(/--interval 5: must be a whole number of ms, at least 1000/);
   });
 });
+
+describe("--local-state-dir that cannot be used", () => {
+  it("is a configuration error (exit 3) naming the path, not an internal one", async () => {
+    writeFileSync(join(dir, "a-file"), "x");
+    writeFileSync(join(dir, "some-ledger.jsonl"), "");
+    const r = await cli([
+      "cleanup",
+      "--ledger",
+      "some-ledger.jsonl",
+      "--local",
+      "--local-ports",
+      "0,0,0",
+      "--local-state-dir",
+      join(dir, "a-file", "iot"),
+    ]);
+    expect(r.status, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/cannot use its state directory/);
+    expect(r.stderr).toContain(join(dir, "a-file"));
+    expect(r.stderr).toMatch(/--local-state-dir/);
+  });
+});

@@ -83,6 +83,14 @@ async function openLocalTarget(opts: TargetOptions): Promise<CloudTarget> {
         cause: e,
       });
     }
+    if (code !== undefined && /^E[A-Z]+$/.test(code) && (e as { path?: string }).path !== undefined) {
+      // ENOTDIR, EACCES, EROFS, ENOSPC on the state directory: the user's path, not a bug.
+      throw new ProvisionError("CONFIG", `the local AWS IoT cannot use its state directory: ${String(e)}`, {
+        where: (e as { path: string }).path,
+        hint: "give --local-state-dir a writable directory",
+        cause: e,
+      });
+    }
     throw e;
   }
   return targetForLocalIot(iot, opts, async () => iot.stop());
