@@ -294,3 +294,13 @@ describe("--local-state-dir that cannot be used", () => {
     expect(r.stderr).toMatch(/--local-state-dir/);
   });
 });
+
+describe("local-iot --state-dir that cannot be used", () => {
+  it("is a configuration error (exit 3) naming the path", async () => {
+    writeFileSync(join(dir, "b-file"), "x");
+    const r = await cli(["local-iot", "--state-dir", join(dir, "b-file", "iot")]);
+    expect(r.status, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/cannot use the state directory/);
+    expect(r.stderr).toContain(join(dir, "b-file"));
+  });
+});

@@ -243,6 +243,15 @@ export async function runLocalIotCommand(
         cause: e,
       });
     }
+    const path = (e as { path?: string }).path;
+    if (path !== undefined && /^E[A-Z]+$/.test((e as { code?: string }).code ?? "")) {
+      // ENOTDIR, EACCES, EROFS, ENOSPC on --state-dir: the user's path, not a bug.
+      throw new ProvisionError("CONFIG", `cannot use the state directory: ${(e as Error).message}`, {
+        where: path,
+        hint: "give --state-dir a writable directory",
+        cause: e,
+      });
+    }
     throw e;
   }
   const info = describeForClients(iot);
