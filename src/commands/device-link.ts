@@ -10,7 +10,7 @@ import { ProvisionError } from "../errors.js";
 import { listPorts } from "../ports/index.js";
 import { messageName } from "../protocol/index.js";
 import { DeviceSession } from "../session/index.js";
-import { BAUD_DEFAULT, openSerialTransport } from "../transport/index.js";
+import { BAUD_DEFAULT, openSerialTransport, type Transport } from "../transport/index.js";
 
 export interface DeviceLinkOptions {
   port?: string;
@@ -37,6 +37,30 @@ async function boardForPort(path: string, boardId: string | undefined): Promise<
   }
 }
 
+/**
+ * Opening asserts DTR and RTS on many drivers, which holds an Espressif chip
+ * in reset: release both, then (unless `reset: false`) reset into the app so
+ * the session starts from a known boot. Closes the port if this fails, so a
+ * bad --board or a failed reset never leaves it open and locked.
+ */
+export async function prepareLines(
+  transport: Transport,
+  path: string,
+  opts: Pick<DeviceLinkOptions, "board" | "reset">,
+): Promise<void> {
+  try {
+    const board = await boardForPort(path, opts.board);
+    if (opts.reset !== false && board) {
+      await runResetSteps(resetStepsFor(board), (signals) => transport.setSignals(signals));
+    } else {
+      await transport.setSignals({ ...RESET_IDLE_SIGNALS });
+    }
+  } catch (e) {
+    await transport.close();
+    throw e;
+  }
+}
+
 export async function openDevice(opts: DeviceLinkOptions): Promise<DeviceSession> {
   if (!opts.port) {
     throw new ProvisionError("PORT_NOT_GIVEN", "no serial port given", {
@@ -44,20 +68,7 @@ export async function openDevice(opts: DeviceLinkOptions): Promise<DeviceSession
     });
   }
   const transport = await openSerialTransport(opts.port, { baudRate: opts.baud ?? BAUD_DEFAULT });
-  // Opening asserts DTR and RTS on many drivers, which holds an Espressif chip in reset: release both,
-  // then (unless --no-reset) reset into the app so the session starts from a known boot.
-  try {
-    const board = await boardForPort(opts.port, opts.board);
-    if (opts.reset !== false && board) {
-      await runResetSteps(resetStepsFor(board), (signals) => transport.setSignals(signals));
-    } else {
-      await transport.setSignals({ ...RESET_IDLE_SIGNALS });
-    }
-  } catch (e) {
-    // An unknown --board or a failed reset must not leave the port open and locked.
-    await transport.close();
-    throw e;
-  }
+  await prepareLines(transport, opts.port, opts);
   const session = new DeviceSession(transport, {
     trace: opts.trace
       ? (t) =>

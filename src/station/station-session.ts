@@ -3,6 +3,8 @@
  * optionally paced like a UART on the host side (device twins), optionally
  * counting bytes on the wire against frame payload bytes (benchmark).
  */
+
+import { prepareLines } from "../commands/device-link.js";
 import { DeviceSession } from "../session/index.js";
 import { BAUD_DEFAULT, openSerialTransport, type Transport } from "../transport/index.js";
 import { PacedTransport } from "./paced-transport.js";
@@ -18,6 +20,10 @@ export interface WireCounters {
 
 export interface StationSessionOptions {
   baud?: number;
+  /** Board id for the reset strategy (else guessed from the port's USB ids). */
+  board?: string;
+  /** false: do not reset the chip on open (lines are still released). */
+  reset?: boolean;
   paceHost?: boolean;
   measureWire?: boolean;
 }
@@ -27,6 +33,8 @@ export async function openStationSession(
   options: StationSessionOptions = {},
 ): Promise<{ session: DeviceSession; wire?: WireCounters }> {
   const serial = await openSerialTransport(port, { baudRate: options.baud ?? BAUD_DEFAULT });
+  // Same line handling as `provision --port`: never leave the chip held in reset by DTR/RTS.
+  await prepareLines(serial, port, { board: options.board, reset: options.reset });
   const transport: Transport = options.paceHost ? new PacedTransport(serial) : serial;
   if (!options.measureWire) return { session: new DeviceSession(transport) };
   const wire: WireCounters = { txBytes: 0, rxBytes: 0, txPayload: 0, rxPayload: 0 };

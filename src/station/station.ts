@@ -339,7 +339,12 @@ export class Station {
       this.changed(slot);
       link = await (o.openSession
         ? o.openSession(port)
-        : openStationSession(port, { baud: o.baud, paceHost: o.paceHost, measureWire: o.measureWire }));
+        : openStationSession(port, {
+            baud: o.baud,
+            board: o.plan.boardId,
+            paceHost: o.paceHost,
+            measureWire: o.measureWire,
+          }));
       const session = link.session;
       const hello = await progress.step("hello", `meet the device on ${port}`, () => session.hello());
       record.deviceId = hello.deviceId;
