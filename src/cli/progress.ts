@@ -15,37 +15,72 @@ export interface Progress {
   readonly timings: StepTiming[];
 }
 
-export function createProgress(
-  opts: { quiet?: boolean; stream?: NodeJS.WritableStream; prefix?: string } = {},
-) {
+export interface ProgressOptions {
+  quiet?: boolean;
+  stream?: NodeJS.WritableStream;
+  prefix?: string;
+  /**
+   * Replace a step's "…" line by its result line instead of adding one (a
+   * terminal, when nothing else writes to it: not with --verbose or --trace).
+   */
+  inPlace?: boolean;
+}
+
+export function createProgress(opts: ProgressOptions = {}) {
   const stream = opts.stream ?? process.stderr;
   const prefix = opts.prefix ? `${opts.prefix} ` : "";
   const timings: StepTiming[] = [];
+  // A "…" line is on screen without its newline (in-place mode only).
+  let open = false;
   const write = (s: string) => {
-    if (!opts.quiet) stream.write(`${prefix}${s}\n`);
+    if (opts.quiet) return;
+    if (open) stream.write("\n");
+    open = false;
+    stream.write(`${prefix}${s}\n`);
+  };
+  const begin = (s: string) => {
+    if (!opts.inPlace) return write(s);
+    if (opts.quiet) return;
+    if (open) stream.write("\n");
+    stream.write(`${prefix}${s}`);
+    open = true;
+  };
+  const end = (s: string) => {
+    if (opts.inPlace && open && !opts.quiet) {
+      // Carriage return + erase line: the result replaces the "…" line.
+      stream.write(`\r\x1b[2K${prefix}${s}\n`);
+      open = false;
+      return;
+    }
+    write(s);
   };
   const progress: Progress = {
     timings,
     info: write,
     async step(name, label, run, describe) {
       const started = performance.now();
-      write(`… ${label}`);
+      begin(`… ${label}`);
       try {
         const result = await run();
         const ms = Math.round(performance.now() - started);
         timings.push({ step: name, ms, ok: true });
         const extra = describe ? `: ${describe(result)}` : "";
-        write(`✔ ${label}${extra} (${ms} ms)`);
+        end(`✔ ${label}${extra} (${ms} ms)`);
         return result;
       } catch (e) {
         const ms = Math.round(performance.now() - started);
         timings.push({ step: name, ms, ok: false });
-        write(`✖ ${label} (${ms} ms)`);
+        end(`✖ ${label} (${ms} ms)`);
         throw e;
       }
     },
   };
   return progress;
+}
+
+/** In place on a terminal, unless other output (device log, frame trace) shares it. */
+export function progressFor(opts: { verbose?: boolean; trace?: boolean }) {
+  return createProgress({ inPlace: Boolean(process.stderr.isTTY) && !opts.verbose && !opts.trace });
 }
 
 export function timingsObject(timings: StepTiming[]): Record<string, number> {

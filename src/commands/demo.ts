@@ -9,7 +9,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { interrupt } from "../cli/interrupt.js";
-import { createProgress, timingsObject } from "../cli/progress.js";
+import { progressFor, timingsObject } from "../cli/progress.js";
 import { Ledger } from "../ledger/index.js";
 import { startLocalIot } from "../local-iot/service.js";
 import {
@@ -33,7 +33,7 @@ export interface DemoCommandOptions {
 }
 
 export async function demoCommand(opts: DemoCommandOptions): Promise<void> {
-  const progress = createProgress();
+  const progress = progressFor(opts);
   const base = resolve(opts.stateDir ?? (await mkdtemp(join(tmpdir(), "provision-demo-"))));
   progress.info(`demo state in ${base}`);
   const closers: (() => Promise<void>)[] = [];

@@ -4,7 +4,7 @@
  */
 import { getBoard } from "../boards/index.js";
 import { interrupt } from "../cli/interrupt.js";
-import { createProgress, timingsObject } from "../cli/progress.js";
+import { progressFor, timingsObject } from "../cli/progress.js";
 import { Ledger } from "../ledger/index.js";
 import { type ProvisionResult, provisionDevice } from "../provision/pipeline.js";
 import { openTarget } from "../provision/target.js";
@@ -51,7 +51,7 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
   const plan = buildPlan(opts, config);
   // A typo in --board should fail before anything touches the device or the cloud.
   if (plan.boardId) getBoard(plan.boardId);
-  const progress = createProgress();
+  const progress = progressFor(opts);
   const session = await openDevice({
     ...opts,
     port: opts.port ?? config.port,

@@ -3,7 +3,7 @@
  * provisioned device, restarts it, and waits for its first publish; the exit
  * status says pass (0) or which failure.
  */
-import { createProgress, timingsObject } from "../cli/progress.js";
+import { progressFor, timingsObject } from "../cli/progress.js";
 import { FIRST_PUBLISH_TIMEOUT_MS_DEFAULT, verifyProvisioned } from "../provision/pipeline.js";
 import { openTarget, type TargetOptions } from "../provision/target.js";
 import { type DeviceLinkOptions, openDevice } from "./device-link.js";
@@ -18,7 +18,7 @@ export interface VerifyCommandOptions extends DeviceLinkOptions, TargetOptions {
 export async function verifyCommand(opts: VerifyCommandOptions): Promise<void> {
   // The same provision.config.json as `provision`: its port, region and profile find the same device and cloud.
   const config = loadConfig(undefined);
-  const progress = createProgress();
+  const progress = progressFor(opts);
   const session = await openDevice({
     ...opts,
     port: opts.port ?? config.port,
