@@ -39,16 +39,17 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-function lastText(slot: SlotView): string {
+/** The last result; names its device unless the row already shows that device. */
+function lastText(slot: SlotView, deviceShown: boolean): string {
   const last = slot.last;
   if (!last) return "";
-  const who = last.deviceId ?? "";
+  const who = deviceShown && last.deviceId === slot.deviceId ? "" : (last.deviceId ?? "");
   if (last.ok) {
     const cert = last.certificateId ? ` cert ${last.certificateId.slice(0, 10)}…` : "";
-    return `${who} ${last.outcome}${cert} in ${seconds(last.totalMs)}`;
+    return `${who} ${last.outcome}${cert} in ${seconds(last.totalMs)}`.trim();
   }
   const rollback = last.rollback ? ` [${last.rollback}]` : "";
-  return `${who} ${last.outcome}${rollback}: ${last.message ?? ""}`;
+  return `${who} ${last.outcome}${rollback}: ${last.message ?? ""}`.trim();
 }
 
 /** The rows, without any terminal control codes. */
@@ -73,7 +74,7 @@ export function renderRows(source: LiveViewSource, nowMs: number): string[] {
     const elapsed = running && s.startedAt !== undefined ? seconds(nowMs - s.startedAt) : "";
     const step = running && s.note ? `${PHASE_LABEL[s.phase]}*` : PHASE_LABEL[s.phase];
     rows.push(
-      `${s.slot.padEnd(slotWidth)}  ${portCol(s.port)}${(s.deviceId ?? "").padEnd(12)}  ${step.padEnd(13)}  ${elapsed.padStart(7)}  ${lastText(s)}`,
+      `${s.slot.padEnd(slotWidth)}  ${portCol(s.port)}${(s.deviceId ?? "").padEnd(12)}  ${step.padEnd(13)}  ${elapsed.padStart(7)}  ${lastText(s, true)}`,
     );
   }
   rows.push(`total ${ok} ok, ${failed} failed, ${active} in flight, ${source.rate().toFixed(1)} devices/min`);
@@ -84,7 +85,7 @@ export function renderRows(source: LiveViewSource, nowMs: number): string[] {
 export function renderChange(slot: SlotView, nowMs: number): string {
   const elapsed = slot.startedAt !== undefined ? ` ${seconds(nowMs - slot.startedAt)}` : "";
   const device = slot.deviceId ? ` ${slot.deviceId}` : "";
-  if (slot.phase === "done" || slot.phase === "failed") return `[${slot.slot}] ${lastText(slot).trim()}`;
+  if (slot.phase === "done" || slot.phase === "failed") return `[${slot.slot}] ${lastText(slot, false)}`;
   const note = slot.note ? ` (${slot.note})` : "";
   return `[${slot.slot}]${device} ${PHASE_LABEL[slot.phase]}${elapsed}${note}`;
 }
