@@ -485,6 +485,37 @@ await registerWithRollback(registry, ledger, {
     ledger = await Ledger.open(ledgerFile);
   });
 
+  it("a process killed while CreateCertificateFromCsr was in flight (intent on disk, no answer): cleanup finds and removes the certificate", async () => {
+    // What a kill leaves: the intent reached the disk, the service issued the certificate, the answer
+    // (and the "done" record) never came. Written as registerWithRollback writes it.
+    const csrPem = newCsr();
+    const spki = execFileSync("openssl", ["pkey", "-pubin", "-outform", "DER"], {
+      input: execFileSync("openssl", ["req", "-pubkey", "-noout"], { input: csrPem }),
+    });
+    const spkiSha256 = execFileSync("openssl", ["dgst", "-sha256", "-r"], { input: spki })
+      .toString()
+      .slice(0, 64);
+    await ledger.append({
+      run: "killed-during-create",
+      thing: "thing-killed-create",
+      event: "intent",
+      phase: "register",
+      op: "CreateCertificateFromCsr",
+      data: { spkiSha256, csrSha256: "x", since: new Date().toISOString() },
+    });
+    const issued = await registry.createCertificateFromCsr(csrPem, true);
+    await ledger.close();
+    const state = await ledgerState(ledgerFile);
+    expect(state.openRuns.map((r) => r.pendingOps)).toEqual([["CreateCertificateFromCsr"]]);
+
+    const report = await cleanupFromLedger(registry, ledgerFile);
+    expect(report.failed).toEqual([]);
+    expect(serviceState().map((c) => c.id)).not.toContain(issued.certificateId);
+    expect(report.cleaned[0]?.certificates).toEqual([issued.certificateId]);
+    expect((await ledgerState(ledgerFile)).openRuns).toEqual([]);
+    ledger = await Ledger.open(ledgerFile);
+  });
+
   it("rollbackRegistration removes a completed registration; a thing that existed before is kept", async () => {
     await registry.createThing("thing-existing", { kept: "yes" });
     const reg = await registerWithRollback(registry, ledger, {

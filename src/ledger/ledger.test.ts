@@ -107,6 +107,24 @@ describe("ledger state", () => {
     expect(s.runs[0]?.open).toBe(true);
   });
 
+  it("a CreateCertificateFromCsr that never answered (kill mid-call) is searched for like an unclear one", () => {
+    const intent = rec("k", "intent", {
+      op: "CreateCertificateFromCsr",
+      phase: "register",
+      data: { spkiSha256: "cd", since: "2026-02-02T00:00:00Z" },
+    });
+    expect(summarize([intent] as never).runs[0]?.unclearCertificate).toEqual({
+      spkiSha256: "cd",
+      since: "2026-02-02T00:00:00Z",
+    });
+    // Answered: nothing to search for.
+    const done = rec("k", "done", {
+      op: "CreateCertificateFromCsr",
+      data: { certificateId: "c9", certificateArn: "arn9" },
+    });
+    expect(summarize([intent, done] as never).runs[0]?.unclearCertificate).toBeUndefined();
+  });
+
   it("ledgerState reads the file", async () => {
     const file = join(dir, "state.jsonl");
     const ledger = await Ledger.open(file);

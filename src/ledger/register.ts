@@ -90,11 +90,9 @@ async function step<T>(
 ): Promise<T> {
   await ledger.append(entry(ids, { event: "intent", phase, op, data }));
   const started = performance.now();
+  let out: T;
   try {
-    const out = await fn();
-    if (timings) timings[op] = Math.round(performance.now() - started);
-    await ledger.append(entry(ids, { event: "done", phase, op, data: { ...data, ...result(out) } }));
-    return out;
+    out = await fn();
   } catch (e) {
     const unclear = isUnclearOutcome((e as { cause?: unknown }).cause ?? e);
     await ledger.append(
@@ -102,6 +100,11 @@ async function step<T>(
     );
     throw e;
   }
+  if (timings) timings[op] = Math.round(performance.now() - started);
+  // Outside the try: a call that succeeded must never be recorded as failed (a "done" that cannot be
+  // written leaves the intent pending, which cleanup treats as an unclear outcome).
+  await ledger.append(entry(ids, { event: "done", phase, op, data: { ...data, ...result(out) } }));
+  return out;
 }
 
 export async function registerWithRollback(
@@ -131,7 +134,8 @@ export async function registerWithRollback(
     );
   } catch (e) {
     const state = reduceRun(ledger.recordsOf(ids.run));
-    if (state.unclearCertificate === undefined) {
+    // certificateId: the call succeeded but its "done" record could not be written.
+    if (state.unclearCertificate === undefined && state.certificateId === undefined) {
       await ledger.append(entry(ids, { event: "abandoned", data: errorData(e) }));
       throw e;
     }

@@ -40,7 +40,7 @@ export interface RunState {
   policyAttachAttempted?: string;
   /** AttachThingPrincipal was at least attempted. */
   thingAttachAttempted: boolean;
-  /** CreateCertificateFromCsr failed in a way that may have issued a certificate. */
+  /** CreateCertificateFromCsr failed in a way that may have issued a certificate, or never answered. */
   unclearCertificate?: { spkiSha256: string; since: string };
   /** Operations whose intent has no done/failed yet (the crash point). */
   pendingOps: string[];
@@ -71,6 +71,8 @@ export function reduceRun(records: readonly LedgerRecord[]): RunState {
     foundCertificates: [],
   };
   const pending = new Map<string, number>();
+  // The key of a CreateCertificateFromCsr whose answer never came (a kill mid-call may have issued it).
+  let createIntent: { spkiSha256: string; since: string } | undefined;
   for (const r of records) {
     s.lastAt = r.ts;
     if (r.device) s.device = r.device;
@@ -81,6 +83,9 @@ export function reduceRun(records: readonly LedgerRecord[]): RunState {
       case "intent":
         pending.set(op, (pending.get(op) ?? 0) + 1);
         if (r.phase === "register" || r.phase === undefined) {
+          const key = str(d.spkiSha256);
+          if (op === "CreateCertificateFromCsr" && key !== undefined)
+            createIntent = { spkiSha256: key, since: str(d.since) ?? r.ts };
           if (op === "CreateThing") s.thingCreated = s.thingCreated === true ? true : "maybe";
           if (op === "AttachPolicy") s.policyAttachAttempted = str(d.policyName);
           if (op === "AttachThingPrincipal") s.thingAttachAttempted = true;
@@ -135,6 +140,15 @@ export function reduceRun(records: readonly LedgerRecord[]): RunState {
     }
   }
   s.pendingOps = [...pending].filter(([, n]) => n > 0).map(([op]) => op);
+  // No answer recorded is as unclear as a lost one: without the search, cleanup would close the run
+  // and leave the certificate the service may have issued ACTIVE and unattached.
+  if (
+    s.pendingOps.includes("CreateCertificateFromCsr") &&
+    s.certificateId === undefined &&
+    s.unclearCertificate === undefined &&
+    createIntent !== undefined
+  )
+    s.unclearCertificate = createIntent;
   s.open = OPEN_STATUSES.has(s.status);
   return s;
 }
