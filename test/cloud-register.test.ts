@@ -516,6 +516,50 @@ await registerWithRollback(registry, ledger, {
     ledger = await Ledger.open(ledgerFile);
   });
 
+  it("cleanup of an interrupted run never deletes the thing a later, completed run of the same device now uses", async () => {
+    // Run A created the thing and was killed before attaching; run B (a plain re-run, no cleanup
+    // in between) found the thing, attached its certificate and finished.
+    const thingName = "thing-taken-over";
+    const a = await registry.createCertificateFromCsr(newCsr(), true);
+    const created = await registry.createThing(thingName, {});
+    expect(created.created).toBe(true);
+    const ids = { run: "run-a", device: "dev-taken", thing: thingName };
+    const op = (o: string, data: Record<string, unknown>, done: Record<string, unknown>) => [
+      ledger.append({ ...ids, event: "intent", phase: "register", op: o, data }),
+      ledger.append({ ...ids, event: "done", phase: "register", op: o, data: { ...data, ...done } }),
+    ];
+    await Promise.all([
+      ...op(
+        "CreateCertificateFromCsr",
+        {},
+        { certificateId: a.certificateId, certificateArn: a.certificateArn },
+      ),
+      ...op("DescribeThing", { thingName }, { exists: false }),
+      ...op("CreateThing", {}, { thingArn: created.thingArn, created: true }),
+    ]);
+    const b = await registerWithRollback(registry, ledger, {
+      csrPem: newCsr(),
+      thingName,
+      policyName: POLICY,
+      policyDocument,
+      deviceId: "dev-taken",
+    });
+    expect(b.thingCreated).toBe(false);
+    await recordCommitted(ledger, { run: b.run, deviceId: "dev-taken", thingName });
+    await ledger.close();
+
+    const report = await cleanupFromLedger(registry, ledgerFile);
+    expect(report.failed).toEqual([]);
+    expect(report.cleaned.map((c) => c.run)).toEqual(["run-a"]);
+    expect(serviceState().map((c) => c.id)).not.toContain(a.certificateId);
+    expect(thingExists(thingName)).toBe(true);
+    const service = iot.registry as unknown as Registry;
+    expect(service.describeCertificate(b.certificateId).status).toBe("ACTIVE");
+    expect(service.principalThings(b.certificateArn)).toEqual([thingName]);
+    expect((await ledgerState(ledgerFile)).openRuns).toEqual([]);
+    ledger = await Ledger.open(ledgerFile);
+  });
+
   it("rollbackRegistration removes a completed registration; a thing that existed before is kept", async () => {
     await registry.createThing("thing-existing", { kept: "yes" });
     const reg = await registerWithRollback(registry, ledger, {

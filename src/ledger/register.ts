@@ -517,6 +517,9 @@ export interface CleanupReport {
   uncommitted: { run: string; device?: string; thing?: string; certificateId?: string }[];
 }
 
+/** Runs whose cloud resources are in use (and so kept by cleanup unless targeted). */
+const HOLDING_STATUSES: ReadonlySet<RunState["status"]> = new Set(["registered", "committed", "verified"]);
+
 export interface CleanupOptions {
   /** Also roll back runs that registered but never reached the device. */
   includeUncommitted?: boolean;
@@ -558,9 +561,20 @@ export async function cleanupFromLedger(
   const keep = new Set(
     summary.runs.filter((r) => !targets.includes(r) && r.certificateId).map((r) => r.certificateId as string),
   );
+  // A thing an interrupted run created may since have been taken over by a later run that
+  // finished (a re-run without cleanup in between): it is that run's now and must stay.
+  const heldThings = new Set(
+    summary.runs
+      .filter((r) => !targets.includes(r) && HOLDING_STATUSES.has(r.status) && r.thing !== undefined)
+      .map((r) => r.thing as string),
+  );
   const ledger = await Ledger.open(ledgerFile);
   try {
-    for (const run of targets) {
+    for (const target of targets) {
+      const run: RunState =
+        target.thing !== undefined && heldThings.has(target.thing)
+          ? { ...target, thingCreated: false }
+          : target;
       try {
         await rollbackRun(registry, ledger, run, "cleanup", keep);
         const after = reduceRun(ledger.recordsOf(run.run));
