@@ -111,7 +111,9 @@ async function raw(
   opts: {
     body?: string | Buffer;
     headers?: Record<string, string>;
-    sign?: "ok" | "none" | { secret?: string; region?: string };
+    sign?: "ok" | "none" | { secret?: string; region?: string; applyChecksum?: boolean };
+    /** Sent instead of `body` after signing `body` (a body changed in transit). */
+    sendBody?: string;
   } = {},
 ): Promise<RawResponse> {
   const url = new URL(iot.controlPlaneUrl);
@@ -130,6 +132,7 @@ async function raw(
       region: s.region ?? iot.region,
       service: "iot",
       sha256: Sha256,
+      applyChecksum: s.applyChecksum ?? true,
     });
     const query = Object.fromEntries(new URLSearchParams(queryString));
     const signed = await signer.sign({
@@ -157,7 +160,7 @@ async function raw(
       );
     });
     req.on("error", reject);
-    req.end(body);
+    req.end(opts.sendBody ?? body);
   });
 }
 
@@ -529,6 +532,18 @@ describe("malformed and unauthenticated requests", () => {
 
     const wrongRegion = await raw("GET", "/things", { sign: { region: "eu-west-1" } });
     expect([wrongRegion.status, wrongRegion.errorType]).toEqual([403, "InvalidSignatureException"]);
+
+    // The signed x-amz-content-sha256 must be the body's: a body changed after signing is refused.
+    const signedDoc = JSON.stringify({ policyDocument: "{}" });
+    const tampered = await raw("POST", "/policies/p-tampered", {
+      body: signedDoc,
+      sendBody: signedDoc.replace("{}", "[]"),
+    });
+    expect([tampered.status, tampered.errorType]).toEqual([403, "InvalidSignatureException"]);
+
+    // Clients that do not sign x-amz-content-sha256 (botocore, the AWS CLI) are valid SigV4 too.
+    const noContentHash = await raw("GET", "/things", { sign: { applyChecksum: false } });
+    expect(noContentHash.status).toBe(200);
 
     const tooBig = await raw("POST", "/certificates", { body: Buffer.alloc(70 * 1024, 0x61) });
     expect([tooBig.status, tooBig.errorType]).toEqual([400, "InvalidRequestException"]);

@@ -5,7 +5,7 @@
  * or service name gets AWS's 403 errors instead of silently working locally
  * and failing against AWS.
  */
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { ApiError } from "./api-error.js";
@@ -105,12 +105,28 @@ export async function verifySigV4(
     }
     headers[name] = v;
   }
+  // The signer takes a present x-amz-content-sha256 as the payload hash without hashing the body:
+  // check it against the body here, or a body changed after signing would pass.
+  const contentSha256 = headerValue(req.headers, "x-amz-content-sha256");
+  if (contentSha256 !== undefined && contentSha256 !== createHash("sha256").update(req.body).digest("hex")) {
+    throw new ApiError(
+      "InvalidSignatureException",
+      "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    );
+  }
   const query: Record<string, string | string[]> = {};
   for (const key of new Set(req.query.keys())) {
     const all = req.query.getAll(key);
     query[key] = all.length === 1 ? (all[0] as string) : all;
   }
-  const signer = new SignatureV4({ credentials, region, service: SIGNING_SERVICE, sha256: Sha256 });
+  // applyChecksum false: add no x-amz-content-sha256 the client did not sign (botocore signs none).
+  const signer = new SignatureV4({
+    credentials,
+    region,
+    service: SIGNING_SERVICE,
+    sha256: Sha256,
+    applyChecksum: false,
+  });
   const host = headers.host ?? "";
   const signed = await signer.sign(
     {
