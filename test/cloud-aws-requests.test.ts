@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { isProvisionError, type ProvisionError } from "../src/errors.js";
+import { isUnclearOutcome } from "../src/registry/aws-errors.js";
 import { createAwsRegistry, mapAwsError, OperationRateLimiter } from "../src/registry/index.js";
 
 interface Captured {
@@ -21,7 +22,7 @@ interface Captured {
   body: string;
 }
 
-type Responder = (req: Captured) => { status: number; body?: unknown; errorType?: string };
+type Responder = (req: Captured) => { status: number; body?: unknown; errorType?: string; raw?: string };
 
 let server: Server;
 let url: string;
@@ -54,7 +55,8 @@ beforeAll(async () => {
       if (r.errorType) headers["x-amzn-errortype"] = r.errorType;
       res.writeHead(r.status, headers);
       res.end(
-        JSON.stringify(r.body ?? (r.errorType ? { message: `${r.errorType} from the test server` } : {})),
+        r.raw ??
+          JSON.stringify(r.body ?? (r.errorType ? { message: `${r.errorType} from the test server` } : {})),
       );
     });
   });
@@ -152,6 +154,21 @@ describe("retries", () => {
     expect(captured).toHaveLength(1);
     expect(e.code).toBe("CLOUD_FAILED");
     expect(e.message).toMatch(/CreateCertificateFromCsr failed: InternalFailureException \(HTTP 500\)/);
+    await r.close();
+  });
+
+  it("a 2xx CreateCertificateFromCsr answer that cannot be used is an unclear outcome (the certificate exists)", async () => {
+    const r = await registry();
+    // As the ledger's step judges it: the cause when there is one.
+    const unclear = (e: ProvisionError) => isUnclearOutcome((e as { cause?: unknown }).cause ?? e);
+    respond = () => ({ status: 200, body: {} });
+    const noCertificate = await caught(r.createCertificateFromCsr("CSR", true));
+    expect(noCertificate.message).toMatch(/without a certificate/);
+    expect(unclear(noCertificate)).toBe(true);
+    respond = () => ({ status: 200, raw: "{not json" });
+    const unreadable = await caught(r.createCertificateFromCsr("CSR", true));
+    expect(unclear(unreadable)).toBe(true);
+    expect(captured).toHaveLength(2);
     await r.close();
   });
 

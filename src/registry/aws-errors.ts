@@ -78,9 +78,14 @@ export function awsErrorName(e: unknown): string | undefined {
 
 /** True for errors where the request may have been processed although no answer came back. */
 export function isUnclearOutcome(e: unknown): boolean {
+  // The tool's own refusal of a successful answer (e.g. one without its result) says so in its details.
+  if (e instanceof ProvisionError) {
+    return e.details.unclearOutcome === true || (e.cause !== undefined && isUnclearOutcome(e.cause));
+  }
   const err = e as SdkErrorLike;
   const status = err?.$metadata?.httpStatusCode;
-  if (status !== undefined && status >= 500) return true;
+  // 2xx: the service did it, but the answer could not be read (the SDK's deserialization error).
+  if (status !== undefined && (status >= 500 || (status >= 200 && status < 300))) return true;
   const code = networkCode(err);
   // A refused or unresolvable connection never reached the service.
   return code !== undefined && code !== "ECONNREFUSED" && code !== "ENOTFOUND" && code !== "EAI_AGAIN";

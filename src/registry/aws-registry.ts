@@ -204,8 +204,10 @@ export class AwsCloudRegistry implements CloudRegistry {
       }
     }
     if (!out.certificateId || !out.certificateArn || !out.certificatePem) {
+      // AWS answered success, so it may well have issued one: the caller must search for it.
       throw new ProvisionError("CLOUD_FAILED", "CreateCertificateFromCsr answered without a certificate", {
         where: "CreateCertificateFromCsr",
+        details: { operation: "CreateCertificateFromCsr", unclearOutcome: true },
       });
     }
     return {
