@@ -172,6 +172,27 @@ describe("retries", () => {
     await r.close();
   });
 
+  it("a failure after SDK retries is unclear when an earlier attempt may have taken effect", async () => {
+    // CreateThing: the first answer is lost (500 after the thing was made), the retries are throttled.
+    let n = 0;
+    respond = () =>
+      n++ === 0
+        ? { status: 500, errorType: "InternalFailureException" }
+        : { status: 400, errorType: "ThrottlingException" };
+    const r = await registry({ maxAttempts: 3 });
+    const e = await caught(r.createThing("thing-retried", {}, { lookedUp: true }));
+    expect(captured).toHaveLength(3);
+    expect(e.code).toBe("CLOUD_THROTTLED");
+    expect(isUnclearOutcome((e as { cause?: unknown }).cause ?? e)).toBe(true);
+    // One attempt refused before doing anything stays a clear failure.
+    respond = () => ({ status: 400, errorType: "ThrottlingException" });
+    const once = await registry({ maxAttempts: 1 });
+    const clear = await caught(once.createThing("thing-once", {}, { lookedUp: true }));
+    expect(isUnclearOutcome((clear as { cause?: unknown }).cause ?? clear)).toBe(false);
+    await r.close();
+    await once.close();
+  });
+
   it("CreateCertificateFromCsr is retried on throttling, which AWS answers before doing anything", async () => {
     let n = 0;
     respond = () =>

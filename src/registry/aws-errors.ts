@@ -86,6 +86,8 @@ export function isUnclearOutcome(e: unknown): boolean {
   const status = err?.$metadata?.httpStatusCode;
   // 2xx: the service did it, but the answer could not be read (the SDK's deserialization error).
   if (status !== undefined && (status >= 500 || (status >= 200 && status < 300))) return true;
+  // The SDK retried: an earlier attempt may have been a lost answer although the last one was refused.
+  if ((err?.$metadata?.attempts ?? 1) > 1) return true;
   const code = networkCode(err);
   // A refused or unresolvable connection never reached the service.
   return code !== undefined && code !== "ECONNREFUSED" && code !== "ENOTFOUND" && code !== "EAI_AGAIN";
