@@ -95,6 +95,32 @@ describe("ledger state", () => {
     expect(s.devices.dev1?.openRuns).toEqual(["b"]);
   });
 
+  it("a later run that changed nothing (rolled back, abandoned) does not make a finished device look new", () => {
+    const records = [
+      rec("a", "done", {
+        op: "CreateCertificateFromCsr",
+        data: { certificateId: "c1", certificateArn: "arn1" },
+      }),
+      rec("a", "registered"),
+      rec("a", "committed"),
+      rec("a", "first-publish"),
+      // A forced re-run that failed and was rolled back: the device still holds c1.
+      rec("b", "done", {
+        op: "CreateCertificateFromCsr",
+        data: { certificateId: "c2", certificateArn: "arn2" },
+      }),
+      rec("b", "rolled-back"),
+      rec("c", "abandoned"),
+    ] as never;
+    expect(summarize(records).devices.dev1).toMatchObject({
+      status: "abandoned",
+      latestRun: "c",
+      provisioned: true,
+      finished: true,
+      certificateId: "c1",
+    });
+  });
+
   it("an unclear CreateCertificateFromCsr keeps the key digest for the search", () => {
     const s = summarize([
       rec("u", "intent", { op: "CreateCertificateFromCsr" }),

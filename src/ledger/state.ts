@@ -161,6 +161,7 @@ export interface DeviceSummary {
   /** Status of the device's latest run. */
   status: RunStatus;
   latestRun: string;
+  /** The certificate the device holds as far as the ledger knows (runs that left nothing do not count). */
   certificateId?: string;
   /** The device has working credentials (committed or verified). */
   provisioned: boolean;
@@ -190,15 +191,20 @@ export function summarize(records: readonly LedgerRecord[]): LedgerSummary {
     const key = run.device ?? run.thing ?? run.run;
     const prev = devices[key];
     const openRuns = [...(prev?.openRuns ?? []), ...(run.open ? [run.run] : [])];
+    // A run that ended with nothing left (rolled back, abandoned) did not change the device: it still
+    // holds what an earlier run gave it, and the station's "already provisioned" check needs that.
+    const noEffect = run.status === "rolled-back" || run.status === "abandoned";
     devices[key] = {
       key,
       device: run.device ?? prev?.device,
       thing: run.thing ?? prev?.thing,
       status: run.status,
       latestRun: run.run,
-      certificateId: run.certificateId,
-      provisioned: run.status === "committed" || run.status === "verified",
-      finished: run.status === "verified",
+      certificateId: noEffect ? prev?.certificateId : run.certificateId,
+      provisioned: noEffect
+        ? (prev?.provisioned ?? false)
+        : run.status === "committed" || run.status === "verified",
+      finished: noEffect ? (prev?.finished ?? false) : run.status === "verified",
       openRuns,
     };
   }
