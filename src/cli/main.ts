@@ -223,6 +223,12 @@ firmware
   .requiredOption("--board <id>", "board id (see boards/)")
   .requiredOption("--out <dir>", "output directory")
   .option("--overwrite", "replace an existing output directory")
+  .addOption(
+    new Option("--key-store <store>", "key store to build in (default: the board's)").choices(
+      KEY_STORES.filter((s) => s !== "file"),
+    ),
+  )
+  .option("--json", "print {board, outDir, files} as JSON")
   .action(run(async () => (await import("../commands/firmware.js")).firmwareRenderCommand));
 firmware
   .command("build")

@@ -140,7 +140,7 @@ export function renderContext(
   if (board.chip === "host" || !board.flash) {
     throw new ProvisionError("USAGE", `board "${board.id}" is the host twin, not an ESP-IDF board`, {
       where: "--board",
-      hint: "build the twin with `make -C firmware-templates twin`; render an ESP32 board instead",
+      hint: "build the twin with `provision firmware build --board twin`; render an ESP32 board instead",
     });
   }
   const selected = opts.keyStore ?? board.keyStore.default;

@@ -27,7 +27,7 @@ export function mapOpenError(path: string, error: unknown): ProvisionError {
   if (/No such file or directory|ENOENT/i.test(msg)) {
     return new ProvisionError("PORT_NOT_FOUND", `serial port ${path} does not exist`, {
       ...opts,
-      hint: "check the cable and the port name (ls /dev/ttyUSB* /dev/ttyACM*), or let the tool find the port",
+      hint: "check the cable and the port name; `provision ports` lists the serial ports this machine has",
     });
   }
   if (/Permission denied|EACCES/i.test(msg)) {

@@ -1,0 +1,96 @@
+/**
+ * What a new user following README.md and docs/*.md met, through the real
+ * binary: flags the docs imply that were missing, and hints that named a
+ * command or a behaviour that does not exist.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const BIN = resolve("bin/provision.js");
+let dir: string;
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[]): Promise<Run> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: { ...process.env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("close", (status) => res({ status, stdout, stderr }));
+  });
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "provision-new-user-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("firmware render (docs/firmware.md: a board's other key stores)", () => {
+  it("--key-store builds the project for another store the board lists; --json prints the file list", async () => {
+    const r = await cli([
+      "firmware",
+      "render",
+      "--board",
+      "esp32-devkitc",
+      "--out",
+      "fw-enc",
+      "--key-store",
+      "nvs-encrypted",
+      "--json",
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { board: string; outDir: string; files: string[] };
+    expect(out.board).toBe("esp32-devkitc");
+    expect(out.files).toContain("main/board_config.h");
+    const config = readFileSync(join(dir, "fw-enc", "main", "board_config.h"), "utf8");
+    expect(config).toMatch(/key store of this build \(nvs-encrypted\)/);
+  });
+
+  it("--key-store the board does not list is a usage error naming the ones it has", async () => {
+    const r = await cli([
+      "firmware",
+      "render",
+      "--board",
+      "esp32-devkitc",
+      "--out",
+      "fw-ds",
+      "--key-store",
+      "ds",
+    ]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/nvs, nvs-encrypted/);
+    expect(existsSync(join(dir, "fw-ds"))).toBe(false);
+  });
+
+  it("rendering the twin points to a command that builds it", async () => {
+    const r = await cli(["firmware", "render", "--board", "twin", "--out", "fw-twin"]);
+    expect(r.status).toBe(2);
+    const hinted = /`provision (firmware build --board twin)`/.exec(r.stderr);
+    expect(hinted, r.stderr).not.toBeNull();
+    const build = await cli((hinted?.[1] ?? "").split(" "));
+    expect(build.status, build.stderr).toBe(0);
+    expect(existsSync(build.stdout.trim())).toBe(true);
+  }, 120_000);
+});
+
+describe("a port that does not exist", () => {
+  it("exits 10 and points to `provision ports`, not to a port search the tool does not do", async () => {
+    const r = await cli(["--port", join(dir, "ttyUSB-missing")]);
+    expect(r.status).toBe(10);
+    expect(r.stderr).toMatch(/`provision ports`/);
+    expect(r.stderr).not.toMatch(/find the port/);
+  });
+});
