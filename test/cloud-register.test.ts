@@ -560,6 +560,24 @@ await registerWithRollback(registry, ledger, {
     ledger = await Ledger.open(ledgerFile);
   });
 
+  it("cleanup removes a certificate someone revoked meanwhile (no UpdateCertificate on a REVOKED one)", async () => {
+    const issued = await registry.createCertificateFromCsr(newCsr(), true);
+    await ledger.append({
+      run: "revoked-run",
+      event: "done",
+      phase: "register",
+      op: "CreateCertificateFromCsr",
+      data: { certificateId: issued.certificateId, certificateArn: issued.certificateArn },
+    });
+    await ledger.close();
+    // An operator revoked the half-provisioned certificate in the console.
+    await (iot.registry as unknown as Registry).updateCertificate(issued.certificateId, "REVOKED");
+    const report = await cleanupFromLedger(registry, ledgerFile);
+    expect(report.failed).toEqual([]);
+    expect(serviceState().map((c) => c.id)).not.toContain(issued.certificateId);
+    ledger = await Ledger.open(ledgerFile);
+  });
+
   it("rollbackRegistration removes a completed registration; a thing that existed before is kept", async () => {
     await registry.createThing("thing-existing", { kept: "yes" });
     const reg = await registerWithRollback(registry, ledger, {

@@ -361,15 +361,18 @@ async function removeCertificate(
     (d) => ({ exists: d !== undefined, status: d?.status }),
   );
   if (exists === undefined) return;
-  await step(
-    ledger,
-    ids,
-    phase,
-    "UpdateCertificate",
-    { certificateId, newStatus: "INACTIVE" },
-    () => registry.deactivateCertificate(certificateId),
-    () => ({}),
-  );
+  // Only an ACTIVE one needs it: a REVOKED certificate cannot change status (CertificateStateException).
+  if (exists.status === "ACTIVE") {
+    await step(
+      ledger,
+      ids,
+      phase,
+      "UpdateCertificate",
+      { certificateId, newStatus: "INACTIVE" },
+      () => registry.deactivateCertificate(certificateId),
+      () => ({}),
+    );
+  }
   // The ledger knows what this run attached; the listing also catches attachments whose answer was lost.
   const things = new Set(await registry.listPrincipalThings(certificateArn));
   if (state.thingAttachAttempted && state.thing && certificateId === state.certificateId)
