@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTwin } from "../src/twin/index.js";
 
 const BIN = resolve("bin/provision.js");
 let dir: string;
@@ -93,4 +94,22 @@ describe("a port that does not exist", () => {
     expect(r.stderr).toMatch(/`provision ports`/);
     expect(r.stderr).not.toMatch(/find the port/);
   });
+});
+
+describe("two `provision sim` on one state dir (the default .state/twins)", () => {
+  it("the second is refused while the first runs (one device, one flash), and starts once it has stopped", async () => {
+    const stateDir = join(dir, "twins", "twin-0");
+    const first = await startTwin({ stateDir });
+    try {
+      const r = await cli(["sim", "--state-dir", join(dir, "twins")]);
+      expect(r.status).toBe(3);
+      expect(r.stderr).toContain(`in use by another twin (pid ${first.pid})`);
+      expect(r.stdout).toBe("");
+    } finally {
+      await first.stop();
+    }
+    const again = await startTwin({ stateDir });
+    expect(again.deviceId).toBe(first.deviceId);
+    await again.stop();
+  }, 60_000);
 });

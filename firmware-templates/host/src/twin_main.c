@@ -13,7 +13,8 @@
  *
  * The "flash" is the state dir: key-active.pem / key-pending.pem (0600,
  * never sent), credentials.bin (replaced atomically), locked, device-id,
- * app/ (certificate files for the TLS library).
+ * app/ (certificate files for the TLS library), twin.pid (locked while the
+ * twin runs: two twins on one dir would be one device with two ports).
  *
  * RESTART keeps the process and the pty (so the host's port path stays
  * valid): after the delay the core is rebuilt from the files, staging is
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -281,6 +283,45 @@ static int valid_device_id(const char *s)
     return 1;
 }
 
+/*
+ * Held (never closed) for the life of the process; the kernel releases it
+ * when the twin exits or is killed, so a power cut never leaves it stale.
+ */
+static int lock_state_dir(void)
+{
+    char path[PATH_MAX + 16];
+    char pid[32] = "";
+    snprintf(path, sizeof(path), "%s/twin.pid", g_opt.state_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "provision-twin: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        ssize_t n = read(fd, pid, sizeof(pid) - 1u);
+        pid[n > 0 ? (size_t)n : 0u] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        if (err == EWOULDBLOCK) {
+            fprintf(stderr,
+                    "provision-twin: state dir %s is in use by another twin (pid %s): give each twin its own "
+                    "--state-dir\n",
+                    g_opt.state_dir, pid[0] != '\0' ? pid : "?");
+        } else {
+            fprintf(stderr, "provision-twin: cannot lock %s: %s\n", path, strerror(err));
+        }
+        close(fd);
+        return -1;
+    }
+    int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || write(fd, pid, (size_t)len) != (ssize_t)len) {
+        fprintf(stderr, "provision-twin: cannot write %s: %s\n", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return 0;
+}
+
 /* --device-id, else the id saved in the state dir, else one derived from the dir's path (then saved). */
 static int resolve_device_id(const char *given)
 {
@@ -398,6 +439,9 @@ int main(int argc, char **argv)
         return 1;
     }
     snprintf(g_opt.state_dir, sizeof(g_opt.state_dir), "%s", real);
+    if (lock_state_dir() != 0) {
+        return 1;
+    }
     if (resolve_device_id(device_id) != 0) {
         fprintf(stderr, "provision-twin: cannot write %s/device-id: %s\n", g_opt.state_dir, strerror(errno));
         return 1;
