@@ -121,6 +121,21 @@ describe("ledger state", () => {
     });
   });
 
+  it("a registered run whose rollback was interrupted (device refused, then a kill) is open, not registered", () => {
+    const s = summarize([
+      rec("r", "done", {
+        op: "CreateCertificateFromCsr",
+        data: { certificateId: "c1", certificateArn: "arn1" },
+      }),
+      rec("r", "registered"),
+      rec("r", "intent", { op: "UpdateCertificate", phase: "rollback", data: { certificateId: "c1" } }),
+      rec("r", "done", { op: "UpdateCertificate", phase: "rollback", data: { certificateId: "c1" } }),
+      rec("r", "intent", { op: "DetachThingPrincipal", phase: "rollback", data: {} }),
+    ] as never);
+    expect(s.runs[0]).toMatchObject({ status: "rollback-open", open: true });
+    expect(s.openRuns.map((r) => r.run)).toEqual(["r"]);
+  });
+
   it("an unclear CreateCertificateFromCsr keeps the key digest for the search", () => {
     const s = summarize([
       rec("u", "intent", { op: "CreateCertificateFromCsr" }),

@@ -82,6 +82,9 @@ export function reduceRun(records: readonly LedgerRecord[]): RunState {
     switch (r.event) {
       case "intent":
         pending.set(op, (pending.get(op) ?? 0) + 1);
+        // A rollback under way: until "rolled-back" the run is open, even one that had registered
+        // (a device that refused the credentials, then a kill mid-rollback).
+        if (r.phase === "rollback" || r.phase === "cleanup") s.status = "rollback-open";
         if (r.phase === "register" || r.phase === undefined) {
           const key = str(d.spkiSha256);
           if (op === "CreateCertificateFromCsr" && key !== undefined)
