@@ -98,6 +98,23 @@ describe("Registry", () => {
     expect(r.principalThings(c.certificateArn)).toEqual(["t3"]);
   });
 
+  it("a repeated request that changes nothing is answered only once the first one's change is on disk", async () => {
+    const r = registry();
+    const c = await r.addCertificate(fakeCert(7), true);
+    const onDisk = () =>
+      JSON.parse(readFileSync(join(dir, STATE_FILE), "utf8")).certificates[c.certificateId].status;
+    // E.g. an SDK retry of UpdateCertificate while the first attempt is still being written.
+    const first = r.updateCertificate(c.certificateId, "INACTIVE");
+    await r.updateCertificate(c.certificateId, "INACTIVE");
+    expect(onDisk()).toBe("INACTIVE");
+    await first;
+    await r.createThing("t-dup", {}, undefined);
+    const firstThing = r.deleteThing("t-dup", undefined);
+    await r.deleteThing("t-dup", undefined);
+    expect(JSON.parse(readFileSync(join(dir, STATE_FILE), "utf8")).things["t-dup"]).toBeUndefined();
+    await firstThing;
+  });
+
   it("refuses an 11th policy on one certificate with LimitExceededException", async () => {
     const r = registry();
     const c = await r.addCertificate(fakeCert(4), true);

@@ -127,6 +127,8 @@ export class Registry implements RegistryView {
   private saving: Promise<void> = Promise.resolve();
   /** A queued write that has not taken its snapshot yet; later mutations ride along. */
   private pendingWrite: Promise<void> | undefined;
+  /** The newest write that has taken its snapshot (running or finished). */
+  private lastWrite: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<() => void>();
   private readonly timers = new Set<NodeJS.Timeout>();
 
@@ -183,12 +185,26 @@ export class Registry implements RegistryView {
       // The snapshot is taken now, synchronously: it holds every mutation whose
       // caller joined this write, and later mutations queue a new one.
       this.pendingWrite = undefined;
+      this.lastWrite = write;
       return writeFileAtomic(this.statePath, JSON.stringify(this.state));
     });
     this.pendingWrite = write;
     // A failed write must not poison later ones; the requests waiting on it report it.
     this.saving = write.catch(() => {});
     return write;
+  }
+
+  /**
+   * For a request that changes nothing: it must not be answered before an
+   * earlier request's change it confirms is on disk (a retry racing the
+   * first attempt's write). Retries the write when the last one failed.
+   */
+  private async durable(): Promise<void> {
+    try {
+      await (this.pendingWrite ?? this.lastWrite);
+    } catch {
+      await this.persist();
+    }
   }
 
   /** Resolves once all acknowledged state is on disk; cancels pending detach notices. */
@@ -337,7 +353,7 @@ export class Registry implements RegistryView {
         `The certificate ${certificateId} is REVOKED and cannot change status`,
       );
     }
-    if (c.status === newStatus) return;
+    if (c.status === newStatus) return this.durable();
     c.status = newStatus as CertificateStatus;
     c.lastModifiedDate = new Date().toISOString();
     await this.persist();
@@ -421,6 +437,7 @@ export class Registry implements RegistryView {
     const existing = this.state.things[thingName];
     if (existing) {
       if (JSON.stringify(sortedRecord(existing.attributes)) === JSON.stringify(sortedRecord(attributes))) {
+        await this.durable();
         return existing;
       }
       throw new ApiError(
@@ -454,7 +471,7 @@ export class Registry implements RegistryView {
       );
     }
     const t = this.state.things[thingName];
-    if (!t) return; // AWS: deleting a thing that does not exist succeeds
+    if (!t) return this.durable(); // AWS: deleting a thing that does not exist succeeds
     if (expectedVersion !== undefined && expectedVersion !== t.version) {
       throw new ApiError(
         "VersionConflictException",
@@ -573,7 +590,7 @@ export class Registry implements RegistryView {
     this.policyOrThrow(policyName);
     const cert = this.certByArnOrThrow(target, "target");
     const targets = this.state.policyTargets[policyName] ?? [];
-    if (targets.includes(cert.certificateArn)) return;
+    if (targets.includes(cert.certificateArn)) return this.durable();
     if (this.principalPolicies(cert.certificateArn).length >= MAX_POLICIES_PER_TARGET) {
       throw new ApiError(
         "LimitExceededException",
@@ -588,7 +605,7 @@ export class Registry implements RegistryView {
   async detachPolicy(policyName: string, target: string): Promise<void> {
     this.policyOrThrow(policyName);
     const targets = this.state.policyTargets[policyName] ?? [];
-    if (!targets.includes(target)) return;
+    if (!targets.includes(target)) return this.durable();
     this.state.policyTargets[policyName] = targets.filter((t) => t !== target);
     await this.persist();
     this.changed();
@@ -629,7 +646,7 @@ export class Registry implements RegistryView {
       );
     }
     if (own) {
-      if (own.detachAtMs === undefined && own.type === type) return;
+      if (own.detachAtMs === undefined && own.type === type) return this.durable();
       own.type = type;
       delete own.detachAtMs; // re-attaching cancels a pending detach
     } else {
@@ -647,7 +664,7 @@ export class Registry implements RegistryView {
     const link = this.state.thingPrincipals.find(
       (l) => l.thingName === thingName && l.principal === principal,
     );
-    if (!link || link.detachAtMs !== undefined) return;
+    if (!link || link.detachAtMs !== undefined) return this.durable();
     // AWS acknowledges at once and detaches later; callers must poll.
     link.detachAtMs = Date.now() + this.detachDelayMs;
     await this.persist();
