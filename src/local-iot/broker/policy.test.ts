@@ -213,6 +213,47 @@ describe("policy variables", () => {
   });
 });
 
+describe("unresolved variables never widen an Allow", () => {
+  // IAM: a statement whose variable cannot be resolved may be invalid as a whole; it must never
+  // grant more than with the variable resolved.
+  it("an Allow with NotResource naming an unresolved variable allows nothing", () => {
+    const p = [
+      policy({
+        Effect: "Allow",
+        Action: "iot:Publish",
+        NotResource: `${arn("topic", "")}\${iot:Connection.Thing.ThingName}/admin/*`,
+      }),
+    ];
+    expect(allowed(p, "iot:Publish", arn("topic", "sensor-1/data"), attached)).toBe(true);
+    expect(allowed(p, "iot:Publish", arn("topic", "sensor-1/admin/x"), attached)).toBe(false);
+    // Not attached: the thing name is unknown, so the exclusion cannot be applied.
+    expect(allowed(p, "iot:Publish", arn("topic", "sensor-1/admin/x"), notAttached)).toBe(false);
+  });
+
+  it("an Allow with a negated condition on an unresolved variable does not apply", () => {
+    const p = [
+      policy({
+        Effect: "Allow",
+        Action: "iot:Publish",
+        Resource: "*",
+        Condition: { StringNotEquals: { "iot:ClientId": `\${iot:Connection.Thing.ThingName}` } },
+      }),
+    ];
+    // Attached: client id equals the thing name, so the condition is false.
+    expect(allowed(p, "iot:Publish", arn("topic", "x"), attached)).toBe(false);
+    expect(allowed(p, "iot:Publish", arn("topic", "x"), notAttached)).toBe(false);
+    const like = [
+      policy({
+        Effect: "Allow",
+        Action: "iot:Publish",
+        Resource: "*",
+        Condition: { StringNotLike: { "iot:ClientId": `\${iot:Connection.Thing.ThingName}*` } },
+      }),
+    ];
+    expect(allowed(like, "iot:Publish", arn("topic", "x"), notAttached)).toBe(false);
+  });
+});
+
 describe("conditions", () => {
   const base = { Effect: "Allow", Action: "iot:Connect", Resource: "*" };
 

@@ -14,7 +14,8 @@
  *   `${iot:Connection.Thing.IsAttached}` and the escapes `${*}`, `${?}`,
  *   `${$}`. A substituted value is literal text (a client id holding `*` is
  *   not a wildcard). A resource naming a variable that cannot be resolved
- *   matches nothing, as in IAM;
+ *   matches nothing, as in IAM; a NotResource or negated condition naming
+ *   one fails closed (never widens an Allow);
  * - `Condition` with the String*, Bool and Null operators (and their
  *   `...IfExists` forms) over the same keys. An operator this engine does not
  *   know fails closed: it never lets an Allow apply, and it lets a Deny apply.
@@ -210,7 +211,13 @@ function anyMatch(
   return patterns.some((p) => matchesPattern(p, value, values, ignoreCase));
 }
 
-type ConditionResult = "match" | "no-match" | "unknown-operator";
+/** "undecidable": an operator this engine does not know, or a negated one whose value cannot be resolved. */
+type ConditionResult = "match" | "no-match" | "undecidable";
+
+/** True when every variable in the pattern resolves. */
+function resolvable(pattern: string, values: Map<string, string | undefined>): boolean {
+  return substitute(pattern, values, true) !== undefined;
+}
 
 function conditionValues(v: unknown): string[] {
   if (Array.isArray(v)) return v.map((x) => String(x));
@@ -236,7 +243,7 @@ function evaluateOperator(
 ): ConditionResult {
   const ifExists = operatorWithSuffix.endsWith("IfExists");
   const operator = ifExists ? operatorWithSuffix.slice(0, -"IfExists".length) : operatorWithSuffix;
-  if (!KNOWN_OPERATORS.has(operator)) return "unknown-operator";
+  if (!KNOWN_OPERATORS.has(operator)) return "undecidable";
   for (const [key, rawExpected] of Object.entries(block)) {
     const actual = values.get(key.toLowerCase());
     const expected = conditionValues(rawExpected);
@@ -252,6 +259,9 @@ function evaluateOperator(
       if (operator.startsWith("StringNot")) continue;
       return "no-match";
     }
+    // "Not equal to a value nobody knows" would hold for everyone: undecidable instead (fails closed).
+    if (operator.startsWith("StringNot") && !expected.every((e) => resolvable(e, values)))
+      return "undecidable";
     const resolved = expected.map((e) => {
       const parts = substitute(e, values, false);
       return parts ? parts.map((p) => ("literal" in p ? p.literal : p.wildcard)).join("") : undefined;
@@ -281,7 +291,7 @@ function evaluateOperator(
         ok = defined.some((e) => e.toLowerCase() === actual.toLowerCase());
         break;
       default:
-        return "unknown-operator";
+        return "undecidable";
     }
     if (!ok) return "no-match";
   }
@@ -294,7 +304,7 @@ function conditionHolds(st: Statement, values: Map<string, string | undefined>):
     if (typeof block !== "object" || block === null) return st.effect === "Deny";
     const r = evaluateOperator(op, block, values);
     // Fail closed: an operator we cannot evaluate never grants, always denies.
-    if (r === "unknown-operator") return st.effect === "Deny";
+    if (r === "undecidable") return st.effect === "Deny";
     if (r === "no-match") return false;
   }
   return true;
@@ -310,9 +320,14 @@ function statementApplies(
     ? anyMatch(st.actions, action, values, true)
     : !anyMatch(st.notActions ?? [], action, values, true);
   if (!actionOk) return false;
+  const notResources = st.notResources ?? [];
+  // An exclusion naming an unresolved variable cannot be applied: fail closed (an Allow never
+  // applies, a Deny does), or a NotResource Allow would grant everything.
   const resourceOk = st.resources
     ? anyMatch(st.resources, resourceArn, values, false)
-    : !anyMatch(st.notResources ?? [], resourceArn, values, false);
+    : notResources.every((p) => resolvable(p, values))
+      ? !anyMatch(notResources, resourceArn, values, false)
+      : st.effect === "Deny";
   if (!resourceOk) return false;
   return conditionHolds(st, values);
 }
