@@ -131,6 +131,7 @@ export class Registry implements RegistryView {
   private lastWrite: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<() => void>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
 
   constructor(options: RegistryOptions) {
     this.region = options.region;
@@ -180,6 +181,11 @@ export class Registry implements RegistryView {
    * concurrent requests cost one fsync, not one each.
    */
   private persist(): Promise<void> {
+    // A request still running when the service stopped must not write: another instance may own
+    // the state dir by now, and this stale snapshot would replace its acknowledged changes.
+    if (this.closed) {
+      return Promise.reject(new ApiError("ServiceUnavailableException", "The local AWS IoT has stopped"));
+    }
     if (this.pendingWrite) return this.pendingWrite;
     const write = this.saving.then(() => {
       // The snapshot is taken now, synchronously: it holds every mutation whose
@@ -209,6 +215,7 @@ export class Registry implements RegistryView {
 
   /** Resolves once all acknowledged state is on disk; cancels pending detach notices. */
   async close(): Promise<void> {
+    this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     await this.saving;

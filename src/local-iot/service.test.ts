@@ -753,6 +753,35 @@ describe("CLI entry (provision local-iot)", () => {
 });
 
 describe("durability", () => {
+  it("a request still in flight when the service stops never writes the state dir afterwards", async () => {
+    const stateDir = join(dir, "stop-in-flight");
+    const first = await startLocalIot({
+      stateDir,
+      withoutBroker: true,
+      faults: { operations: { CreateThing: { latencyMs: 400 } } },
+    });
+    const c1 = newClient({
+      endpoint: first.controlPlaneUrl,
+      credentials: { ...first.credentials },
+      maxAttempts: 1,
+    });
+    const late = c1.send(new CreateThingCommand({ thingName: "from-stopped" })).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 100)); // the request is waiting out its latency
+    await first.stop();
+    c1.destroy();
+    // A new instance on the same state dir acknowledges a change...
+    const second = await startLocalIot({ stateDir, withoutBroker: true });
+    const c2 = newClient({ endpoint: second.controlPlaneUrl, credentials: { ...second.credentials } });
+    await c2.send(new CreateThingCommand({ thingName: "acknowledged" }));
+    await late;
+    await new Promise((r) => setTimeout(r, 500)); // past the stopped instance's latency
+    c2.destroy();
+    await second.stop();
+    // ...which the stopped instance's late write must not have replaced.
+    const things = Object.keys(JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8")).things);
+    expect(things).toEqual(["acknowledged"]);
+  });
+
   it("keeps every acknowledged change when the process is killed (SIGKILL) right after answering", async () => {
     const killState = join(dir, "kill-state");
     const child = spawn(
