@@ -113,3 +113,23 @@ describe("two `provision sim` on one state dir (the default .state/twins)", () =
     await again.stop();
   }, 60_000);
 });
+
+describe("provision local-iot: what it prints for AWS clients", () => {
+  // Each run is stopped with SIGINT the moment its output arrives: that Ctrl-C used to be lost (hang).
+  it("sets AWS_DEFAULT_REGION too (the AWS CLI v1 reads no AWS_REGION), in --json and in the export lines", async () => {
+    const read = (json: boolean) =>
+      new Promise<string>((res) => {
+        const args = [BIN, "local-iot", "--state-dir", join(dir, "iot"), ...(json ? ["--json"] : [])];
+        const child = spawn(process.execPath, args, { cwd: dir });
+        let out = "";
+        child.stdout.on("data", (d) => {
+          out += d;
+          if ((json && out.includes("\n")) || out.includes("AWS_DEFAULT_REGION")) child.kill("SIGINT");
+        });
+        child.on("close", () => res(out));
+      });
+    const described = JSON.parse(await read(true)) as { region: string; env: Record<string, string> };
+    expect(described.env.AWS_DEFAULT_REGION).toBe(described.region);
+    expect(await read(false)).toContain(`export AWS_DEFAULT_REGION=${described.region}`);
+  }, 30_000);
+});

@@ -1,3 +1,4 @@
+import { interrupt } from "../cli/interrupt.js";
 import { runLocalIotCommand } from "../local-iot/service.js";
 
 export interface LocalIotCommandOptions {
@@ -17,11 +18,13 @@ export async function localIotCommand(opts: LocalIotCommandOptions): Promise<voi
     stateDir: opts.stateDir,
     json: opts.json,
   });
+  // The CLI's SIGINT handler may already have fired while the service was starting or printing
+  // (a Ctrl-C, or a script that stops it as soon as it has read the output): waiting for another
+  // SIGINT would then hang.
   await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.removeAllListeners("SIGINT");
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
+    if (interrupt.signal.aborted) return resolve();
+    interrupt.signal.addEventListener("abort", () => resolve(), { once: true });
+    process.once("SIGTERM", () => resolve());
   });
   await iot.stop();
 }

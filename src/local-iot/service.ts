@@ -198,6 +198,8 @@ export function describeForClients(iot: LocalIot): Record<string, unknown> {
       AWS_ACCESS_KEY_ID: iot.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: iot.credentials.secretAccessKey,
       AWS_REGION: iot.region,
+      // The AWS CLI v1 reads only AWS_DEFAULT_REGION; the SDKs and the CLI v2 read AWS_REGION.
+      AWS_DEFAULT_REGION: iot.region,
     },
   };
 }
@@ -270,6 +272,7 @@ export async function runLocalIotCommand(
       `  export AWS_ACCESS_KEY_ID=${iot.credentials.accessKeyId}`,
       `  export AWS_SECRET_ACCESS_KEY=${iot.credentials.secretAccessKey}`,
       `  export AWS_REGION=${iot.region}`,
+      `  export AWS_DEFAULT_REGION=${iot.region}`,
     ];
     out.stdout(`${lines.join("\n")}\n`);
   }
