@@ -133,6 +133,24 @@ describe("request shapes", () => {
   });
 });
 
+describe("thing attributes", () => {
+  it("CreateThing sends only what AWS's attribute patterns accept (a firmware version like 1.0.0+twin)", async () => {
+    respond = () => ({
+      status: 200,
+      body: { thingName: "t", thingArn: "arn:aws:iot:eu-west-1:123456789012:thing/t" },
+    });
+    const r = await registry();
+    await r.createThing("t", { firmware: "1.0.0+twin", "odd key!": "a b", ok: "x=[1]" }, { lookedUp: true });
+    const sent = JSON.parse(captured[0]?.body ?? "{}").attributePayload.attributes as Record<string, string>;
+    for (const [k, v] of Object.entries(sent)) {
+      expect(k).toMatch(/^[a-zA-Z0-9_.,@/:#-]{1,128}$/);
+      expect(v).toMatch(/^[a-zA-Z0-9_.,@/:#=[\]-]{0,800}$/);
+    }
+    expect(sent).toEqual({ firmware: "1.0.0_twin", odd_key_: "a_b", ok: "x=[1]" });
+    await r.close();
+  });
+});
+
 describe("retries", () => {
   it("maxAttempts and retryMode are applied: a throttled call is sent maxAttempts times, then CLOUD_THROTTLED", async () => {
     respond = () => ({ status: 400, errorType: "ThrottlingException" });

@@ -119,10 +119,15 @@ function attributesOf(body: Record<string, unknown>): Record<string, string> {
   }
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v !== "string" || !/^[a-zA-Z0-9_.,@/:#=[\]-]{1,128}$/.test(k) || v.length > 800) {
+    // AWS's AttributeName and AttributeValue patterns (API reference, AttributePayload).
+    if (
+      typeof v !== "string" ||
+      !/^[a-zA-Z0-9_.,@/:#-]{1,128}$/.test(k) ||
+      !/^[a-zA-Z0-9_.,@/:#=[\]-]{0,800}$/.test(v)
+    ) {
       throw new ApiError(
         "InvalidRequestException",
-        `Attribute ${JSON.stringify(k)} has an invalid name or value`,
+        `Attribute ${JSON.stringify(k)} has an invalid name or value: names must match [a-zA-Z0-9_.,@/:#-]{1,128}, values [a-zA-Z0-9_.,@/:#=\\[\\]-]{0,800}`,
       );
     }
     out[k] = v;

@@ -560,6 +560,24 @@ describe("malformed and unauthenticated requests", () => {
     wrongKey.destroy();
   });
 
+  it("refuses thing attributes outside AWS's patterns (a '+' or a space in a value, '=' in a name)", async () => {
+    // AWS: name [a-zA-Z0-9_.,@/:#-]+ (<= 128), value [a-zA-Z0-9_.,@/:#=\[\]-]* (<= 800).
+    const cases: Record<string, string>[] = [
+      { firmware: "1.0.0+twin" },
+      { note: "two words" },
+      { "a=b": "x" },
+    ];
+    for (const attributes of cases) {
+      const e = await rejection(
+        client.send(new CreateThingCommand({ thingName: "attr-bad", attributePayload: { attributes } })),
+      );
+      expect([e.name, JSON.stringify(attributes)]).toEqual([
+        "InvalidRequestException",
+        JSON.stringify(attributes),
+      ]);
+    }
+  });
+
   it("stays up under 1,000 malformed requests and still serves real clients", async () => {
     const garbage = [
       () => raw("POST", "/certificates", { body: "][" }),

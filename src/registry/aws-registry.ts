@@ -99,6 +99,22 @@ function canonicalJson(text: string): string {
   }
 }
 
+/**
+ * AWS refuses thing attributes outside its patterns (InvalidRequestException):
+ * names [a-zA-Z0-9_.,@/:#-]{1,128}, values [a-zA-Z0-9_.,@/:#=\[\]-]{0,800}.
+ * Other characters become "_" (a firmware version "1.0.0+board" is stored
+ * as "1.0.0_board") rather than failing every registration.
+ */
+export function awsThingAttributes(attributes: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(attributes)) {
+    const name = k.replace(/[^a-zA-Z0-9_.,@/:#-]/g, "_").slice(0, 128);
+    if (name === "") continue;
+    out[name] = v.replace(/[^a-zA-Z0-9_.,@/:#=[\]-]/g, "_").slice(0, 800);
+  }
+  return out;
+}
+
 export class AwsCloudRegistry implements CloudRegistry {
   readonly client: IoTClient;
   /**
@@ -234,7 +250,12 @@ export class AwsCloudRegistry implements CloudRegistry {
     if (existing !== undefined) return { thingName, thingArn: existing.thingArn, created: false };
     try {
       const out = await this.call("CreateThing", thingName, () =>
-        this.client.send(new CreateThingCommand({ thingName, attributePayload: { attributes } })),
+        this.client.send(
+          new CreateThingCommand({
+            thingName,
+            attributePayload: { attributes: awsThingAttributes(attributes) },
+          }),
+        ),
       );
       return { thingName, thingArn: out.thingArn ?? "", thingId: out.thingId, created: true };
     } catch (e) {
