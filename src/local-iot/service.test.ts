@@ -111,7 +111,7 @@ async function raw(
   opts: {
     body?: string | Buffer;
     headers?: Record<string, string>;
-    sign?: "ok" | "none" | { secret?: string; region?: string; applyChecksum?: boolean };
+    sign?: "ok" | "none" | { secret?: string; region?: string; applyChecksum?: boolean; signingDate?: Date };
     /** Sent instead of `body` after signing `body` (a body changed in transit). */
     sendBody?: string;
   } = {},
@@ -135,16 +135,19 @@ async function raw(
       applyChecksum: s.applyChecksum ?? true,
     });
     const query = Object.fromEntries(new URLSearchParams(queryString));
-    const signed = await signer.sign({
-      method,
-      protocol: "http:",
-      hostname: url.hostname,
-      port: Number(url.port),
-      path: pathOnly,
-      query,
-      headers,
-      body,
-    });
+    const signed = await signer.sign(
+      {
+        method,
+        protocol: "http:",
+        hostname: url.hostname,
+        port: Number(url.port),
+        path: pathOnly,
+        query,
+        headers,
+        body,
+      },
+      s.signingDate ? { signingDate: s.signingDate } : {},
+    );
     headers = signed.headers as Record<string, string>;
   }
   return new Promise((resolvePromise, reject) => {
@@ -540,6 +543,12 @@ describe("malformed and unauthenticated requests", () => {
       sendBody: signedDoc.replace("{}", "[]"),
     });
     expect([tampered.status, tampered.errorType]).toEqual([403, "InvalidSignatureException"]);
+
+    // AWS: a request must arrive within five minutes of its signing time.
+    const stale = await raw("GET", "/things", { sign: { signingDate: new Date(Date.now() - 10 * 60_000) } });
+    expect([stale.status, stale.errorType]).toEqual([403, "InvalidSignatureException"]);
+    const recent = await raw("GET", "/things", { sign: { signingDate: new Date(Date.now() - 2 * 60_000) } });
+    expect(recent.status).toBe(200);
 
     // Clients that do not sign x-amz-content-sha256 (botocore, the AWS CLI) are valid SigV4 too.
     const noContentHash = await raw("GET", "/things", { sign: { applyChecksum: false } });
