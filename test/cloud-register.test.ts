@@ -578,6 +578,23 @@ await registerWithRollback(registry, ledger, {
     ledger = await Ledger.open(ledgerFile);
   });
 
+  it("a ledger that cannot be written stops the run before any cloud call, as a CONFIG error", async () => {
+    const full = await Ledger.open("/dev/full"); // every write fails with ENOSPC
+    const before = counter("CreateCertificateFromCsr", "requests");
+    const e = await caught(
+      registerWithRollback(registry, full, {
+        csrPem: newCsr(),
+        thingName: "thing-nodisk",
+        policyName: POLICY,
+        policyDocument,
+      }),
+    );
+    await full.close().catch(() => undefined);
+    expect(e.code).toBe("CONFIG");
+    expect(e.message).toMatch(/cannot write the ledger/);
+    expect(counter("CreateCertificateFromCsr", "requests")).toBe(before);
+  });
+
   it("rollbackRegistration removes a completed registration; a thing that existed before is kept", async () => {
     await registry.createThing("thing-existing", { kept: "yes" });
     const reg = await registerWithRollback(registry, ledger, {

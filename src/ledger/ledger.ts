@@ -62,7 +62,7 @@ export class Ledger {
   readonly file: string;
   private handle: FileHandle | undefined;
   private queue: Promise<void> = Promise.resolve();
-  // Records this process wrote, by run: an in-process rollback reads them instead of the file.
+  // Records this process wrote (on disk), by run: an in-process rollback reads them instead of the file.
   private readonly byRun = new Map<string, LedgerRecord[]>();
 
   private constructor(file: string, handle: FileHandle) {
@@ -88,9 +88,6 @@ export class Ledger {
   /** Appends one record and returns once it is on disk (write + fsync). */
   append(entry: LedgerEntry): Promise<LedgerRecord> {
     const record: LedgerRecord = { v: LEDGER_VERSION, ts: new Date().toISOString(), ...entry };
-    const mine = this.byRun.get(record.run) ?? [];
-    mine.push(record);
-    this.byRun.set(record.run, mine);
     const line = `${JSON.stringify(record)}\n`;
     const write = async () => {
       const h = this.handle;
@@ -99,6 +96,10 @@ export class Ledger {
       try {
         await h.write(line);
         await h.sync();
+        // Only what is on disk: an in-process rollback must judge the run as cleanup would later.
+        const mine = this.byRun.get(record.run) ?? [];
+        mine.push(record);
+        this.byRun.set(record.run, mine);
       } catch (e) {
         // Without the record the tool could leak a certificate it cannot find again: stop here.
         throw new ProvisionError("CONFIG", `cannot write the ledger ${this.file}: ${(e as Error).message}`, {

@@ -133,7 +133,10 @@ export async function registerWithRollback(
       timings,
     );
   } catch (e) {
-    const state = reduceRun(ledger.recordsOf(ids.run));
+    const records = ledger.recordsOf(ids.run);
+    // Not even the intent reached the ledger: the call was never made.
+    if (records.length === 0) throw e;
+    const state = reduceRun(records);
     // certificateId: the call succeeded but its "done" record could not be written.
     if (state.unclearCertificate === undefined && state.certificateId === undefined) {
       await ledger.append(entry(ids, { event: "abandoned", data: errorData(e) }));
