@@ -4,40 +4,25 @@
  * of a certificate signed by the user's own CA (and refusal of one that
  * does not match the key), `provision sim --json`, `provision ports`.
  */
-import { execFileSync, spawn } from "node:child_process";
+
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ledger, registerWithRollback } from "../src/ledger/index.js";
 import { startLocalIot } from "../src/local-iot/service.js";
 import { targetForLocalIot } from "../src/provision/target.js";
 import { leastPrivilegePolicy } from "../src/registry/index.js";
 import { ensureTwinBuilt, startTwin, type Twin } from "../src/twin/index.js";
+import { runCli } from "./cli-helpers.js";
 
-const BIN = resolve("bin/provision.js");
 let dir: string;
 
 function cli(args: string[], opts: { untilLine?: boolean } | NodeJS.ProcessEnv = {}) {
   const untilLine = "untilLine" in opts && opts.untilLine === true;
   const env = "untilLine" in opts ? {} : (opts as NodeJS.ProcessEnv);
-  return new Promise<{ status: number | null; stdout: string; stderr: string; kill: () => void }>((res) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...env },
-      cwd: dir,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-      if (untilLine && stdout.includes("\n"))
-        res({ status: null, stdout, stderr, kill: () => child.kill("SIGINT") });
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (status) => res({ status, stdout, stderr, kill: () => {} }));
-  });
+  return runCli(args, { cwd: dir, env, inheritEnv: true, untilLine });
 }
 
 const openssl = (args: string[], input?: string) =>
@@ -363,7 +348,7 @@ describe("provision sim", () => {
       deviceId: string;
       stateDir: string;
     }[];
-    r.kill();
+    r.interrupt();
     expect(twins).toHaveLength(2);
     for (const t of twins) {
       expect(t.port).toMatch(/^\/dev\/pts\/\d+$/);

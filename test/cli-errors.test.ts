@@ -3,7 +3,8 @@
  * stderr compared. Each failure class has its own exit code and a message
  * that says what happened, where, and what to do.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+
+import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -21,45 +22,13 @@ import { targetForLocalIot } from "../src/provision/target.js";
 import { TOPIC_DEFAULT } from "../src/registry/index.js";
 import { openSerialTransport } from "../src/transport/index.js";
 import { ensureTwinBuilt, startTwin, type Twin } from "../src/twin/index.js";
+import { runCli } from "./cli-helpers.js";
 
 const BIN = resolve("bin/provision.js");
 let dir: string;
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function cli(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-  opts: { uid?: number; gid?: number } = {},
-): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolveRun) => {
-    const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: dir,
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-        ...env,
-      },
-      cwd: dir,
-      ...opts,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr?.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (status) => resolveRun({ status, stdout, stderr, ms: Date.now() - started }));
-  });
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}, ids: { uid?: number; gid?: number } = {}) =>
+  runCli(args, { cwd: dir, env, ...ids });
 
 /** No AWS credentials anywhere: empty HOME, no env keys, no instance metadata. */
 const NO_AWS = { AWS_EC2_METADATA_DISABLED: "true", AWS_REGION: "eu-west-1" };

@@ -3,36 +3,19 @@
  * binary: flags the docs imply that were missing, and hints that named a
  * command or a behaviour that does not exist.
  */
+
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTwin } from "../src/twin/index.js";
+import { runCli } from "./cli-helpers.js";
 
 const BIN = resolve("bin/provision.js");
 let dir: string;
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<Run> {
-  return new Promise((res) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: { ...process.env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (status) => res({ status, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(args, { cwd: dir, inheritEnv: true });
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "provision-new-user-"));

@@ -2,48 +2,18 @@
  * Defects a code review found in the CLI, each pinned from the user's side:
  * the real binary spawned, its exit status, stderr and files compared.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEVICE_STATE } from "../src/protocol/index.js";
-import { DeviceSession } from "../src/session/index.js";
-import { openSerialTransport } from "../src/transport/index.js";
 import { ensureTwinBuilt, startTwin } from "../src/twin/index.js";
+import { deviceState, runCli } from "./cli-helpers.js";
 
-const BIN = resolve("bin/provision.js");
 let dir: string;
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolveRun) => {
-    const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: dir,
-        AWS_EC2_METADATA_DISABLED: "true",
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-        ...env,
-      },
-      cwd: dir,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr?.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (status) => resolveRun({ status, stdout, stderr }));
-  });
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { cwd: dir, env });
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "provision-review-"));
@@ -151,13 +121,7 @@ describe("station flags docs/station.md lists", () => {
       expect(second.status, second.stderr).toBe(0);
       expect(JSON.parse(second.stdout.trim()).outcome).toBe("rotated");
 
-      const session = new DeviceSession(await openSerialTransport(twin.port));
-      try {
-        await session.hello();
-        expect((await session.status()).state).toBe(DEVICE_STATE.LOCKED);
-      } finally {
-        await session.close();
-      }
+      expect(await deviceState(twin.port)).toBe(DEVICE_STATE.LOCKED);
     } finally {
       await twin.stop();
     }
@@ -205,13 +169,7 @@ describe("csr", () => {
       const r = await cli(["csr", "--port", twin.port, "--subject", "CN"]);
       expect(r.status, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/--subject CN: expected FIELD=value/);
-      const session = new DeviceSession(await openSerialTransport(twin.port));
-      try {
-        await session.hello();
-        expect((await session.status()).state).toBe(DEVICE_STATE.EMPTY);
-      } finally {
-        await session.close();
-      }
+      expect(await deviceState(twin.port)).toBe(DEVICE_STATE.EMPTY);
     } finally {
       await twin.stop();
     }
@@ -241,13 +199,7 @@ describe("provision with an invalid --thing-name template", () => {
       ]);
       expect(r.status, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/thing name "sensor [0-9a-f]{12}" is not valid/);
-      const session = new DeviceSession(await openSerialTransport(twin.port));
-      try {
-        await session.hello();
-        expect((await session.status()).state).toBe(DEVICE_STATE.EMPTY);
-      } finally {
-        await session.close();
-      }
+      expect(await deviceState(twin.port)).toBe(DEVICE_STATE.EMPTY);
     } finally {
       await twin.stop();
     }
