@@ -1,10 +1,4 @@
-/**
- * The observer against the real local AWS IoT broker: WSS with a SigV4
- * presigned URL (presignMqttUrl), devices played by real mTLS MQTT clients
- * holding certificates the local control plane issued for openssl keys.
- */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
@@ -20,6 +14,7 @@ import {
   TOPIC_DEFAULT,
   topicForThing,
 } from "../src/registry/index.js";
+import { opensslCsr } from "./local-cloud.js";
 
 let dir: string;
 let iot: LocalIot;
@@ -35,23 +30,14 @@ interface Device {
 }
 
 async function provisionDevice(thingName: string): Promise<Device> {
-  const keyFile = join(dir, `${thingName}.key`);
-  execFileSync("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", keyFile]);
-  const csrPem = execFileSync("openssl", [
-    "req",
-    "-new",
-    "-key",
-    keyFile,
-    "-subj",
-    `/CN=${thingName}`,
-  ]).toString();
+  const { csrPem, keyPem } = await opensslCsr(dir, thingName);
   const reg = await registerWithRollback(registry, ledger, {
     csrPem,
     thingName,
     policyName: "observer-test-policy",
     policyDocument: (a) => leastPrivilegePolicy(a),
   });
-  return { thingName, keyPem: readFileSync(keyFile, "utf8"), certPem: reg.certificatePem };
+  return { thingName, keyPem, certPem: reg.certificatePem };
 }
 
 /** A device as the reference client behaves: mTLS, client id = thing name. */

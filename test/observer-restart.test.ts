@@ -1,13 +1,4 @@
-/**
- * verify and rotation restart a device that is already connected and
- * publishing. A message its old session sends before the restart is no
- * proof that the new boot (for a rotation: the new certificate) works; the
- * observer must wait for one after the restart. Real local AWS IoT broker,
- * the device played by an mTLS MQTT client with a certificate from the local
- * control plane for an openssl key.
- */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
@@ -22,6 +13,7 @@ import {
   TOPIC_DEFAULT,
   topicForThing,
 } from "../src/registry/index.js";
+import { opensslCsr } from "./local-cloud.js";
 
 let dir: string;
 let iot: LocalIot;
@@ -63,16 +55,7 @@ afterAll(async () => {
 describe("observer: first message after a restart", () => {
   it("ignores what the running device publishes before notBefore, reports the first message after", async () => {
     const thingName = "restart-thing-1";
-    const keyFile = join(dir, "d.key");
-    execFileSync("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", keyFile]);
-    const csrPem = execFileSync("openssl", [
-      "req",
-      "-new",
-      "-key",
-      keyFile,
-      "-subj",
-      `/CN=${thingName}`,
-    ]).toString();
+    const { csrPem, keyPem } = await opensslCsr(dir, "d", thingName);
     const reg = await registerWithRollback(registry, ledger, {
       csrPem,
       thingName,
@@ -81,7 +64,7 @@ describe("observer: first message after a restart", () => {
     });
     device = await mqtt.connectAsync(`mqtts://127.0.0.1:${iot.mqttsPort}`, {
       clientId: thingName,
-      key: readFileSync(keyFile, "utf8"),
+      key: keyPem,
       cert: reg.certificatePem,
       ca: iot.caPem,
       protocolVersion: 4,

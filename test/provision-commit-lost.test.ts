@@ -1,32 +1,16 @@
-/**
- * A COMMIT whose answers are lost on the line (noise, a USB hiccup) may still
- * have happened on the device. The pipeline must not then delete the
- * certificate the device now holds: it asks STATUS, and when the committed
- * set is the one it sent, it carries on. Real parts: the C twin on a pty,
- * the local AWS IoT, the observer over WSS.
- */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Progress, StepTiming } from "../src/cli/progress.js";
-import { Ledger } from "../src/ledger/index.js";
-import { type LocalIot, startLocalIot } from "../src/local-iot/service.js";
+import type { Ledger } from "../src/ledger/index.js";
 import type { Observer } from "../src/observer/index.js";
 import { FrameReceiver, MSG } from "../src/protocol/index.js";
-import {
-  POLICY_NAME_DEFAULT,
-  provisionDevice,
-  THING_NAME_TEMPLATE_DEFAULT,
-} from "../src/provision/pipeline.js";
-import { type CloudTarget, targetForLocalIot } from "../src/provision/target.js";
-import { TOPIC_DEFAULT } from "../src/registry/index.js";
+import { provisionDevice } from "../src/provision/pipeline.js";
+import type { CloudTarget } from "../src/provision/target.js";
 import { DeviceSession } from "../src/session/index.js";
 import { openSerialTransport, type Transport } from "../src/transport/index.js";
 import { ensureTwinBuilt, startTwin } from "../src/twin/index.js";
+import { type LocalCloud, openLocalCloud, quietProgress, testPlan } from "./local-cloud.js";
 
 let dir: string;
-let iot: LocalIot;
 let target: CloudTarget;
 let observer: Observer;
 let ledger: Ledger;
@@ -66,35 +50,16 @@ function losingCommitAnswers(inner: Transport, dropMs: number): Transport {
   };
 }
 
-function quietProgress(): Progress {
-  const timings: StepTiming[] = [];
-  return {
-    timings,
-    info: () => {},
-    async step(name, _label, run) {
-      const started = performance.now();
-      const r = await run();
-      timings.push({ step: name, ms: performance.now() - started, ok: true });
-      return r;
-    },
-  };
-}
+let cloud: LocalCloud;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "provision-commit-lost-"));
   await ensureTwinBuilt();
-  iot = await startLocalIot({ stateDir: join(dir, "iot"), detachDelayMs: 20 });
-  target = await targetForLocalIot(iot, { maxAttempts: 2 });
-  observer = await target.openObserver();
-  ledger = await Ledger.open(join(dir, "ledger.jsonl"));
+  cloud = await openLocalCloud("provision-commit-lost-");
+  ({ dir, target, observer, ledger } = cloud);
 }, 120_000);
 
 afterAll(async () => {
-  await observer?.close();
-  await ledger?.close();
-  await target?.close();
-  await iot?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await cloud?.close();
 });
 
 describe("COMMIT answered but the answers were lost", () => {
@@ -108,16 +73,7 @@ describe("COMMIT answered but the answers were lost", () => {
     try {
       const result = await provisionDevice(
         { session, target, ledger, observer, progress: quietProgress() },
-        {
-          thingNameTemplate: THING_NAME_TEMPLATE_DEFAULT,
-          topic: TOPIC_DEFAULT,
-          policyName: POLICY_NAME_DEFAULT,
-          intervalMs: 5000,
-          subject: {},
-          force: false,
-          lock: false,
-          firstPublishTimeoutMs: 15_000,
-        },
+        testPlan(),
       );
       expect(session.stats.retries).toBeGreaterThanOrEqual(1);
       expect(result.mode).toBe("provisioned");

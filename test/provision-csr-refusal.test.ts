@@ -5,26 +5,21 @@
  * those, because the real firmware cannot be made to misbehave this way.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createProgress } from "../src/cli/progress.js";
 import { asProvisionError } from "../src/errors.js";
-import { Ledger } from "../src/ledger/index.js";
-import { type LocalIot, startLocalIot } from "../src/local-iot/service.js";
+import type { Ledger } from "../src/ledger/index.js";
+import type { LocalIot } from "../src/local-iot/service.js";
 import type { Observer } from "../src/observer/index.js";
 import { DEVICE_STATE, KEY_STORE, KEY_TYPE } from "../src/protocol/index.js";
-import {
-  POLICY_NAME_DEFAULT,
-  provisionDevice,
-  THING_NAME_TEMPLATE_DEFAULT,
-} from "../src/provision/pipeline.js";
-import { type CloudTarget, targetForLocalIot } from "../src/provision/target.js";
-import { TOPIC_DEFAULT } from "../src/registry/index.js";
+import { provisionDevice } from "../src/provision/pipeline.js";
+import type { CloudTarget } from "../src/provision/target.js";
 import { FakeDevice } from "../src/session/fake-device.test-helper.js";
 import { DeviceSession } from "../src/session/index.js";
 import { createMemoryTransportPair } from "../src/transport/index.js";
+import { type LocalCloud, openLocalCloud, testPlan } from "./local-cloud.js";
 
 let dir: string;
 let iot: LocalIot;
@@ -74,16 +69,7 @@ async function provisionWith(spki: Buffer, csr: Buffer, keyType: number = KEY_TY
   try {
     await provisionDevice(
       { session, target, ledger, observer, progress: createProgress({ quiet: true }) },
-      {
-        thingNameTemplate: THING_NAME_TEMPLATE_DEFAULT,
-        topic: TOPIC_DEFAULT,
-        policyName: POLICY_NAME_DEFAULT,
-        intervalMs: 5000,
-        subject: { O: "refusal test" },
-        force: false,
-        lock: false,
-        firstPublishTimeoutMs: 1500,
-      },
+      testPlan({ subject: { O: "refusal test" }, firstPublishTimeoutMs: 1500 }),
     );
     return undefined;
   } catch (e) {
@@ -95,20 +81,15 @@ async function provisionWith(spki: Buffer, csr: Buffer, keyType: number = KEY_TY
   }
 }
 
+let cloud: LocalCloud;
+
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "provision-refusal-"));
-  iot = await startLocalIot({ stateDir: join(dir, "iot") });
-  target = await targetForLocalIot(iot);
-  observer = await target.openObserver();
-  ledger = await Ledger.open(join(dir, "ledger.jsonl"));
-}, 60_000);
+  cloud = await openLocalCloud("provision-refusal-");
+  ({ dir, iot, target, observer, ledger } = cloud);
+}, 120_000);
 
 afterAll(async () => {
-  await observer?.close();
-  await ledger?.close();
-  await target?.close();
-  await iot?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await cloud?.close();
 });
 
 describe("CSR checks stop a bad device before any cloud call", () => {

@@ -1,32 +1,22 @@
-/**
- * The whole flow against real parts: the C device twin on a pty (real
- * serialport), the local AWS IoT (real @aws-sdk/client-iot over HTTP, real
- * mTLS MQTT, observer over WSS + SigV4), with faults injected into the
- * control plane. After every run the service is listed through the SDK: no
- * ACTIVE certificate may exist that is not attached to its thing.
- */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exitCodeFor } from "../src/cli/exit-codes.js";
-import type { Progress, StepTiming } from "../src/cli/progress.js";
 import { openDevice } from "../src/commands/device-link.js";
 import { asProvisionError, type ErrorCode } from "../src/errors.js";
-import { Ledger } from "../src/ledger/index.js";
+import type { Ledger } from "../src/ledger/index.js";
 import type { FaultConfig } from "../src/local-iot/faults.js";
-import { type LocalIot, startLocalIot } from "../src/local-iot/service.js";
+import type { LocalIot } from "../src/local-iot/service.js";
 import type { Observer } from "../src/observer/index.js";
-import {
-  POLICY_NAME_DEFAULT,
-  type ProvisionPlan,
-  type ProvisionResult,
-  provisionDevice,
-  THING_NAME_TEMPLATE_DEFAULT,
-} from "../src/provision/pipeline.js";
-import { type CloudTarget, targetForLocalIot } from "../src/provision/target.js";
-import { TOPIC_DEFAULT } from "../src/registry/index.js";
+import { type ProvisionPlan, type ProvisionResult, provisionDevice } from "../src/provision/pipeline.js";
+import type { CloudTarget } from "../src/provision/target.js";
 import { ensureTwinBuilt, startTwin, type Twin } from "../src/twin/index.js";
+import {
+  type LocalCloud,
+  openLocalCloud,
+  quietProgress,
+  activeUnattached as sharedActiveUnattached,
+  testPlan,
+} from "./local-cloud.js";
 
 let dir: string;
 let iot: LocalIot;
@@ -35,32 +25,7 @@ let observer: Observer;
 let ledger: Ledger;
 let twinCount = 0;
 
-const plan: ProvisionPlan = {
-  thingNameTemplate: THING_NAME_TEMPLATE_DEFAULT,
-  topic: TOPIC_DEFAULT,
-  policyName: POLICY_NAME_DEFAULT,
-  intervalMs: 5000,
-  subject: { O: "flow test" },
-  force: false,
-  lock: false,
-  firstPublishTimeoutMs: 15_000,
-};
-
-/** A Progress that records steps and can act after one (e.g. pull the device's plug). */
-function quietProgress(after?: (step: string) => Promise<void>): Progress {
-  const timings: StepTiming[] = [];
-  return {
-    timings,
-    info: () => {},
-    async step(name, _label, run) {
-      const started = performance.now();
-      const r = await run();
-      timings.push({ step: name, ms: performance.now() - started, ok: true });
-      if (after) await after(name);
-      return r;
-    },
-  };
-}
+const plan = testPlan({ subject: { O: "flow test" } });
 
 async function newTwin(): Promise<Twin> {
   twinCount += 1;
@@ -106,31 +71,18 @@ async function runOnce(
 }
 
 /** The invariant, checked through the real SDK: every ACTIVE certificate is attached to a thing. */
-async function activeUnattached(): Promise<string[]> {
-  const bad: string[] = [];
-  for (const c of await target.registry.listCertificates()) {
-    if (c.status !== "ACTIVE") continue;
-    const things = await target.registry.listPrincipalThings(c.certificateArn);
-    if (things.length === 0) bad.push(c.certificateId);
-  }
-  return bad;
-}
+const activeUnattached = () => sharedActiveUnattached(target.registry);
+
+let cloud: LocalCloud;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "provision-flow-"));
   await ensureTwinBuilt();
-  iot = await startLocalIot({ stateDir: join(dir, "iot"), detachDelayMs: 50 });
-  target = await targetForLocalIot(iot, { maxAttempts: 2 });
-  observer = await target.openObserver();
-  ledger = await Ledger.open(join(dir, "ledger.jsonl"));
+  cloud = await openLocalCloud("provision-flow-", { maxAttempts: 2 });
+  ({ dir, iot, target, observer, ledger } = cloud);
 }, 120_000);
 
 afterAll(async () => {
-  await observer?.close();
-  await ledger?.close();
-  await target?.close();
-  await iot?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await cloud?.close();
 });
 
 describe("provisioning a twin against the local AWS IoT", () => {

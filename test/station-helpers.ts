@@ -2,33 +2,18 @@
  * Shared set-up of the station tests: a local AWS IoT, one target with the
  * station's rate limits, one observer, one ledger and manifest, and twins.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stationRateLimits } from "../src/commands/station.js";
-import { Ledger } from "../src/ledger/index.js";
-import { type LocalIot, startLocalIot } from "../src/local-iot/service.js";
+import type { Ledger } from "../src/ledger/index.js";
+import type { LocalIot } from "../src/local-iot/service.js";
 import type { Observer } from "../src/observer/index.js";
-import {
-  POLICY_NAME_DEFAULT,
-  type ProvisionPlan,
-  THING_NAME_TEMPLATE_DEFAULT,
-} from "../src/provision/pipeline.js";
-import { type CloudTarget, targetForLocalIot } from "../src/provision/target.js";
-import { TOPIC_DEFAULT } from "../src/registry/index.js";
+import type { CloudTarget } from "../src/provision/target.js";
 import { Manifest, type ManifestRow, Station, type StationOptions } from "../src/station/index.js";
 import { sampleRequestRates as sampleLocalIot } from "../src/station/request-rates.js";
+import { openLocalCloud, testPlan } from "./local-cloud.js";
 
-export const plan: ProvisionPlan = {
-  thingNameTemplate: THING_NAME_TEMPLATE_DEFAULT,
-  topic: TOPIC_DEFAULT,
-  policyName: POLICY_NAME_DEFAULT,
-  intervalMs: 5000,
-  subject: { O: "station test" },
-  force: false,
-  lock: false,
-  firstPublishTimeoutMs: 20_000,
-};
+export const plan = testPlan({ subject: { O: "station test" }, firstPublishTimeoutMs: 20_000 });
 
 export interface StationRig {
   dir: string;
@@ -43,27 +28,19 @@ export interface StationRig {
 }
 
 export async function startRig(prefix: string): Promise<StationRig> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  const iot = await startLocalIot({ stateDir: join(dir, "local-iot"), detachDelayMs: 50 });
-  const target = await targetForLocalIot(iot, { rateLimit: stationRateLimits([]) });
-  const observer = await target.openObserver();
-  const ledger = await Ledger.open(join(dir, "ledger.jsonl"));
-  const manifestPrefix = join(dir, "manifest");
+  const cloud = await openLocalCloud(prefix, { rateLimit: stationRateLimits([]) });
+  const manifestPrefix = join(cloud.dir, "manifest");
   const manifests: Manifest[] = [];
   return {
-    dir,
-    iot,
-    target,
-    observer,
-    ledger,
+    ...cloud,
     manifestPrefix,
     async station(options = {}) {
       const manifest = await Manifest.open(manifestPrefix);
       manifests.push(manifest);
       const station = new Station({
-        target,
-        observer,
-        ledger,
+        target: cloud.target,
+        observer: cloud.observer,
+        ledger: cloud.ledger,
         manifest,
         plan,
         stationId: "test-station",
@@ -73,11 +50,7 @@ export async function startRig(prefix: string): Promise<StationRig> {
     },
     async close() {
       for (const m of manifests) await m.close().catch(() => undefined);
-      await observer.close().catch(() => undefined);
-      await ledger.close().catch(() => undefined);
-      await target.close().catch(() => undefined);
-      await iot.stop().catch(() => undefined);
-      await rm(dir, { recursive: true, force: true });
+      await cloud.close();
     },
   };
 }

@@ -12,6 +12,7 @@ import { Ledger, ledgerState } from "../src/ledger/index.js";
 import { provisionDevice } from "../src/provision/pipeline.js";
 import { explicitPorts } from "../src/station/index.js";
 import { ensureTwinBuilt, startTwin, startTwins, type Twin } from "../src/twin/index.js";
+import { activeUnattached as sharedActiveUnattached } from "./local-cloud.js";
 import { manifestRows, plan, type StationRig, startRig } from "./station-helpers.js";
 
 let rig: StationRig;
@@ -28,15 +29,7 @@ afterAll(async () => {
 });
 
 /** ACTIVE certificates that no thing holds: what a leak looks like. */
-async function activeUnattached(): Promise<string[]> {
-  const registry = rig.target.registry;
-  const out: string[] = [];
-  for (const c of await registry.listCertificates()) {
-    if (c.status !== "ACTIVE") continue;
-    if ((await registry.listPrincipalThings(c.certificateArn)).length === 0) out.push(c.certificateId);
-  }
-  return out;
-}
+const activeUnattached = () => sharedActiveUnattached(rig.target.registry);
 
 async function activeIds(): Promise<string[]> {
   return (await rig.target.registry.listCertificates())

@@ -12,17 +12,11 @@ import { interrupt } from "../cli/interrupt.js";
 import { progressFor, timingsObject } from "../cli/progress.js";
 import { Ledger } from "../ledger/index.js";
 import { startLocalIot } from "../local-iot/service.js";
-import {
-  FIRST_PUBLISH_TIMEOUT_MS_DEFAULT,
-  type KeyTypeName,
-  POLICY_NAME_DEFAULT,
-  provisionDevice,
-  THING_NAME_TEMPLATE_DEFAULT,
-} from "../provision/pipeline.js";
+import { type KeyTypeName, provisionDevice } from "../provision/pipeline.js";
 import { targetForLocalIot } from "../provision/target.js";
-import { TOPIC_DEFAULT } from "../registry/index.js";
 import { ensureTwinBuilt, startTwin } from "../twin/index.js";
 import { openDevice } from "./device-link.js";
+import { buildPlan } from "./plan.js";
 import { printResult } from "./provision.js";
 
 export interface DemoCommandOptions {
@@ -65,17 +59,11 @@ export async function demoCommand(opts: DemoCommandOptions): Promise<void> {
       target.openObserver(),
     );
     closers.push(() => observer.close());
-    const plan = {
-      thingNameTemplate: THING_NAME_TEMPLATE_DEFAULT,
-      topic: TOPIC_DEFAULT,
-      policyName: POLICY_NAME_DEFAULT,
-      intervalMs: 5000,
-      subject: { O: "provision demo" },
-      force: false,
-      lock: false,
-      firstPublishTimeoutMs: FIRST_PUBLISH_TIMEOUT_MS_DEFAULT,
-      ...(opts.keyType ? { keyType: opts.keyType } : {}),
-    };
+    // The same defaults as `provision` with no flags.
+    const plan = buildPlan(
+      { subject: ["O=provision demo"], ...(opts.keyType ? { keyType: opts.keyType } : {}) },
+      {},
+    );
     const result = await provisionDevice(
       { session, target, ledger, observer, progress, signal: interrupt.signal },
       plan,
