@@ -15,7 +15,7 @@ import { startLocalIot } from "../src/local-iot/service.js";
 import { targetForLocalIot } from "../src/provision/target.js";
 import { leastPrivilegePolicy } from "../src/registry/index.js";
 import { ensureTwinBuilt, startTwin, type Twin } from "../src/twin/index.js";
-import { runCli } from "./cli-helpers.js";
+import { fixedMqttPort, localArgs, runCli } from "./cli-helpers.js";
 
 let dir: string;
 
@@ -174,11 +174,7 @@ describe("provision with --local against a twin", () => {
         [
           "--port",
           twin.port,
-          "--local",
-          "--local-ports",
-          "0,0,0",
-          "--local-state-dir",
-          join(dir, "iot-wifi"),
+          ...localArgs(join(dir, "iot-wifi")),
           "--ledger",
           "wifi-ledger.jsonl",
           "--wifi-ssid",
@@ -202,8 +198,8 @@ describe("provision with --local against a twin", () => {
   it("QA: provision once, then `verify` passes from a fresh process (the local AWS IoT kept its state)", async () => {
     const twin = await startTwin({ stateDir: join(dir, "twin-qa") });
     // The device keeps the MQTT port it was given, so that one is fixed; the others may move.
-    const mqttPort = 20_000 + Math.floor(Math.random() * 20_000);
-    const local = ["--local", "--local-ports", `0,${mqttPort},0`, "--local-state-dir", join(dir, "iot-qa")];
+    const mqttPort = fixedMqttPort();
+    const local = localArgs(join(dir, "iot-qa"), mqttPort);
     try {
       const first = await cli(["--port", twin.port, ...local, "--ledger", "qa-ledger.jsonl", "--json"]);
       expect(first.status, first.stderr).toBe(0);
@@ -269,17 +265,7 @@ describe("provision with --local against a twin", () => {
       await iot.stop();
     }
 
-    const r = await cli([
-      "cleanup",
-      "--ledger",
-      ledgerFile,
-      "--local",
-      "--local-ports",
-      "0,0,0",
-      "--local-state-dir",
-      stateDir,
-      "--json",
-    ]);
+    const r = await cli(["cleanup", "--ledger", ledgerFile, ...localArgs(stateDir), "--json"]);
     expect(r.status, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.cleaned).toHaveLength(1);
@@ -294,17 +280,7 @@ describe("provision with --local against a twin", () => {
       await check.close();
       await again.stop();
     }
-    const second = await cli([
-      "cleanup",
-      "--ledger",
-      ledgerFile,
-      "--local",
-      "--local-ports",
-      "0,0,0",
-      "--local-state-dir",
-      stateDir,
-      "--json",
-    ]);
+    const second = await cli(["cleanup", "--ledger", ledgerFile, ...localArgs(stateDir), "--json"]);
     expect(JSON.parse(second.stdout).cleaned).toEqual([]);
   });
 });
@@ -313,7 +289,7 @@ describe("provision station", () => {
   it("takes ports as arguments, prints one JSON line per device, writes the manifest once per device", async () => {
     const twins = await Promise.all([0, 1].map((i) => startTwin({ stateDir: join(dir, `st-twin-${i}`) })));
     try {
-      const local = ["--local", "--local-ports", "0,0,0", "--local-state-dir", join(dir, "iot-station")];
+      const local = localArgs(join(dir, "iot-station"));
       const r = await cli([
         "station",
         ...twins.map((t) => t.port),

@@ -22,7 +22,7 @@ import { targetForLocalIot } from "../src/provision/target.js";
 import { TOPIC_DEFAULT } from "../src/registry/index.js";
 import { openSerialTransport } from "../src/transport/index.js";
 import { ensureTwinBuilt, startTwin, type Twin } from "../src/twin/index.js";
-import { runCli } from "./cli-helpers.js";
+import { localArgs, runCli } from "./cli-helpers.js";
 
 const BIN = resolve("bin/provision.js");
 let dir: string;
@@ -135,15 +135,7 @@ describe("provision CLI errors and exit codes", () => {
         const port = await new Promise<string>((res) =>
           chatter.stdout.once("data", (d) => res(String(d).trim())),
         );
-        const r = await cli([
-          "--port",
-          port,
-          "--local",
-          "--local-ports",
-          "0,0,0",
-          "--local-state-dir",
-          join(dir, "iot-silent"),
-        ]);
+        const r = await cli(["--port", port, ...localArgs(join(dir, "iot-silent"))]);
         expect(r.status).toBe(14);
         expect(r.stderr).toMatch(/HELLO/);
         expect(r.stderr).toContain(port);
@@ -160,22 +152,18 @@ describe("provision CLI errors and exit codes", () => {
       const twin = await startTwin({ stateDir: join(dir, "twin-sigint") });
       const stateDir = join(dir, "iot-sigint");
       try {
-        const child = spawn(
-          process.execPath,
-          [BIN, "--port", twin.port, "--local", "--local-ports", "0,0,0", "--local-state-dir", stateDir],
-          {
-            cwd: dir,
-            env: {
-              PATH: process.env.PATH,
-              HOME: dir,
-              AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-              // Slow the cloud down after the certificate exists, so the interrupt lands mid-registration.
-              PROVISION_LOCAL_IOT_FAULTS: JSON.stringify({
-                operations: { AttachPolicy: { latencyMs: 1500 } },
-              }),
-            },
+        const child = spawn(process.execPath, [BIN, "--port", twin.port, ...localArgs(stateDir)], {
+          cwd: dir,
+          env: {
+            PATH: process.env.PATH,
+            HOME: dir,
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+            // Slow the cloud down after the certificate exists, so the interrupt lands mid-registration.
+            PROVISION_LOCAL_IOT_FAULTS: JSON.stringify({
+              operations: { AttachPolicy: { latencyMs: 1500 } },
+            }),
           },
-        );
+        });
         let stderr = "";
         const exited = new Promise<number | null>((res) => child.on("close", res));
         await new Promise<void>((res) =>
@@ -247,11 +235,7 @@ describe("provision CLI errors and exit codes", () => {
         "verify",
         "--port",
         twin.port,
-        "--local",
-        "--local-ports",
-        "0,0,0",
-        "--local-state-dir",
-        join(dir, "iot-b"),
+        ...localArgs(join(dir, "iot-b")),
         "--timeout",
         "2500",
       ]);

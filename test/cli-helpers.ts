@@ -77,3 +77,17 @@ export async function deviceState(port: string): Promise<number> {
 }
 
 export { DEVICE_STATE };
+
+/**
+ * `--local` flags for a test's own local AWS IoT. The MQTT port is fixed when a
+ * device provisioned by one process must reach the broker of the next one
+ * (it keeps the port it was given); the other ports are any free ones.
+ */
+export function localArgs(stateDir: string, mqttPort = 0): string[] {
+  return ["--local", "--local-ports", `0,${mqttPort},0`, "--local-state-dir", stateDir];
+}
+
+/** A port for that case, random so parallel runs do not collide. */
+export function fixedMqttPort(): number {
+  return 20_000 + Math.floor(Math.random() * 20_000);
+}

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEVICE_STATE } from "../src/protocol/index.js";
 import { ensureTwinBuilt, startTwin } from "../src/twin/index.js";
-import { deviceState, runCli } from "./cli-helpers.js";
+import { deviceState, fixedMqttPort, localArgs, runCli } from "./cli-helpers.js";
 
 let dir: string;
 
@@ -59,11 +59,7 @@ describe("cleanup", () => {
       "cleanup",
       "--ledger",
       "no-such-ledger.jsonl",
-      "--local",
-      "--local-ports",
-      "0,0,0",
-      "--local-state-dir",
-      join(dir, "iot-cleanup"),
+      ...localArgs(join(dir, "iot-cleanup")),
     ]);
     expect(r.status, r.stderr).toBe(3);
     expect(r.stderr).toMatch(/no-such-ledger\.jsonl does not exist/);
@@ -81,16 +77,7 @@ describe("the config file's ledger", () => {
     const twin = await startTwin({ stateDir: join(dir, "twin-ledger") });
     writeFileSync(join(dir, "provision.config.json"), JSON.stringify({ ledger: "ledgers/line-3.jsonl" }));
     try {
-      const r = await cli([
-        "--port",
-        twin.port,
-        "--local",
-        "--local-ports",
-        "0,0,0",
-        "--local-state-dir",
-        join(dir, "iot-ledger"),
-        "--json",
-      ]);
+      const r = await cli(["--port", twin.port, ...localArgs(join(dir, "iot-ledger")), "--json"]);
       expect(r.status, r.stderr).toBe(0);
       const result = JSON.parse(r.stdout);
       expect(readFileSync(join(dir, "ledgers/line-3.jsonl"), "utf8")).toContain(result.certificateId);
@@ -109,7 +96,7 @@ describe("station flags docs/station.md lists", () => {
 
   it("--baud, --force and --lock reach the station (they were unknown options)", async () => {
     const twin = await startTwin({ stateDir: join(dir, "twin-station") });
-    const local = ["--local", "--local-ports", "0,0,0", "--local-state-dir", join(dir, "iot-station")];
+    const local = localArgs(join(dir, "iot-station"));
     try {
       const first = await cli(["station", twin.port, ...local, "--baud", "57600", "--json"]);
       expect(first.status, first.stderr).toBe(0);
@@ -136,14 +123,8 @@ describe("verify reads provision.config.json like provision does", () => {
   it("finds the port (and timeout) in the config file", async () => {
     const twin = await startTwin({ stateDir: join(dir, "twin-verify") });
     // The device keeps the MQTT port it was given, so that one is fixed across the two processes.
-    const mqttPort = 20_000 + Math.floor(Math.random() * 20_000);
-    const local = [
-      "--local",
-      "--local-ports",
-      `0,${mqttPort},0`,
-      "--local-state-dir",
-      join(dir, "iot-verify"),
-    ];
+    const mqttPort = fixedMqttPort();
+    const local = localArgs(join(dir, "iot-verify"), mqttPort);
     writeFileSync(join(dir, "provision.config.json"), JSON.stringify({ port: twin.port, timeoutMs: 20_000 }));
     try {
       const first = await cli([...local, "--ledger", "verify-ledger.jsonl", "--json"]);
@@ -187,11 +168,7 @@ describe("provision with an invalid --thing-name template", () => {
       const r = await cli([
         "--port",
         twin.port,
-        "--local",
-        "--local-ports",
-        "0,0,0",
-        "--local-state-dir",
-        join(dir, "iot-thing-name"),
+        ...localArgs(join(dir, "iot-thing-name")),
         "--ledger",
         "thing-name-ledger.jsonl",
         "--thing-name",
@@ -234,11 +211,7 @@ describe("--local-state-dir that cannot be used", () => {
       "cleanup",
       "--ledger",
       "some-ledger.jsonl",
-      "--local",
-      "--local-ports",
-      "0,0,0",
-      "--local-state-dir",
-      join(dir, "a-file", "iot"),
+      ...localArgs(join(dir, "a-file", "iot")),
     ]);
     expect(r.status, r.stderr).toBe(3);
     expect(r.stderr).toMatch(/cannot use its state directory/);
