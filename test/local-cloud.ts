@@ -82,7 +82,11 @@ export function quietProgress(after?: (step: string) => Promise<void>): Progress
 }
 
 /** A P-256 key and a CSR for it, made by the real openssl CLI (not by code under test). */
-export async function opensslCsr(dir: string, name: string, cn = name): Promise<{ csrPem: string; keyPem: string }> {
+export async function opensslCsr(
+  dir: string,
+  name: string,
+  cn = name,
+): Promise<{ csrPem: string; keyPem: string }> {
   const keyFile = join(dir, `${name}.key`);
   execFileSync("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", keyFile]);
   const csrPem = execFileSync("openssl", ["req", "-new", "-key", keyFile, "-subj", `/CN=${cn}`]).toString();
