@@ -42,7 +42,7 @@ describe.each(BOARDS)("port storage of $board ($store)", ({ board, sources }) =>
         "-Wextra",
         "-Werror",
         "-O1",
-        `-I${join(HERE, "firmware-port-stubs")}`,
+        `-I${join(HERE, "firmware-port-host", "stub-headers")}`,
         `-I${join(HERE, "firmware-port-host")}`,
         `-I${main}`,
         `-I${join(core, "include")}`,
@@ -50,6 +50,10 @@ describe.each(BOARDS)("port storage of $board ($store)", ({ board, sources }) =>
         join(HERE, "firmware-port-host/test_port_storage.c"),
         join(HERE, "firmware-port-host/fakes.c"),
         ...keystore.map((f) => join(main, f)),
+        // the DS store derives its peripheral operands in ds_params.c
+        ...readdirSync(main)
+          .filter((f) => f === "ds_params.c")
+          .map((f) => join(main, f)),
         join(main, "credstore_nvs.c"),
         ...readdirSync(join(core, "src"))
           .filter((f) => f.endsWith(".c"))

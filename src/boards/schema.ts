@@ -8,7 +8,8 @@
  */
 import { z } from "zod";
 
-export const CHIPS = ["esp32", "esp32s2", "esp32s3", "esp32c3", "esp32c6", "host"] as const;
+/** "linux" is ESP-IDF's linux target (the port built for this host); "host" is the device twin. */
+export const CHIPS = ["esp32", "esp32s2", "esp32s3", "esp32c3", "esp32c6", "linux", "host"] as const;
 export const KEY_STORES = ["nvs", "nvs-encrypted", "ds", "atecc608", "file"] as const;
 export const KEY_TYPES = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"] as const;
 export const RSA_KEY_TYPES: readonly KeyType[] = ["rsa-2048", "rsa-3072"];
@@ -53,7 +54,9 @@ export const ResetSchema = z.strictObject({
 const gpio = z.number().int().min(0).max(48);
 
 export const ConsoleSchema = z.strictObject({
-  kind: z.enum(["uart", "usb-serial-jtag"]),
+  kind: z
+    .enum(["uart", "usb-serial-jtag", "pty"])
+    .describe("pty: a pseudo-terminal the device opens itself (ESP-IDF's linux target)"),
   uartNum: z.number().int().min(0).max(2).default(0),
   txPin: gpio.optional(),
   rxPin: gpio.optional(),
@@ -160,6 +163,16 @@ export const BoardSchema = z
     }
     if (b.keyStore.supported.includes("atecc608") && !b.secureElement)
       issue(["secureElement"], "required when keyStore.supported has atecc608 (I2C pins and address)");
+    if ((b.console.kind === "pty") !== (b.chip === "linux"))
+      issue(["console", "kind"], "pty is the console of ESP-IDF's linux target, and its only one");
+    if (b.chip === "linux") {
+      if (b.keyStore.supported.some((k) => k !== "nvs"))
+        issue(
+          ["keyStore", "supported"],
+          "ESP-IDF's linux target has plain NVS only (no eFuses, no peripherals)",
+        );
+      if (b.wifi) issue(["wifi"], "ESP-IDF's linux target has no Wi-Fi: it uses the host's network");
+    }
     if (b.chip === "host") {
       if (b.keyStore.supported.some((k) => k !== "file"))
         issue(["keyStore", "supported"], "the host twin stores keys in a file only");
@@ -173,7 +186,9 @@ export const BoardSchema = z
       const parts = b.flash.partitions;
       const has = (subtype: string) => parts.some((p) => p.subtype === subtype);
       if (!has("nvs")) issue(["flash", "partitions"], "needs an nvs data partition");
-      if (!parts.some((p) => p.type === "app")) issue(["flash", "partitions"], "needs an app partition");
+      // The linux target runs from the host's file system: its flash holds data only.
+      if (b.chip !== "linux" && !parts.some((p) => p.type === "app"))
+        issue(["flash", "partitions"], "needs an app partition");
       const enc = b.nvsEncryption;
       if (b.keyStore.supported.includes("nvs-encrypted")) {
         if (!enc) issue(["nvsEncryption"], "required when keyStore.supported has nvs-encrypted");

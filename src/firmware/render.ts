@@ -1,5 +1,7 @@
 /**
- * Renders a complete ESP-IDF v5 project for one board.
+ * Renders a complete ESP-IDF project for one board, one project for both
+ * supported major versions (v5.2-v5.5 and v6.0: the project's CMakeLists.txt
+ * picks the version's sdkconfig fragment and refuses others at configure time).
  *
  * Only what varies per board is a template (`*.hbs` under
  * firmware-templates/esp-idf/: build files, sdkconfig.defaults, the
@@ -7,20 +9,13 @@
  * are, and the portable core (firmware-templates/core/include and src) is
  * copied byte for byte into components/prov_core/.
  */
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import { type Board, getBoard, type KeyStoreKind, type KeyType } from "../boards/index.js";
 import { ProvisionError } from "../errors.js";
+import { checkIdfVersion, type IdfVersion, readIdfVersion } from "./idf.js";
 
 export const FIRMWARE_TEMPLATES_DIR_DEFAULT = fileURLToPath(
   new URL("../../firmware-templates/", import.meta.url),
@@ -50,17 +45,49 @@ const STORE_KEY_TYPES: Record<KeyStoreKind, readonly KeyType[]> = {
   file: ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"],
 };
 
-/** Port sources copied only when the build needs them; every other file is always copied. */
+/**
+ * Port sources copied only when the build needs them; every other file is
+ * always copied. The linux target gets small ports of ours for what it lacks
+ * (a pty instead of a UART, no eFuse MAC, no Wi-Fi, no esp_timer, no
+ * bootloader entropy source), beside the chip versions they replace.
+ */
 const CONDITIONAL_FILES: Record<string, (c: RenderContext) => boolean> = {
   "main/keystore_nvs.c": (c) => c.stores.nvsAny,
   "main/keystore_ds.c": (c) => c.stores.ds,
   "main/keystore_atecc608.c": (c) => c.stores.atecc608,
+  "main/ds_params.c": (c) => c.stores.ds,
+  "main/ds_params.h": (c) => c.stores.ds,
   // The two-record slot map shared by the NVS and DS stores.
   "main/keystore_slots.c": (c) => c.stores.nvsAny || c.stores.ds,
   "main/keystore_slots.h": (c) => c.stores.nvsAny || c.stores.ds,
-  "main/transport_uart.c": (c) => !c.console.usbSerialJtag,
+  "main/transport_uart.c": (c) => c.console.uart,
   "main/transport_usb_serial_jtag.c": (c) => c.console.usbSerialJtag,
+  "main/transport_pty.c": (c) => c.console.pty,
+  "main/system_chip.c": (c) => !c.linux,
+  "main/entropy_esp.c": (c) => !c.linux,
+  "main/network_wifi.c": (c) => !c.linux,
+  "main/system_linux.c": (c) => c.linux,
+  "main/system_linux.h": (c) => c.linux,
+  "main/entropy_linux.c": (c) => c.linux,
+  "main/network_host.c": (c) => c.linux,
+  "main/esp_timer_linux.c": (c) => c.linux,
 };
+
+/** The sdkconfig fragments ESP-IDF reads for this version, in order (the project's CMakeLists.txt picks the same). */
+export function sdkconfigDefaultsFiles(version: IdfVersion): string[] {
+  return ["sdkconfig.defaults", version.major >= 6 ? "sdkconfig.defaults.v6" : "sdkconfig.defaults.v5"];
+}
+
+/**
+ * Key stores that cannot be built on an ESP-IDF version, and why. The
+ * project's CMakeLists.txt refuses the same at configure time, for a render
+ * made without knowing the version.
+ */
+export function keyStoreRefusal(store: KeyStoreKind, version: IdfVersion | undefined): string {
+  if (store === "atecc608" && version && version.major >= 6)
+    return "esp-cryptoauthlib (3.7.x) is written for Mbed TLS 3, and ESP-IDF v6 ships Mbed TLS 4; build the ATECC608 store with ESP-IDF v5.2-v5.5";
+  return "";
+}
 
 export const PUBLISH_INTERVAL_MS_DEFAULT = 5000;
 
@@ -75,6 +102,10 @@ export interface RenderFirmwareOptions {
   templatesDir?: string;
   /** Shown in HELLO as the firmware version. */
   firmwareVersion?: string;
+  /** The ESP-IDF the project will be built with, when known: refuses what that version cannot build. */
+  idfVersion?: IdfVersion;
+  /** Leave files whose content is already right untouched, so that an incremental build stays incremental. */
+  writeOnlyChanged?: boolean;
 }
 
 export interface RenderFirmwareResult {
@@ -93,7 +124,16 @@ export interface RenderContext {
   flashSize: string;
   partitionTableOffset: string;
   partitions: { name: string; type: string; subtype: string; offset: string; size: string; flags: string }[];
-  console: { usbSerialJtag: boolean; uartNum: number; txPin: number; rxPin: number };
+  console: {
+    uart: boolean;
+    usbSerialJtag: boolean;
+    pty: boolean;
+    uartNum: number;
+    txPin: number;
+    rxPin: number;
+  };
+  /** ESP-IDF's linux target (the idf-linux device): the port runs on this host. */
+  linux: boolean;
   baudDefault: number;
   baudList: string;
   baudCount: number;
@@ -135,7 +175,7 @@ function hex(n: number): string {
 
 export function renderContext(
   board: Board,
-  opts: Pick<RenderFirmwareOptions, "keyStore" | "firmwareVersion"> = {},
+  opts: Pick<RenderFirmwareOptions, "keyStore" | "firmwareVersion" | "idfVersion"> = {},
 ) {
   if (board.chip === "host" || !board.flash) {
     throw new ProvisionError("USAGE", `board "${board.id}" is the host twin, not an ESP-IDF board`, {
@@ -151,6 +191,16 @@ export function renderContext(
       { where: "--key-store" },
     );
   }
+  const refusal = keyStoreRefusal(selected, opts.idfVersion);
+  if (refusal)
+    throw new ProvisionError(
+      "USAGE",
+      `the ${selected} key store cannot be built with ESP-IDF v${opts.idfVersion?.text}: ${refusal}`,
+      {
+        where: "--key-store",
+        hint: `pick another store of ${board.id}: ${board.keyStore.supported.filter((k) => k !== selected).join(", ") || "none"}`,
+      },
+    );
   // The core drives exactly one key store per build (prov_device_config_t.keystore).
   const kinds: KeyStoreKind[] = [selected];
   const enc = board.nvsEncryption;
@@ -187,7 +237,9 @@ export function renderContext(
       flags: p.encrypted ? "encrypted" : "",
     })),
     console: {
+      uart: board.console.kind === "uart",
       usbSerialJtag: board.console.kind === "usb-serial-jtag",
+      pty: board.console.kind === "pty",
       uartNum: board.console.uartNum,
       txPin: board.console.txPin ?? -1,
       rxPin: board.console.rxPin ?? -1,
@@ -226,6 +278,7 @@ export function renderContext(
           }
         : undefined,
     wifi: board.wifi,
+    linux: board.chip === "linux",
     publishIntervalMsDefault: PUBLISH_INTERVAL_MS_DEFAULT,
     coreSources: [],
     mainSources: [],
@@ -247,11 +300,12 @@ function listFiles(dir: string): string[] {
   return out.sort();
 }
 
-function writeOut(outDir: string, rel: string, write: (file: string) => void): void {
+function writeOut(outDir: string, rel: string, content: Buffer, onlyChanged: boolean): void {
   const file = join(outDir, ...rel.split("/"));
   try {
+    if (onlyChanged && existsSync(file) && readFileSync(file).equals(content)) return;
     mkdirSync(dirname(file), { recursive: true });
-    write(file);
+    writeFileSync(file, content);
   } catch (e) {
     // EACCES, ENOTDIR, ENOSPC: the user's --out, not a bug of the tool.
     throw new ProvisionError("CONFIG", `cannot write the rendered project: ${(e as Error).message}`, {
@@ -264,6 +318,7 @@ function writeOut(outDir: string, rel: string, write: (file: string) => void): v
 
 export function renderFirmware(opts: RenderFirmwareOptions): RenderFirmwareResult {
   const board = getBoard(opts.boardId, opts.boardsDir);
+  if (opts.idfVersion) checkIdfVersion(opts.idfVersion, "ESP-IDF");
   const ctx = renderContext(board, opts);
   const templatesDir = opts.templatesDir ?? FIRMWARE_TEMPLATES_DIR_DEFAULT;
   const espDir = join(templatesDir, "esp-idf");
@@ -287,13 +342,19 @@ export function renderFirmware(opts: RenderFirmwareOptions): RenderFirmwareResul
       hint: "choose a new or empty directory for --out",
     });
   }
-  if (existsSync(opts.outDir) && readdirSync(opts.outDir).length > 0 && !opts.overwrite) {
+  if (
+    existsSync(opts.outDir) &&
+    readdirSync(opts.outDir).length > 0 &&
+    !opts.overwrite &&
+    !opts.writeOnlyChanged
+  ) {
     throw new ProvisionError("USAGE", "the output directory is not empty", {
       where: opts.outDir,
       hint: "choose an empty or new directory, or pass --overwrite to replace the rendered files",
     });
   }
 
+  const onlyChanged = opts.writeOnlyChanged ?? false;
   const selected = listFiles(espDir).filter((rel) => CONDITIONAL_FILES[rel]?.(ctx) ?? true);
   ctx.mainSources = selected.filter((f) => /^main\/[^/]+\.c$/.test(f)).map((f) => f.slice("main/".length));
 
@@ -315,16 +376,16 @@ export function renderFirmware(opts: RenderFirmwareOptions): RenderFirmwareResul
           cause: e,
         });
       }
-      writeOut(opts.outDir, target, (f) => writeFileSync(f, text));
+      writeOut(opts.outDir, target, Buffer.from(text), onlyChanged);
       files.push(target);
     } else {
-      writeOut(opts.outDir, rel, (f) => copyFileSync(join(espDir, rel), f));
+      writeOut(opts.outDir, rel, readFileSync(join(espDir, rel)), onlyChanged);
       files.push(rel);
     }
   }
   for (const rel of coreFiles) {
     const target = `components/prov_core/${rel}`;
-    writeOut(opts.outDir, target, (f) => copyFileSync(join(coreDir, ...rel.split("/")), f));
+    writeOut(opts.outDir, target, readFileSync(join(coreDir, ...rel.split("/"))), onlyChanged);
     files.push(target);
   }
   return { board, outDir: opts.outDir, files: files.sort() };
@@ -345,11 +406,16 @@ export interface FirmwareRenderCommandOptions {
 export async function firmwareRenderCommand(
   opts: FirmwareRenderCommandOptions,
 ): Promise<RenderFirmwareResult> {
+  // The render's own version check: with ESP-IDF's environment set, refuse what that version cannot build now.
+  const idfPath = process.env.IDF_PATH;
+  const idfVersion = idfPath ? readIdfVersion(idfPath) : undefined;
+  const warning = idfVersion ? checkIdfVersion(idfVersion, idfPath ?? "IDF_PATH") : "";
   const result = renderFirmware({
     boardId: opts.board,
     outDir: opts.out,
     overwrite: opts.overwrite,
     keyStore: opts.keyStore,
+    idfVersion,
   });
   if (opts.json) {
     process.stdout.write(
@@ -361,7 +427,10 @@ export async function firmwareRenderCommand(
   process.stderr.write(
     [
       `rendered ${result.files.length} files for ${result.board.name} (${result.board.id}) into ${result.outDir}`,
-      "next steps (ESP-IDF v5.1 or newer):",
+      ...(warning ? [`warning: ${warning}`] : []),
+      idfVersion
+        ? `next steps (ESP-IDF v${idfVersion.text} from IDF_PATH):`
+        : "next steps (ESP-IDF v5.2-v5.5 or v6.0; run ESP-IDF's export.sh first):",
       `  cd ${result.outDir}`,
       `  idf.py set-target ${result.board.chip} && idf.py build flash monitor`,
       `  provision --port <serial port> --board ${result.board.id}`,

@@ -17,9 +17,7 @@
 #include <string.h>
 
 #include "mbedtls/bignum.h"
-#include "mbedtls/ctr_drbg.h"
 #include "mbedtls/ecdsa.h"
-#include "mbedtls/entropy.h"
 
 #include "cryptoauthlib.h"
 #include "esp_ds.h"
@@ -28,6 +26,7 @@
 #include "esp_log.h"
 #include "nvs.h"
 #include "port.h"
+#include "prov/crypto.h"
 
 #include "fakes.h"
 
@@ -45,22 +44,7 @@ const char *esp_err_to_name(esp_err_t code) { return code == ESP_OK ? "ESP_OK" :
 void *heap_caps_calloc(size_t n, size_t size, uint32_t caps) { (void)caps; return calloc(n, size); }
 void *heap_caps_malloc(size_t size, uint32_t caps) { (void)caps; return malloc(size); }
 
-/* ---- RNG and key generation task ---- */
-static mbedtls_entropy_context s_entropy;
-static mbedtls_ctr_drbg_context s_drbg;
-static int s_drbg_ready;
-
-int prov_port_rng(void *p_ctx, unsigned char *p_out, size_t len)
-{
-    (void)p_ctx;
-    if (!s_drbg_ready) {
-        mbedtls_entropy_init(&s_entropy);
-        mbedtls_ctr_drbg_init(&s_drbg);
-        if (mbedtls_ctr_drbg_seed(&s_drbg, mbedtls_entropy_func, &s_entropy, NULL, 0) != 0) return -1;
-        s_drbg_ready = 1;
-    }
-    return mbedtls_ctr_drbg_random(&s_drbg, p_out, len);
-}
+/* ---- key generation task: runs the job in place ---- */
 int fake_keygen_runs;
 int prov_port_keygen_run(int (*fn)(void *arg), void *arg)
 {
@@ -242,7 +226,7 @@ int fake_atecc_genkey_calls;
 static ATCA_STATUS make_slot_key(uint16_t id)
 {
     mbedtls_ecdsa_init(&s_slots[id]);
-    if (mbedtls_ecdsa_genkey(&s_slots[id], MBEDTLS_ECP_DP_SECP256R1, prov_port_rng, NULL) != 0) return 1;
+    if (mbedtls_ecdsa_genkey(&s_slots[id], MBEDTLS_ECP_DP_SECP256R1, prov_crypto_random, NULL) != 0) return 1;
     s_slot_has[id] = 1;
     return ATCA_SUCCESS;
 }
@@ -267,7 +251,7 @@ ATCA_STATUS atcab_sign(uint16_t id, const uint8_t *msg, uint8_t *sig)
     int rc;
     if (id > 15 || !s_slot_has[id]) return 0xF1;
     mbedtls_mpi_init(&r); mbedtls_mpi_init(&s);
-    rc = mbedtls_ecdsa_sign(&s_slots[id].grp, &r, &s, &s_slots[id].d, msg, 32, prov_port_rng, NULL);
+    rc = mbedtls_ecdsa_sign(&s_slots[id].grp, &r, &s, &s_slots[id].d, msg, 32, prov_crypto_random, NULL);
     rc |= mbedtls_mpi_write_binary(&r, sig, 32);
     rc |= mbedtls_mpi_write_binary(&s, sig + 32, 32);
     mbedtls_mpi_free(&r); mbedtls_mpi_free(&s);

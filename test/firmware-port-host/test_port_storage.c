@@ -15,6 +15,7 @@
 #include "port.h"
 #include "prov/codes.h"
 #include "prov/compat.h"
+#include "prov/crypto.h"
 #include "prov/config.h"
 #include "prov/csr.h"
 
@@ -94,7 +95,7 @@ static void test_keystore(const prov_keystore_t *ks, const char *csr_path)
 
     CHECK(prov_port_tls_identity(&id) == PROV_STORAGE_OK && id.key_der != NULL, "nvs: TLS identity is the DER key");
     mbedtls_pk_init(&pk);
-    CHECK(id.key_der != NULL && prov_pk_parse_key(&pk, id.key_der, id.key_der_len, prov_port_rng, NULL) == 0,
+    CHECK(id.key_der != NULL && prov_pk_parse_key(&pk, id.key_der, id.key_der_len, prov_crypto_random, NULL) == 0,
           "nvs: TLS key parses");
     {
         uint8_t pub_tls[PROV_PUBKEY_DER_MAX];

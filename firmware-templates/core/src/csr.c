@@ -15,7 +15,7 @@
 #include "mbedtls/pk.h"
 #include "mbedtls/platform_util.h"
 #include "mbedtls/x509_crt.h"
-#include "prov/compat.h"
+#include "prov/crypto.h"
 #include "prov/config.h"
 #include "prov/storage_status.h"
 
@@ -197,7 +197,7 @@ prov_error_code_t prov_csr_build(const prov_keystore_t *p_ks, prov_key_slot_t sl
             code = (ret == MBEDTLS_ERR_ASN1_BUF_TOO_SMALL) ? PROV_CODE_ERR_TOO_LARGE : PROV_CODE_ERR_CRYPTO;
         }
     }
-    if (code == PROV_CODE_OK && prov_sha256(p, info_len, hash) != 0) {
+    if (code == PROV_CODE_OK && prov_crypto_sha256(p, info_len, hash) != 0) {
         code = PROV_CODE_ERR_CRYPTO;
     }
     if (code == PROV_CODE_OK) {
@@ -268,7 +268,7 @@ prov_error_code_t prov_spki_digest(const uint8_t *p_spki, size_t spki_len, uint8
         code = PROV_CODE_ERR_CRYPTO;
     } else {
         n = mbedtls_pk_write_pubkey_der(&pk, der, sizeof(der));
-        if (n <= 0 || prov_sha256(der + sizeof(der) - (size_t)n, (size_t)n, digest) != 0) {
+        if (n <= 0 || prov_crypto_sha256(der + sizeof(der) - (size_t)n, (size_t)n, digest) != 0) {
             code = PROV_CODE_ERR_CRYPTO;
         }
     }
@@ -311,7 +311,7 @@ prov_error_code_t prov_cert_spki_digest(const char *p_pem, size_t pem_len, uint8
     code = parse_pem_chain(p_pem, pem_len, p_work, work_size, &crt);
     if (code == PROV_CODE_OK) {
         n = mbedtls_pk_write_pubkey_der(&crt.pk, der, sizeof(der));
-        if (n <= 0 || prov_sha256(der + sizeof(der) - (size_t)n, (size_t)n, digest) != 0) {
+        if (n <= 0 || prov_crypto_sha256(der + sizeof(der) - (size_t)n, (size_t)n, digest) != 0) {
             code = PROV_CODE_ERR_BAD_CERT;
         }
     }

@@ -7,14 +7,9 @@
 #include <string.h>
 
 #include "device_internal.h"
-#include "prov/compat.h"
+#include "prov/crypto.h"
 #include "prov/csr.h"
 #include "prov/state.h"
-
-int prov_sha256_adapter(const uint8_t *p_data, size_t len, uint8_t p_digest[32])
-{
-    return prov_sha256(p_data, len, p_digest);
-}
 
 prov_error_code_t prov_reply_error(prov_reply_t *p_reply, prov_error_code_t code, const char *fmt, ...)
 {
@@ -245,7 +240,7 @@ prov_status_t prov_device_init(prov_device_t *p_dev, const prov_device_config_t 
     p_dev->baud_current = p_cfg->baud_initial;
     p_dev->baud_previous = p_cfg->baud_initial;
     (void)prov_rx_init(&p_dev->rx, on_rx_event, p_dev);
-    (void)prov_chunk_rx_init(&p_dev->chunks, p_dev->reassembly, sizeof(p_dev->reassembly), prov_sha256_adapter);
+    (void)prov_chunk_rx_init(&p_dev->chunks, p_dev->reassembly, sizeof(p_dev->reassembly), prov_crypto_sha256);
     return PROV_OK;
 }
 

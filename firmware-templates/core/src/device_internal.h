@@ -49,9 +49,4 @@ prov_error_code_t prov_device_read_committed(prov_device_t *p_dev, prov_credenti
 prov_error_code_t prov_credentials_parse(const uint8_t *p_payload, size_t len, prov_credentials_t *p_creds,
                                          prov_reply_t *p_reply);
 
-/* mbedTLS SHA-256 in the shape chunk.h wants. */
-int prov_sha256_adapter(const uint8_t *p_data, size_t len, uint8_t p_digest[32]);
-
-/* Map a prov_storage_status_t to a response code. */
-
 #endif /* PROV_DEVICE_INTERNAL_H */

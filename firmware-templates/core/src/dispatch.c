@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "device_internal.h"
-#include "prov/compat.h"
+#include "prov/crypto.h"
 #include "prov/csr.h"
 #include "prov/state.h"
 
@@ -129,7 +129,7 @@ prov_error_code_t prov_device_refresh(prov_device_t *p_dev)
         *p_has = (st == PROV_STORAGE_OK);
         if (st == PROV_STORAGE_OK) {
             st = ks->public_key(ks->ctx, (prov_key_slot_t)slot, spki, sizeof(spki), &spki_len);
-            if (st != PROV_STORAGE_OK || prov_sha256(spki, spki_len, p_sha) != 0) {
+            if (st != PROV_STORAGE_OK || prov_crypto_sha256(spki, spki_len, p_sha) != 0) {
                 code = PROV_CODE_ERR_STORAGE;
             }
         } else if (st != PROV_STORAGE_NOT_FOUND) {
@@ -144,12 +144,12 @@ prov_error_code_t prov_device_refresh(prov_device_t *p_dev)
         uint8_t saved = 0;
         p_dev->has_committed = true;
         p_dev->generation = creds.generation;
-        (void)prov_sha256(p_dev->work, len, p_dev->set_sha256);
+        (void)prov_crypto_sha256(p_dev->work, len, p_dev->set_sha256);
         copy_cstr(p_dev->thing_name, sizeof(p_dev->thing_name), &creds.thing_name);
         copy_cstr(p_dev->endpoint, sizeof(p_dev->endpoint), &creds.endpoint);
         copy_cstr(p_dev->topic, sizeof(p_dev->topic), &creds.topic);
         p_dev->port = creds.port;
-        (void)prov_sha256((const uint8_t *)creds.cert_pem.ptr, creds.cert_pem.len, p_dev->cert_sha256);
+        (void)prov_crypto_sha256((const uint8_t *)creds.cert_pem.ptr, creds.cert_pem.len, p_dev->cert_sha256);
         /* parse the PEM in place: NUL-terminate it for a moment (work[] has one spare byte at the end) */
         saved = p_dev->work[cert_end];
         p_dev->work[cert_end] = 0u;
@@ -407,8 +407,8 @@ static prov_error_code_t do_write_credentials(prov_device_t *p_dev, const uint8_
     }
     p_dev->has_staged = true;
     p_dev->staged_len = (uint32_t)len;
-    (void)prov_sha256(p, len, p_dev->staged_sha256);
-    (void)prov_sha256((const uint8_t *)c.cert_pem.ptr, c.cert_pem.len, p_dev->staged_cert_sha256);
+    (void)prov_crypto_sha256(p, len, p_dev->staged_sha256);
+    (void)prov_crypto_sha256((const uint8_t *)c.cert_pem.ptr, c.cert_pem.len, p_dev->staged_cert_sha256);
     memcpy(p_dev->staged_cert_key_sha256, cert_key, 32u);
     (void)prov_tlv_put_u32(&p_reply->fields, 0x01u, (uint32_t)len);
     (void)prov_tlv_put_bytes(&p_reply->fields, 0x02u, p_dev->staged_sha256, 32u);

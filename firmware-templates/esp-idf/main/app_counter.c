@@ -1,9 +1,13 @@
 /*
- * The device application: Wi-Fi station, then MQTT over mutual TLS to the
- * committed endpoint, publishing {"counter": N} (QoS 1) every interval and
- * logging what arrives on the same topic, as the reference client does.
+ * The device application: the network (Wi-Fi on a chip, network_*.c), then
+ * MQTT over mutual TLS to the committed endpoint, publishing {"counter": N}
+ * (QoS 1) at once and then every interval, and logging what arrives on the
+ * same topic, as the reference client does.
  *
  *  - client id = thing name, URI mqtts://<endpoint>:<port> (8883);
+ *  - counter 0 is queued when the app starts and goes out as soon as the
+ *    connection is up, like the twin's: the first publish follows the
+ *    connect, not one interval later;
  *  - the TLS client key is the key store's ACTIVE key (DER from NVS, the DS
  *    peripheral, or the ATECC608), never sent anywhere;
  *  - reconnect with exponential backoff 1 s .. 32 s (our timer, not esp-mqtt's fixed delay);
@@ -18,11 +22,8 @@
 
 #include "freertos/FreeRTOS.h"
 #include "freertos/queue.h"
-#include "esp_event.h"
 #include "esp_log.h"
-#include "esp_netif.h"
 #include "esp_timer.h"
-#include "esp_wifi.h"
 #include "mqtt_client.h"
 
 #include "port.h"
@@ -50,7 +51,7 @@ typedef struct app_state {
     esp_mqtt_client_handle_t client;
     esp_timer_handle_t publish_timer;
     esp_timer_handle_t reconnect_timer;
-    esp_netif_t *p_netif;
+    bool network_started;
     struct {
         int msg_id;
         uint32_t counter;
@@ -60,12 +61,6 @@ typedef struct app_state {
 
 static app_state_t s_app;
 static QueueHandle_t s_events;
-static bool s_wifi_started;
-
-bool prov_port_wifi_started(void)
-{
-    return s_wifi_started;
-}
 
 static void post_event(uint8_t code, const char *p_text, bool has_value, uint32_t value)
 {
@@ -198,53 +193,12 @@ static void on_mqtt_event(void *p_arg, esp_event_base_t base, int32_t event_id, 
     }
 }
 
-static void on_network_event(void *p_arg, esp_event_base_t base, int32_t event_id, void *p_data)
+static void on_network_change(bool up)
 {
-    (void)p_arg;
-    (void)p_data;
-    if (base == WIFI_EVENT && event_id == WIFI_EVENT_STA_START) {
-        (void)esp_wifi_connect();
-    } else if (base == WIFI_EVENT && event_id == WIFI_EVENT_STA_DISCONNECTED) {
-        post_event(PROV_EVENT_NETWORK_DOWN, s_app.p_ssid, false, 0);
-        (void)esp_wifi_connect(); /* the Wi-Fi driver paces its own retries */
-    } else if (base == IP_EVENT && event_id == IP_EVENT_STA_GOT_IP) {
-        post_event(PROV_EVENT_NETWORK_UP, s_app.p_ssid, false, 0);
-        if (s_app.client != NULL) {
-            (void)esp_mqtt_client_reconnect(s_app.client);
-        }
+    post_event(up ? PROV_EVENT_NETWORK_UP : PROV_EVENT_NETWORK_DOWN, s_app.p_ssid, false, 0);
+    if (up && s_app.client != NULL) {
+        (void)esp_mqtt_client_reconnect(s_app.client);
     }
-}
-
-static int start_wifi(void)
-{
-    wifi_init_config_t init = WIFI_INIT_CONFIG_DEFAULT();
-    wifi_config_t config;
-    esp_err_t err;
-
-    if (s_app.p_ssid == NULL || s_app.p_ssid[0] == '\0') {
-        ESP_LOGE(TAG, "no Wi-Fi SSID in the credential set");
-        return -1;
-    }
-    if (s_app.p_netif == NULL) {
-        s_app.p_netif = esp_netif_create_default_wifi_sta();
-    }
-    memset(&config, 0, sizeof(config));
-    (void)snprintf((char *)config.sta.ssid, sizeof(config.sta.ssid), "%s", s_app.p_ssid);
-    (void)snprintf((char *)config.sta.password, sizeof(config.sta.password), "%s", s_app.p_password);
-    err = esp_wifi_init(&init);
-    if (err == ESP_OK) err = esp_event_handler_register(WIFI_EVENT, ESP_EVENT_ANY_ID, on_network_event, NULL);
-    if (err == ESP_OK) err = esp_event_handler_register(IP_EVENT, IP_EVENT_STA_GOT_IP, on_network_event, NULL);
-    if (err == ESP_OK) err = esp_wifi_set_storage(WIFI_STORAGE_RAM);
-    if (err == ESP_OK) err = esp_wifi_set_mode(WIFI_MODE_STA);
-    if (err == ESP_OK) err = esp_wifi_set_config(WIFI_IF_STA, &config);
-    if (err == ESP_OK) err = esp_wifi_start();
-    memset(&config, 0, sizeof(config));
-    if (err != ESP_OK) {
-        ESP_LOGE(TAG, "Wi-Fi start failed: %s", esp_err_to_name(err));
-        return -1;
-    }
-    s_wifi_started = true;
-    return 0;
 }
 
 static int start_mqtt(void)
@@ -322,10 +276,17 @@ static int app_start(void *p_ctx, const prov_credentials_t *p_creds)
                     esp_timer_create(&reconnect_args, &s_app.reconnect_timer) != ESP_OK)) {
         rc = -1;
     }
-    if (rc == 0) rc = start_wifi();
+    if (rc == 0) {
+        rc = prov_port_network_start(s_app.p_ssid, s_app.p_password, on_network_change);
+        s_app.network_started = (rc == 0);
+    }
     if (rc == 0) rc = start_mqtt();
-    if (rc == 0 && esp_timer_start_periodic(s_app.publish_timer, (uint64_t)s_app.interval_ms * 1000u) != ESP_OK) {
-        rc = -1;
+    if (rc == 0) {
+        /* Counter 0 now, before the timer can fire: the outbox sends it the moment the connection is up. */
+        on_publish_timer(NULL);
+        if (esp_timer_start_periodic(s_app.publish_timer, (uint64_t)s_app.interval_ms * 1000u) != ESP_OK) {
+            rc = -1;
+        }
     }
     s_app.started = true; /* so that stop() releases whatever was made */
     if (rc != 0) {
@@ -358,12 +319,9 @@ static void app_stop(void *p_ctx)
         (void)esp_mqtt_client_destroy(s_app.client);
         s_app.client = NULL;
     }
-    if (s_wifi_started) {
-        (void)esp_event_handler_unregister(WIFI_EVENT, ESP_EVENT_ANY_ID, on_network_event);
-        (void)esp_event_handler_unregister(IP_EVENT, IP_EVENT_STA_GOT_IP, on_network_event);
-        (void)esp_wifi_stop();
-        (void)esp_wifi_deinit();
-        s_wifi_started = false;
+    if (s_app.network_started) {
+        prov_port_network_stop();
+        s_app.network_started = false;
     }
     prov_port_tls_identity_release(&s_app.identity);
     free_strings();

@@ -9,10 +9,10 @@
 #include "freertos/task.h"
 #include "esp_event.h"
 #include "esp_log.h"
-#include "esp_netif.h"
 #include "nvs_flash.h"
 
 #include "port.h"
+#include "prov/crypto.h"
 #include "prov/device.h"
 
 /* The core polls timers at least every 50 ms (device.h); reads wait at most this long. */
@@ -45,8 +45,15 @@ void app_main(void)
     size_t n;
 
     memset(&config, 0, sizeof(config));
+    if (prov_port_system_init() != 0) {
+        ESP_LOGE(TAG, "system start failed; provisioning is unavailable");
+        return;
+    }
     (void)storage_init();
-    ESP_ERROR_CHECK(esp_netif_init());
+    /* After NVS: with Mbed TLS 4 the keys live in PSA's storage, which is in NVS. */
+    if (prov_crypto_init() != 0) {
+        ESP_LOGE(TAG, "crypto library did not start; key generation will fail");
+    }
     ESP_ERROR_CHECK(esp_event_loop_create_default());
 
     if (prov_port_transport_init(&config.transport) != 0) {

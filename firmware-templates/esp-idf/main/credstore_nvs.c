@@ -17,7 +17,7 @@
 #include "nvs.h"
 
 #include "port.h"
-#include "prov/compat.h"
+#include "prov/crypto.h"
 #include "prov/config.h"
 
 #define NS "prov_cred"
@@ -103,7 +103,7 @@ static int load_current(nvs_handle_t h, uint8_t **pp_rec, size_t *p_len)
         return PROV_STORAGE_IO;
     }
     if (nvs_get_blob(h, record_name(cur), p_rec, &len) != ESP_OK ||
-        prov_sha256(p_rec + RECORD_HEADER_BYTES, len - RECORD_HEADER_BYTES, digest) != 0 ||
+        prov_crypto_sha256(p_rec + RECORD_HEADER_BYTES, len - RECORD_HEADER_BYTES, digest) != 0 ||
         memcmp(digest, p_rec + 4, 32u) != 0) {
         ESP_LOGE(TAG, "committed record %s is unreadable or corrupt", record_name(cur));
         free(p_rec);
@@ -155,7 +155,7 @@ static int cs_commit(void *p_ctx, uint32_t *p_generation)
         p_rec[2] = (uint8_t)(generation >> 8);
         p_rec[3] = (uint8_t)generation;
         memcpy(p_rec + RECORD_HEADER_BYTES, s_staged, s_staged_len);
-        if (prov_sha256(s_staged, s_staged_len, p_rec + 4) != 0) {
+        if (prov_crypto_sha256(s_staged, s_staged_len, p_rec + 4) != 0) {
             st = PROV_STORAGE_IO;
         }
     }

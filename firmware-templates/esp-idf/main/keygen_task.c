@@ -9,7 +9,6 @@
 #include "freertos/FreeRTOS.h"
 #include "freertos/semphr.h"
 #include "freertos/task.h"
-#include "bootloader_random.h"
 #include "esp_timer.h"
 #include "esp_log.h"
 
@@ -27,17 +26,11 @@ typedef struct keygen_job {
 static void keygen_task(void *p_param)
 {
     keygen_job_t *p_job = (keygen_job_t *)p_param;
-    /* The hardware RNG is only truly random with RF running or the SAR ADC source on. */
-    const bool rf_off = !prov_port_wifi_started();
     int64_t started_us = esp_timer_get_time();
 
-    if (rf_off) {
-        bootloader_random_enable();
-    }
+    prov_port_entropy_begin();
     p_job->result = p_job->fn(p_job->arg);
-    if (rf_off) {
-        bootloader_random_disable();
-    }
+    prov_port_entropy_end();
     ESP_LOGI(TAG, "key generation took %lld ms", (long long)((esp_timer_get_time() - started_us) / 1000));
     (void)xSemaphoreGive(p_job->done);
     vTaskDelete(NULL);

@@ -2,9 +2,11 @@
  * Key store "ds": an RSA key for the Digital Signature peripheral
  * (ESP32-S2/S3/C3/C6).
  *
- * GENERATE_KEY makes the RSA key in RAM (in the key generation task), a
- * random 32-byte HMAC key, and encrypts the private key parameters with it
- * (esp_ds_encrypt_params); the HMAC key is burnt into an eFuse key block with
+ * GENERATE_KEY makes the RSA key in RAM (in the key generation task, through
+ * prov/crypto.h: a volatile PSA key on Mbed TLS 4), derives the DS operands
+ * from it (ds_params.c), makes a random 32-byte HMAC key and encrypts the
+ * operands with it (esp_ds_encrypt_params); the HMAC key is burnt into an
+ * eFuse key block with
  * purpose HMAC_DOWN_DIGITAL_SIGNATURE, which makes it unreadable by
  * software; then both plaintexts are wiped. Only the ciphertext (and the
  * public key) is kept in NVS: from then on only the DS peripheral can use
@@ -13,6 +15,11 @@
  * Each new key needs an unused eFuse key block (the old HMAC key cannot be
  * read back to encrypt another key): the board's block first, then any free
  * one. eFuse burning is irreversible.
+ *
+ * Signing: on ESP-IDF v5 esp_ds_sign() with our PKCS#1 v1.5 padding; on v6
+ * (no more esp_rsa_sign_alt) through ESP-IDF's PSA driver for the DS
+ * peripheral, an opaque key of lifetime PSA_KEY_LIFETIME_ESP_RSA_DS_VOLATILE,
+ * as esp-tls does for the TLS handshake.
  *
  * NVS layout (namespace "prov_ds"): records "d0"/"d1" kept as the ACTIVE and
  * PENDING slots by keystore_slots.c, like keystore_nvs.c.
@@ -25,24 +32,29 @@
 #include "esp_heap_caps.h"
 #include "esp_hmac.h"
 #include "esp_log.h"
-#include "esp_ds/esp_rsa_sign_alt.h"
-#include "mbedtls/bignum.h"
-#include "mbedtls/pk.h"
 #include "mbedtls/platform_util.h"
-#include "mbedtls/rsa.h"
 
+#include "ds_params.h"
 #include "keystore_slots.h"
 #include "port.h"
 #include "prov/codes.h"
 #include "prov/config.h"
+#include "prov/crypto.h"
+
+#if PROV_CRYPTO_USE_PSA
+#include "psa/crypto.h"
+#include "psa_crypto_driver_esp_rsa_ds.h" /* esp_ds_data_ctx_t, the opaque DS key */
+#else
+#include "esp_ds/esp_rsa_sign_alt.h" /* esp_ds_data_ctx_t */
+#endif
+
+#if !CONFIG_ESP_TLS_USE_DS_PERIPHERAL
+#error "the ds key store needs CONFIG_ESP_TLS_USE_DS_PERIPHERAL=y: the TLS client must sign with the DS peripheral"
+#endif
 
 static const char *TAG = "prov_ks_ds";
 static const uint8_t s_key_types[] = PROV_KEYSTORE_KEY_TYPES;
 static const prov_ks_slots_t SLOTS = {.p_namespace = "prov_ds", .p_records = {"d0", "d1"}};
-
-/* DigestInfo prefix of SHA-256 for PKCS#1 v1.5 (RFC 8017 section 9.2, note 1). */
-static const uint8_t SHA256_DIGEST_INFO[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                             0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
 
 typedef struct ds_record {
     uint8_t key_type;
@@ -113,76 +125,40 @@ typedef struct gen_job {
     ds_record_t *p_rec;
 } gen_job_t;
 
-/* Fills the DS plaintext parameters from an RSA key: Y = d, M = n, Rb = 2^(2*bits) mod n, M' = -n^-1 mod 2^32. */
-static int fill_ds_params(mbedtls_rsa_context *p_rsa, unsigned bits, esp_ds_p_data_t *p_p)
-{
-    mbedtls_mpi n, d, rr, two32, inv, mprime;
-    size_t bytes = bits / 8u;
-    int rc;
-
-    mbedtls_mpi_init(&n);
-    mbedtls_mpi_init(&d);
-    mbedtls_mpi_init(&rr);
-    mbedtls_mpi_init(&two32);
-    mbedtls_mpi_init(&inv);
-    mbedtls_mpi_init(&mprime);
-    rc = mbedtls_rsa_export(p_rsa, &n, NULL, NULL, &d, NULL);
-    if (rc == 0) rc = mbedtls_mpi_lset(&rr, 1);
-    if (rc == 0) rc = mbedtls_mpi_shift_l(&rr, 2u * bits);
-    if (rc == 0) rc = mbedtls_mpi_mod_mpi(&rr, &rr, &n);
-    if (rc == 0) rc = mbedtls_mpi_lset(&two32, 1);
-    if (rc == 0) rc = mbedtls_mpi_shift_l(&two32, 32u);
-    if (rc == 0) rc = mbedtls_mpi_inv_mod(&inv, &n, &two32);
-    if (rc == 0) rc = mbedtls_mpi_sub_mpi(&mprime, &two32, &inv);
-    /* The peripheral takes little-endian words. */
-    if (rc == 0) rc = mbedtls_mpi_write_binary_le(&d, (unsigned char *)p_p->Y, bytes);
-    if (rc == 0) rc = mbedtls_mpi_write_binary_le(&n, (unsigned char *)p_p->M, bytes);
-    if (rc == 0) rc = mbedtls_mpi_write_binary_le(&rr, (unsigned char *)p_p->Rb, bytes);
-    if (rc == 0) rc = mbedtls_mpi_write_binary_le(&mprime, (unsigned char *)&p_p->M_prime, sizeof(p_p->M_prime));
-    p_p->length = (esp_digital_signature_length_t)(bits / 32u - 1u);
-    mbedtls_mpi_free(&n);
-    mbedtls_mpi_free(&d);
-    mbedtls_mpi_free(&rr);
-    mbedtls_mpi_free(&two32);
-    mbedtls_mpi_free(&inv);
-    mbedtls_mpi_free(&mprime);
-    return rc;
-}
-
-/* Runs in the key generation task: make, encrypt, burn, wipe. */
+/* Runs in the key generation task: make, derive, encrypt, burn, wipe. */
 static int generate_job(void *p_arg)
 {
     gen_job_t *p_job = (gen_job_t *)p_arg;
     const unsigned bits = key_bits(p_job->key_type);
     esp_ds_p_data_t *p_plain = heap_caps_calloc(1, sizeof(esp_ds_p_data_t), MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);
+    uint8_t *p_der = calloc(1, PROV_CRYPTO_PRIVATE_DER_MAX);
+    uint8_t ref[PROV_CRYPTO_KEY_REF_MAX];
     uint8_t hmac_key[32];
     uint8_t iv[16];
-    uint8_t pub[PROV_PUBKEY_DER_MAX];
-    mbedtls_pk_context pk;
-    int st = PROV_STORAGE_OK;
-    int rc;
+    size_t ref_len = 0;
+    size_t der_len = 0;
+    size_t pub_len = 0;
+    int st = (p_plain == NULL || p_der == NULL) ? PROV_STORAGE_IO : PROV_STORAGE_OK;
     esp_err_t err;
 
-    mbedtls_pk_init(&pk);
-    if (p_plain == NULL) {
-        return PROV_STORAGE_IO;
+    /* key_id 0: a volatile key (PSA) that exists only until the operands are derived */
+    if (st == PROV_STORAGE_OK) st = prov_crypto_key_generate(p_job->key_type, 0u, ref, sizeof(ref), &ref_len);
+    if (st == PROV_STORAGE_OK) {
+        st = prov_crypto_key_public(ref, ref_len, p_job->p_rec->pub, sizeof(p_job->p_rec->pub), &pub_len);
+        p_job->p_rec->pub_len = (uint16_t)pub_len;
     }
-    rc = mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA));
-    if (rc == 0) rc = mbedtls_rsa_gen_key(mbedtls_pk_rsa(pk), prov_port_rng, NULL, bits, 65537);
-    if (rc == 0) rc = fill_ds_params(mbedtls_pk_rsa(pk), bits, p_plain);
-    if (rc == 0) rc = prov_port_rng(NULL, hmac_key, sizeof(hmac_key));
-    if (rc == 0) rc = prov_port_rng(NULL, iv, sizeof(iv));
-    if (rc == 0) {
-        rc = mbedtls_pk_write_pubkey_der(&pk, pub, sizeof(pub));
-        if (rc > 0) {
-            memcpy(p_job->p_rec->pub, pub + sizeof(pub) - (size_t)rc, (size_t)rc);
-            p_job->p_rec->pub_len = (uint16_t)rc;
-            rc = 0;
-        }
-    }
-    if (rc != 0) {
-        ESP_LOGE(TAG, "RSA-%u generation failed: -0x%04x", bits, (unsigned)-rc);
+    if (st == PROV_STORAGE_OK) st = prov_crypto_key_private_der(ref, ref_len, p_der, PROV_CRYPTO_PRIVATE_DER_MAX, &der_len);
+    if (st == PROV_STORAGE_OK &&
+        prov_ds_params_from_der(p_der, der_len, bits, p_plain->Y, p_plain->M, p_plain->Rb, &p_plain->M_prime) != 0) {
         st = PROV_STORAGE_CRYPTO;
+    }
+    p_plain->length = bits / 32u - 1u;
+    if (st == PROV_STORAGE_OK && (prov_crypto_random(NULL, hmac_key, sizeof(hmac_key)) != 0 ||
+                                  prov_crypto_random(NULL, iv, sizeof(iv)) != 0)) {
+        st = PROV_STORAGE_CRYPTO;
+    }
+    if (st != PROV_STORAGE_OK) {
+        ESP_LOGE(TAG, "RSA-%u generation failed: %d", bits, st);
     }
     if (st == PROV_STORAGE_OK) {
         err = esp_ds_encrypt_params(&p_job->p_rec->ds, iv, p_plain, hmac_key);
@@ -202,10 +178,18 @@ static int generate_job(void *p_arg)
     }
     p_job->p_rec->key_type = p_job->key_type;
     p_job->p_rec->efuse_key_id = (uint8_t)(p_job->block - EFUSE_BLK_KEY0);
+    /* From here on only the ciphertext exists. */
+    (void)prov_crypto_key_destroy(ref, ref_len);
+    mbedtls_platform_zeroize(ref, sizeof(ref));
     mbedtls_platform_zeroize(hmac_key, sizeof(hmac_key));
-    mbedtls_platform_zeroize(p_plain, sizeof(*p_plain));
-    free(p_plain);
-    mbedtls_pk_free(&pk); /* frees and zeroises the RSA private key */
+    if (p_der != NULL) {
+        mbedtls_platform_zeroize(p_der, PROV_CRYPTO_PRIVATE_DER_MAX);
+        free(p_der);
+    }
+    if (p_plain != NULL) {
+        mbedtls_platform_zeroize(p_plain, sizeof(*p_plain));
+        free(p_plain);
+    }
     return st;
 }
 
@@ -263,6 +247,43 @@ static int ks_public_key(void *p_ctx, prov_key_slot_t slot, uint8_t *p_out, size
     return st;
 }
 
+#if PROV_CRYPTO_USE_PSA
+/* ESP-IDF v6: the DS peripheral through ESP-IDF's PSA driver, the way esp-tls signs the handshake. */
+static int ds_sign(ds_record_t *p_rec, const uint8_t hash[32], uint8_t *p_sig, size_t sig_size, size_t *p_sig_len)
+{
+    const psa_algorithm_t alg = PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256);
+    esp_ds_data_ctx_t ctx = {.esp_ds_data = &p_rec->ds,
+                             .efuse_key_id = p_rec->efuse_key_id,
+                             .rsa_length_bits = (uint16_t)key_bits(p_rec->key_type)};
+    esp_rsa_ds_opaque_key_t opaque;
+    psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
+    psa_key_id_t id = 0;
+    psa_status_t s;
+
+    memset(&opaque, 0, sizeof(opaque));
+    opaque.ds_data_ctx = &ctx;
+    psa_set_key_type(&attr, PSA_KEY_TYPE_RSA_KEY_PAIR);
+    psa_set_key_bits(&attr, ctx.rsa_length_bits);
+    psa_set_key_usage_flags(&attr, PSA_KEY_USAGE_SIGN_HASH);
+    psa_set_key_algorithm(&attr, alg);
+    psa_set_key_lifetime(&attr, PSA_KEY_LIFETIME_ESP_RSA_DS_VOLATILE);
+    s = psa_import_key(&attr, (const uint8_t *)&opaque, sizeof(opaque), &id);
+    psa_reset_key_attributes(&attr);
+    if (s == PSA_SUCCESS) {
+        s = psa_sign_hash(id, alg, hash, 32u, p_sig, sig_size, p_sig_len);
+        (void)psa_destroy_key(id);
+    }
+    if (s != PSA_SUCCESS) {
+        ESP_LOGE(TAG, "DS signature through PSA failed: %d", (int)s);
+    }
+    return (s == PSA_SUCCESS) ? PROV_STORAGE_OK
+           : (s == PSA_ERROR_BUFFER_TOO_SMALL) ? PROV_STORAGE_TOO_LARGE : PROV_STORAGE_CRYPTO;
+}
+#else
+/* DigestInfo prefix of SHA-256 for PKCS#1 v1.5 (RFC 8017 section 9.2, note 1). */
+static const uint8_t SHA256_DIGEST_INFO[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                             0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+
 static void reverse_copy(uint8_t *p_dst, const uint8_t *p_src, size_t len)
 {
     size_t i;
@@ -271,24 +292,16 @@ static void reverse_copy(uint8_t *p_dst, const uint8_t *p_src, size_t len)
     }
 }
 
-static int ks_sign_sha256(void *p_ctx, prov_key_slot_t slot, const uint8_t hash[32], uint8_t *p_sig, size_t sig_size,
-                          size_t *p_sig_len)
+/* ESP-IDF v5: esp_ds_sign() on an EMSA-PKCS1-v1_5 block of ours (the peripheral applies no padding). */
+static int ds_sign(ds_record_t *p_rec, const uint8_t hash[32], uint8_t *p_sig, size_t sig_size, size_t *p_sig_len)
 {
-    ds_record_t *p_rec = record_alloc();
+    const size_t k = ((size_t)p_rec->ds.rsa_length + 1u) * 4u;
     uint8_t *p_em = NULL;
     uint8_t *p_le = NULL;
-    size_t k;
     size_t pad;
-    int st = (p_rec == NULL) ? PROV_STORAGE_IO : load_record(slot, p_rec);
+    int st = (k > sig_size) ? PROV_STORAGE_TOO_LARGE : PROV_STORAGE_OK;
     esp_err_t err;
 
-    (void)p_ctx;
-    if (st == PROV_STORAGE_OK) {
-        k = ((size_t)p_rec->ds.rsa_length + 1u) * 4u;
-        if (k > sig_size) {
-            st = PROV_STORAGE_TOO_LARGE;
-        }
-    }
     if (st == PROV_STORAGE_OK) {
         p_em = calloc(1, k);
         p_le = heap_caps_calloc(1, k, MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);
@@ -297,7 +310,7 @@ static int ks_sign_sha256(void *p_ctx, prov_key_slot_t slot, const uint8_t hash[
         }
     }
     if (st == PROV_STORAGE_OK) {
-        /* EMSA-PKCS1-v1_5: 00 01 FF..FF 00 DigestInfo hash (the DS peripheral applies no padding). */
+        /* 00 01 FF..FF 00 DigestInfo hash */
         pad = k - 3u - sizeof(SHA256_DIGEST_INFO) - 32u;
         p_em[0] = 0x00u;
         p_em[1] = 0x01u;
@@ -317,6 +330,20 @@ static int ks_sign_sha256(void *p_ctx, prov_key_slot_t slot, const uint8_t hash[
     }
     free(p_em);
     free(p_le);
+    return st;
+}
+#endif
+
+static int ks_sign_sha256(void *p_ctx, prov_key_slot_t slot, const uint8_t hash[32], uint8_t *p_sig, size_t sig_size,
+                          size_t *p_sig_len)
+{
+    ds_record_t *p_rec = record_alloc();
+    int st = (p_rec == NULL) ? PROV_STORAGE_IO : load_record(slot, p_rec);
+
+    (void)p_ctx;
+    if (st == PROV_STORAGE_OK) {
+        st = ds_sign(p_rec, hash, p_sig, sig_size, p_sig_len);
+    }
     free(p_rec);
     return st;
 }

@@ -1,52 +1,70 @@
 /*
- * Key store "nvs" / "nvs-encrypted": an mbedTLS key generated on the chip and
- * kept as a DER blob in NVS. With NVS encryption on (sdkconfig, board
- * key store nvs-encrypted) the blob is encrypted at rest by NVS itself; the
- * code is the same.
+ * Key store "nvs" / "nvs-encrypted": a key made on the chip through
+ * prov/crypto.h and kept in NVS. With NVS encryption on (sdkconfig, board
+ * key store nvs-encrypted) NVS encrypts it at rest; the code is the same.
  *
- * Layout (namespace "prov_key"): blobs "k0" and "k1" = [key type][private key
- * DER], kept as the ACTIVE and PENDING slots by keystore_slots.c (a one-byte
- * map switched last, so a power loss leaves the old or the new key).
+ * Layout (namespace "prov_key"): records "k0" and "k1" = [key type][key
+ * reference], kept as the ACTIVE and PENDING slots by keystore_slots.c (a
+ * one-byte map switched last, so a power loss leaves the old or the new key).
+ * The reference is what prov/crypto.h returns: on Mbed TLS 3 (ESP-IDF v5) the
+ * private key DER itself; on Mbed TLS 4 (ESP-IDF v6) the PSA key id
+ * PROV_PSA_KEY_ID_BASE + record index, the key living in PSA's own storage
+ * (PSA ITS, also in NVS: encrypted too when NVS is).
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "esp_idf_version.h"
 #include "esp_log.h"
-#include "mbedtls/ecp.h"
-#include "mbedtls/pk.h"
 #include "mbedtls/platform_util.h"
-#include "mbedtls/rsa.h"
 
 #include "keystore_slots.h"
 #include "port.h"
 #include "prov/codes.h"
-#include "prov/compat.h"
 #include "prov/config.h"
+#include "prov/crypto.h"
 
-/* RSA-3072 private key DER is about 1.8 KB. */
-#define KEY_DER_MAX 2400u
+#if PROV_NVS_ENCRYPTED
+#if ESP_IDF_VERSION < ESP_IDF_VERSION_VAL(5, 2, 0)
+/* 5.1 has neither the HMAC scheme nor nvs_sec_provider: NVS would be plaintext while HELLO says "nvs-encrypted". */
+#error "the nvs-encrypted key store needs ESP-IDF v5.2 or newer"
+#endif
+#if !CONFIG_NVS_ENCRYPTION
+#error "the nvs-encrypted key store needs CONFIG_NVS_ENCRYPTION=y (sdkconfig.defaults sets it; was it overridden?)"
+#endif
+#endif
+
+/* PSA key ids of the two records ("prv" + index): inside PSA's user range, one per record. */
+#define PROV_PSA_KEY_ID_BASE 0x00707276u
+#define RECORD_MAX (1u + PROV_CRYPTO_KEY_REF_MAX)
 
 static const char *TAG = "prov_ks_nvs";
 static const uint8_t s_key_types[] = PROV_KEYSTORE_KEY_TYPES;
-static const prov_ks_slots_t SLOTS = {.p_namespace = "prov_key", .p_records = {"k0", "k1"}};
 
-/* Reads slot's blob into a heap buffer (caller wipes and frees). */
-static int load_blob(prov_key_slot_t slot, uint8_t **pp_blob, size_t *p_len)
+static void drop_psa_key(unsigned index);
+static const prov_ks_slots_t SLOTS = {
+    .p_namespace = "prov_key", .p_records = {"k0", "k1"}, .on_drop = drop_psa_key};
+
+static void ref_of_index(unsigned index, uint8_t ref[4])
 {
-    size_t len = KEY_DER_MAX + 1u;
-    uint8_t *p_blob = calloc(1, len);
-    int st = (p_blob == NULL) ? PROV_STORAGE_IO : prov_ks_slots_read(&SLOTS, slot, p_blob, &len);
+    uint32_t id = PROV_PSA_KEY_ID_BASE + index;
+    ref[0] = (uint8_t)(id >> 24);
+    ref[1] = (uint8_t)(id >> 16);
+    ref[2] = (uint8_t)(id >> 8);
+    ref[3] = (uint8_t)id;
+}
 
-    if (st == PROV_STORAGE_OK && len < 2u) {
-        st = PROV_STORAGE_IO;
-    }
-    if (st == PROV_STORAGE_OK) {
-        *pp_blob = p_blob;
-        *p_len = len;
-    } else {
-        free(p_blob);
-    }
-    return st;
+/* A dropped record's PSA key goes too (nothing to do with Mbed TLS 3, where the record held the key). */
+static void drop_psa_key(unsigned index)
+{
+#if PROV_CRYPTO_USE_PSA
+    uint8_t ref[4];
+    ref_of_index(index, ref);
+    (void)prov_crypto_key_destroy(ref, sizeof(ref));
+#else
+    (void)index;
+    (void)ref_of_index;
+#endif
 }
 
 static void wipe_free(uint8_t *p, size_t len)
@@ -57,99 +75,66 @@ static void wipe_free(uint8_t *p, size_t len)
     }
 }
 
-/* Parses slot's key into pk (caller frees pk). */
-static int load_pk(prov_key_slot_t slot, mbedtls_pk_context *p_pk, uint8_t *p_type)
+/* Reads slot's record into a heap buffer of RECORD_MAX bytes (caller wipes and frees). */
+static int load_record(prov_key_slot_t slot, uint8_t **pp_rec, size_t *p_len)
 {
-    uint8_t *p_blob = NULL;
-    size_t len = 0;
-    int st = load_blob(slot, &p_blob, &len);
+    size_t len = RECORD_MAX;
+    uint8_t *p_rec = calloc(1, RECORD_MAX);
+    int st = (p_rec == NULL) ? PROV_STORAGE_IO : prov_ks_slots_read(&SLOTS, slot, p_rec, &len);
 
-    if (st == PROV_STORAGE_OK) {
-        if (p_type != NULL) {
-            *p_type = p_blob[0];
-        }
-        if (prov_pk_parse_key(p_pk, p_blob + 1, len - 1u, prov_port_rng, NULL) != 0) {
-            ESP_LOGE(TAG, "stored key does not parse");
-            st = PROV_STORAGE_IO;
-        }
+    if (st == PROV_STORAGE_OK && len < 2u) {
+        st = PROV_STORAGE_IO;
     }
-    wipe_free(p_blob, KEY_DER_MAX + 1u);
+    if (st == PROV_STORAGE_OK) {
+        *pp_rec = p_rec;
+        *p_len = len;
+    } else {
+        wipe_free(p_rec, RECORD_MAX);
+    }
     return st;
 }
 
 static int ks_key_type(void *p_ctx, prov_key_slot_t slot, uint8_t *p_key_type)
 {
-    uint8_t *p_blob = NULL;
+    uint8_t *p_rec = NULL;
     size_t len = 0;
-    int st;
+    int st = load_record(slot, &p_rec, &len);
 
     (void)p_ctx;
-    st = load_blob(slot, &p_blob, &len);
     if (st == PROV_STORAGE_OK) {
-        *p_key_type = p_blob[0];
+        *p_key_type = p_rec[0];
     }
-    wipe_free(p_blob, KEY_DER_MAX + 1u);
+    wipe_free(p_rec, RECORD_MAX);
     return st;
 }
 
 typedef struct gen_job {
     uint8_t key_type;
-    uint8_t *p_blob; /* out: [type][DER], KEY_DER_MAX + 1 bytes */
-    size_t blob_len;
+    unsigned index;  /* the record the key goes to (names its PSA key id) */
+    uint8_t *p_rec;  /* out: [type][reference], RECORD_MAX bytes */
+    size_t rec_len;
 } gen_job_t;
 
 /* Runs in the key generation task. */
 static int generate_job(void *p_arg)
 {
     gen_job_t *p_job = (gen_job_t *)p_arg;
-    mbedtls_pk_context pk;
-    int rc;
-    int der_len;
+    size_t ref_len = 0;
+    int st = prov_crypto_key_generate(p_job->key_type, PROV_PSA_KEY_ID_BASE + p_job->index, p_job->p_rec + 1,
+                                      RECORD_MAX - 1u, &ref_len);
 
-    mbedtls_pk_init(&pk);
-    switch (p_job->key_type) {
-    case PROV_KEY_EC_P256:
-    case PROV_KEY_EC_P384:
-        rc = mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
-        if (rc == 0) {
-            rc = mbedtls_ecp_gen_key(
-                (p_job->key_type == PROV_KEY_EC_P256) ? MBEDTLS_ECP_DP_SECP256R1 : MBEDTLS_ECP_DP_SECP384R1,
-                mbedtls_pk_ec(pk), prov_port_rng, NULL);
-        }
-        break;
-    case PROV_KEY_RSA_2048:
-    case PROV_KEY_RSA_3072:
-        rc = mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA));
-        if (rc == 0) {
-            rc = mbedtls_rsa_gen_key(mbedtls_pk_rsa(pk), prov_port_rng, NULL,
-                                     (p_job->key_type == PROV_KEY_RSA_2048) ? 2048u : 3072u, 65537);
-        }
-        break;
-    default:
-        mbedtls_pk_free(&pk);
-        return PROV_STORAGE_UNSUPPORTED;
+    if (st != PROV_STORAGE_OK) {
+        ESP_LOGE(TAG, "key generation (type %u) failed: %d", (unsigned)p_job->key_type, st);
+        return st;
     }
-    if (rc != 0) {
-        ESP_LOGE(TAG, "key generation failed: -0x%04x", (unsigned)-rc);
-        mbedtls_pk_free(&pk);
-        return PROV_STORAGE_CRYPTO;
-    }
-    /* mbedtls_pk_write_key_der writes at the END of the buffer. */
-    der_len = mbedtls_pk_write_key_der(&pk, p_job->p_blob + 1, KEY_DER_MAX);
-    mbedtls_pk_free(&pk);
-    if (der_len <= 0) {
-        return PROV_STORAGE_CRYPTO;
-    }
-    memmove(p_job->p_blob + 1, p_job->p_blob + 1 + KEY_DER_MAX - (size_t)der_len, (size_t)der_len);
-    p_job->p_blob[0] = p_job->key_type;
-    p_job->blob_len = (size_t)der_len + 1u;
+    p_job->p_rec[0] = p_job->key_type;
+    p_job->rec_len = ref_len + 1u;
     return PROV_STORAGE_OK;
 }
 
 static bool type_supported(uint8_t key_type)
 {
-    size_t i;
-    for (i = 0; i < sizeof(s_key_types); i++) {
+    for (size_t i = 0; i < sizeof(s_key_types); i++) {
         if (s_key_types[i] == key_type) {
             return true;
         }
@@ -166,74 +151,53 @@ static int ks_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
     if (!type_supported(key_type)) {
         return PROV_STORAGE_UNSUPPORTED;
     }
-    job.p_blob = calloc(1, KEY_DER_MAX + 1u);
-    if (job.p_blob == NULL) {
+    st = prov_ks_slots_next_index(&SLOTS, &job.index);
+    if (st != PROV_STORAGE_OK) {
+        return st;
+    }
+    job.p_rec = calloc(1, RECORD_MAX);
+    if (job.p_rec == NULL) {
         return PROV_STORAGE_IO;
     }
     st = prov_port_keygen_run(generate_job, &job);
     if (st == PROV_STORAGE_OK) {
-        st = prov_ks_slots_write(&SLOTS, slot, job.p_blob, job.blob_len);
+        st = prov_ks_slots_write(&SLOTS, slot, job.p_rec, job.rec_len);
+        if (st != PROV_STORAGE_OK) {
+            drop_psa_key(job.index); /* the map never pointed at it */
+        }
     }
-    wipe_free(job.p_blob, KEY_DER_MAX + 1u);
+    wipe_free(job.p_rec, RECORD_MAX);
     return st;
 }
 
 static int ks_public_key(void *p_ctx, prov_key_slot_t slot, uint8_t *p_out, size_t out_size, size_t *p_out_len)
 {
-    mbedtls_pk_context pk;
-    uint8_t buf[PROV_PUBKEY_DER_MAX];
-    int st;
-    int len;
+    uint8_t *p_rec = NULL;
+    size_t len = 0;
+    int st = load_record(slot, &p_rec, &len);
 
     (void)p_ctx;
-    mbedtls_pk_init(&pk);
-    st = load_pk(slot, &pk, NULL);
     if (st == PROV_STORAGE_OK) {
-        len = mbedtls_pk_write_pubkey_der(&pk, buf, sizeof(buf));
-        if (len <= 0) {
-            st = PROV_STORAGE_CRYPTO;
-        } else if ((size_t)len > out_size) {
-            st = PROV_STORAGE_TOO_LARGE;
-        } else {
-            memcpy(p_out, buf + sizeof(buf) - (size_t)len, (size_t)len);
-            *p_out_len = (size_t)len;
-        }
+        st = prov_crypto_key_public(p_rec + 1, len - 1u, p_out, out_size, p_out_len);
     }
-    mbedtls_pk_free(&pk);
-    return st;
+    wipe_free(p_rec, RECORD_MAX);
+    /* A record whose key cannot be used is a storage fault, not a crypto one: the flash lost it. */
+    return (st == PROV_STORAGE_NOT_FOUND) ? PROV_STORAGE_IO : st;
 }
 
 static int ks_sign_sha256(void *p_ctx, prov_key_slot_t slot, const uint8_t hash[32], uint8_t *p_sig, size_t sig_size,
                           size_t *p_sig_len)
 {
-    mbedtls_pk_context pk;
-    /* mbedTLS 2.28 insists on a MBEDTLS_PK_SIGNATURE_MAX_SIZE buffer (1 KB) whatever the key: sign there, then copy. */
-    uint8_t *p_buf = malloc(MBEDTLS_PK_SIGNATURE_MAX_SIZE);
+    uint8_t *p_rec = NULL;
     size_t len = 0;
-    int st;
+    int st = load_record(slot, &p_rec, &len);
 
     (void)p_ctx;
-    if (p_buf == NULL) {
-        return PROV_STORAGE_IO;
-    }
-    mbedtls_pk_init(&pk);
-    st = load_pk(slot, &pk, NULL);
-    if (st == PROV_STORAGE_OK &&
-        prov_pk_sign(&pk, MBEDTLS_MD_SHA256, hash, 32u, p_buf, MBEDTLS_PK_SIGNATURE_MAX_SIZE, &len, prov_port_rng,
-                     NULL) != 0) {
-        st = PROV_STORAGE_CRYPTO;
-    }
     if (st == PROV_STORAGE_OK) {
-        if (len > sig_size) {
-            st = PROV_STORAGE_TOO_LARGE;
-        } else {
-            memcpy(p_sig, p_buf, len);
-            *p_sig_len = len;
-        }
+        st = prov_crypto_key_sign_sha256(p_rec + 1, len - 1u, hash, p_sig, sig_size, p_sig_len);
     }
-    mbedtls_pk_free(&pk);
-    free(p_buf);
-    return st;
+    wipe_free(p_rec, RECORD_MAX);
+    return (st == PROV_STORAGE_NOT_FOUND) ? PROV_STORAGE_IO : st;
 }
 
 static int ks_promote_pending(void *p_ctx)
@@ -265,24 +229,32 @@ int prov_port_keystore_init(prov_keystore_t *p_out)
 
 int prov_port_tls_identity(prov_port_tls_identity_t *p_out)
 {
-    uint8_t *p_blob = NULL;
+    uint8_t *p_rec = NULL;
+    uint8_t *p_der = NULL;
     size_t len = 0;
-    int st = load_blob(PROV_KEY_SLOT_ACTIVE, &p_blob, &len);
+    size_t der_len = 0;
+    int st = load_record(PROV_KEY_SLOT_ACTIVE, &p_rec, &len);
 
     memset(p_out, 0, sizeof(*p_out));
     if (st == PROV_STORAGE_OK) {
-        /* esp-tls parses DER when given its exact length; drop the type byte in place. */
-        memmove(p_blob, p_blob + 1, len - 1u);
-        p_out->key_der = p_blob;
-        p_out->key_der_len = len - 1u;
-    } else {
-        wipe_free(p_blob, KEY_DER_MAX + 1u);
+        p_der = calloc(1, PROV_CRYPTO_PRIVATE_DER_MAX);
+        st = (p_der == NULL) ? PROV_STORAGE_IO
+                             : prov_crypto_key_private_der(p_rec + 1, len - 1u, p_der, PROV_CRYPTO_PRIVATE_DER_MAX,
+                                                           &der_len);
     }
+    if (st == PROV_STORAGE_OK) {
+        /* esp-tls parses DER when given its exact length */
+        p_out->key_der = p_der;
+        p_out->key_der_len = der_len;
+    } else {
+        wipe_free(p_der, PROV_CRYPTO_PRIVATE_DER_MAX);
+    }
+    wipe_free(p_rec, RECORD_MAX);
     return st;
 }
 
 void prov_port_tls_identity_release(prov_port_tls_identity_t *p_id)
 {
-    wipe_free((uint8_t *)p_id->key_der, KEY_DER_MAX + 1u);
+    wipe_free((uint8_t *)p_id->key_der, PROV_CRYPTO_PRIVATE_DER_MAX);
     memset(p_id, 0, sizeof(*p_id));
 }

@@ -33,6 +33,20 @@ static int write_map(nvs_handle_t h, uint8_t map)
     return (err == ESP_OK) ? PROV_STORAGE_OK : PROV_STORAGE_IO;
 }
 
+/* The record a write goes to: never the ACTIVE one. */
+static unsigned target_index(uint8_t map)
+{
+    return (map & MAP_HAS_ACTIVE) ? ((map & MAP_ACTIVE_INDEX) ^ 1u) : (map & MAP_ACTIVE_INDEX);
+}
+
+static void drop_record(const prov_ks_slots_t *p_slots, nvs_handle_t h, unsigned index)
+{
+    (void)nvs_erase_key(h, p_slots->p_records[index]);
+    if (p_slots->on_drop != NULL) {
+        p_slots->on_drop(index);
+    }
+}
+
 /* Index of the record holding slot, or -1 when the slot is empty. */
 static int slot_index(uint8_t map, prov_key_slot_t slot)
 {
@@ -65,6 +79,20 @@ int prov_ks_slots_read(const prov_ks_slots_t *p_slots, prov_key_slot_t slot, voi
     return st;
 }
 
+int prov_ks_slots_next_index(const prov_ks_slots_t *p_slots, unsigned *p_index)
+{
+    nvs_handle_t h;
+    uint8_t map = 0;
+    int st = PROV_STORAGE_OK;
+
+    if (nvs_open(p_slots->p_namespace, NVS_READONLY, &h) == ESP_OK) {
+        st = read_map(h, &map);
+        nvs_close(h);
+    } /* else: nothing stored yet, map 0 */
+    *p_index = target_index(map);
+    return st;
+}
+
 int prov_ks_slots_write(const prov_ks_slots_t *p_slots, prov_key_slot_t slot, const void *p_rec, size_t len)
 {
     nvs_handle_t h;
@@ -79,7 +107,7 @@ int prov_ks_slots_write(const prov_ks_slots_t *p_slots, prov_key_slot_t slot, co
     st = read_map(h, &map);
     old_map = map;
     /* Always write into the record that is not ACTIVE, then switch the map. */
-    target = (map & MAP_HAS_ACTIVE) ? ((map & MAP_ACTIVE_INDEX) ^ 1u) : (map & MAP_ACTIVE_INDEX);
+    target = target_index(map);
     if (st == PROV_STORAGE_OK &&
         (nvs_set_blob(h, p_slots->p_records[target], p_rec, len) != ESP_OK || nvs_commit(h) != ESP_OK)) {
         st = PROV_STORAGE_IO;
@@ -99,7 +127,7 @@ int prov_ks_slots_write(const prov_ks_slots_t *p_slots, prov_key_slot_t slot, co
     if (st == PROV_STORAGE_OK && slot == PROV_KEY_SLOT_ACTIVE && target != (old_map & MAP_ACTIVE_INDEX) &&
         (old_map & MAP_HAS_ACTIVE)) {
         /* The replaced key: the map no longer points at it, so drop it from flash too. */
-        (void)nvs_erase_key(h, p_slots->p_records[target ^ 1u]);
+        drop_record(p_slots, h, target ^ 1u);
         (void)nvs_commit(h);
     }
     nvs_close(h);
@@ -125,7 +153,7 @@ int prov_ks_slots_promote(const prov_ks_slots_t *p_slots)
         st = write_map(h, (uint8_t)(MAP_HAS_ACTIVE | (old_active ^ 1u)));
         if (st == PROV_STORAGE_OK) {
             /* Best effort: the map no longer points at it. */
-            (void)nvs_erase_key(h, p_slots->p_records[old_active]);
+            drop_record(p_slots, h, old_active);
             (void)nvs_commit(h);
         }
     }
@@ -153,9 +181,9 @@ int prov_ks_slots_destroy(const prov_ks_slots_t *p_slots, prov_key_slot_t slot)
         }
         st = write_map(h, map);
         if (st == PROV_STORAGE_OK) {
-            (void)nvs_erase_key(h, p_slots->p_records[index]);
+            drop_record(p_slots, h, (unsigned)index);
             if (slot == PROV_KEY_SLOT_ACTIVE) {
-                (void)nvs_erase_key(h, p_slots->p_records[index ^ 1]);
+                drop_record(p_slots, h, (unsigned)index ^ 1u);
             }
             (void)nvs_commit(h);
         }

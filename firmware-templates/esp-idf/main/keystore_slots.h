@@ -17,6 +17,9 @@
 typedef struct prov_ks_slots {
     const char *p_namespace;  /* the store's NVS namespace */
     const char *p_records[2]; /* its two record names */
+    /* Optional: called after record index is dropped (replaced, promoted over, destroyed), for
+     * what the record points at outside NVS (a PSA key). Best effort, like the NVS erase. */
+    void (*on_drop)(unsigned index);
 } prov_ks_slots_t;
 
 /*
@@ -25,6 +28,13 @@ typedef struct prov_ks_slots {
  * than the capacity).
  */
 int prov_ks_slots_read(const prov_ks_slots_t *p_slots, prov_key_slot_t slot, void *p_buf, size_t *p_len);
+
+/*
+ * The record index (0 or 1) the next prov_ks_slots_write() uses: the one that
+ * is not ACTIVE. A store whose record names something outside NVS (a PSA key
+ * id) derives that name from it before making the key. Returns OK or IO.
+ */
+int prov_ks_slots_next_index(const prov_ks_slots_t *p_slots, unsigned *p_index);
 
 /*
  * Store a new key's record in slot: written to the record that is not ACTIVE,

@@ -1,11 +1,14 @@
 /*
  * port.h - what the ESP-IDF port's modules share with each other (never with
- * the host): the console transport, the platform services, the key
- * generation task, the one key store and credential store of this build,
- * and the counter application.
+ * the host): the system start, the console transport, the platform
+ * services, the key generation task and its entropy, the one key store and
+ * credential store of this build, the network and the counter application.
  *
- * Written against ESP-IDF v5.1+ (mbedTLS 3.x). Not compiled on the
- * development host: docs/firmware.md says how it is checked.
+ * Written for ESP-IDF v5.2-v5.5 (Mbed TLS 3.6) and v6.0 (Mbed TLS 4, through
+ * prov/crypto.h). Where a chip and ESP-IDF's linux target differ, each has
+ * its own file behind the same declaration (*_chip.c / *_esp.c / *_wifi.c
+ * versus *_linux.c / *_host.c / transport_pty.c); docs/firmware.md lists them
+ * and says how each build is checked.
  */
 #ifndef PROV_PORT_H
 #define PROV_PORT_H
@@ -21,7 +24,20 @@
 #include "prov/platform.h"
 #include "prov/transport.h"
 
-/* ---- console transport (transport_uart.c or transport_usb_serial_jtag.c) ---- */
+/* ---- system (system_chip.c, or system_linux.c on ESP-IDF's linux target) ---- */
+
+/*
+ * First call of app_main, before NVS: on a chip nothing to do; on the linux
+ * target it takes the state directory, maps NVS onto its flash file and
+ * opens the console's pseudo-terminal. Returns 0 or negative (the device
+ * cannot run).
+ */
+int prov_port_system_init(void);
+
+/* The device id: the chip's factory base MAC as 12 lowercase hex digits. */
+const char *prov_port_device_id(void);
+
+/* ---- console transport (transport_uart.c, transport_usb_serial_jtag.c or transport_pty.c) ---- */
 
 /*
  * Install the console driver, route ESP-IDF logging through the same lock
@@ -37,21 +53,22 @@ size_t prov_port_transport_read(uint8_t *p_buf, size_t cap, uint32_t timeout_ms)
 /* Fill *p_out: millis, random, restart, device id (base MAC), versions, baud list. */
 void prov_port_platform_init(prov_platform_t *p_out);
 
-/*
- * The port's mbedTLS random generator (CTR-DRBG seeded from the hardware
- * RNG), for key generation and signing blinding. Same shape as f_rng.
- */
-int prov_port_rng(void *p_ctx, unsigned char *p_out, size_t len);
+/* ---- key generation task (keygen_task.c) and its entropy (entropy_esp.c / entropy_linux.c) ---- */
 
-/* ---- key generation task (keygen_task.c) ---- */
+/*
+ * Around key generation: make sure the RNG is truly random. On a chip the
+ * hardware RNG is only random with the radio on or the SAR ADC source
+ * enabled (bootloader_random_enable); on the linux target getentropy() is.
+ */
+void prov_port_entropy_begin(void);
+void prov_port_entropy_end(void);
 
 /*
  * Run fn(arg) in its own task at idle priority and wait for it: RSA
  * generation takes seconds (over 10 s on an ESP32) and must neither trip the
- * task watchdog nor block the idle task. Enables the SAR ADC entropy source
- * (bootloader_random_enable) for the duration when Wi-Fi is not running,
- * because the hardware RNG is only truly random with RF or that source on.
- * Returns what fn returned, or PROV_STORAGE_IO if the task could not start.
+ * task watchdog nor block the idle task. prov_port_entropy_begin/end()
+ * bracket it. Returns what fn returned, or PROV_STORAGE_IO if the task could
+ * not start.
  */
 int prov_port_keygen_run(int (*fn)(void *arg), void *arg);
 
@@ -98,7 +115,21 @@ void prov_port_app_init(prov_app_t *p_out);
 /* Next queued event, waiting at most timeout_ms. Returns true when *p_ev was filled. */
 bool prov_port_app_next_event(prov_port_event_t *p_ev, uint32_t timeout_ms);
 
-/* True once esp_wifi_start() ran (the RF then feeds the hardware RNG). */
-bool prov_port_wifi_started(void);
+/* ---- network (network_wifi.c, or network_host.c on the linux target) ---- */
+
+/* Called with true once the device has an address, with false when it lost it. */
+typedef void (*prov_port_network_cb_t)(bool up);
+
+/*
+ * Join the network of the committed set (Wi-Fi SSID and password; the linux
+ * target uses the host's network and reports it up at once). Returns 0 or
+ * negative.
+ */
+int prov_port_network_start(const char *p_ssid, const char *p_password, prov_port_network_cb_t on_change);
+
+void prov_port_network_stop(void);
+
+/* True while the radio runs (it then feeds the hardware RNG). */
+bool prov_port_network_radio_on(void);
 
 #endif /* PROV_PORT_H */

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 
 #include "fsutil.h"
-#include "prov/compat.h"
+#include "prov/crypto.h"
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
@@ -42,7 +42,7 @@ static int load(twin_file_credstore_t *s, size_t *p_len, uint32_t *p_gen)
     }
     len = get_u32(s->file + 12);
     if ((size_t)n != TWIN_CRED_HEADER_BYTES + len ||
-        prov_sha256(s->file + TWIN_CRED_HEADER_BYTES, len, digest) != 0 || memcmp(digest, s->file + 16, 32) != 0) {
+        prov_crypto_sha256(s->file + TWIN_CRED_HEADER_BYTES, len, digest) != 0 || memcmp(digest, s->file + 16, 32) != 0) {
         return PROV_STORAGE_IO;
     }
     *p_len = len;
@@ -92,7 +92,7 @@ static int cs_commit(void *ctx, uint32_t *p_generation)
     put_u32(s->file + 4, 1u);
     put_u32(s->file + 8, gen);
     put_u32(s->file + 12, (uint32_t)s->staged_len);
-    if (prov_sha256(s->staged, s->staged_len, s->file + 16) != 0) {
+    if (prov_crypto_sha256(s->staged, s->staged_len, s->file + 16) != 0) {
         return PROV_STORAGE_IO;
     }
     memcpy(s->file + TWIN_CRED_HEADER_BYTES, s->staged, s->staged_len);

@@ -43,10 +43,8 @@
 #include "file_credstore.h"
 #include "file_keystore.h"
 #include "fsutil.h"
-#include "mbedtls/ctr_drbg.h"
-#include "mbedtls/entropy.h"
 #include "mqtt_app.h"
-#include "prov/compat.h"
+#include "prov/crypto.h"
 #include "prov/device.h"
 #include "prov/state.h"
 #include "twin_log.h"
@@ -80,8 +78,6 @@ static int g_restart_pending;
 static uint32_t g_restart_at_ms;
 static int g_restart_count;
 
-static mbedtls_entropy_context g_entropy;
-static mbedtls_ctr_drbg_context g_drbg;
 static twin_file_keystore_t g_keystore;
 static twin_file_credstore_t g_credstore;
 static twin_mqtt_app_t g_app;
@@ -162,12 +158,6 @@ static int pty_set_baud(void *ctx, uint32_t baud)
 
 /* ------------------------------------------------------------ platform */
 
-static int pf_random(void *ctx, unsigned char *out, size_t len)
-{
-    (void)ctx;
-    return mbedtls_ctr_drbg_random(&g_drbg, out, len);
-}
-
 static void pf_restart(void *ctx, uint32_t delay_ms)
 {
     (void)ctx;
@@ -216,7 +206,7 @@ static void boot(int software_reset)
     twin_remove_temp_files(g_opt.state_dir);
     memset(&cfg, 0, sizeof(cfg));
     twin_file_keystore_free(&g_keystore);
-    twin_file_keystore_init(&g_keystore, g_opt.state_dir, &g_drbg, g_opt.keygen_delay_ms, &cfg.keystore);
+    twin_file_keystore_init(&g_keystore, g_opt.state_dir, g_opt.keygen_delay_ms, &cfg.keystore);
     twin_file_credstore_init(&g_credstore, g_opt.state_dir, &cfg.credstore);
     twin_mqtt_app_init(&g_app, g_opt.state_dir, millis_since_boot, &cfg.app);
     g_app.p_dev = &g_dev;
@@ -226,7 +216,7 @@ static void boot(int software_reset)
     cfg.transport.set_baud = pty_set_baud;
     cfg.platform.ctx = NULL;
     cfg.platform.millis = pf_millis;
-    cfg.platform.random = pf_random;
+    cfg.platform.random = prov_crypto_random;
     cfg.platform.restart = pf_restart;
     cfg.platform.device_id = g_opt.device_id;
     cfg.platform.firmware_version = TWIN_FIRMWARE_VERSION;
@@ -333,7 +323,7 @@ static int resolve_device_id(const char *given)
         snprintf(g_opt.device_id, sizeof(g_opt.device_id), "%s", saved);
     } else {
         uint8_t digest[32];
-        prov_sha256((const uint8_t *)g_opt.state_dir, strlen(g_opt.state_dir), digest);
+        (void)prov_crypto_sha256((const uint8_t *)g_opt.state_dir, strlen(g_opt.state_dir), digest);
         /* 0x02 in the first octet: a locally administered MAC, cannot clash with a real chip's */
         digest[0] = (uint8_t)((digest[0] & 0xFCu) | 0x02u);
         for (int i = 0; i < 6; i++) {
@@ -442,18 +432,15 @@ int main(int argc, char **argv)
     if (lock_state_dir() != 0) {
         return 1;
     }
+    if (prov_crypto_init() != 0) {
+        fprintf(stderr, "provision-twin: random generator did not seed\n");
+        return 1;
+    }
     if (resolve_device_id(device_id) != 0) {
         fprintf(stderr, "provision-twin: cannot write %s/device-id: %s\n", g_opt.state_dir, strerror(errno));
         return 1;
     }
 
-    mbedtls_entropy_init(&g_entropy);
-    mbedtls_ctr_drbg_init(&g_drbg);
-    if (mbedtls_ctr_drbg_seed(&g_drbg, mbedtls_entropy_func, &g_entropy, (const unsigned char *)g_opt.device_id,
-                              12u) != 0) {
-        fprintf(stderr, "provision-twin: random generator did not seed\n");
-        return 1;
-    }
     if (open_pty(pty_name, sizeof(pty_name)) != 0) {
         fprintf(stderr, "provision-twin: cannot create a pseudo-terminal: %s\n", strerror(errno));
         return 1;

@@ -18,13 +18,10 @@
 #include "file_credstore.h"
 #include "file_keystore.h"
 #include "fsutil.h"
-#include "mbedtls/entropy.h"
 #include "prov/codes.h"
-#include "prov/compat.h"
+#include "prov/crypto.h"
 #include "prov/csr.h"
 
-static mbedtls_entropy_context g_entropy;
-static mbedtls_ctr_drbg_context g_drbg;
 static char g_dir[256];
 
 static int setup(void **state)
@@ -56,7 +53,7 @@ static void test_key_file_private_and_consistent(void **state)
     uint8_t b[32];
     (void)state;
 
-    twin_file_keystore_init(&store, g_dir, &g_drbg, 0, &ks);
+    twin_file_keystore_init(&store, g_dir, 0, &ks);
     assert_int_equal(ks.key_type(ks.ctx, PROV_KEY_SLOT_ACTIVE, &type), PROV_STORAGE_NOT_FOUND);
     assert_int_equal(ks.generate(ks.ctx, PROV_KEY_SLOT_ACTIVE, PROV_KEY_EC_P384), PROV_STORAGE_OK);
     snprintf(path, sizeof(path), "%s/%s", g_dir, TWIN_KEY_FILE_ACTIVE);
@@ -73,7 +70,7 @@ static void test_key_file_private_and_consistent(void **state)
         prov_keystore_t ks2;
         uint8_t spki2[PROV_PUBKEY_DER_MAX];
         size_t len2 = 0;
-        twin_file_keystore_init(&store2, g_dir, &g_drbg, 0, &ks2);
+        twin_file_keystore_init(&store2, g_dir, 0, &ks2);
         assert_int_equal(ks2.public_key(ks2.ctx, PROV_KEY_SLOT_ACTIVE, spki, sizeof(spki), &spki_len), 0);
         assert_int_equal(ks.public_key(ks.ctx, PROV_KEY_SLOT_ACTIVE, spki2, sizeof(spki2), &len2), 0);
         assert_int_equal(len2, spki_len);
@@ -156,9 +153,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_file_private_and_consistent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credstore_commit_generations_and_corruption, setup, teardown),
     };
-    mbedtls_entropy_init(&g_entropy);
-    mbedtls_ctr_drbg_init(&g_drbg);
-    if (mbedtls_ctr_drbg_seed(&g_drbg, mbedtls_entropy_func, &g_entropy, NULL, 0) != 0) {
+    if (prov_crypto_init() != 0) {
         return 1;
     }
     return cmocka_run_group_tests_name("twin file stores", tests, NULL, NULL);

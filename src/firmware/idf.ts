@@ -1,0 +1,327 @@
+/**
+ * Where ESP-IDF is, which version it is, and how to run its build.
+ *
+ * Two sources, in this order:
+ * - `IDF_PATH` (set by ESP-IDF's export.sh, or given as `idfPath`): a real
+ *   installation whose environment the user has already set up;
+ * - the ESP-IDF kit (`esp-idf-kit-v<version>.tar.xz` in
+ *   `PROVISION_IDF_KIT_DIR`, default `../shared/esp-idf-kit` beside the
+ *   repository): real ESP-IDF sources with wrappers around Debian's
+ *   compilers, unpacked once under `build/esp-idf-kit/v<version>/`. It is how
+ *   this repository's CI compiles the port and builds the `idf-linux` device
+ *   without Espressif's installer or network access.
+ *
+ * A kit's IDF_PATH is recognised as such (its `toolchain/` and `python/`
+ * folders sit beside `esp-idf/`) and gets the kit's environment too.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ProvisionError } from "../errors.js";
+
+export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/** Where kits are unpacked; inside build/ so that git never sees them. */
+export const KIT_UNPACK_DIR = join(REPO_ROOT, "build", "esp-idf-kit");
+const KIT_TARBALL = /^esp-idf-kit-v(\d+\.\d+\.\d+)\.tar\.xz$/;
+const UNPACK_LOCK_STALE_MS = 10 * 60_000;
+
+/** The oldest and newest ESP-IDF the port is written and checked for (docs/firmware.md). */
+export const IDF_VERSION_MIN = "5.2.0";
+export const IDF_VERSION_CHECKED = ["5.5.5", "6.0.2"] as const;
+
+export interface IdfVersion {
+  major: number;
+  minor: number;
+  patch: number;
+  /** "5.5.5" */
+  text: string;
+}
+
+export interface Idf {
+  /** The esp-idf folder (IDF_PATH). */
+  idfPath: string;
+  version: IdfVersion;
+  /** The kit folder when IDF_PATH belongs to one. */
+  kitDir: string | undefined;
+  /** Environment for cmake and ninja: the caller's, plus IDF_PATH and the kit's tools. */
+  env: NodeJS.ProcessEnv;
+  /** Extra `cmake` arguments the kit needs (Debian's python, no compiler probes, its extra components). */
+  cmakeArgs: string[];
+}
+
+/** Folder holding the kit tarballs. */
+export function kitSearchDir(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.PROVISION_IDF_KIT_DIR ?? join(REPO_ROOT, "..", "shared", "esp-idf-kit"));
+}
+
+/** Kit versions whose tarball is available, oldest first. */
+export function availableKits(env: NodeJS.ProcessEnv = process.env): string[] {
+  const dir = kitSearchDir(env);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .flatMap((f) => {
+      const m = KIT_TARBALL.exec(f);
+      return m?.[1] ? [m[1]] : [];
+    })
+    .sort(compareVersions);
+}
+
+export function parseVersion(text: string): IdfVersion {
+  const m = /^v?(\d+)\.(\d+)(?:\.(\d+))?/.exec(text.trim());
+  if (!m) throw new TypeError(`not an ESP-IDF version: ${JSON.stringify(text)}`);
+  const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+  return { major, minor, patch, text: `${major}.${minor}.${patch}` };
+}
+
+export function compareVersions(a: string, b: string): number {
+  const [x, y] = [parseVersion(a), parseVersion(b)];
+  return x.major - y.major || x.minor - y.minor || x.patch - y.patch;
+}
+
+/** The version an ESP-IDF tree declares in tools/cmake/version.cmake (what its build uses too). */
+export function readIdfVersion(idfPath: string): IdfVersion {
+  const file = join(idfPath, "tools", "cmake", "version.cmake");
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ProvisionError(
+      "CONFIG",
+      "this is not an ESP-IDF folder: tools/cmake/version.cmake is missing",
+      {
+        where: idfPath,
+        hint: "point IDF_PATH at the esp-idf folder (run ESP-IDF's export.sh), or unset it to use the kit",
+        cause: e,
+      },
+    );
+  }
+  const part = (name: string) => new RegExp(`IDF_VERSION_${name}\\s+(\\d+)`).exec(text)?.[1];
+  const [major, minor, patch] = [part("MAJOR"), part("MINOR"), part("PATCH")];
+  if (major === undefined || minor === undefined || patch === undefined)
+    throw new ProvisionError("CONFIG", "cannot read the ESP-IDF version", { where: file });
+  return parseVersion(`${major}.${minor}.${patch}`);
+}
+
+/**
+ * Refuses versions the port does not build on (below 5.2: no HMAC-based NVS
+ * encryption, no nvs_sec_provider, older driver and VFS APIs), and says so
+ * for versions newer than any it was checked on. Returns a warning or "".
+ */
+export function checkIdfVersion(version: IdfVersion, where: string): string {
+  if (compareVersions(version.text, IDF_VERSION_MIN) < 0)
+    throw new ProvisionError("CONFIG", `ESP-IDF v${version.text} is too old for the provisioning firmware`, {
+      where,
+      hint: `use ESP-IDF v5.2 or newer (checked: ${IDF_VERSION_CHECKED.map((v) => `v${v}`).join(", ")})`,
+    });
+  const newest = IDF_VERSION_CHECKED[IDF_VERSION_CHECKED.length - 1] ?? IDF_VERSION_MIN;
+  const newestMinor = parseVersion(newest);
+  if (
+    version.major > newestMinor.major ||
+    (version.major === newestMinor.major && version.minor > newestMinor.minor)
+  )
+    return `ESP-IDF v${version.text} is newer than any version the firmware was checked on (newest: v${newest}); it may not build`;
+  return "";
+}
+
+function kitRootOf(idfPath: string): string | undefined {
+  const root = dirname(resolve(idfPath));
+  return existsSync(join(root, "toolchain", "bin")) && existsSync(join(root, "python", "esp-idf-kconfig"))
+    ? root
+    : undefined;
+}
+
+function kitEnvironment(kitDir: string, idfPath: string, base: NodeJS.ProcessEnv): Idf["env"] {
+  const python = ["esp-idf-kconfig", "esptool"]
+    .map((p) => join(kitDir, "python", p))
+    .filter((p) => existsSync(p));
+  return {
+    ...base,
+    IDF_PATH: idfPath,
+    PATH: `${join(kitDir, "toolchain", "bin")}:${base.PATH ?? ""}`,
+    PYTHONPATH: [...python, ...(base.PYTHONPATH ? [base.PYTHONPATH] : [])].join(":"),
+    // Managed components come from the kit's components-extra/: no registry here.
+    IDF_COMPONENT_MANAGER: "0",
+  };
+}
+
+function kitCmakeArgs(kitDir: string): string[] {
+  return [
+    `-DEXTRA_COMPONENT_DIRS=${join(kitDir, "components-extra")}`,
+    // Debian's python has the packages the kit's README lists; a pyenv shim may not.
+    "-DPYTHON=/usr/bin/python3",
+    "-DPYTHON_DEPS_CHECKED=1",
+    "-DCMAKE_C_COMPILER_WORKS=1",
+    "-DCMAKE_CXX_COMPILER_WORKS=1",
+  ];
+}
+
+function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv },
+): Promise<{ code: number | null; output: string; spawnError?: Error }> {
+  return new Promise((done) => {
+    let output = "";
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.on("data", (b: Buffer) => {
+      output += b.toString();
+    });
+    child.stderr.on("data", (b: Buffer) => {
+      output += b.toString();
+    });
+    child.on("error", (spawnError) => done({ code: null, output, spawnError }));
+    child.on("close", (code) => done({ code, output }));
+  });
+}
+
+async function withDirLock<T>(lock: string, fn: () => Promise<T>): Promise<T> {
+  mkdirSync(dirname(lock), { recursive: true });
+  const started = Date.now();
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const age = Date.now() - (existsSync(lock) ? statSync(lock).mtimeMs : Date.now());
+      if (age > UNPACK_LOCK_STALE_MS) rmSync(lock, { recursive: true, force: true });
+      if (Date.now() - started > UNPACK_LOCK_STALE_MS)
+        throw new ProvisionError("INTERNAL", "another process has held this lock for too long", {
+          where: lock,
+          hint: "remove the directory if no build or unpack is running",
+        });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/** The unpacked kit of this version, unpacking its tarball once (about 15 s). */
+export async function ensureKit(
+  version: string,
+  opts: { env?: NodeJS.ProcessEnv; onProgress?: (text: string) => void } = {},
+): Promise<string> {
+  const target = join(KIT_UNPACK_DIR, `v${version}`);
+  const ready = () => existsSync(join(target, "esp-idf", "tools", "cmake", "version.cmake"));
+  if (ready()) return target;
+  const tarball = join(kitSearchDir(opts.env), `esp-idf-kit-v${version}.tar.xz`);
+  if (!existsSync(tarball))
+    throw new ProvisionError("CONFIG", `the ESP-IDF kit v${version} is not available`, {
+      where: tarball,
+      hint: "set PROVISION_IDF_KIT_DIR to the folder with esp-idf-kit-v*.tar.xz, or set IDF_PATH to an ESP-IDF installation",
+    });
+  return withDirLock(`${target}.lock`, async () => {
+    if (ready()) return target; // another process unpacked it meanwhile
+    const tmp = `${target}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    opts.onProgress?.(`unpacking the ESP-IDF kit v${version} into ${target}`);
+    const r = await run("tar", ["-xJf", tarball, "-C", tmp], {});
+    if (r.code !== 0) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw new ProvisionError("CONFIG", `cannot unpack the ESP-IDF kit (tar exit ${r.code})`, {
+        where: tarball,
+        hint: "needs tar and xz-utils, and free space under build/",
+        deviceLog: r.output.trim().split("\n").slice(-5),
+      });
+    }
+    const inner = join(tmp, "esp-idf-kit");
+    rmSync(target, { recursive: true, force: true });
+    renameSync(existsSync(inner) ? inner : tmp, target);
+    rmSync(tmp, { recursive: true, force: true });
+    return target;
+  });
+}
+
+export interface ResolveIdfOptions {
+  /** An ESP-IDF folder; default: $IDF_PATH, else a kit. */
+  idfPath?: string;
+  /** Kit version to use when there is no IDF_PATH; default: the newest available. */
+  kitVersion?: string;
+  env?: NodeJS.ProcessEnv;
+  onProgress?: (text: string) => void;
+}
+
+/** Finds ESP-IDF (see the top of this file); throws CONFIG with what to do when there is none. */
+export async function resolveIdf(opts: ResolveIdfOptions = {}): Promise<Idf> {
+  const base = opts.env ?? process.env;
+  const explicit = opts.idfPath ?? (opts.kitVersion ? undefined : base.IDF_PATH);
+  let idfPath: string;
+  if (explicit) {
+    idfPath = resolve(explicit);
+  } else {
+    const kits = availableKits(base);
+    const version = opts.kitVersion ?? kits[kits.length - 1];
+    if (!version)
+      throw new ProvisionError(
+        "CONFIG",
+        "no ESP-IDF found: IDF_PATH is not set and there is no ESP-IDF kit",
+        {
+          where: kitSearchDir(base),
+          hint: "install ESP-IDF v5.2+ and run its export.sh (sets IDF_PATH), or set PROVISION_IDF_KIT_DIR to a folder with esp-idf-kit-v*.tar.xz",
+        },
+      );
+    idfPath = join(await ensureKit(version, { env: base, onProgress: opts.onProgress }), "esp-idf");
+  }
+  const version = readIdfVersion(idfPath);
+  const kitDir = kitRootOf(idfPath);
+  return {
+    idfPath,
+    version,
+    kitDir,
+    env: kitDir ? kitEnvironment(kitDir, idfPath, base) : { ...base, IDF_PATH: idfPath },
+    cmakeArgs: kitDir ? kitCmakeArgs(kitDir) : [],
+  };
+}
+
+export interface IdfStepResult {
+  ok: boolean;
+  output: string;
+}
+
+/** `cmake -G Ninja` for a project: writes build/config/sdkconfig.h, compile_commands.json and the sdkconfig. */
+export async function configureIdfProject(opts: {
+  idf: Idf;
+  projectDir: string;
+  buildDir: string;
+  target: string;
+  extraArgs?: string[];
+}): Promise<IdfStepResult> {
+  const args = [
+    "-G",
+    "Ninja",
+    "-S",
+    opts.projectDir,
+    "-B",
+    opts.buildDir,
+    `-DIDF_TARGET=${opts.target}`,
+    // Only main and what it requires: the chip images are never linked here.
+    "-DCOMPONENTS=main",
+    `-DSDKCONFIG=${join(opts.buildDir, "sdkconfig")}`,
+    ...opts.idf.cmakeArgs,
+    ...(opts.extraArgs ?? []),
+  ];
+  const r = await run("cmake", args, { env: opts.idf.env });
+  if (r.spawnError)
+    throw new ProvisionError("CONFIG", `cannot run cmake: ${r.spawnError.message}`, {
+      hint: "install cmake and ninja-build (Debian: apt-get install -y cmake ninja-build)",
+      cause: r.spawnError,
+    });
+  return { ok: r.code === 0, output: r.output };
+}
+
+/** `ninja` in a configured build folder. */
+export async function buildIdfProject(opts: { idf: Idf; buildDir: string }): Promise<IdfStepResult> {
+  const r = await run("ninja", ["-C", opts.buildDir], { env: opts.idf.env });
+  if (r.spawnError)
+    throw new ProvisionError("CONFIG", `cannot run ninja: ${r.spawnError.message}`, {
+      hint: "install ninja-build (Debian: apt-get install -y ninja-build)",
+      cause: r.spawnError,
+    });
+  return { ok: r.code === 0, output: r.output };
+}

@@ -1,2 +1,0 @@
-#pragma once
-void usb_serial_jtag_vfs_use_driver(void);
