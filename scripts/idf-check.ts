@@ -13,14 +13,14 @@
  * prototypes and warnings, not the real code generator); linux with the
  * host GCC. Nothing is linked for a chip here.
  *
- *   npx tsx scripts/idf-check.ts [--kit 5.5.5]... [--board ID]... [--jobs N] [--json]
+ *   npx tsx scripts/idf-check.ts [--kit 5.5.5]... [--board ID]... [--jobs N] [--json] [--report FILE]
  *
  * Prints one line per combination and a summary; `--json` prints one JSON
- * object per combination instead (test/run-all.sh counts them). Exit 1 when
- * anything fails.
+ * object per combination instead; `--report FILE` writes those JSON lines to
+ * FILE as well (test/run-all.sh counts them). Exit 1 when anything fails.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadBoards } from "../src/boards/index.js";
@@ -190,8 +190,10 @@ async function main(): Promise<number> {
       board: { type: "string", multiple: true },
       jobs: { type: "string", default: "2" },
       json: { type: "boolean", default: false },
+      report: { type: "string" },
     },
   });
+  if (values.report) writeFileSync(values.report, "");
   const jobs = Number(values.jobs);
   const idfs: Idf[] = [];
   if (process.env.IDF_PATH && !values.kit) idfs.push(await resolveIdf());
@@ -216,6 +218,7 @@ async function main(): Promise<number> {
   const results = await pool(combos, jobs, async (c) => {
     const r = await checkCombo(c.idf, c.board, c.keyStore, c.target, 1);
     process.stdout.write(values.json ? `${JSON.stringify(r)}\n` : `${describe(r)}\n`);
+    if (values.report) appendFileSync(values.report, `${JSON.stringify(r)}\n`);
     return r;
   });
   const failed = results.filter((r) => r.status === "failed");

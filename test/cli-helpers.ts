@@ -18,6 +18,8 @@ export interface CliRun {
   ms: number;
   /** Sends SIGINT (useful with untilLine, while the command still runs). */
   interrupt: () => void;
+  /** Resolves with the exit status once the process is gone (with untilLine, after interrupt()). */
+  exited: Promise<number | null>;
 }
 
 export interface CliOptions {
@@ -44,6 +46,7 @@ export function runCli(args: string[], opts: CliOptions): Promise<CliRun> {
     ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
   });
   const interrupt = () => child.kill("SIGINT");
+  const exited = new Promise<number | null>((done) => child.once("close", (status) => done(status)));
   return new Promise((res) => {
     let stdout = "";
     let stderr = "";
@@ -53,6 +56,7 @@ export function runCli(args: string[], opts: CliOptions): Promise<CliRun> {
       stderr,
       ms: Date.now() - started,
       interrupt,
+      exited,
     });
     child.stdout.on("data", (d) => {
       stdout += d;

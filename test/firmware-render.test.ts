@@ -46,11 +46,12 @@ function render(boardId: string): { dir: string; files: string[] } {
 }
 
 describe("renderFirmware", () => {
-  it("covers the four ESP32 boards", () => {
+  it("covers the four ESP32 boards and ESP-IDF's linux target", () => {
     expect(ESP_BOARDS).toEqual([
       "esp32-c3-devkitm-1",
       "esp32-devkitc",
       "esp32-s3-devkitc-1",
+      "idf-linux",
       "m5stack-core2-aws",
     ]);
   });
@@ -112,7 +113,10 @@ describe("renderFirmware", () => {
       const { dir } = render(boardId);
       const sdk = readFileSync(join(dir, "sdkconfig.defaults"), "utf8");
       expect(sdk).toContain(`CONFIG_IDF_TARGET="${board.chip}"`);
-      expect(sdk).toContain(`CONFIG_ESPTOOLPY_FLASHSIZE_${board.flash?.sizeMB}MB=y`);
+      // the linux target's flash is a file sized by its partition table (system_linux.c), not a chip's flash size
+      expect(sdk.includes(`CONFIG_ESPTOOLPY_FLASHSIZE_${board.flash?.sizeMB}MB=y`)).toBe(
+        board.chip !== "linux",
+      );
       expect(sdk.includes("CONFIG_ESP_CONSOLE_USB_SERIAL_JTAG=y")).toBe(
         board.console.kind === "usb-serial-jtag",
       );
@@ -143,9 +147,27 @@ describe("renderFirmware", () => {
     expect(render("m5stack-core2-aws").files).not.toContain("main/keystore_slots.h");
   });
 
-  it("renders the M5Stack ATECC608 at 0x35 as cryptoauthlib's 8-bit 0x6A on GPIO21/22", () => {
+  it("gives ESP-IDF's linux target its own small ports instead of the chip's", () => {
+    const linux = render("idf-linux").files;
+    for (const f of [
+      "system_linux.c",
+      "transport_pty.c",
+      "network_host.c",
+      "entropy_linux.c",
+      "esp_timer_linux.c",
+    ])
+      expect(linux).toContain(`main/${f}`);
+    for (const f of ["system_chip.c", "transport_uart.c", "network_wifi.c", "entropy_esp.c"])
+      expect(linux).not.toContain(`main/${f}`);
+    const chip = render("esp32-devkitc").files;
+    for (const f of ["system_chip.c", "network_wifi.c", "entropy_esp.c"]) expect(chip).toContain(`main/${f}`);
+    expect(chip).not.toContain("main/system_linux.c");
+  });
+
+  it("renders the M5Stack ATECC608 at 0x35 as cryptoauthlib's 8-bit 0x6A on GPIO21/22 (ESP-IDF v5 only)", () => {
     const { dir } = render("m5stack-core2-aws");
-    const sdk = readFileSync(join(dir, "sdkconfig.defaults"), "utf8");
+    expect(readFileSync(join(dir, "sdkconfig.defaults.v6"), "utf8")).not.toContain("ATCA");
+    const sdk = readFileSync(join(dir, "sdkconfig.defaults.v5"), "utf8");
     expect(sdk).toContain("CONFIG_ATCA_I2C_ADDRESS=0x6A");
     expect(sdk).toContain("CONFIG_ATCA_I2C_SDA_PIN=21");
     expect(sdk).toContain("CONFIG_ATCA_I2C_SCL_PIN=22");

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`): every check the project has, the
 # TypeScript suite (vitest), the C suites (cmocka), a short libFuzzer run,
-# lint and typecheck, summed into one closing line `N passed, N failed`.
+# the ESP-IDF port compiled against real ESP-IDF (every board x key store x
+# kit) and the idf-linux device built with each kit, lint and typecheck,
+# summed into one closing line `N passed, N failed`.
 set -u
 cd "$(dirname "$0")/.."
 mkdir -p build
@@ -36,6 +38,34 @@ make -C firmware-templates fuzz FUZZ_RUNS="${FUZZ_RUNS:-50000}" >build/fuzz.log 
 fuzz_status=$?
 tail -n 3 build/fuzz.log
 count "fuzz" "$fuzz_status"
+
+echo "== ESP-IDF port: every board x key store, compiled with each ESP-IDF kit at -Og and -O2 (scripts/idf-check.ts)"
+idf_report=build/idf-check.jsonl
+npx tsx scripts/idf-check.ts --report "$idf_report"
+idf_status=$?
+if [ -s "$idf_report" ]; then
+  read -r idf_pass idf_fail < <(node -e '
+    const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+    // "refused": the render refuses a store that version cannot build, as it should
+    const bad = rows.filter((r) => r.status === "failed").length;
+    console.log(rows.length - bad, bad);' "$idf_report")
+  passed=$((passed + idf_pass))
+  failed=$((failed + idf_fail))
+  [ "$idf_fail" -gt 0 ] && failures+=("ESP-IDF port: $idf_fail board/key-store/kit combination(s)")
+  if [ "$idf_status" -ne 0 ] && [ "$idf_fail" -eq 0 ]; then count "ESP-IDF compile check" 1; fi
+else
+  count "ESP-IDF compile check (no report: see the message above)" 1
+fi
+
+echo "== idf-linux device: the ESP-IDF port built for ESP-IDF's linux target with each kit"
+for kit in 5.5.5 6.0.2; do
+  start=$(date +%s)
+  npx tsx src/cli/main.ts firmware build --board idf-linux --idf "$kit" >build/idf-linux-$kit.log 2>&1
+  status=$?
+  tail -n 2 build/idf-linux-$kit.log
+  echo "   ($(( $(date +%s) - start )) s)"
+  count "idf-linux build with ESP-IDF $kit" "$status"
+done
 
 echo "== TypeScript (vitest)"
 npx vitest run --reporter=default --reporter=json --outputFile=build/vitest.json

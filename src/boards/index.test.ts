@@ -27,11 +27,12 @@ function thrown(fn: () => unknown): ProvisionError {
 }
 
 describe("loadBoards", () => {
-  it("loads the five shipped boards", () => {
+  it("loads the six shipped boards", () => {
     expect(loadBoards().map((b) => b.id)).toEqual([
       "esp32-c3-devkitm-1",
       "esp32-devkitc",
       "esp32-s3-devkitc-1",
+      "idf-linux",
       "m5stack-core2-aws",
       "twin",
     ]);

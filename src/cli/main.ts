@@ -195,12 +195,26 @@ deviceOptions(program.command("install"))
   .option("--json", "print JSON")
   .action(run(async () => (await import("../commands/install.js")).installCommand));
 
+const IDF_OPTION_HELP =
+  "ESP-IDF to build with: a kit version (e.g. 6.0.2) or an ESP-IDF folder (default: $IDF_PATH, else the newest kit)";
+
 program
   .command("sim")
-  .description("start device twins on pseudo-terminals; prints one port per line")
-  .addOption(new Option("--count <n>", "how many twins").argParser(positive).default(1))
-  .option("--state-dir <dir>", "where the twins keep their flash", ".state/twins")
-  .addOption(new Option("--line-rate <baud>", "pace twin output like a real UART").argParser(positive))
+  .description("start devices on pseudo-terminals (twins, or the ESP-IDF port on ESP-IDF's linux target)")
+  .addOption(new Option("--count <n>", "how many devices").argParser(positive).default(1))
+  .addOption(
+    new Option(
+      "--board <id>",
+      "twin (the C core on Linux) or idf-linux (the ESP-IDF port, built with ESP-IDF)",
+    )
+      .choices(["twin", "idf-linux"])
+      .default("twin"),
+  )
+  .option("--idf <version|dir>", IDF_OPTION_HELP)
+  .option("--state-dir <dir>", "where the devices keep their flash", ".state/twins")
+  .addOption(
+    new Option("--line-rate <baud>", "pace twin output like a real UART (twins only)").argParser(positive),
+  )
   .option("--json", "print a JSON array of {port, deviceId, stateDir}")
   .action(run(async () => (await import("../commands/sim.js")).simCommand));
 
@@ -216,7 +230,7 @@ program
 
 const firmware = program
   .command("firmware")
-  .description("device firmware: render ESP-IDF projects, build the twin");
+  .description("device firmware: render ESP-IDF projects, build the twin and the idf-linux device");
 firmware
   .command("render")
   .description("render a complete ESP-IDF project for a board")
@@ -232,8 +246,9 @@ firmware
   .action(run(async () => (await import("../commands/firmware.js")).firmwareRenderCommand));
 firmware
   .command("build")
-  .description("build the firmware for a board; only the twin can be built without ESP-IDF")
+  .description("build the firmware that runs on this host: the twin, or idf-linux (ESP-IDF's linux target)")
   .requiredOption("--board <id>", "board id")
+  .option("--idf <version|dir>", IDF_OPTION_HELP)
   .action(run(async () => (await import("../commands/firmware.js")).firmwareBuildCommand));
 
 planOptions(cloudOptions(program.command("station")))

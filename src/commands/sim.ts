@@ -1,23 +1,41 @@
 /**
- * `provision sim [--count N] [--state-dir DIR]`: device twins for trying the
- * tool (or a station) without hardware. Prints one pty path per line (or a
- * JSON array) on stdout and keeps the twins running until interrupted; a
- * twin started again on the same state dir keeps its key and flash.
+ * `provision sim [--count N] [--board twin|idf-linux] [--state-dir DIR]`:
+ * devices for trying the tool (or a station) without hardware: device twins,
+ * or the ESP-IDF port itself built for ESP-IDF's linux target. Prints one pty
+ * path per line (or a JSON array) on stdout and keeps the devices running
+ * until interrupted; a device started again on the same state dir keeps its
+ * key and flash.
  */
 import { resolve } from "node:path";
 import { interrupt } from "../cli/interrupt.js";
-import { startTwins } from "../twin/index.js";
+import { ProvisionError } from "../errors.js";
+import { idfSelection } from "../firmware/idf.js";
+import { type DeviceFirmware, startTwins } from "../twin/index.js";
 
 export interface SimCommandOptions {
   count: number;
+  board?: DeviceFirmware;
+  idf?: string;
   stateDir: string;
   lineRate?: number;
   json?: boolean;
 }
 
 export async function simCommand(opts: SimCommandOptions): Promise<void> {
+  const firmware = opts.board ?? "twin";
+  if (firmware === "idf-linux" && opts.lineRate)
+    throw new ProvisionError(
+      "USAGE",
+      "--line-rate paces twins only: the idf-linux device runs at the host's speed",
+      {
+        where: "--line-rate",
+      },
+    );
   const twins = await startTwins(opts.count, resolve(opts.stateDir), {
-    bootBanner: true,
+    firmware,
+    idf: idfSelection(opts.idf),
+    onBuild: (t) => process.stderr.write(`${t}\n`),
+    ...(firmware === "twin" ? { bootBanner: true } : {}),
     ...(opts.lineRate ? { lineRateBaud: opts.lineRate } : {}),
   });
   if (opts.json) {
@@ -28,7 +46,7 @@ export async function simCommand(opts: SimCommandOptions): Promise<void> {
     for (const t of twins) process.stdout.write(`${t.port}\n`);
   }
   process.stderr.write(
-    `${twins.length} twin(s) running; Ctrl-C stops them (their flash stays in ${opts.stateDir})\n`,
+    `${twins.length} ${firmware === "twin" ? "twin(s)" : "idf-linux device(s)"} running; Ctrl-C stops them (their flash stays in ${opts.stateDir})\n`,
   );
   await new Promise<void>((resolveStop) => {
     if (interrupt.signal.aborted) resolveStop();

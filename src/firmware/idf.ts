@@ -247,6 +247,12 @@ export interface ResolveIdfOptions {
   onProgress?: (text: string) => void;
 }
 
+/** The `--idf` option: a kit version ("6.0.2") or an ESP-IDF folder. */
+export function idfSelection(value: string | undefined): ResolveIdfOptions {
+  if (value === undefined) return {};
+  return /^v?\d+\.\d+\.\d+$/.test(value) ? { kitVersion: value.replace(/^v/, "") } : { idfPath: value };
+}
+
 /** Finds ESP-IDF (see the top of this file); throws CONFIG with what to do when there is none. */
 export async function resolveIdf(opts: ResolveIdfOptions = {}): Promise<Idf> {
   const base = opts.env ?? process.env;

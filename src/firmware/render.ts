@@ -111,8 +111,10 @@ export interface RenderFirmwareOptions {
 export interface RenderFirmwareResult {
   board: Board;
   outDir: string;
-  /** Every written file, relative to outDir, with `/` separators, sorted. */
+  /** Every rendered file, relative to outDir, with `/` separators, sorted. */
   files: string[];
+  /** The files whose content changed (all of them unless `writeOnlyChanged`). */
+  changed: string[];
 }
 
 /** The values every template sees; exported so tests can check one template against its inputs. */
@@ -300,12 +302,14 @@ function listFiles(dir: string): string[] {
   return out.sort();
 }
 
-function writeOut(outDir: string, rel: string, content: Buffer, onlyChanged: boolean): void {
+/** Writes one rendered file; returns false when `onlyChanged` found it already right. */
+function writeOut(outDir: string, rel: string, content: Buffer, onlyChanged: boolean): boolean {
   const file = join(outDir, ...rel.split("/"));
   try {
-    if (onlyChanged && existsSync(file) && readFileSync(file).equals(content)) return;
+    if (onlyChanged && existsSync(file) && readFileSync(file).equals(content)) return false;
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, content);
+    return true;
   } catch (e) {
     // EACCES, ENOTDIR, ENOSPC: the user's --out, not a bug of the tool.
     throw new ProvisionError("CONFIG", `cannot write the rendered project: ${(e as Error).message}`, {
@@ -359,6 +363,11 @@ export function renderFirmware(opts: RenderFirmwareOptions): RenderFirmwareResul
   ctx.mainSources = selected.filter((f) => /^main\/[^/]+\.c$/.test(f)).map((f) => f.slice("main/".length));
 
   const files: string[] = [];
+  const changed: string[] = [];
+  const emit = (rel: string, content: Buffer) => {
+    if (writeOut(opts.outDir, rel, content, onlyChanged)) changed.push(rel);
+    files.push(rel);
+  };
   for (const rel of selected) {
     if (rel.endsWith(".hbs")) {
       const target = rel.slice(0, -".hbs".length);
@@ -376,19 +385,14 @@ export function renderFirmware(opts: RenderFirmwareOptions): RenderFirmwareResul
           cause: e,
         });
       }
-      writeOut(opts.outDir, target, Buffer.from(text), onlyChanged);
-      files.push(target);
+      emit(target, Buffer.from(text));
     } else {
-      writeOut(opts.outDir, rel, readFileSync(join(espDir, rel)), onlyChanged);
-      files.push(rel);
+      emit(rel, readFileSync(join(espDir, rel)));
     }
   }
-  for (const rel of coreFiles) {
-    const target = `components/prov_core/${rel}`;
-    writeOut(opts.outDir, target, readFileSync(join(coreDir, ...rel.split("/"))), onlyChanged);
-    files.push(target);
-  }
-  return { board, outDir: opts.outDir, files: files.sort() };
+  for (const rel of coreFiles)
+    emit(`components/prov_core/${rel}`, readFileSync(join(coreDir, ...rel.split("/"))));
+  return { board, outDir: opts.outDir, files: files.sort(), changed: changed.sort() };
 }
 
 export interface FirmwareRenderCommandOptions {

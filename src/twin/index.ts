@@ -1,5 +1,7 @@
-/** The device twin: the C device core on a Linux pseudo-terminal. */
+/** Devices on Linux pseudo-terminals: the twin (the C core) and the idf-linux device (the ESP-IDF port). */
 export {
+  DEVICE_FIRMWARES,
+  type DeviceFirmware,
   ensureTwinBuilt,
   missingPackageHint,
   startTwin,

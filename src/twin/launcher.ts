@@ -1,9 +1,11 @@
 /**
- * Launcher for the device twin (firmware-templates/host/provision-twin):
- * builds it when needed and starts twins on their own pseudo-terminals.
- * Used by `provision sim`, the demo, the station benchmark and tests.
+ * Launcher for devices on pseudo-terminals: the device twin
+ * (firmware-templates/host/provision-twin) or the idf-linux device (the
+ * ESP-IDF port built for ESP-IDF's linux target, src/firmware/idf-linux.ts).
+ * Builds what is needed and starts devices on their own ptys. Used by
+ * `provision sim`, the demo, the station benchmark and tests.
  *
- * The twin's stdout contract (see twin_main.c): one JSON line
+ * Both keep one stdout contract (twin_main.c, system_linux.c): one JSON line
  * `{"port":"/dev/pts/N","deviceId":"...","pid":N,"stateDir":"..."}`, then
  * nothing; diagnostics on stderr.
  */
@@ -13,6 +15,8 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { ProvisionError } from "../errors.js";
+import type { ResolveIdfOptions } from "../firmware/idf.js";
+import { ensureIdfLinuxBuilt } from "../firmware/idf-linux.js";
 
 /** firmware-templates/host, found from this file (src/twin/ -> ../../). */
 export const TWIN_DIR = resolve(
@@ -34,23 +38,34 @@ const SOURCE_DIRS = [
   resolve(TWIN_DIR, "../core/include/prov"),
 ];
 
+/** What runs on the pty: the twin (the core on Linux) or the ESP-IDF port on ESP-IDF's linux target. */
+export type DeviceFirmware = "twin" | "idf-linux";
+export const DEVICE_FIRMWARES: readonly DeviceFirmware[] = ["twin", "idf-linux"];
+
 export interface TwinOptions {
+  /** Default "twin". */
+  firmware?: DeviceFirmware;
+  /** For idf-linux: which ESP-IDF builds it (default $IDF_PATH, else the newest kit). */
+  idf?: ResolveIdfOptions;
+  /** Progress of a build that may take a minute (idf-linux). */
+  onBuild?: (text: string) => void;
   /** The twin's flash: keys, committed set, device id. Created if missing. */
   stateDir: string;
   /** 12 lowercase hex digits; default: saved in the state dir, else derived from its path. */
   deviceId?: string;
   boardId?: string;
-  /** Pace output like a UART at this rate (10 bits per byte); 0 or absent = unpaced. */
+  /** Twin only: pace output like a UART at this rate (10 bits per byte); 0 or absent = unpaced. */
   lineRateBaud?: number;
-  /** Print a ROM boot banner and ESP-IDF log lines at (re)boot. */
+  /** Twin only: print a ROM boot banner and ESP-IDF-like log lines at (re)boot (idf-linux logs as ESP-IDF does). */
   bootBanner?: boolean;
-  /** Extra delay inside key generation, to imitate a slow chip. */
+  /** Twin only: extra delay inside key generation, to imitate a slow chip. */
   keygenDelayMs?: number;
   /** Mirror the twin's UART log lines to its stderr (kept in `stderrLines`). */
   logStderr?: boolean;
 }
 
 export interface Twin {
+  firmware: DeviceFirmware;
   /** The pty path to open as a serial port. */
   port: string;
   deviceId: string;
@@ -188,8 +203,29 @@ function installExitHook(): void {
   });
 }
 
+/** The program for `o.firmware`, built if needed. */
+async function deviceBinary(o: Pick<TwinOptions, "firmware" | "idf" | "onBuild">): Promise<string> {
+  if (o.firmware === "idf-linux")
+    return (await ensureIdfLinuxBuilt({ ...o.idf, onProgress: o.onBuild })).binary;
+  return ensureTwinBuilt();
+}
+
 function twinArgs(o: TwinOptions): string[] {
   const args = ["--state-dir", o.stateDir, "--exit-with-parent"];
+  if (o.firmware === "idf-linux") {
+    // The real port runs at the host's speed and prints ESP-IDF's own boot log; the twin's imitations do not apply.
+    if (o.lineRateBaud || o.keygenDelayMs)
+      throw new TypeError(
+        "lineRateBaud and keygenDelayMs imitate a chip in the twin; the idf-linux device has neither",
+      );
+    if (o.deviceId !== undefined) {
+      if (!/^[0-9a-f]{12}$/.test(o.deviceId))
+        throw new TypeError(`deviceId must be 12 lowercase hex digits, got ${JSON.stringify(o.deviceId)}`);
+      args.push("--device-id", o.deviceId);
+    }
+    if (o.logStderr) args.push("--log-stderr");
+    return args;
+  }
   if (o.deviceId !== undefined) {
     if (!/^[0-9a-f]{12}$/.test(o.deviceId))
       throw new TypeError(`deviceId must be 12 lowercase hex digits, got ${JSON.stringify(o.deviceId)}`);
@@ -209,7 +245,7 @@ function twinArgs(o: TwinOptions): string[] {
 
 /** Builds if needed, starts one twin and resolves once its pty is ready. */
 export async function startTwin(options: TwinOptions): Promise<Twin> {
-  const binary = await ensureTwinBuilt();
+  const binary = await deviceBinary(options);
   // The twin makes its own state dir but not its parents (`sim --state-dir a/b` on a fresh checkout).
   await mkdir(resolve(options.stateDir, ".."), { recursive: true });
   const args = twinArgs(options);
@@ -228,13 +264,14 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     });
   });
 
-  const where = `twin ${options.stateDir}`;
+  const kind = options.firmware === "idf-linux" ? "idf-linux device" : "device twin";
+  const where = `${options.firmware ?? "twin"} ${options.stateDir}`;
   const first = await new Promise<string>((done, fail) => {
     const rl = createInterface({ input: child.stdout });
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       fail(
-        new ProvisionError("INTERNAL", `device twin printed no port within ${TWIN_START_TIMEOUT_MS} ms`, {
+        new ProvisionError("INTERNAL", `${kind} printed no port within ${TWIN_START_TIMEOUT_MS} ms`, {
           where,
           deviceLog: stderrLines,
         }),
@@ -246,12 +283,12 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     });
     child.once("error", (e) => {
       clearTimeout(timer);
-      fail(new ProvisionError("INTERNAL", `cannot start the device twin: ${e.message}`, { where, cause: e }));
+      fail(new ProvisionError("INTERNAL", `cannot start the ${kind}: ${e.message}`, { where, cause: e }));
     });
     void exited.then((code) => {
       clearTimeout(timer);
       fail(
-        new ProvisionError("CONFIG", `device twin exited (code ${code}) before it was ready`, {
+        new ProvisionError("CONFIG", `${kind} exited (code ${code}) before it was ready`, {
           where,
           hint: "see the twin's messages below (state dir writable? pseudo-terminals available?)",
           deviceLog: stderrLines,
@@ -272,6 +309,7 @@ export async function startTwin(options: TwinOptions): Promise<Twin> {
     clearTimeout(timer);
   };
   return {
+    firmware: options.firmware ?? "twin",
     port: info.port,
     deviceId: info.deviceId,
     stateDir: info.stateDir,
@@ -290,7 +328,7 @@ export async function startTwins(
   options: Omit<TwinOptions, "stateDir" | "deviceId"> = {},
 ): Promise<Twin[]> {
   if (!Number.isInteger(n) || n < 1) throw new TypeError(`n must be a positive integer, got ${n}`);
-  await ensureTwinBuilt();
+  await deviceBinary(options); // one build before n starts
   const started = await Promise.allSettled(
     Array.from({ length: n }, (_, i) => startTwin({ ...options, stateDir: join(baseDir, `twin-${i}`) })),
   );

@@ -359,7 +359,7 @@ static void restart_in_place(void)
      * and ignore a tick already on its way, or the new image dies of SIGALRM before its port installs the
      * handler. Its threads also block signals; the new image must start with none blocked.
      */
-    const struct itimerval off = {{0, 0}, {0, 0}};
+    const struct itimerval off = {.it_interval = {0, 0}, .it_value = {0, 0}};
     (void)setitimer(ITIMER_REAL, &off, NULL);
     (void)signal(SIGALRM, SIG_IGN);
     sigemptyset(&none);
@@ -419,6 +419,7 @@ int prov_port_system_init(void)
             exit(1);
         }
     }
+    (void)umask(077); /* the state dir is the device's flash: its keys are the device's own */
     if ((mkdir(p_state, 0700) != 0 && errno != EEXIST) || realpath(p_state, s_state_dir) == NULL ||
         chdir(s_state_dir) != 0) {
         fprintf(stderr, "provision-idf-linux: state dir %s: %s\n", p_state, strerror(errno));
