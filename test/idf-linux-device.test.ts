@@ -2,7 +2,7 @@
  * The idf-linux device as a user meets it, on ESP-IDF v5 and v6:
  * `provision firmware build --board idf-linux` (cached), then
  * `provision sim --board idf-linux` and `provision --port P --local` for
- * P-256 and RSA-2048, the same as with a twin: both end with
+ * every key type (the twin: P-256 and RSA-2048), the same as with a twin: all end with
  * {"counter": 0}, the first counter within 2 s of the MQTT connect. A
  * `--force` rotation on the idf-linux device retires the old certificate
  * once the new one publishes.
@@ -44,7 +44,11 @@ describe.each(IDF_LINUX_KINDS)("$name firmware build", (kind) => {
   );
 });
 
-describe.each(DEVICE_KINDS.flatMap((kind) => ["ec-p256", "rsa-2048"].map((keyType) => ({ kind, keyType }))))(
+/** Every key type on the ESP-IDF port; the twin (covered at length elsewhere) with the two common ones. */
+const keyTypesOf = (kind: { name: string }) =>
+  kind.name === "twin" ? ["ec-p256", "rsa-2048"] : ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"];
+
+describe.each(DEVICE_KINDS.flatMap((kind) => keyTypesOf(kind).map((keyType) => ({ kind, keyType }))))(
   "$kind.name, $keyType: provision sim + provision --local",
   ({ kind, keyType }) => {
     beforeAll(() => kind.build(), IDF_LINUX_BUILD_TIMEOUT_MS);
