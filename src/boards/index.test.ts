@@ -69,6 +69,26 @@ describe("loadBoards", () => {
     expect(e.message).toContain("secureElement:");
   });
 
+  it("keeps ESP-IDF's linux target to what it has: a pty console, plain NVS, no Wi-Fi", () => {
+    const linux = () => JSON.parse(readFileSync(join(BOARDS_DIR_DEFAULT, "idf-linux.json"), "utf8"));
+    const ds = { ...linux(), keyStore: { default: "nvs", supported: ["nvs", "nvs-encrypted"] } };
+    expect(thrown(() => loadBoards(tempBoards({ "idf-linux.json": ds }))).message).toMatch(
+      /keyStore\.supported: ESP-IDF's linux target has plain NVS only/,
+    );
+    const wifi = { ...linux(), wifi: true };
+    expect(thrown(() => loadBoards(tempBoards({ "idf-linux.json": wifi }))).message).toMatch(
+      /wifi: .*no Wi-Fi/,
+    );
+    const uart = { ...linux(), console: { kind: "uart", uartNum: 0 } };
+    expect(thrown(() => loadBoards(tempBoards({ "idf-linux.json": uart }))).message).toMatch(
+      /console\.kind: pty is the console of ESP-IDF's linux target/,
+    );
+    const ptyChip = { ...devkitc(), console: { kind: "pty", uartNum: 0 } };
+    expect(thrown(() => loadBoards(tempBoards({ "esp32-devkitc.json": ptyChip }))).message).toMatch(
+      /console\.kind: pty is the console/,
+    );
+  });
+
   it("rejects an id that differs from the file name", () => {
     const e = thrown(() => loadBoards(tempBoards({ "other.json": devkitc() })));
     expect(e.message).toContain("differs from the file name");

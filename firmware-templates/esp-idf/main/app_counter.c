@@ -29,6 +29,14 @@
 #include "port.h"
 #include "prov/codes.h"
 
+#if !CONFIG_MQTT_TRANSPORT_SSL
+#error "the counter connects with mqtts:// (mutual TLS): CONFIG_MQTT_TRANSPORT_SSL must be on"
+#endif
+#if !CONFIG_MQTT_USE_CUSTOM_CONFIG || CONFIG_MQTT_OUTBOX_EXPIRED_TIMEOUT_MS < 300000
+/* Without the custom configuration esp-mqtt drops queued messages after 30 s offline. */
+#error "counters queued while offline must survive 5 minutes: CONFIG_MQTT_USE_CUSTOM_CONFIG=y, CONFIG_MQTT_OUTBOX_EXPIRED_TIMEOUT_MS>=300000"
+#endif
+
 #define EVENT_QUEUE_LENGTH 16
 #define MQTT_KEEPALIVE_S 60
 #define PUBLISHED_TRACK 8u /* msg_id -> counter for PUBLISHED events */

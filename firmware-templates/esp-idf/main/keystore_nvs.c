@@ -34,6 +34,10 @@
 #endif
 #endif
 
+#if !CONFIG_MBEDTLS_ECP_DP_SECP256R1_ENABLED || !CONFIG_MBEDTLS_ECP_DP_SECP384R1_ENABLED
+#error "the nvs key store makes P-256 and P-384 keys: enable CONFIG_MBEDTLS_ECP_DP_SECP256R1/384R1_ENABLED"
+#endif
+
 /* PSA key ids of the two records ("prv" + index): inside PSA's user range, one per record. */
 #define PROV_PSA_KEY_ID_BASE 0x00707276u
 #define RECORD_MAX (1u + PROV_CRYPTO_KEY_REF_MAX)

@@ -5,8 +5,9 @@
  *   - crypto_mbedtls.c: Mbed TLS 2.28 / 3.x with its classic API (the twin on
  *     Debian's 2.28, ESP-IDF v5's 3.6);
  *   - crypto_psa.c: the PSA Crypto API (Mbed TLS 4 / TF-PSA-Crypto in ESP-IDF
- *     v6, where the classic key APIs are gone; also usable on 3.6 by defining
- *     PROV_CRYPTO_USE_PSA=1).
+ *     v6, where the classic key APIs are gone).
+ * The Mbed TLS version picks one; PROV_CRYPTO_USE_PSA=1 would force PSA on
+ * 3.6, whose PSA API is complete enough, but only 4.x is checked.
  *
  * Software keys (the "nvs" and "file" stores) are handled through a key
  * reference that the store keeps in its own slot record:
