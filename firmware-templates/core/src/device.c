@@ -6,20 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "device_internal.h"
+#include "device_stores.h"
+#include "dispatch.h"
 #include "prov/crypto.h"
 #include "prov/csr.h"
 #include "prov/state.h"
-
-prov_error_code_t prov_reply_error(prov_reply_t *p_reply, prov_error_code_t code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    /* sizeof(text) is 97: vsnprintf keeps at most 96 bytes, the protocol's limit */
-    (void)vsnprintf(p_reply->text, sizeof(p_reply->text), fmt, ap);
-    va_end(ap);
-    return code;
-}
 
 prov_state_t prov_device_state(const prov_device_t *p_dev)
 {

@@ -5,168 +5,13 @@
  */
 #include <string.h>
 
-#include "device_internal.h"
+#include "dispatch.h"
+
+#include "device_stores.h"
+#include "prov/credset.h"
 #include "prov/crypto.h"
 #include "prov/csr.h"
 #include "prov/state.h"
-
-/* WRITE_CREDENTIALS / committed set field tags */
-enum {
-    CRED_CERT = 0x01,
-    CRED_CA = 0x02,
-    CRED_ENDPOINT = 0x03,
-    CRED_PORT = 0x04,
-    CRED_THING = 0x05,
-    CRED_TOPIC = 0x06,
-    CRED_INTERVAL = 0x07,
-    CRED_WIFI_SSID = 0x08,
-    CRED_WIFI_PASSWORD = 0x09
-};
-
-static void copy_cstr(char *p_out, size_t cap, const prov_strview_t *p_v)
-{
-    size_t n = (p_v->len < cap - 1u) ? p_v->len : cap - 1u;
-    memcpy(p_out, p_v->ptr, n);
-    p_out[n] = '\0';
-}
-
-static prov_status_t find_str(const uint8_t *p, size_t len, uint8_t tag, prov_strview_t *p_out, bool required)
-{
-    prov_status_t st = prov_tlv_find_str(p, len, tag, &p_out->ptr, &p_out->len);
-    if (st == PROV_ERR_NOT_FOUND && !required) {
-        p_out->ptr = "";
-        p_out->len = 0u;
-        st = PROV_OK;
-    }
-    return st;
-}
-
-prov_error_code_t prov_credentials_parse(const uint8_t *p_payload, size_t len, prov_credentials_t *p_c,
-                                         prov_reply_t *p_reply)
-{
-    static const struct {
-        uint8_t tag;
-        const char *name;
-        size_t max;
-        bool required;
-    } strs[] = {
-        {CRED_CERT, "certificate", PROV_DEVICE_PAYLOAD_MAX, true},
-        {CRED_CA, "root CA", PROV_DEVICE_PAYLOAD_MAX, true},
-        {CRED_ENDPOINT, "endpoint", PROV_ENDPOINT_MAX, true},
-        {CRED_THING, "thing name", PROV_THING_NAME_MAX, true},
-        {CRED_TOPIC, "topic", PROV_TOPIC_MAX, true},
-        {CRED_WIFI_SSID, "Wi-Fi SSID", 32u, false},
-        {CRED_WIFI_PASSWORD, "Wi-Fi password", 64u, false},
-    };
-    prov_strview_t *outs[] = {&p_c->cert_pem,   &p_c->ca_pem,    &p_c->endpoint,     &p_c->thing_name,
-                              &p_c->topic,      &p_c->wifi_ssid, &p_c->wifi_password};
-    prov_error_code_t code = PROV_CODE_OK;
-
-    memset(p_c, 0, sizeof(*p_c));
-    if (prov_tlv_validate(p_payload, len) != PROV_OK) {
-        return prov_reply_error(p_reply, PROV_CODE_ERR_BAD_PAYLOAD, "credential fields overrun the payload");
-    }
-    for (size_t i = 0; code == PROV_CODE_OK && i < sizeof(strs) / sizeof(strs[0]); i++) {
-        if (find_str(p_payload, len, strs[i].tag, outs[i], strs[i].required) != PROV_OK) {
-            code = prov_reply_error(p_reply, PROV_CODE_ERR_BAD_PAYLOAD, "%s (tag 0x%02x) missing or not a string",
-                                    strs[i].name, strs[i].tag);
-        } else if (outs[i]->len > strs[i].max) {
-            code = prov_reply_error(p_reply, PROV_CODE_ERR_TOO_LARGE, "%s longer than %u bytes", strs[i].name,
-                                    (unsigned)strs[i].max);
-        } else if (strs[i].required && outs[i]->len == 0u) {
-            code = prov_reply_error(p_reply, PROV_CODE_ERR_BAD_PAYLOAD, "%s is empty", strs[i].name);
-        }
-    }
-    if (code == PROV_CODE_OK &&
-        (prov_tlv_find_u16(p_payload, len, CRED_PORT, &p_c->port) != PROV_OK || p_c->port == 0u)) {
-        code = prov_reply_error(p_reply, PROV_CODE_ERR_BAD_PAYLOAD, "MQTT port (tag 0x04 u16, not 0) missing");
-    }
-    if (code == PROV_CODE_OK &&
-        (prov_tlv_find_u32(p_payload, len, CRED_INTERVAL, &p_c->publish_interval_ms) != PROV_OK ||
-         p_c->publish_interval_ms == 0u)) {
-        code = prov_reply_error(p_reply, PROV_CODE_ERR_BAD_PAYLOAD,
-                                "publish interval (tag 0x07 u32 ms, not 0) missing");
-    }
-    return code;
-}
-
-prov_error_code_t prov_device_read_committed(prov_device_t *p_dev, prov_credentials_t *p_creds, size_t *p_len)
-{
-    prov_reply_t scratch;
-    size_t len = 0;
-    uint32_t generation = 0;
-    int st = p_dev->cfg.credstore.read_committed(p_dev->cfg.credstore.ctx, p_dev->work, sizeof(p_dev->work) - 1u,
-                                                 &len, &generation);
-    prov_error_code_t code = (st == PROV_STORAGE_OK) ? PROV_CODE_OK : PROV_CODE_ERR_STORAGE;
-
-    if (code == PROV_CODE_OK) {
-        code = prov_credentials_parse(p_dev->work, len, p_creds, &scratch);
-        p_creds->generation = generation;
-        if (p_len != NULL) {
-            *p_len = len;
-        }
-    }
-    return code;
-}
-
-prov_error_code_t prov_device_refresh(prov_device_t *p_dev)
-{
-    const prov_keystore_t *ks = &p_dev->cfg.keystore;
-    const prov_credstore_t *cs = &p_dev->cfg.credstore;
-    prov_error_code_t code = PROV_CODE_OK;
-    uint8_t spki[PROV_PUBKEY_DER_MAX];
-    size_t spki_len = 0;
-    int st = 0;
-    size_t len = 0;
-    prov_credentials_t creds;
-
-    /* active and pending key */
-    for (int slot = PROV_KEY_SLOT_ACTIVE; slot <= PROV_KEY_SLOT_PENDING; slot++) {
-        bool *p_has = (slot == PROV_KEY_SLOT_ACTIVE) ? &p_dev->has_key : &p_dev->has_pending;
-        uint8_t *p_type = (slot == PROV_KEY_SLOT_ACTIVE) ? &p_dev->key_type : &p_dev->pending_type;
-        uint8_t *p_sha = (slot == PROV_KEY_SLOT_ACTIVE) ? p_dev->key_sha256 : p_dev->pending_sha256;
-        st = ks->key_type(ks->ctx, (prov_key_slot_t)slot, p_type);
-        *p_has = (st == PROV_STORAGE_OK);
-        if (st == PROV_STORAGE_OK) {
-            st = ks->public_key(ks->ctx, (prov_key_slot_t)slot, spki, sizeof(spki), &spki_len);
-            if (st != PROV_STORAGE_OK || prov_crypto_sha256(spki, spki_len, p_sha) != 0) {
-                code = PROV_CODE_ERR_STORAGE;
-            }
-        } else if (st != PROV_STORAGE_NOT_FOUND) {
-            code = PROV_CODE_ERR_STORAGE;
-        }
-    }
-
-    /* committed set */
-    p_dev->has_committed = false;
-    if (prov_device_read_committed(p_dev, &creds, &len) == PROV_CODE_OK) {
-        const size_t cert_end = (size_t)((const uint8_t *)creds.cert_pem.ptr - p_dev->work) + creds.cert_pem.len;
-        uint8_t saved = 0;
-        p_dev->has_committed = true;
-        p_dev->generation = creds.generation;
-        (void)prov_crypto_sha256(p_dev->work, len, p_dev->set_sha256);
-        copy_cstr(p_dev->thing_name, sizeof(p_dev->thing_name), &creds.thing_name);
-        copy_cstr(p_dev->endpoint, sizeof(p_dev->endpoint), &creds.endpoint);
-        copy_cstr(p_dev->topic, sizeof(p_dev->topic), &creds.topic);
-        p_dev->port = creds.port;
-        (void)prov_crypto_sha256((const uint8_t *)creds.cert_pem.ptr, creds.cert_pem.len, p_dev->cert_sha256);
-        /* parse the PEM in place: NUL-terminate it for a moment (work[] has one spare byte at the end) */
-        saved = p_dev->work[cert_end];
-        p_dev->work[cert_end] = 0u;
-        if (prov_cert_spki_digest(creds.cert_pem.ptr, creds.cert_pem.len, NULL, 0u, p_dev->cert_key_sha256) !=
-            PROV_CODE_OK) {
-            memset(p_dev->cert_key_sha256, 0, 32u);
-        }
-        p_dev->work[cert_end] = saved;
-    }
-
-    st = cs->is_locked(cs->ctx);
-    p_dev->locked = (st == 1);
-    if (st < 0) {
-        code = PROV_CODE_ERR_STORAGE;
-    }
-    return code;
-}
 
 /* ---------------------------------------------------------------- handlers */
 
@@ -353,7 +198,7 @@ static prov_error_code_t do_get_csr(prov_device_t *p_dev, const uint8_t *p, size
         return prov_reply_error(p_reply, PROV_CODE_ERR_BAD_PAYLOAD, "GET_CSR fields overrun the payload");
     }
     for (size_t i = 0; i < 6u; i++) {
-        if (find_str(p, len, (uint8_t)(i + 1u), fields[i], false) != PROV_OK) {
+        if (prov_tlv_find_str_or_empty(p, len, (uint8_t)(i + 1u), &fields[i]->ptr, &fields[i]->len) != PROV_OK) {
             return prov_reply_error(p_reply, PROV_CODE_ERR_BAD_PAYLOAD, "subject %s is not a string", names[i]);
         }
     }
@@ -387,7 +232,7 @@ static prov_error_code_t do_write_credentials(prov_device_t *p_dev, const uint8_
                                               prov_reply_t *p_reply)
 {
     prov_credentials_t c;
-    prov_error_code_t code = prov_credentials_parse(p, len, &c, p_reply);
+    prov_error_code_t code = prov_credset_parse(p, len, &c, p_reply->text, sizeof(p_reply->text));
     uint8_t cert_key[32];
 
     if (code != PROV_CODE_OK) {

@@ -397,6 +397,19 @@ prov_status_t prov_tlv_find_str(const uint8_t *p_buf, size_t len, uint8_t tag, c
     return status;
 }
 
+prov_status_t prov_tlv_find_str_or_empty(const uint8_t *p_buf, size_t len, uint8_t tag, const char **pp_str,
+                                         size_t *p_str_len)
+{
+    prov_status_t status = prov_tlv_find_str(p_buf, len, tag, pp_str, p_str_len);
+
+    if (status == PROV_ERR_NOT_FOUND) {
+        *pp_str = "";
+        *p_str_len = 0u;
+        status = PROV_OK;
+    }
+    return status;
+}
+
 prov_status_t prov_tlv_find_cstr(const uint8_t *p_buf, size_t len, uint8_t tag, char *p_out, size_t out_cap)
 {
     const char *p_str = NULL;

@@ -147,6 +147,9 @@ prov_status_t prov_tlv_find_u16(const uint8_t *p_buf, size_t len, uint8_t tag, u
 prov_status_t prov_tlv_find_u32(const uint8_t *p_buf, size_t len, uint8_t tag, uint32_t *p_value);
 /** str value as pointer + length (not NUL-terminated), NUL inside -> PROV_ERR_BAD_VALUE. */
 prov_status_t prov_tlv_find_str(const uint8_t *p_buf, size_t len, uint8_t tag, const char **pp_str, size_t *p_str_len);
+/** As prov_tlv_find_str, but an absent field reads as the empty string (optional text fields). */
+prov_status_t prov_tlv_find_str_or_empty(const uint8_t *p_buf, size_t len, uint8_t tag, const char **pp_str,
+                                         size_t *p_str_len);
 /** str value copied into p_out as a C string: PROV_ERR_TOO_LARGE if len + 1 > out_cap (p_out untouched). */
 prov_status_t prov_tlv_find_cstr(const uint8_t *p_buf, size_t len, uint8_t tag, char *p_out, size_t out_cap);
 /** bytes value as pointer + length. */
