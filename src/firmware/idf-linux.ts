@@ -13,6 +13,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { ProvisionError } from "../errors.js";
+import { withDirLock } from "./dir-lock.js";
 import {
   buildIdfProject,
   configureIdfProject,
@@ -69,31 +70,6 @@ function buildRootFor(idf: Idf): string {
   return join(BUILD_ROOT, tag);
 }
 
-async function withLock<T>(lock: string, fn: () => Promise<T>): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const age = Date.now() - (existsSync(lock) ? statSync(lock).mtimeMs : Date.now());
-      if (age > LOCK_STALE_MS) rmSync(lock, { recursive: true, force: true });
-      if (Date.now() - started > LOCK_STALE_MS)
-        throw new ProvisionError("INTERNAL", "another build of the idf-linux device holds the lock", {
-          where: lock,
-          hint: "remove the directory if no build is running",
-        });
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
-
 function failed(step: string, idf: Idf, output: string, where: string): ProvisionError {
   return new ProvisionError(
     "CONFIG",
@@ -135,7 +111,7 @@ async function build(idf: Idf, root: string, onProgress?: (text: string) => void
   let hash = inputsHash(idf);
   if (fresh(hash)) return { binary, idf, built: false, ms: Date.now() - started };
   mkdirSync(root, { recursive: true });
-  return withLock(`${root}.lock`, async () => {
+  return withDirLock(`${root}.lock`, { staleMs: LOCK_STALE_MS, what: "idf-linux build" }, async () => {
     hash = inputsHash(idf);
     if (fresh(hash)) return { binary, idf, built: false, ms: Date.now() - started };
     onProgress?.(

@@ -15,10 +15,11 @@
  * folders sit beside `esp-idf/`) and gets the kit's environment too.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ProvisionError } from "../errors.js";
+import { withDirLock } from "./dir-lock.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** Where kits are unpacked; inside build/ so that git never sees them. */
@@ -175,32 +176,6 @@ function run(
   });
 }
 
-async function withDirLock<T>(lock: string, fn: () => Promise<T>): Promise<T> {
-  mkdirSync(dirname(lock), { recursive: true });
-  const started = Date.now();
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const age = Date.now() - (existsSync(lock) ? statSync(lock).mtimeMs : Date.now());
-      if (age > UNPACK_LOCK_STALE_MS) rmSync(lock, { recursive: true, force: true });
-      if (Date.now() - started > UNPACK_LOCK_STALE_MS)
-        throw new ProvisionError("INTERNAL", "another process has held this lock for too long", {
-          where: lock,
-          hint: "remove the directory if no build or unpack is running",
-        });
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
-
 /** The unpacked kit of this version, unpacking its tarball once (about 15 s). */
 export async function ensureKit(
   version: string,
@@ -215,27 +190,31 @@ export async function ensureKit(
       where: tarball,
       hint: "set PROVISION_IDF_KIT_DIR to the folder with esp-idf-kit-v*.tar.xz, or set IDF_PATH to an ESP-IDF installation",
     });
-  return withDirLock(`${target}.lock`, async () => {
-    if (ready()) return target; // another process unpacked it meanwhile
-    const tmp = `${target}.tmp-${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    opts.onProgress?.(`unpacking the ESP-IDF kit v${version} into ${target}`);
-    const r = await run("tar", ["-xJf", tarball, "-C", tmp], {});
-    if (r.code !== 0) {
+  return withDirLock(
+    `${target}.lock`,
+    { staleMs: UNPACK_LOCK_STALE_MS, what: "ESP-IDF kit unpack" },
+    async () => {
+      if (ready()) return target; // another process unpacked it meanwhile
+      const tmp = `${target}.tmp-${process.pid}`;
       rmSync(tmp, { recursive: true, force: true });
-      throw new ProvisionError("CONFIG", `cannot unpack the ESP-IDF kit (tar exit ${r.code})`, {
-        where: tarball,
-        hint: "needs tar and xz-utils, and free space under build/",
-        deviceLog: r.output.trim().split("\n").slice(-5),
-      });
-    }
-    const inner = join(tmp, "esp-idf-kit");
-    rmSync(target, { recursive: true, force: true });
-    renameSync(existsSync(inner) ? inner : tmp, target);
-    rmSync(tmp, { recursive: true, force: true });
-    return target;
-  });
+      mkdirSync(tmp, { recursive: true });
+      opts.onProgress?.(`unpacking the ESP-IDF kit v${version} into ${target}`);
+      const r = await run("tar", ["-xJf", tarball, "-C", tmp], {});
+      if (r.code !== 0) {
+        rmSync(tmp, { recursive: true, force: true });
+        throw new ProvisionError("CONFIG", `cannot unpack the ESP-IDF kit (tar exit ${r.code})`, {
+          where: tarball,
+          hint: "needs tar and xz-utils, and free space under build/",
+          deviceLog: r.output.trim().split("\n").slice(-5),
+        });
+      }
+      const inner = join(tmp, "esp-idf-kit");
+      rmSync(target, { recursive: true, force: true });
+      renameSync(existsSync(inner) ? inner : tmp, target);
+      rmSync(tmp, { recursive: true, force: true });
+      return target;
+    },
+  );
 }
 
 export interface ResolveIdfOptions {

@@ -10,11 +10,12 @@
  * nothing; diagnostics on stderr.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, readdir, rmdir, stat } from "node:fs/promises";
+import { mkdir, readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { ProvisionError } from "../errors.js";
+import { withDirLock } from "../firmware/dir-lock.js";
 import type { ResolveIdfOptions } from "../firmware/idf.js";
 import { ensureIdfLinuxBuilt } from "../firmware/idf-linux.js";
 
@@ -115,31 +116,13 @@ function runMake(): Promise<{ code: number | null; output: string; spawnError?: 
   });
 }
 
-/** Serialises builds across processes (vitest workers) with a lock directory. */
-async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
-  const lock = join(TWIN_DIR, ".build.lock");
-  const started = Date.now();
-  for (;;) {
-    try {
-      await mkdir(lock);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-      if (age > BUILD_LOCK_STALE_MS) await rmdir(lock).catch(() => undefined);
-      if (Date.now() - started > BUILD_LOCK_STALE_MS)
-        throw new ProvisionError("INTERNAL", `twin build lock ${lock} held for too long`, {
-          where: lock,
-          hint: "remove the directory if no build is running",
-        });
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await rmdir(lock).catch(() => undefined);
-  }
+/** Serialises builds across processes (vitest workers). */
+function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
+  return withDirLock(
+    join(TWIN_DIR, ".build.lock"),
+    { staleMs: BUILD_LOCK_STALE_MS, what: "twin build", pollMs: 100 },
+    fn,
+  );
 }
 
 let building: Promise<string> | undefined;

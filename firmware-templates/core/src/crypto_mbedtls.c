@@ -19,6 +19,7 @@
 #include "prov/compat.h"
 #include "prov/config.h"
 #include "prov/storage_status.h"
+#include "spki.h"
 
 static mbedtls_entropy_context s_entropy;
 static mbedtls_ctr_drbg_context s_drbg;
@@ -134,20 +135,10 @@ int prov_crypto_key_public(const uint8_t *p_ref, size_t ref_len, uint8_t *p_spki
                            size_t *p_spki_len)
 {
     mbedtls_pk_context pk;
-    unsigned char der[PROV_PUBKEY_DER_MAX];
     int st = load(p_ref, ref_len, &pk);
-    int n = 0;
 
     if (st == PROV_STORAGE_OK) {
-        n = mbedtls_pk_write_pubkey_der(&pk, der, sizeof(der));
-        if (n <= 0) {
-            st = PROV_STORAGE_CRYPTO;
-        } else if ((size_t)n > spki_size) {
-            st = PROV_STORAGE_TOO_LARGE;
-        } else {
-            memcpy(p_spki, der + sizeof(der) - (size_t)n, (size_t)n);
-            *p_spki_len = (size_t)n;
-        }
+        st = prov_spki_write(&pk, p_spki, spki_size, p_spki_len);
     }
     mbedtls_pk_free(&pk);
     return st;

@@ -17,6 +17,7 @@
 #include "prov/codes.h"
 #include "prov/config.h"
 #include "prov/storage_status.h"
+#include "spki.h"
 #include "psa/crypto.h"
 
 #define KEY_REF_BYTES 4u
@@ -156,9 +157,7 @@ int prov_crypto_key_public(const uint8_t *p_ref, size_t ref_len, uint8_t *p_spki
 {
     mbedtls_svc_key_id_t id;
     mbedtls_pk_context pk;
-    unsigned char der[PROV_PUBKEY_DER_MAX];
     int st = id_of(p_ref, ref_len, &id);
-    int n = 0;
 
     mbedtls_pk_init(&pk);
     if (st == PROV_STORAGE_OK && mbedtls_pk_copy_public_from_psa(id, &pk) != 0) {
@@ -169,15 +168,7 @@ int prov_crypto_key_public(const uint8_t *p_ref, size_t ref_len, uint8_t *p_spki
         st = (st == PROV_STORAGE_OK) ? PROV_STORAGE_CRYPTO : st;
     }
     if (st == PROV_STORAGE_OK) {
-        n = mbedtls_pk_write_pubkey_der(&pk, der, sizeof(der));
-        if (n <= 0) {
-            st = PROV_STORAGE_CRYPTO;
-        } else if ((size_t)n > spki_size) {
-            st = PROV_STORAGE_TOO_LARGE;
-        } else {
-            memcpy(p_spki, der + sizeof(der) - (size_t)n, (size_t)n);
-            *p_spki_len = (size_t)n;
-        }
+        st = prov_spki_write(&pk, p_spki, spki_size, p_spki_len);
     }
     mbedtls_pk_free(&pk);
     return st;

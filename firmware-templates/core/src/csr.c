@@ -18,6 +18,7 @@
 #include "prov/crypto.h"
 #include "prov/config.h"
 #include "prov/storage_status.h"
+#include "spki.h"
 
 /* X.520 attribute OIDs (2.5.4.x) */
 static const char OID_C[] = MBEDTLS_OID_AT_COUNTRY;
@@ -261,14 +262,14 @@ prov_error_code_t prov_spki_digest(const uint8_t *p_spki, size_t spki_len, uint8
     prov_error_code_t code = PROV_CODE_OK;
     mbedtls_pk_context pk;
     unsigned char der[PROV_PUBKEY_DER_MAX];
-    int n = 0;
+    size_t der_len = 0;
 
     mbedtls_pk_init(&pk);
     if (mbedtls_pk_parse_public_key(&pk, p_spki, spki_len) != 0) {
         code = PROV_CODE_ERR_CRYPTO;
     } else {
-        n = mbedtls_pk_write_pubkey_der(&pk, der, sizeof(der));
-        if (n <= 0 || prov_crypto_sha256(der + sizeof(der) - (size_t)n, (size_t)n, digest) != 0) {
+        if (prov_spki_write(&pk, der, sizeof(der), &der_len) != PROV_STORAGE_OK ||
+            prov_crypto_sha256(der, der_len, digest) != 0) {
             code = PROV_CODE_ERR_CRYPTO;
         }
     }
@@ -305,13 +306,13 @@ prov_error_code_t prov_cert_spki_digest(const char *p_pem, size_t pem_len, uint8
     mbedtls_x509_crt crt;
     unsigned char der[PROV_PUBKEY_DER_MAX];
     prov_error_code_t code = PROV_CODE_OK;
-    int n = 0;
+    size_t der_len = 0;
 
     mbedtls_x509_crt_init(&crt);
     code = parse_pem_chain(p_pem, pem_len, p_work, work_size, &crt);
     if (code == PROV_CODE_OK) {
-        n = mbedtls_pk_write_pubkey_der(&crt.pk, der, sizeof(der));
-        if (n <= 0 || prov_crypto_sha256(der + sizeof(der) - (size_t)n, (size_t)n, digest) != 0) {
+        if (prov_spki_write(&crt.pk, der, sizeof(der), &der_len) != PROV_STORAGE_OK ||
+            prov_crypto_sha256(der, der_len, digest) != 0) {
             code = PROV_CODE_ERR_BAD_CERT;
         }
     }
