@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { ProvisionError } from "../errors.js";
-import { withDirLock } from "./dir-lock.js";
+import { withDirLock } from "./build-tools.js";
 import {
   buildIdfProject,
   configureIdfProject,

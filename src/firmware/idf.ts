@@ -14,12 +14,11 @@
  * A kit's IDF_PATH is recognised as such (its `toolchain/` and `python/`
  * folders sit beside `esp-idf/`) and gets the kit's environment too.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ProvisionError } from "../errors.js";
-import { withDirLock } from "./dir-lock.js";
+import { runTool, withDirLock } from "./build-tools.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** Where kits are unpacked; inside build/ so that git never sees them. */
@@ -157,25 +156,6 @@ function kitCmakeArgs(kitDir: string): string[] {
   ];
 }
 
-function run(
-  cmd: string,
-  args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv },
-): Promise<{ code: number | null; output: string; spawnError?: Error }> {
-  return new Promise((done) => {
-    let output = "";
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout.on("data", (b: Buffer) => {
-      output += b.toString();
-    });
-    child.stderr.on("data", (b: Buffer) => {
-      output += b.toString();
-    });
-    child.on("error", (spawnError) => done({ code: null, output, spawnError }));
-    child.on("close", (code) => done({ code, output }));
-  });
-}
-
 /** The unpacked kit of this version, unpacking its tarball once (about 15 s). */
 export async function ensureKit(
   version: string,
@@ -199,7 +179,7 @@ export async function ensureKit(
       rmSync(tmp, { recursive: true, force: true });
       mkdirSync(tmp, { recursive: true });
       opts.onProgress?.(`unpacking the ESP-IDF kit v${version} into ${target}`);
-      const r = await run("tar", ["-xJf", tarball, "-C", tmp], {});
+      const r = await runTool("tar", ["-xJf", tarball, "-C", tmp], {});
       if (r.code !== 0) {
         rmSync(tmp, { recursive: true, force: true });
         throw new ProvisionError("CONFIG", `cannot unpack the ESP-IDF kit (tar exit ${r.code})`, {
@@ -291,7 +271,7 @@ export async function configureIdfProject(opts: {
     ...opts.idf.cmakeArgs,
     ...(opts.extraArgs ?? []),
   ];
-  const r = await run("cmake", args, { env: opts.idf.env });
+  const r = await runTool("cmake", args, { env: opts.idf.env });
   if (r.spawnError)
     throw new ProvisionError("CONFIG", `cannot run cmake: ${r.spawnError.message}`, {
       hint: "install cmake and ninja-build (Debian: apt-get install -y cmake ninja-build)",
@@ -302,7 +282,7 @@ export async function configureIdfProject(opts: {
 
 /** `ninja` in a configured build folder. */
 export async function buildIdfProject(opts: { idf: Idf; buildDir: string }): Promise<IdfStepResult> {
-  const r = await run("ninja", ["-C", opts.buildDir], { env: opts.idf.env });
+  const r = await runTool("ninja", ["-C", opts.buildDir], { env: opts.idf.env });
   if (r.spawnError)
     throw new ProvisionError("CONFIG", `cannot run ninja: ${r.spawnError.message}`, {
       hint: "install ninja-build (Debian: apt-get install -y ninja-build)",

@@ -15,7 +15,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { ProvisionError } from "../errors.js";
-import { withDirLock } from "../firmware/dir-lock.js";
+import { runTool, withDirLock } from "../firmware/build-tools.js";
 import type { ResolveIdfOptions } from "../firmware/idf.js";
 import { ensureIdfLinuxBuilt } from "../firmware/idf-linux.js";
 
@@ -101,21 +101,6 @@ export function missingPackageHint(output: string): string {
   return "";
 }
 
-function runMake(): Promise<{ code: number | null; output: string; spawnError?: Error }> {
-  return new Promise((done) => {
-    let output = "";
-    const child = spawn("make", ["-C", TWIN_DIR, "all"], { stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout.on("data", (b: Buffer) => {
-      output += b.toString();
-    });
-    child.stderr.on("data", (b: Buffer) => {
-      output += b.toString();
-    });
-    child.on("error", (spawnError) => done({ code: null, output, spawnError }));
-    child.on("close", (code) => done({ code, output }));
-  });
-}
-
 /** Serialises builds across processes (vitest workers). */
 function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
   return withDirLock(
@@ -148,7 +133,7 @@ async function build(): Promise<string> {
   if (await isFresh()) return TWIN_BINARY;
   return withBuildLock(async () => {
     if (await isFresh()) return TWIN_BINARY; // another process built it meanwhile
-    const r = await runMake();
+    const r = await runTool("make", ["-C", TWIN_DIR, "all"]);
     if (r.spawnError) {
       throw new ProvisionError(
         "CONFIG",
