@@ -326,7 +326,7 @@ describe("error mapping", () => {
 
 describe("rate limiter", () => {
   it("spaces calls of one operation to its TPS and leaves others alone", async () => {
-    const limiter = new OperationRateLimiter({ CreateThing: 20 });
+    const limiter = new OperationRateLimiter({ tps: { CreateThing: 20 } });
     const times: number[] = [];
     const t0 = performance.now();
     await Promise.all(

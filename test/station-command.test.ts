@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { stationCommand, stationRateLimits } from "../src/commands/station.js";
+import { stationCommand } from "../src/commands/station.js";
 import { ProvisionError } from "../src/errors.js";
 import { ensureTwinBuilt, startTwins, type Twin } from "../src/twin/index.js";
 
@@ -117,20 +117,12 @@ describe("stationCommand", () => {
       code: "USAGE",
     });
     await expect(
-      stationCommand({ ports: ["/dev/null"], rateLimit: ["CreateThing=fast"] }),
+      stationCommand({ ports: ["/dev/null"], quota: ["CreateThing=fast"] }),
     ).rejects.toMatchObject({
       code: "USAGE",
     });
     await expect(stationCommand({ fixture: join(dir, "missing.json") })).rejects.toMatchObject({
       code: "CONFIG",
     });
-  });
-
-  it("rate limits: the published quotas with 10% headroom, overrides taken as given", () => {
-    const limits = stationRateLimits(["CreateCertificateFromCsr=40", "DescribeThing=12.5"]);
-    expect(limits.CreateCertificateFromCsr).toBe(40);
-    expect(limits.DescribeThing).toBe(12.5);
-    expect(limits.CreateThing).toBe(13);
-    expect(limits.UpdateCertificate).toBe(9);
   });
 });

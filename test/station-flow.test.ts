@@ -31,8 +31,11 @@ afterAll(async () => {
 });
 
 describe("station", () => {
-  it(`provisions ${N} twins at once under the local IoT's 15 requests/s limit; manifest = ACTIVE certificates`, async () => {
+  it(`provisions ${N} twins at once under the local IoT's 15 requests/s limit, learnt through Service Quotas; manifest = ACTIVE certificates`, async () => {
     rig.iot.setFaults({ default: { maxRps: 15 } });
+    const learnt = await rig.learnQuotas();
+    expect(learnt.quotas.DescribeThing).toEqual({ tps: 15, from: "account" });
+    expect(learnt.quotas.CreateCertificateFromCsr).toEqual({ tps: 15, from: "account" });
     twins = await startTwins(N, join(rig.dir, "twins")).catch((e) => {
       console.log(e.deviceLog);
       throw e;

@@ -1,15 +1,16 @@
 /**
  * Shared set-up of the station tests: a local AWS IoT, one target with the
- * station's rate limits, one observer, one ledger and manifest, and twins.
+ * station's rate limiter, one observer, one ledger and manifest, and twins.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { stationRateLimits } from "../src/commands/station.js";
 import type { Ledger } from "../src/ledger/index.js";
 import type { LocalIot } from "../src/local-iot/service.js";
 import type { Observer } from "../src/observer/index.js";
 import type { CloudTarget } from "../src/provision/target.js";
+import { OperationRateLimiter } from "../src/registry/index.js";
 import { Manifest, type ManifestRow, Station, type StationOptions } from "../src/station/index.js";
+import { planRates, type RatePlan } from "../src/station/rate-plan.js";
 import { sampleRequestRates as sampleLocalIot } from "../src/station/request-rates.js";
 import { openLocalCloud, testPlan } from "./local-cloud.js";
 
@@ -22,18 +23,28 @@ export interface StationRig {
   observer: Observer;
   ledger: Ledger;
   manifestPrefix: string;
+  limiter: OperationRateLimiter;
+  /** Reads the local service's limits through Service Quotas into the limiter, as `provision station` does. */
+  learnQuotas(): Promise<RatePlan>;
   /** A station on the shared parts; a new Manifest is opened per station (like a restarted process). */
   station(options?: Partial<StationOptions>): Promise<{ station: Station; manifest: Manifest }>;
   close(): Promise<void>;
 }
 
 export async function startRig(prefix: string): Promise<StationRig> {
-  const cloud = await openLocalCloud(prefix, { rateLimit: stationRateLimits([]) });
+  const limiter = new OperationRateLimiter();
+  const cloud = await openLocalCloud(prefix, { rateLimit: limiter });
   const manifestPrefix = join(cloud.dir, "manifest");
   const manifests: Manifest[] = [];
   return {
     ...cloud,
     manifestPrefix,
+    limiter,
+    async learnQuotas() {
+      const rates = planRates(await cloud.target.readQuotas());
+      limiter.configure(rates.rates, cloud.target.region);
+      return rates;
+    },
     async station(options = {}) {
       const manifest = await Manifest.open(manifestPrefix);
       manifests.push(manifest);
@@ -51,6 +62,7 @@ export async function startRig(prefix: string): Promise<StationRig> {
     async close() {
       for (const m of manifests) await m.close().catch(() => undefined);
       await cloud.close();
+      await limiter.stop();
     },
   };
 }

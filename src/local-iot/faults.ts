@@ -147,11 +147,19 @@ export class FaultInjector {
     return s;
   }
 
+  /** The configured request limit of an operation (what its quota is locally), if any. */
+  maxRpsFor(operation: string): number | undefined {
+    return this.settings(operation).maxRps;
+  }
+
   /**
    * Runs before the operation: waits the configured latency, then throws the
-   * injected error, if any (counted here, not by recordError).
+   * injected error, if any (counted here, not by recordError). The rate
+   * window counts the request at `arrivedAtMs` (plus the latency): the time it
+   * reached the service, not the later moment its body was read and its
+   * signature checked, which a busy service would spread unevenly.
    */
-  async before(operation: string): Promise<void> {
+  async before(operation: string, arrivedAtMs = Date.now()): Promise<void> {
     const f = this.settings(operation);
     const stats = this.entry(operation);
     const delayMs = (f.latencyMs ?? 0) + (f.latencyJitterMs ? this.random() * f.latencyJitterMs : 0);
@@ -159,7 +167,7 @@ export class FaultInjector {
     if (f.maxRps !== undefined) {
       // Sliding window over requests admitted in the last second, as a
       // per-account TPS quota looks from outside.
-      const now = Date.now();
+      const now = arrivedAtMs + delayMs;
       const times = (this.recent.get(operation) ?? []).filter((t) => now - t < RATE_WINDOW_MS);
       if (times.length >= f.maxRps) {
         this.recent.set(operation, times);

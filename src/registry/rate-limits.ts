@@ -1,51 +1,200 @@
 /**
  * Per-operation client-side rate limits for a station running many ports
- * against one account. Defaults are the AWS IoT Core quotas from the 2019
- * throttling guide (REFERENCE.md; current values live in Service Quotas,
- * service code `iotcore`); where newer dumps show a higher limit the lower
- * one is kept, because staying under a limit costs little and a throttled
- * CreateCertificateFromCsr can leave an unclear outcome.
+ * against one account: one limiter per AWS IoT operation, because AWS's
+ * quotas are per operation (src/cloud/iot-quotas.ts). The limiter is also
+ * where throttling is answered: a ThrottlingException slows the shared
+ * limiter for that operation (adaptive-rate.ts) and the call goes back into
+ * its queue, instead of every device backing off on its own timer and
+ * coming back at the same moment.
+ *
+ * In-process by default; with a RateStore (Redis) every station on the
+ * same store and scope shares one budget per operation.
  */
 import Bottleneck from "bottleneck";
+import { IOT_API_TPS_DEFAULT, IOT_RATE_UNLISTED_TPS } from "../cloud/iot-quotas.js";
+import { ProvisionError } from "../errors.js";
+import { AdaptiveRate } from "./adaptive-rate.js";
+import { isThrottlingError } from "./aws-errors.js";
+import type { RateStore } from "./rate-store.js";
 
-export const IOT_API_TPS_DEFAULT: Readonly<Record<string, number>> = {
-  CreateCertificateFromCsr: 15,
-  AttachPolicy: 15,
-  AttachThingPrincipal: 15,
-  CreateThing: 15,
-  UpdateCertificate: 10,
-  DeleteCertificate: 10,
-  RegisterThing: 10,
-};
-/** Operations without a published figure (Describe*, List*, Detach*, ...). */
-export const IOT_API_TPS_UNLISTED = 10;
+export { IOT_API_TPS_DEFAULT };
+/** Operations without a published figure (GetPolicy, DescribeCertificate, ...). */
+export const IOT_API_TPS_UNLISTED = IOT_RATE_UNLISTED_TPS;
+/** A throttled call goes back into its operation's queue at most this often before the error stands. */
+export const THROTTLE_REQUEUES_DEFAULT = 8;
+/** Idle limiter state expires from the rate store after this long. */
+const STORE_KEY_TIMEOUT_MS = 15 * 60_000;
+const STOP_WAIT_MS = 2_000;
 
 export type RateLimits = Partial<Record<string, number>>;
 
-/** One bottleneck per operation; `schedule(op, fn)` waits for that operation's slot. */
-export class OperationRateLimiter {
-  private readonly limiters = new Map<string, Bottleneck>();
-  private readonly tps: RateLimits;
+export interface OperationRateLimiterOptions {
+  /** Requests/s per operation; operations not named get IOT_API_TPS_UNLISTED. */
+  tps?: RateLimits;
+  /** Shared state for several stations; default: this process only. */
+  store?: RateStore;
+  /** Names the budget in the store (e.g. the region): stations share only with the same scope. */
+  scope?: string;
+  throttleRequeues?: number;
+}
 
-  constructor(overrides: RateLimits = {}) {
-    this.tps = { ...IOT_API_TPS_DEFAULT, ...overrides };
+export interface OperationRateStats {
+  /** Calls started (a requeued call counts each time). */
+  calls: number;
+  /** ThrottlingException answers seen. */
+  throttled: number;
+  /** Time calls spent queued, summed and at most. */
+  waitMsTotal: number;
+  waitMsMax: number;
+  /** The rate the limiter runs at now, and the one it returns to. */
+  tps: number;
+  targetTps: number;
+}
+
+interface OperationState {
+  rate: AdaptiveRate;
+  limiter: Promise<Bottleneck>;
+  stats: OperationRateStats;
+}
+
+const minTimeMs = (tps: number) => Math.ceil(1000 / tps);
+
+export class OperationRateLimiter {
+  private readonly operations = new Map<string, OperationState>();
+  private tps: RateLimits;
+  private readonly store: RateStore | undefined;
+  private scope: string;
+  private readonly throttleRequeues: number;
+
+  constructor(options: OperationRateLimiterOptions = {}) {
+    this.tps = { ...IOT_API_TPS_DEFAULT, ...options.tps };
+    this.store = options.store;
+    this.scope = options.scope ?? "default";
+    this.throttleRequeues = options.throttleRequeues ?? THROTTLE_REQUEUES_DEFAULT;
   }
 
   tpsFor(operation: string): number {
     return this.tps[operation] ?? IOT_API_TPS_UNLISTED;
   }
 
-  schedule<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    let limiter = this.limiters.get(operation);
-    if (limiter === undefined) {
-      // minTime spaces calls evenly rather than letting a burst of `tps` through at once.
-      limiter = new Bottleneck({ minTime: Math.ceil(1000 / this.tpsFor(operation)) });
-      this.limiters.set(operation, limiter);
+  /**
+   * New targets (quotas read after start-up); operations already running
+   * switch at once. `scope` (e.g. the region) names the shared budget in a
+   * store; it applies to operations not used yet, so give it before traffic.
+   */
+  configure(tps: RateLimits, scope?: string): void {
+    this.tps = { ...this.tps, ...tps };
+    if (scope !== undefined) this.scope = scope;
+    for (const [operation, state] of this.operations) {
+      const target = this.tpsFor(operation);
+      if (target === state.rate.target) continue;
+      state.rate.setTarget(target);
+      this.apply(state);
     }
-    return limiter.schedule(fn);
+  }
+
+  private state(operation: string): OperationState {
+    let state = this.operations.get(operation);
+    if (state === undefined) {
+      const rate = new AdaptiveRate(this.tpsFor(operation));
+      state = {
+        rate,
+        limiter: this.newLimiter(operation, rate.tps),
+        stats: { calls: 0, throttled: 0, waitMsTotal: 0, waitMsMax: 0, tps: rate.tps, targetTps: rate.target },
+      };
+      this.operations.set(operation, state);
+    }
+    return state;
+  }
+
+  private async newLimiter(operation: string, tps: number): Promise<Bottleneck> {
+    // minTime spaces calls evenly rather than letting a burst of `tps` through at once.
+    if (this.store === undefined) return new Bottleneck({ minTime: minTimeMs(tps) });
+    const limiter = new Bottleneck({
+      id: `provision:${this.scope}:${operation}`,
+      connection: this.store.connection,
+      clearDatastore: false,
+      timeout: STORE_KEY_TIMEOUT_MS,
+      minTime: minTimeMs(tps),
+    });
+    await limiter.ready();
+    // Redis keeps the settings of the first station that created them; the quotas just read win.
+    await limiter.updateSettings({ minTime: minTimeMs(tps) });
+    return limiter;
+  }
+
+  private apply(state: OperationState): void {
+    state.stats.tps = state.rate.tps;
+    state.stats.targetTps = state.rate.target;
+    const minTime = minTimeMs(state.rate.tps);
+    // Fire and forget: a failed update (Redis gone) shows up on the next schedule.
+    state.limiter.then((l) => l.updateSettings({ minTime })).catch(() => undefined);
+  }
+
+  /**
+   * Runs fn in the operation's next free slot. A throttled answer slows the
+   * operation down and queues fn again (up to throttleRequeues times); any
+   * other outcome is fn's own.
+   */
+  async schedule<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    const state = this.state(operation);
+    for (let requeues = 0; ; requeues++) {
+      const queuedAt = Date.now();
+      let started = false;
+      try {
+        const limiter = await state.limiter;
+        const out = await limiter.schedule(() => {
+          started = true;
+          const waitMs = Date.now() - queuedAt;
+          state.stats.calls++;
+          state.stats.waitMsTotal += waitMs;
+          state.stats.waitMsMax = Math.max(state.stats.waitMsMax, waitMs);
+          return fn();
+        });
+        if (state.rate.accepted(Date.now())) this.apply(state);
+        return out;
+      } catch (e) {
+        if (!started) throw this.storeFailure(operation, e);
+        if (!isThrottlingError(e) || requeues >= this.throttleRequeues) throw e;
+        state.stats.throttled++;
+        if (state.rate.throttled(Date.now())) this.apply(state);
+      }
+    }
+  }
+
+  /** An error before fn ran came from the limiter itself: with a store, that is the store failing. */
+  private storeFailure(operation: string, e: unknown): unknown {
+    if (this.store === undefined) return e;
+    const where = this.store.description;
+    return new ProvisionError(
+      "CONFIG",
+      `the rate store ${where} failed while ${operation} waited for its turn: ${(e as Error)?.message ?? String(e)}`,
+      {
+        where,
+        cause: e,
+        hint: "bring Redis back (the station's ledger has what was in flight), or restart without --rate-store",
+      },
+    );
+  }
+
+  /** Per operation used so far. */
+  stats(): Record<string, OperationRateStats> {
+    return Object.fromEntries([...this.operations].map(([op, s]) => [op, { ...s.stats }]));
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.limiters.values()].map((l) => l.stop({ dropWaitingJobs: false })));
+    await Promise.all(
+      [...this.operations.values()].map(async (s) => {
+        const limiter = await s.limiter.catch(() => undefined);
+        if (limiter === undefined) return;
+        // A stop waits for Redis; a Redis that is gone must not hold the station's exit up.
+        await Promise.race([
+          limiter.stop({ dropWaitingJobs: false }).catch(() => undefined),
+          new Promise((resolve) => setTimeout(resolve, STOP_WAIT_MS).unref()),
+        ]);
+        // On a shared connection this only unsubscribes the limiter (and returns nothing to wait for).
+        if (this.store) await Promise.resolve(limiter.disconnect()).catch(() => undefined);
+      }),
+    );
   }
 }

@@ -1,0 +1,89 @@
+/**
+ * Rate limiters of several processes sharing one budget per operation
+ * through a real redis-server (bottleneck clustering over ioredis), and the
+ * errors an operator sees when Redis is not there.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OperationRateLimiter } from "../src/registry/rate-limits.js";
+import { openRateStore, parseRateStoreUrl, type RateStore } from "../src/registry/rate-store.js";
+import { freePort, type RedisServer, startRedis } from "./redis-server.js";
+
+let redis: RedisServer;
+
+beforeAll(async () => {
+  redis = await startRedis();
+}, 20_000);
+
+afterAll(async () => {
+  await redis?.stop();
+});
+
+describe("Redis rate store", () => {
+  it("two stations (own connections, same scope) share one budget: 20 calls at 10/s take ~2 s, not ~1 s", async () => {
+    const stores: RateStore[] = [await openRateStore(redis.url), await openRateStore(redis.url)];
+    const limiters = stores.map(
+      (store) => new OperationRateLimiter({ store, tps: { CreateThing: 10 }, scope: "shared-test" }),
+    );
+    const starts: number[] = [];
+    try {
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          limiters[i % 2]?.schedule("CreateThing", async () => starts.push(Date.now())),
+        ),
+      );
+    } finally {
+      for (const l of limiters) await l.stop();
+      for (const s of stores) await s.close();
+    }
+    starts.sort((a, b) => a - b);
+    // 20 calls spaced 100 ms apart by Redis: the last starts >= 1.7 s after the first (2 s minus jitter).
+    expect((starts.at(-1) ?? 0) - (starts[0] ?? 0)).toBeGreaterThanOrEqual(1_700);
+    // And no 1 s window ever held more than 10 + 1 (one early arrival at most).
+    const maxInWindow = Math.max(...starts.map((t) => starts.filter((u) => u >= t && u - t < 1000).length));
+    expect(maxInWindow).toBeLessThanOrEqual(11);
+  }, 20_000);
+
+  it("another scope (another region) has its own budget", async () => {
+    const store = await openRateStore(redis.url);
+    const a = new OperationRateLimiter({ store, tps: { CreateThing: 5 }, scope: "eu-west-1" });
+    const b = new OperationRateLimiter({ store, tps: { CreateThing: 5 }, scope: "us-east-1" });
+    const started = Date.now();
+    try {
+      await Promise.all([a, b].flatMap((l) => [1, 2, 3].map(() => l.schedule("CreateThing", async () => 1))));
+    } finally {
+      await a.stop();
+      await b.stop();
+      await store.close();
+    }
+    // 3 calls each at 5/s: ~400 ms; sharing one budget would take ~1 s.
+    expect(Date.now() - started).toBeLessThan(900);
+  }, 20_000);
+
+  it("an unreachable Redis is a CONFIG error naming the store (never its password) and what to do", async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const e = await openRateStore(`redis://:s3cret@127.0.0.1:${port}`).then(
+      () => undefined,
+      (err: unknown) => err as { code: string; message: string; hint: string; where: string },
+    );
+    expect(e?.code).toBe("CONFIG");
+    expect(e?.message).toMatch(
+      new RegExp(`cannot reach the rate store redis://127.0.0.1:${port}.*ECONNREFUSED`),
+    );
+    expect(e?.hint).toMatch(/leave --rate-store out/);
+    expect(JSON.stringify(e)).not.toContain("s3cret");
+    expect(e?.message).not.toContain("s3cret");
+    expect(Date.now() - started).toBeLessThan(10_000);
+  }, 20_000);
+
+  it("malformed URLs are usage errors", () => {
+    expect(() => parseRateStoreUrl("localhost:6379")).toThrow(/--rate-store localhost:6379/);
+    expect(() => parseRateStoreUrl("http://127.0.0.1:6379")).toThrow(/only redis:/);
+    expect(parseRateStoreUrl("redis://h:1234/3")).toMatchObject({ host: "h", port: 1234, db: 3 });
+    expect(parseRateStoreUrl("redis://h")).toMatchObject({
+      port: 6379,
+      db: 0,
+      description: "redis://h:6379",
+    });
+  });
+});
