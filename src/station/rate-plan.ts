@@ -43,7 +43,10 @@ export function parseQuotaOverrides(pairs: readonly string[] | undefined): Recor
     const m = /^([A-Z][A-Za-z]+)=(\d+(\.\d+)?)$/.exec(pair);
     const tps = m ? Number(m[2]) : Number.NaN;
     if (!m || !(tps > 0)) {
-      throw new ProvisionError("USAGE", `--quota ${pair}: expected Operation=TPS, e.g. CreateCertificateFromCsr=50`);
+      throw new ProvisionError(
+        "USAGE",
+        `--quota ${pair}: expected Operation=TPS, e.g. CreateCertificateFromCsr=50`,
+      );
     }
     out[m[1] as string] = tps;
   }
@@ -57,7 +60,9 @@ export function planRates(reading: QuotaReading, overrides: Record<string, numbe
   }
   for (const [op, tps] of Object.entries(overrides)) quotas[op] = { tps, from: "--quota" };
   const rates = Object.fromEntries(Object.entries(quotas).map(([op, q]) => [op, q.tps * RATE_HEADROOM]));
-  const [operation, tps] = PER_DEVICE_OPERATIONS.map((op) => [op, rates[op] ?? Number.POSITIVE_INFINITY] as const)
+  const [operation, tps] = PER_DEVICE_OPERATIONS.map(
+    (op) => [op, rates[op] ?? Number.POSITIVE_INFINITY] as const,
+  )
     .sort((a, b) => a[1] - b[1])
     .at(0) as readonly [string, number];
   const plan: RatePlan = { quotas, rates, binding: { operation, tps, devicesPerMin: Math.floor(60 * tps) } };
