@@ -116,11 +116,11 @@ describe("stationCommand", () => {
     await expect(stationCommand({ ports: ["/dev/null"], watch: true })).rejects.toMatchObject({
       code: "USAGE",
     });
-    await expect(
-      stationCommand({ ports: ["/dev/null"], quota: ["CreateThing=fast"] }),
-    ).rejects.toMatchObject({
-      code: "USAGE",
-    });
+    await expect(stationCommand({ ports: ["/dev/null"], quota: ["CreateThing=fast"] })).rejects.toMatchObject(
+      {
+        code: "USAGE",
+      },
+    );
     await expect(stationCommand({ fixture: join(dir, "missing.json") })).rejects.toMatchObject({
       code: "CONFIG",
     });

@@ -86,7 +86,9 @@ export function answerServiceQuotas(
   if (operation === "GetServiceQuota") {
     const op = candidates.find((o) => quotaCodeOf(o) === body.QuotaCode);
     const value =
-      op === undefined ? undefined : (source.limitFor(op) ?? IOT_RATE_QUOTAS.find((q) => q.operation === op)?.tps);
+      op === undefined
+        ? undefined
+        : (source.limitFor(op) ?? IOT_RATE_QUOTAS.find((q) => q.operation === op)?.tps);
     if (op === undefined || value === undefined) {
       throw new ApiError("NoSuchResourceException", `No quota ${JSON.stringify(body.QuotaCode)} for iotcore`);
     }
@@ -98,7 +100,10 @@ export function answerServiceQuotas(
   });
   const pageSize = typeof body.MaxResults === "number" && body.MaxResults > 0 ? body.MaxResults : 100;
   const start = typeof body.NextToken === "string" ? Number(body.NextToken) : 0;
-  if (!Number.isInteger(start) || start < 0) throw new ApiError("IllegalArgumentException", "Invalid NextToken");
+  if (!Number.isInteger(start) || start < 0)
+    throw new ApiError("IllegalArgumentException", "Invalid NextToken");
   const page = listed.slice(start, start + pageSize);
-  return start + pageSize < listed.length ? { Quotas: page, NextToken: String(start + pageSize) } : { Quotas: page };
+  return start + pageSize < listed.length
+    ? { Quotas: page, NextToken: String(start + pageSize) }
+    : { Quotas: page };
 }

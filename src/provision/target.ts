@@ -12,7 +12,12 @@ import { ProvisionError } from "../errors.js";
 import { FAULTS_ENV, type FaultConfig, faultConfigFromEnv } from "../local-iot/faults.js";
 import { type LocalIot, startLocalIot } from "../local-iot/service.js";
 import { createObserver, type Observer, presignedObserverUrl } from "../observer/index.js";
-import { type CloudRegistry, createAwsRegistry, type OperationRateLimiter, type RateLimits } from "../registry/index.js";
+import {
+  type CloudRegistry,
+  createAwsRegistry,
+  type OperationRateLimiter,
+  type RateLimits,
+} from "../registry/index.js";
 import { type QuotaReading, readIotQuotas } from "../registry/service-quotas.js";
 
 export const MQTT_PORT_AWS = 8883;
@@ -72,7 +77,8 @@ export function observerClientId(): string {
 }
 
 export async function openTarget(opts: TargetOptions): Promise<CloudTarget> {
-  if (opts.localIotInfo !== undefined) return targetForLocalIot(await readLocalIotInfo(opts.localIotInfo), opts);
+  if (opts.localIotInfo !== undefined)
+    return targetForLocalIot(await readLocalIotInfo(opts.localIotInfo), opts);
   return opts.local ? openLocalTarget(opts) : openAwsTarget(opts);
 }
 
@@ -190,7 +196,11 @@ export async function targetForLocalIot(
     ...("stop" in iot ? { local: iot } : {}),
     // The local service answers Service Quotas on its control plane, from its configured limits.
     readQuotas: () =>
-      readIotQuotas({ region: iot.region, credentials: { ...iot.credentials }, endpoint: iot.controlPlaneUrl }),
+      readIotQuotas({
+        region: iot.region,
+        credentials: { ...iot.credentials },
+        endpoint: iot.controlPlaneUrl,
+      }),
     openObserver: (clientId = observerClientId()) =>
       createObserver({
         clientId,

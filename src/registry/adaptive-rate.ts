@@ -55,7 +55,10 @@ export class AdaptiveRate {
     const seconds = Math.floor((nowMs - this.lastIncreaseMs) / SIGNAL_INTERVAL_MS);
     if (seconds < 1) return false;
     this.lastIncreaseMs = nowMs;
-    this.currentTps = Math.min(this.targetTps, this.currentTps + seconds * this.targetTps * INCREASE_PER_SECOND);
+    this.currentTps = Math.min(
+      this.targetTps,
+      this.currentTps + seconds * this.targetTps * INCREASE_PER_SECOND,
+    );
     return true;
   }
 }

@@ -77,7 +77,11 @@ export function awsErrorName(e: unknown): string | undefined {
 }
 
 /** Refusals for rate, which clear by themselves (LimitExceededException is a resource quota: it does not). */
-const RATE_REFUSAL_NAMES = new Set(["ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"]);
+const RATE_REFUSAL_NAMES = new Set([
+  "ThrottlingException",
+  "TooManyRequestsException",
+  "RequestLimitExceeded",
+]);
 
 export function isThrottlingError(e: unknown): boolean {
   return RATE_REFUSAL_NAMES.has(awsErrorName(e) ?? "");

@@ -105,7 +105,8 @@ class RetriesExceptThrottling implements RetryStrategyV2 {
 
 function leaveThrottlingToLimiter(client: IoTClient): void {
   const standard = client.config.retryStrategy;
-  client.config.retryStrategy = async () => new RetriesExceptThrottling((await standard()) as RetryStrategyV2);
+  client.config.retryStrategy = async () =>
+    new RetriesExceptThrottling((await standard()) as RetryStrategyV2);
 }
 
 /** Canonical JSON (sorted keys) so a policy AWS re-formatted still compares equal. */

@@ -100,7 +100,14 @@ export class OperationRateLimiter {
       state = {
         rate,
         limiter: this.newLimiter(operation, rate.tps),
-        stats: { calls: 0, throttled: 0, waitMsTotal: 0, waitMsMax: 0, tps: rate.tps, targetTps: rate.target },
+        stats: {
+          calls: 0,
+          throttled: 0,
+          waitMsTotal: 0,
+          waitMsMax: 0,
+          tps: rate.tps,
+          targetTps: rate.target,
+        },
       };
       this.operations.set(operation, state);
     }

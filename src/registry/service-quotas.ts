@@ -17,7 +17,12 @@ import {
   type ServiceQuotasClientConfig,
 } from "@aws-sdk/client-service-quotas";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
-import { IOT_API_TPS_DEFAULT, IOT_RATE_QUOTAS, IOT_SERVICE_QUOTAS_CODE, operationOfQuota } from "../cloud/iot-quotas.js";
+import {
+  IOT_API_TPS_DEFAULT,
+  IOT_RATE_QUOTAS,
+  IOT_SERVICE_QUOTAS_CODE,
+  operationOfQuota,
+} from "../cloud/iot-quotas.js";
 
 /** Start-up must not hang on an endpoint that does not answer. */
 export const QUOTA_READ_TIMEOUT_MS = 5_000;
