@@ -7,14 +7,16 @@
  * its queue, instead of every device backing off on its own timer and
  * coming back at the same moment.
  *
- * In-process by default; with a RateStore (Redis) every station on the
- * same store and scope shares one budget per operation.
+ * In-process by default (pacer.ts); with a RateStore (Redis) every station
+ * on the same store and scope shares one budget per operation (Bottleneck's
+ * clustering).
  */
 import Bottleneck from "bottleneck";
 import { IOT_API_TPS_DEFAULT, IOT_RATE_UNLISTED_TPS } from "../cloud/iot-quotas.js";
 import { ProvisionError } from "../errors.js";
 import { AdaptiveRate } from "./adaptive-rate.js";
 import { isThrottlingError } from "./aws-errors.js";
+import { Pacer } from "./pacer.js";
 import type { RateStore } from "./rate-store.js";
 
 export { IOT_API_TPS_DEFAULT };
@@ -51,9 +53,16 @@ export interface OperationRateStats {
   targetTps: number;
 }
 
+/** Where one operation's calls wait for their turn. */
+interface Turns {
+  acquire(): Promise<void>;
+  setMinTime(ms: number): Promise<void> | void;
+  stop(): Promise<void>;
+}
+
 interface OperationState {
   rate: AdaptiveRate;
-  limiter: Promise<Bottleneck>;
+  turns: Promise<Turns>;
   stats: OperationRateStats;
 }
 
@@ -99,7 +108,7 @@ export class OperationRateLimiter {
       const rate = new AdaptiveRate(this.tpsFor(operation));
       state = {
         rate,
-        limiter: this.newLimiter(operation, rate.tps),
+        turns: this.newTurns(operation, rate.tps),
         stats: {
           calls: 0,
           throttled: 0,
@@ -114,9 +123,16 @@ export class OperationRateLimiter {
     return state;
   }
 
-  private async newLimiter(operation: string, tps: number): Promise<Bottleneck> {
-    // minTime spaces calls evenly rather than letting a burst of `tps` through at once.
-    if (this.store === undefined) return new Bottleneck({ minTime: minTimeMs(tps) });
+  private async newTurns(operation: string, tps: number): Promise<Turns> {
+    // Evenly spaced calls rather than a burst of `tps` at once: the quota is counted over any second.
+    if (this.store === undefined) {
+      const pacer = new Pacer(minTimeMs(tps));
+      return {
+        acquire: () => pacer.acquire(),
+        setMinTime: (ms) => pacer.setMinTime(ms),
+        stop: async () => pacer.stop(),
+      };
+    }
     const limiter = new Bottleneck({
       id: `provision:${this.scope}:${operation}`,
       connection: this.store.connection,
@@ -127,15 +143,30 @@ export class OperationRateLimiter {
     await limiter.ready();
     // Redis keeps the settings of the first station that created them; the quotas just read win.
     await limiter.updateSettings({ minTime: minTimeMs(tps) });
-    return limiter;
+    return {
+      // An empty job: its start is the turn; the call itself runs outside Bottleneck.
+      acquire: () => limiter.schedule(async () => undefined),
+      setMinTime: async (ms) => {
+        await limiter.updateSettings({ minTime: ms });
+      },
+      stop: async () => {
+        // A stop waits for Redis; a Redis that is gone must not hold the station's exit up.
+        await Promise.race([
+          limiter.stop({ dropWaitingJobs: false }).catch(() => undefined),
+          new Promise((resolve) => setTimeout(resolve, STOP_WAIT_MS).unref()),
+        ]);
+        // On a shared connection this only unsubscribes the limiter (and returns nothing to wait for).
+        await Promise.resolve(limiter.disconnect()).catch(() => undefined);
+      },
+    };
   }
 
   private apply(state: OperationState): void {
     state.stats.tps = state.rate.tps;
     state.stats.targetTps = state.rate.target;
     const minTime = minTimeMs(state.rate.tps);
-    // Fire and forget: a failed update (Redis gone) shows up on the next schedule.
-    state.limiter.then((l) => l.updateSettings({ minTime })).catch(() => undefined);
+    // Fire and forget: a failed update (Redis gone) shows up at the next turn.
+    state.turns.then((t) => t.setMinTime(minTime)).catch(() => undefined);
   }
 
   /**
@@ -149,15 +180,13 @@ export class OperationRateLimiter {
       const queuedAt = Date.now();
       let started = false;
       try {
-        const limiter = await state.limiter;
-        const out = await limiter.schedule(() => {
-          started = true;
-          const waitMs = Date.now() - queuedAt;
-          state.stats.calls++;
-          state.stats.waitMsTotal += waitMs;
-          state.stats.waitMsMax = Math.max(state.stats.waitMsMax, waitMs);
-          return fn();
-        });
+        await (await state.turns).acquire();
+        started = true;
+        const waitMs = Date.now() - queuedAt;
+        state.stats.calls++;
+        state.stats.waitMsTotal += waitMs;
+        state.stats.waitMsMax = Math.max(state.stats.waitMsMax, waitMs);
+        const out = await fn();
         if (state.rate.accepted(Date.now())) this.apply(state);
         return out;
       } catch (e) {
@@ -192,15 +221,8 @@ export class OperationRateLimiter {
   async stop(): Promise<void> {
     await Promise.all(
       [...this.operations.values()].map(async (s) => {
-        const limiter = await s.limiter.catch(() => undefined);
-        if (limiter === undefined) return;
-        // A stop waits for Redis; a Redis that is gone must not hold the station's exit up.
-        await Promise.race([
-          limiter.stop({ dropWaitingJobs: false }).catch(() => undefined),
-          new Promise((resolve) => setTimeout(resolve, STOP_WAIT_MS).unref()),
-        ]);
-        // On a shared connection this only unsubscribes the limiter (and returns nothing to wait for).
-        if (this.store) await Promise.resolve(limiter.disconnect()).catch(() => undefined);
+        const turns = await s.turns.catch(() => undefined);
+        await turns?.stop();
       }),
     );
   }
