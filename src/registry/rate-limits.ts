@@ -56,7 +56,7 @@ export interface OperationRateStats {
 /** Where one operation's calls wait for their turn. */
 interface Turns {
   acquire(): Promise<void>;
-  setMinTime(ms: number): Promise<void> | void;
+  setRate(tps: number): Promise<void> | void;
   stop(): Promise<void>;
 }
 
@@ -124,15 +124,15 @@ export class OperationRateLimiter {
   }
 
   private async newTurns(operation: string, tps: number): Promise<Turns> {
-    // Evenly spaced calls rather than a burst of `tps` at once: the quota is counted over any second.
     if (this.store === undefined) {
-      const pacer = new Pacer(minTimeMs(tps));
+      const pacer = new Pacer(tps);
       return {
         acquire: () => pacer.acquire(),
-        setMinTime: (ms) => pacer.setMinTime(ms),
+        setRate: (next) => pacer.setRate(next),
         stop: async () => pacer.stop(),
       };
     }
+    // Evenly spaced calls (minTime) rather than a burst of `tps` at once: the quota is counted over any second.
     const limiter = new Bottleneck({
       id: `provision:${this.scope}:${operation}`,
       connection: this.store.connection,
@@ -146,8 +146,8 @@ export class OperationRateLimiter {
     return {
       // An empty job: its start is the turn; the call itself runs outside Bottleneck.
       acquire: () => limiter.schedule(async () => undefined),
-      setMinTime: async (ms) => {
-        await limiter.updateSettings({ minTime: ms });
+      setRate: async (next) => {
+        await limiter.updateSettings({ minTime: minTimeMs(next) });
       },
       stop: async () => {
         // A stop waits for Redis; a Redis that is gone must not hold the station's exit up.
@@ -164,9 +164,9 @@ export class OperationRateLimiter {
   private apply(state: OperationState): void {
     state.stats.tps = state.rate.tps;
     state.stats.targetTps = state.rate.target;
-    const minTime = minTimeMs(state.rate.tps);
+    const tps = state.rate.tps;
     // Fire and forget: a failed update (Redis gone) shows up at the next turn.
-    state.turns.then((t) => t.setMinTime(minTime)).catch(() => undefined);
+    state.turns.then((t) => t.setRate(tps)).catch(() => undefined);
   }
 
   /**
