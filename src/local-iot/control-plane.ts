@@ -112,6 +112,28 @@ function parseJsonBody(body: Buffer): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+const LAG_PROBE_MS = 10;
+
+/**
+ * How long the event loop was held up just now. A request that waited in
+ * the socket while the service was busy (2 cores shared with stations and
+ * twins) is only seen afterwards, bunched with later ones; counted at the
+ * time it was seen, a client that kept to a quota would look as if it had
+ * not. The rate window therefore counts a request at the earliest time it
+ * may have arrived: seen minus this lag.
+ */
+function watchLoopLag(): { lagMs(): number; stop(): void } {
+  let lastTick = performance.now();
+  const timer = setInterval(() => {
+    lastTick = performance.now();
+  }, LAG_PROBE_MS);
+  timer.unref();
+  return {
+    lagMs: () => Math.max(0, performance.now() - lastTick - LAG_PROBE_MS),
+    stop: () => clearInterval(timer),
+  };
+}
+
 /** What one request asks for: the operation, the signing names it accepts, and how to answer it. */
 interface ResolvedRequest {
   operation: string;
@@ -156,8 +178,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     };
   }
 
+  const loop = watchLoopLag();
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const arrivedAtMs = Date.now();
+    const arrivedAtMs = Date.now() - loop.lagMs();
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const rawPath = q < 0 ? url : url.slice(0, q);
@@ -239,6 +263,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        loop.stop();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -57,6 +57,23 @@ describe("FaultInjector", () => {
     expect(f.stats().CreateCertificateFromCsr?.rateLimited).toBe(3);
   });
 
+  it("counts a request at the time it arrived, not when a busy service got to it", async () => {
+    const f = new FaultInjector({ operations: { CreateThing: { maxRps: 2 } } });
+    const now = Date.now();
+    // Three requests 600 ms apart, all handled only now: within the quota by their arrival times.
+    await f.before("CreateThing", now - 1200);
+    await f.before("CreateThing", now - 600);
+    await f.before("CreateThing", now);
+    expect(f.stats().CreateThing?.rateLimited ?? 0).toBe(0);
+    // Counted at the moment they are handled, the same three would be one too many.
+    const g = new FaultInjector({ operations: { CreateThing: { maxRps: 2 } } });
+    await g.before("CreateThing");
+    await g.before("CreateThing");
+    await expect(g.before("CreateThing")).rejects.toMatchObject({ errorType: "ThrottlingException" });
+    expect(f.maxRpsFor("CreateThing")).toBe(2);
+    expect(f.maxRpsFor("DescribeThing")).toBeUndefined();
+  });
+
   it("adds the configured latency", async () => {
     const f = new FaultInjector({ default: { latencyMs: 80 } });
     const t0 = performance.now();

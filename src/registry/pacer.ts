@@ -20,6 +20,14 @@
  */
 export const PACING_WINDOW_MS = 1000 / 0.9;
 
+/** Calls allowed per window, and the least gap between two (catching up at most twice as fast). */
+export function windowShare(tps: number): { perWindow: number; minGapMs: number } {
+  if (!(tps > 0)) throw new TypeError(`rate must be > 0, got ${tps}`);
+  // The epsilon keeps 4.5/s x 1111.1 ms = 5 from rounding down to 4.
+  const perWindow = Math.max(1, Math.floor((tps * PACING_WINDOW_MS) / 1000 + 1e-9));
+  return { perWindow, minGapMs: PACING_WINDOW_MS / perWindow / 2 };
+}
+
 export class Pacer {
   /** Start times inside the current window, oldest first. */
   private readonly starts: number[] = [];
@@ -34,10 +42,7 @@ export class Pacer {
   }
 
   setRate(tps: number): void {
-    if (!(tps > 0)) throw new TypeError(`rate must be > 0, got ${tps}`);
-    // The epsilon keeps 4.5/s x 1111.1 ms = 5 from rounding down to 4.
-    this.perWindow = Math.max(1, Math.floor((tps * PACING_WINDOW_MS) / 1000 + 1e-9));
-    this.minGapMs = PACING_WINDOW_MS / this.perWindow / 2;
+    ({ perWindow: this.perWindow, minGapMs: this.minGapMs } = windowShare(tps));
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;

@@ -8,25 +8,22 @@
  * coming back at the same moment.
  *
  * In-process by default (pacer.ts); with a RateStore (Redis) every station
- * on the same store and scope shares one budget per operation (Bottleneck's
- * clustering).
+ * on the same store and scope shares one budget per operation
+ * (redis-pacer.ts), by the same rule.
  */
-import Bottleneck from "bottleneck";
 import { IOT_API_TPS_DEFAULT, IOT_RATE_UNLISTED_TPS } from "../cloud/iot-quotas.js";
 import { ProvisionError } from "../errors.js";
 import { AdaptiveRate } from "./adaptive-rate.js";
 import { isThrottlingError } from "./aws-errors.js";
 import { Pacer } from "./pacer.js";
 import type { RateStore } from "./rate-store.js";
+import { RedisPacer } from "./redis-pacer.js";
 
 export { IOT_API_TPS_DEFAULT };
 /** Operations without a published figure (GetPolicy, DescribeCertificate, ...). */
 export const IOT_API_TPS_UNLISTED = IOT_RATE_UNLISTED_TPS;
 /** A throttled call goes back into its operation's queue at most this often before the error stands. */
 export const THROTTLE_REQUEUES_DEFAULT = 8;
-/** Idle limiter state expires from the rate store after this long. */
-const STORE_KEY_TIMEOUT_MS = 15 * 60_000;
-const STOP_WAIT_MS = 2_000;
 
 export type RateLimits = Partial<Record<string, number>>;
 
@@ -65,8 +62,6 @@ interface OperationState {
   turns: Promise<Turns>;
   stats: OperationRateStats;
 }
-
-const minTimeMs = (tps: number) => Math.ceil(1000 / tps);
 
 export class OperationRateLimiter {
   private readonly operations = new Map<string, OperationState>();
@@ -124,40 +119,16 @@ export class OperationRateLimiter {
   }
 
   private async newTurns(operation: string, tps: number): Promise<Turns> {
-    if (this.store === undefined) {
-      const pacer = new Pacer(tps);
-      return {
-        acquire: () => pacer.acquire(),
-        setRate: (next) => pacer.setRate(next),
-        stop: async () => pacer.stop(),
-      };
-    }
-    // Evenly spaced calls (minTime) rather than a burst of `tps` at once: the quota is counted over any second.
-    const limiter = new Bottleneck({
-      id: `provision:${this.scope}:${operation}`,
-      connection: this.store.connection,
-      clearDatastore: false,
-      timeout: STORE_KEY_TIMEOUT_MS,
-      minTime: minTimeMs(tps),
-    });
-    await limiter.ready();
-    // Redis keeps the settings of the first station that created them; the quotas just read win.
-    await limiter.updateSettings({ minTime: minTimeMs(tps) });
+    const pacer =
+      this.store === undefined
+        ? new Pacer(tps)
+        : new RedisPacer(this.store.redis, `provision:pace:${this.scope}:${operation}`, tps);
+    // The quotas just read win over what an earlier station left in Redis.
+    if (pacer instanceof RedisPacer) await pacer.setRate(tps);
     return {
-      // An empty job: its start is the turn; the call itself runs outside Bottleneck.
-      acquire: () => limiter.schedule(async () => undefined),
-      setRate: async (next) => {
-        await limiter.updateSettings({ minTime: minTimeMs(next) });
-      },
-      stop: async () => {
-        // A stop waits for Redis; a Redis that is gone must not hold the station's exit up.
-        await Promise.race([
-          limiter.stop({ dropWaitingJobs: false }).catch(() => undefined),
-          new Promise((resolve) => setTimeout(resolve, STOP_WAIT_MS).unref()),
-        ]);
-        // On a shared connection this only unsubscribes the limiter (and returns nothing to wait for).
-        await Promise.resolve(limiter.disconnect()).catch(() => undefined);
-      },
+      acquire: () => pacer.acquire(),
+      setRate: (next) => pacer.setRate(next),
+      stop: async () => pacer.stop(),
     };
   }
 

@@ -3,12 +3,10 @@
  * station process limits itself; with a Redis rate store (`--rate-store
  * redis://host:port`) every station pointed at the same Redis shares one
  * budget per operation, which is what an account-wide quota needs when
- * several stations provision into one account. Bottleneck's clustering
- * does the sharing (its Lua scripts keep the next free slot in Redis, on
- * Redis's clock); this module only opens and checks the connection.
+ * several stations provision into one account. redis-pacer.ts does the
+ * sharing; this module only opens and checks the connection.
  */
-import Bottleneck from "bottleneck";
-import IORedis from "ioredis";
+import { Redis } from "ioredis";
 import { ProvisionError } from "../errors.js";
 
 export const RATE_STORE_CONNECT_TIMEOUT_MS = 5_000;
@@ -17,7 +15,7 @@ export const REDIS_PORT_DEFAULT = 6379;
 export interface RateStore {
   /** The URL without its password, for messages. */
   readonly description: string;
-  readonly connection: Bottleneck.IORedisConnection;
+  readonly redis: Redis;
   /** The first error the connection reported after it was ready (Redis went away). */
   readonly failure: () => Error | undefined;
   close(): Promise<void>;
@@ -68,34 +66,31 @@ export async function openRateStore(url: string): Promise<RateStore> {
   let lastError: Error | undefined;
   let failure: Error | undefined;
   let ready = false;
-  const connection = new Bottleneck.IORedisConnection({
-    Redis: IORedis,
-    clientOptions: {
-      host: target.host,
-      port: target.port,
-      db: target.db,
-      username: target.username,
-      password: target.password,
-      connectTimeout: RATE_STORE_CONNECT_TIMEOUT_MS,
-      // A command waits at most for one reconnect, so a lost Redis fails calls instead of hanging the station.
-      maxRetriesPerRequest: 1,
-    },
+  const redis = new Redis({
+    host: target.host,
+    port: target.port,
+    db: target.db,
+    username: target.username,
+    password: target.password,
+    connectTimeout: RATE_STORE_CONNECT_TIMEOUT_MS,
+    // A command waits at most for one reconnect, so a lost Redis fails calls instead of hanging the station.
+    maxRetriesPerRequest: 1,
   });
   let timer: NodeJS.Timeout | undefined;
   // The first failed attempt ends the wait: a station should not start on a Redis it cannot reach.
   const failed = new Promise<"failed">((resolve) => {
     timer = setTimeout(() => resolve("failed"), RATE_STORE_CONNECT_TIMEOUT_MS);
-    connection.on("error", (e: Error) => {
+    redis.on("error", (e: Error) => {
       lastError = e;
       if (ready) failure ??= e;
       else resolve("failed");
     });
   });
-  const connected = (connection as unknown as { ready: Promise<unknown> }).ready;
-  const outcome = await Promise.race([connected.then(() => "ready" as const), failed]);
+  const connected = new Promise<"ready">((resolve) => redis.once("ready", () => resolve("ready")));
+  const outcome = await Promise.race([connected, failed]);
   clearTimeout(timer);
   if (outcome !== "ready") {
-    await connection.disconnect(false).catch(() => undefined);
+    redis.disconnect();
     throw new ProvisionError(
       "CONFIG",
       `cannot reach the rate store ${target.description}: ${lastError?.message ?? `no answer within ${RATE_STORE_CONNECT_TIMEOUT_MS / 1000} s`}`,
@@ -108,10 +103,10 @@ export async function openRateStore(url: string): Promise<RateStore> {
   ready = true;
   return {
     description: target.description,
-    connection,
+    redis,
     failure: () => failure,
     async close() {
-      await connection.disconnect(true).catch(() => connection.disconnect(false));
+      await redis.quit().catch(() => redis.disconnect());
     },
   };
 }
