@@ -103,10 +103,23 @@ class RetriesExceptThrottling implements RetryStrategyV2 {
   }
 }
 
-function leaveThrottlingToLimiter(client: IoTClient): void {
+/**
+ * Puts a client under the limiter: throttling is left to it, and each
+ * attempt takes its operation's turn in the innermost middleware, right
+ * before the request is written (after signing and endpoint resolution,
+ * which on a busy machine could otherwise let turns and writes drift apart).
+ */
+function limitClient(client: IoTClient, limiter: OperationRateLimiter): void {
   const standard = client.config.retryStrategy;
   client.config.retryStrategy = async () =>
     new RetriesExceptThrottling((await standard()) as RetryStrategyV2);
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      await limiter.turn(String(context.commandName ?? "").replace(/Command$/, ""));
+      return next(args);
+    },
+    { step: "deserialize", priority: "low", name: "provisionRateTurn" },
+  );
 }
 
 /** Canonical JSON (sorted keys) so a policy AWS re-formatted still compares equal. */
@@ -186,7 +199,10 @@ export class AwsCloudRegistry implements CloudRegistry {
         : rateLimit instanceof OperationRateLimiter
           ? rateLimit
           : new OperationRateLimiter({ tps: rateLimit === true ? {} : rateLimit });
-    if (this.limiter) leaveThrottlingToLimiter(client);
+    if (this.limiter) {
+      limitClient(client, this.limiter);
+      limitClient(certificateClient, this.limiter);
+    }
     this.detachWait = {
       timeoutMs: options.detachWait?.timeoutMs ?? DETACH_WAIT_TIMEOUT_MS_DEFAULT,
       intervalMs: options.detachWait?.intervalMs ?? DETACH_POLL_INTERVAL_MS_DEFAULT,
@@ -213,7 +229,8 @@ export class AwsCloudRegistry implements CloudRegistry {
       }
     };
     try {
-      return await (this.limiter ? this.limiter.schedule(operation, run) : run());
+      // The SDK middleware takes the turn; run() answers throttling.
+      return await (this.limiter ? this.limiter.run(operation, run) : run());
     } catch (e) {
       throw this.mapError(e, operation, resource);
     }

@@ -141,27 +141,38 @@ export class OperationRateLimiter {
   }
 
   /**
-   * Runs fn in the operation's next free slot. A throttled answer slows the
-   * operation down and queues fn again (up to throttleRequeues times); any
-   * other outcome is fn's own.
+   * Waits for the operation's next turn. Take it as close to the moment the
+   * request is written as possible (the registry does, in the SDK's
+   * middleware right before the HTTP handler): time spent between a turn and
+   * the write, on a busy machine, is time by which calls can bunch.
    */
-  async schedule<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  async turn(operation: string): Promise<void> {
+    const state = this.state(operation);
+    const queuedAt = Date.now();
+    try {
+      await (await state.turns).acquire();
+    } catch (e) {
+      throw this.storeFailure(operation, e);
+    }
+    const waitMs = Date.now() - queuedAt;
+    state.stats.calls++;
+    state.stats.waitMsTotal += waitMs;
+    state.stats.waitMsMax = Math.max(state.stats.waitMsMax, waitMs);
+  }
+
+  /**
+   * Runs fn, which takes its own turn(s) (`turn`), and answers throttling:
+   * a throttled answer slows the operation down and runs fn again, up to
+   * throttleRequeues times; any other outcome is fn's own.
+   */
+  async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     const state = this.state(operation);
     for (let requeues = 0; ; requeues++) {
-      const queuedAt = Date.now();
-      let started = false;
       try {
-        await (await state.turns).acquire();
-        started = true;
-        const waitMs = Date.now() - queuedAt;
-        state.stats.calls++;
-        state.stats.waitMsTotal += waitMs;
-        state.stats.waitMsMax = Math.max(state.stats.waitMsMax, waitMs);
         const out = await fn();
         if (state.rate.accepted(Date.now())) this.apply(state);
         return out;
       } catch (e) {
-        if (!started) throw this.storeFailure(operation, e);
         if (!isThrottlingError(e) || requeues >= this.throttleRequeues) throw e;
         state.stats.throttled++;
         if (state.rate.throttled(Date.now())) this.apply(state);
@@ -169,7 +180,15 @@ export class OperationRateLimiter {
     }
   }
 
-  /** An error before fn ran came from the limiter itself: with a store, that is the store failing. */
+  /** run() for a fn that does not take its turn itself: the turn comes first. */
+  schedule<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return this.run(operation, async () => {
+      await this.turn(operation);
+      return fn();
+    });
+  }
+
+  /** A turn that fails is the limiter failing: with a store, that is the store. */
   private storeFailure(operation: string, e: unknown): unknown {
     if (this.store === undefined) return e;
     const where = this.store.description;
