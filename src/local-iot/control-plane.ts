@@ -124,12 +124,20 @@ const LAG_PROBE_MS = 10;
  */
 function watchLoopLag(): { lagMs(): number; stop(): void } {
   let lastTick = performance.now();
+  let lastStallMs = 0;
   const timer = setInterval(() => {
-    lastTick = performance.now();
+    const now = performance.now();
+    lastStallMs = Math.max(0, now - lastTick - LAG_PROBE_MS);
+    lastTick = now;
   }, LAG_PROBE_MS);
   timer.unref();
   return {
-    lagMs: () => Math.max(0, performance.now() - lastTick - LAG_PROBE_MS),
+    // After a stall the loop runs this timer before it reads the sockets, so the requests that waited
+    // are handled just after a tick: the stall that tick saw is theirs.
+    lagMs: () => {
+      const sinceTick = performance.now() - lastTick;
+      return Math.max(0, sinceTick - LAG_PROBE_MS, sinceTick < LAG_PROBE_MS ? lastStallMs : 0);
+    },
     stop: () => clearInterval(timer),
   };
 }

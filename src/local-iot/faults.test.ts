@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "./api-error.js";
-import { FAULTS_ENV, FaultInjector, faultConfigFromEnv } from "./faults.js";
+import { exceedsWindow, FAULTS_ENV, FaultInjector, faultConfigFromEnv } from "./faults.js";
 
 async function outcome(f: FaultInjector, op: string): Promise<string> {
   try {
@@ -72,6 +72,18 @@ describe("FaultInjector", () => {
     await expect(g.before("CreateThing")).rejects.toMatchObject({ errorType: "ThrottlingException" });
     expect(f.maxRpsFor("CreateThing")).toBe(2);
     expect(f.maxRpsFor("DescribeThing")).toBeUndefined();
+  });
+
+  it("judges every one-second window that holds a request, whatever the order requests are checked in", () => {
+    // Arrivals 0, 600, 1200 ms with a limit of 2: no one-second window holds three.
+    expect(exceedsWindow([600, 1200], 0, 2)).toBe(false);
+    expect(exceedsWindow([0, 1200], 600, 2)).toBe(false);
+    // 0, 500, 900: the window from 0 holds three, whichever came last.
+    expect(exceedsWindow([500, 900], 0, 2)).toBe(true);
+    expect(exceedsWindow([0, 900], 500, 2)).toBe(true);
+    expect(exceedsWindow([0, 500], 900, 2)).toBe(true);
+    // Exactly one second apart is two windows.
+    expect(exceedsWindow([0, 500], 1000, 2)).toBe(false);
   });
 
   it("adds the configured latency", async () => {
