@@ -10,7 +10,7 @@ import type { Observer } from "../src/observer/index.js";
 import type { CloudTarget } from "../src/provision/target.js";
 import { OperationRateLimiter } from "../src/registry/index.js";
 import { Manifest, type ManifestRow, Station, type StationOptions } from "../src/station/index.js";
-import { planRates, type RatePlan } from "../src/station/rate-plan.js";
+import { PER_DEVICE_OPERATIONS, planRates, type RatePlan } from "../src/station/rate-plan.js";
 import { sampleRequestRates as sampleLocalIot } from "../src/station/request-rates.js";
 import { openLocalCloud, testPlan } from "./local-cloud.js";
 
@@ -25,7 +25,7 @@ export interface StationRig {
   manifestPrefix: string;
   limiter: OperationRateLimiter;
   /** Reads the local service's limits through Service Quotas into the limiter, as `provision station` does. */
-  learnQuotas(): Promise<RatePlan>;
+  learnQuotas(overrides?: Record<string, number>): Promise<RatePlan>;
   /** A station on the shared parts; a new Manifest is opened per station (like a restarted process). */
   station(options?: Partial<StationOptions>): Promise<{ station: Station; manifest: Manifest }>;
   close(): Promise<void>;
@@ -40,8 +40,8 @@ export async function startRig(prefix: string): Promise<StationRig> {
     ...cloud,
     manifestPrefix,
     limiter,
-    async learnQuotas() {
-      const rates = planRates(await cloud.target.readQuotas());
+    async learnQuotas(overrides = {}) {
+      const rates = planRates(await cloud.target.readQuotas(), overrides);
       limiter.configure(rates.rates, cloud.target.region);
       return rates;
     },
@@ -65,6 +65,18 @@ export async function startRig(prefix: string): Promise<StationRig> {
       await limiter.stop();
     },
   };
+}
+
+/**
+ * What the tests that assert "nothing refused for rate" tell the station the
+ * per-device quotas are: 80% of the service's limit. The station's own 10%
+ * headroom covers ~110 ms of arrival jitter; a loaded 2-core CI box holds a
+ * process up for 250 ms at times, and these tests must not depend on the
+ * machine's load. The real figures at the default headroom are in
+ * docs/performance.md and docs/station.md.
+ */
+export function loadedMachineQuotas(serviceLimit: number): Record<string, number> {
+  return Object.fromEntries(PER_DEVICE_OPERATIONS.map((op) => [op, serviceLimit * 0.8]));
 }
 
 export async function manifestRows(prefix: string): Promise<ManifestRow[]> {

@@ -2,9 +2,11 @@
  * Several stations, one account: three `provision station` processes
  * against one local AWS IoT that limits every operation to Q requests/s,
  * sharing one budget per operation through a real redis-server. The service
- * refuses nothing for rate, the three together run at the quota-bound rate
- * (each alone would send 0.9 Q: three would be refused), the ledgers stay
+ * refuses nothing for rate, the three together run at the rate they were
+ * given (each alone would send it: three would be refused), the ledgers stay
  * per station, and `provision manifest merge` lists every device once.
+ * The stations are told 80% of Q (loadedMachineQuotas): this must hold on a
+ * loaded CI box; the figure at the learnt Q is in docs/station.md.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,13 +14,21 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ledgerState } from "../src/ledger/index.js";
 import { describeForClients, type LocalIot, startLocalIot } from "../src/local-iot/service.js";
+import { RATE_HEADROOM } from "../src/station/rate-plan.js";
 import { sampleRequestRates } from "../src/station/request-rates.js";
 import { ensureTwinBuilt, startTwins, type Twin } from "../src/twin/index.js";
 import { runCli } from "./cli-helpers.js";
 import { type RedisServer, startRedis } from "./redis-server.js";
-import { manifestRows } from "./station-helpers.js";
+import { loadedMachineQuotas, manifestRows } from "./station-helpers.js";
 
 const QUOTA = 5;
+/**
+ * SHARED_BUDGET_AT_LEARNT_QUOTA=1: the stations use the Q they learn (the
+ * docs' measurement; needs a quiet machine for "0 refused"); by default
+ * they are told 80% of it.
+ */
+const AT_LEARNT_QUOTA = process.env.SHARED_BUDGET_AT_LEARNT_QUOTA === "1";
+const told = AT_LEARNT_QUOTA ? {} : loadedMachineQuotas(QUOTA);
 const STATIONS = 3;
 const DEVICES_PER_STATION = 24;
 
@@ -66,6 +76,7 @@ describe("three stations sharing one budget through Redis", () => {
             infoFile,
             "--rate-store",
             redis.url,
+            ...Object.entries(told).flatMap(([op, n]) => ["--quota", `${op}=${n}`]),
             "--concurrency",
             "8",
             "--station-id",
@@ -83,7 +94,12 @@ describe("three stations sharing one budget through Redis", () => {
     const peaks = rates.stop();
     for (const [s, run] of runs.entries()) {
       expect(run.status, `station ${s + 1}: ${run.stderr}`).toBe(0);
-      expect(run.stderr).toMatch(/quotas from Service Quotas \(iotcore\): CreateCertificateFromCsr 5, /);
+      // Learnt from the service: the quotas this test does not set (GetPolicy, CreatePolicy, ...).
+      expect(run.stderr).toMatch(
+        AT_LEARNT_QUOTA
+          ? /quotas from Service Quotas \(iotcore\): CreateCertificateFromCsr 5, /
+          : /quotas from Service Quotas \(iotcore\): CreateCertificateFromCsr 4 \(--quota\), /,
+      );
       expect(run.stderr).toMatch(/budget shared through redis:\/\/127\.0\.0\.1:\d+/);
     }
 
@@ -113,8 +129,10 @@ describe("three stations sharing one budget through Redis", () => {
       `three stations: ${perMin.toFixed(1)} devices/min combined while all three ran (${inside} devices in ${to - from} ms), ` +
         `${((100 * perMin) / quotaBoundPerMin).toFixed(1)}% of the quota-bound ${quotaBoundPerMin}; peaks ${JSON.stringify(peaks)}`,
     );
-    // The real figure is in docs/station.md; a loaded CI box gets a wide margin below, none above.
-    expect(perMin).toBeGreaterThan(0.6 * quotaBoundPerMin);
+    // The real figure is in docs/station.md; a loaded CI box gets a wide margin below the rate the
+    // stations were given, none above the service's.
+    const givenPerMin = 60 * (told.CreateCertificateFromCsr ?? QUOTA) * RATE_HEADROOM;
+    expect(perMin).toBeGreaterThan(0.7 * givenPerMin);
     expect(perMin).toBeLessThanOrEqual(quotaBoundPerMin);
 
     // Ledgers stay per station: each holds its own devices only.
