@@ -21,8 +21,9 @@ describe("Pacer", () => {
     await new Promise((r) => setTimeout(r, 200));
     busyFor(300);
     await Promise.all(all);
-    // A precomputed schedule releases every overdue call in one tick and then carries on: more than N.
-    expect(mostInWindow(starts, PACING_WINDOW_MS - 5)).toBeLessThanOrEqual(20);
+    // A precomputed schedule releases every overdue call in one tick and then carries on: ~25 here.
+    // (50 ms less than the window: the callbacks that record the times run a little after the release.)
+    expect(mostInWindow(starts, PACING_WINDOW_MS - 50)).toBeLessThanOrEqual(20);
     const gaps = starts.slice(1).map((t, i) => t - (starts[i] as number));
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(20);
     // 40 calls at 18/s need ~2.2 s at an even pace; the stall was made up, not added.
@@ -35,7 +36,7 @@ describe("Pacer", () => {
     await Promise.all(
       Array.from({ length: 11 }, () => pacer.acquire().then(() => starts.push(performance.now()))),
     );
-    expect(mostInWindow(starts, PACING_WINDOW_MS - 5)).toBe(5);
+    expect(mostInWindow(starts, PACING_WINDOW_MS - 50)).toBe(5);
     // Calls 1-5, then 6-10 a window later, then 11: two windows.
     expect((starts.at(-1) as number) - (starts[0] as number)).toBeGreaterThanOrEqual(
       2 * PACING_WINDOW_MS - 10,
