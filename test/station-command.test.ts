@@ -124,5 +124,14 @@ describe("stationCommand", () => {
     await expect(stationCommand({ fixture: join(dir, "missing.json") })).rejects.toMatchObject({
       code: "CONFIG",
     });
+    await expect(stationCommand({ ports: ["/dev/null"], rateStore: "localhost:6379" })).rejects.toMatchObject(
+      {
+        code: "USAGE",
+      },
+    );
+    // Nothing listens on port 1: the station stops before any device, naming the store.
+    await expect(
+      stationCommand({ ports: ["/dev/null"], rateStore: "redis://127.0.0.1:1", local: true }),
+    ).rejects.toMatchObject({ code: "CONFIG", where: "redis://127.0.0.1:1" });
   });
 });

@@ -548,11 +548,6 @@ export class AwsCloudRegistry implements CloudRegistry {
     };
   }
 
-  /** Per-operation limiter figures (queueing, throttling, current rate); empty without limits. */
-  rateStats() {
-    return this.limiter?.stats() ?? {};
-  }
-
   async close(): Promise<void> {
     if (this.ownsLimiter) await this.limiter?.stop();
     this.client.destroy();

@@ -50,12 +50,8 @@ export interface OperationRateStats {
   targetTps: number;
 }
 
-/** Where one operation's calls wait for their turn. */
-interface Turns {
-  acquire(): Promise<void>;
-  setRate(tps: number): Promise<void> | void;
-  stop(): Promise<void>;
-}
+/** Where one operation's calls wait for their turn: this process, or Redis. */
+type Turns = Pacer | RedisPacer;
 
 interface OperationState {
   rate: AdaptiveRate;
@@ -119,17 +115,11 @@ export class OperationRateLimiter {
   }
 
   private async newTurns(operation: string, tps: number): Promise<Turns> {
-    const pacer =
-      this.store === undefined
-        ? new Pacer(tps)
-        : new RedisPacer(this.store.redis, `provision:pace:${this.scope}:${operation}`, tps);
+    if (this.store === undefined) return new Pacer(tps);
+    const pacer = new RedisPacer(this.store.redis, `provision:pace:${this.scope}:${operation}`, tps);
     // The quotas just read win over what an earlier station left in Redis.
-    if (pacer instanceof RedisPacer) await pacer.setRate(tps);
-    return {
-      acquire: () => pacer.acquire(),
-      setRate: (next) => pacer.setRate(next),
-      stop: async () => pacer.stop(),
-    };
+    await pacer.setRate(tps);
+    return pacer;
   }
 
   private apply(state: OperationState): void {
@@ -212,7 +202,7 @@ export class OperationRateLimiter {
     await Promise.all(
       [...this.operations.values()].map(async (s) => {
         const turns = await s.turns.catch(() => undefined);
-        await turns?.stop();
+        turns?.stop();
       }),
     );
   }

@@ -16,8 +16,6 @@ export interface RateStore {
   /** The URL without its password, for messages. */
   readonly description: string;
   readonly redis: Redis;
-  /** The first error the connection reported after it was ready (Redis went away). */
-  readonly failure: () => Error | undefined;
   close(): Promise<void>;
 }
 
@@ -64,7 +62,6 @@ export function parseRateStoreUrl(url: string): RedisTarget {
 export async function openRateStore(url: string): Promise<RateStore> {
   const target = parseRateStoreUrl(url);
   let lastError: Error | undefined;
-  let failure: Error | undefined;
   let ready = false;
   const redis = new Redis({
     host: target.host,
@@ -82,8 +79,7 @@ export async function openRateStore(url: string): Promise<RateStore> {
     timer = setTimeout(() => resolve("failed"), RATE_STORE_CONNECT_TIMEOUT_MS);
     redis.on("error", (e: Error) => {
       lastError = e;
-      if (ready) failure ??= e;
-      else resolve("failed");
+      if (!ready) resolve("failed");
     });
   });
   const connected = new Promise<"ready">((resolve) => redis.once("ready", () => resolve("ready")));
@@ -104,7 +100,6 @@ export async function openRateStore(url: string): Promise<RateStore> {
   return {
     description: target.description,
     redis,
-    failure: () => failure,
     async close() {
       await redis.quit().catch(() => redis.disconnect());
     },
