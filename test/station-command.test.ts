@@ -129,6 +129,9 @@ describe("stationCommand", () => {
         code: "USAGE",
       },
     );
+    await expect(
+      stationCommand({ ports: ["/dev/null"], localIotInfo: join(dir, "no-local-iot.json") }),
+    ).rejects.toMatchObject({ code: "CONFIG", where: join(dir, "no-local-iot.json") });
     // Nothing listens on port 1: the station stops before any device, naming the store.
     await expect(
       stationCommand({ ports: ["/dev/null"], rateStore: "redis://127.0.0.1:1", local: true }),
