@@ -1,19 +1,27 @@
 /**
- * Station benchmark: `npm run bench -- --devices N [--line-rate 115200|921600]
- * [--baud-switch [RATE]] [--concurrency C] [--warmup K] [--no-pace-host] [--json] [--keep]`.
+ * Station benchmark, steady state: `npm run bench -- --slots S --devices M
+ * [--quota Q] [--line-rate 115200|921600] [--baud-switch [RATE]] [--warmup K]
+ * [--no-pace-host] [--json] [--keep]`.
  *
- * Starts the local AWS IoT in its OWN process (so the station's CPU figure
- * is the station's alone) with a 15 requests/s limit on every operation, the
- * way AWS's per-account quotas look from outside; starts N device twins on
- * pseudo-terminals, paced like a UART at --line-rate; runs the station over
- * them with its own per-operation rate limits on; and prints devices per
- * minute, per-device p50/p95 total time, CPU per device (station process,
- * twins, local IoT), bytes on the wire per payload byte, and the peak
- * request rate per operation the service saw.
+ * M device twins flow through S fixture slots: a slot takes the next twin
+ * as soon as its device is done, like an operator swapping boards (the
+ * finished twin is unplugged: stopped). The local AWS IoT runs in its OWN
+ * process (so each process's CPU is its own) and limits every operation to
+ * Q requests/s (a sliding 1 s window, as a per-account quota looks from
+ * outside); without --quota it enforces AWS's default quotas per operation.
+ * The station learns the limits the way it learns an account's: through
+ * Service Quotas, then runs at 90% of each.
+ *
+ * Reported: devices/min over the steady part (src/station/throughput.ts),
+ * the quota-bound rate 60 x the lowest per-device quota, their ratio,
+ * per-device p50/p95, CPU per device (station, twins, service), peak
+ * requests/s per operation and how many the service refused for rate, and
+ * how long calls queued in the station's limiter per operation (which
+ * operation binds).
  *
  * --warmup K (default 1) provisions K extra twins first, outside the
- * figures: a fresh process pays ~70 ms of one-time CPU (JIT, lazy module and
- * SDK set-up) that is no device's cost. --warmup 0 shows the cold figure.
+ * figures: a fresh process pays one-time CPU (JIT, lazy module and SDK
+ * set-up) that is no device's cost.
  *
  * Pacing: the twin paces the bytes it sends; the station paces what it
  * writes (PacedTransport) unless --no-pace-host, so both directions take as
@@ -21,32 +29,45 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { cpus, freemem, tmpdir, totalmem } from "node:os";
+import { cpus, freemem, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { stationRateLimits } from "../src/commands/station.js";
+import { IOT_RATE_QUOTAS, IOT_RATE_UNLISTED_TPS } from "../src/cloud/iot-quotas.js";
 import { Ledger } from "../src/ledger/index.js";
-import { type LocalIot, startLocalIot } from "../src/local-iot/service.js";
+import type { FaultConfig } from "../src/local-iot/faults.js";
+import { startLocalIot } from "../src/local-iot/service.js";
 import { POLICY_NAME_DEFAULT, THING_NAME_TEMPLATE_DEFAULT } from "../src/provision/pipeline.js";
-import { targetForLocalIot } from "../src/provision/target.js";
-import { TOPIC_DEFAULT } from "../src/registry/index.js";
-import { explicitPorts, Manifest, Station } from "../src/station/index.js";
+import { type LocalIotEndpoints, targetForLocalIot } from "../src/provision/target.js";
+import { OperationRateLimiter, TOPIC_DEFAULT } from "../src/registry/index.js";
+import { explicitPorts, Manifest, Station, swappedPorts } from "../src/station/index.js";
+import { PER_DEVICE_OPERATIONS, planRates } from "../src/station/rate-plan.js";
 import { sampleRequestRates } from "../src/station/request-rates.js";
-import { ensureTwinBuilt, startTwins } from "../src/twin/index.js";
+import { steadyThroughput } from "../src/station/throughput.js";
+import { startTwins, type Twin } from "../src/twin/index.js";
 
-const LOCAL_IOT_MAX_RPS = 15;
+// Node 20 is supported by the SDK releases we pin; its notice would only clutter the report.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 const CLK_TCK = 100; // Linux USER_HZ, what /proc/<pid>/stat counts in
+/** Twins started at once: 160 spawns together would outlast the twin's start timeout on 2 busy cores. */
+const TWIN_START_BATCH = 32;
+
+/** The service's limits: Q for every operation, or AWS's defaults per operation. */
+function serviceLimits(quota: number | undefined): FaultConfig {
+  if (quota !== undefined) return { default: { maxRps: quota } };
+  return {
+    default: { maxRps: IOT_RATE_UNLISTED_TPS },
+    operations: Object.fromEntries(IOT_RATE_QUOTAS.map((q) => [q.operation, { maxRps: q.tps }])),
+  };
+}
 
 // ---- the local AWS IoT in a child process ---------------------------------
 
 /** Child mode: run the service, report its facts, answer "report" with stats, peaks and CPU. */
-async function serveLocalIot(stateDir: string): Promise<void> {
-  const iot = await startLocalIot({
-    stateDir,
-    faults: { default: { maxRps: LOCAL_IOT_MAX_RPS } },
-  });
+async function serveLocalIot(stateDir: string, quota: number | undefined): Promise<void> {
+  const iot = await startLocalIot({ stateDir, faults: serviceLimits(quota) });
   const counts = () => Object.fromEntries(Object.entries(iot.stats()).map(([op, s]) => [op, s.requests]));
   let sampler = sampleRequestRates(counts);
   let cpu = process.cpuUsage();
@@ -81,16 +102,22 @@ async function serveLocalIot(stateDir: string): Promise<void> {
 }
 
 interface RemoteIot {
-  iot: LocalIot;
+  iot: LocalIotEndpoints;
   request(cmd: "start" | "report"): Promise<Record<string, unknown> | undefined>;
   stop(): Promise<void>;
 }
 
-async function startRemoteIot(stateDir: string): Promise<RemoteIot> {
+async function startRemoteIot(stateDir: string, quota: number | undefined): Promise<RemoteIot> {
   const script = fileURLToPath(import.meta.url);
   const child: ChildProcess = spawn(
     process.execPath,
-    [...process.execArgv, script, "--serve-local-iot", stateDir],
+    [
+      ...process.execArgv,
+      script,
+      "--serve-local-iot",
+      stateDir,
+      ...(quota === undefined ? [] : [String(quota)]),
+    ],
     {
       stdio: ["pipe", "pipe", "inherit"],
     },
@@ -99,9 +126,8 @@ async function startRemoteIot(stateDir: string): Promise<RemoteIot> {
   const waiting: ((line: string) => void)[] = [];
   lines.on("line", (l) => waiting.shift()?.(l));
   const next = () => new Promise<string>((done) => waiting.push(done));
-  const info = JSON.parse(await next()) as LocalIot;
   // The target only reads these facts; stats live in the child and come back through request().
-  const iot = { ...info, setFaults() {}, stats: () => ({}), stop: async () => {} } as unknown as LocalIot;
+  const iot = JSON.parse(await next()) as LocalIotEndpoints;
   return {
     iot,
     async request(cmd) {
@@ -141,13 +167,34 @@ function percentile(values: number[], p: number): number {
 
 // ---- the benchmark ---------------------------------------------------------
 
+async function startTwinsInBatches(
+  n: number,
+  dir: string,
+  options: { lineRateBaud?: number },
+): Promise<Twin[]> {
+  const twins: Twin[] = [];
+  for (let i = 0; i < n; i += TWIN_START_BATCH) {
+    const batch = await startTwins(Math.min(TWIN_START_BATCH, n - i), join(dir, `batch-${i}`), options);
+    twins.push(...batch);
+  }
+  return twins;
+}
+
+function wholeNumber(name: string, text: string | undefined, min: number): number {
+  const n = Number(text);
+  if (text === undefined || !Number.isInteger(n) || n < min)
+    throw new Error(`--${name} ${text}: a whole number >= ${min}`);
+  return n;
+}
+
 async function bench(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      devices: { type: "string", default: "8" },
+      slots: { type: "string", default: "16" },
+      devices: { type: "string", default: "160" },
+      quota: { type: "string" },
       "line-rate": { type: "string", default: "115200" },
       "baud-switch": { type: "string" },
-      concurrency: { type: "string" },
       "no-pace-host": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       keep: { type: "boolean", default: false },
@@ -156,28 +203,35 @@ async function bench(): Promise<void> {
     allowPositionals: false,
     strict: true,
   });
-  const n = Number(values.devices);
-  const lineRate = Number(values["line-rate"]);
+  const devices = wholeNumber("devices", values.devices, 1);
+  const slots = Math.min(devices, wholeNumber("slots", values.slots, 1));
+  const quota = values.quota === undefined ? undefined : Number(values.quota);
+  if (quota !== undefined && !(quota > 0)) throw new Error(`--quota ${values.quota}: requests/s > 0`);
+  const lineRate = wholeNumber("line-rate", values["line-rate"], 0);
   const switchBaud =
     values["baud-switch"] === undefined ? undefined : Number(values["baud-switch"] || 921600);
-  const concurrency = values.concurrency ? Number(values.concurrency) : n;
   const paceHost = !values["no-pace-host"] && lineRate > 0;
-  const warmup = Number(values.warmup);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--devices ${values.devices}: a whole number >= 1`);
+  const warmup = wholeNumber("warmup", values.warmup, 0);
 
   const dir = await mkdtemp(join(tmpdir(), "provision-bench-"));
   const log = (s: string) => process.stderr.write(`${s}\n`);
-  await ensureTwinBuilt();
-  const remote = await startRemoteIot(join(dir, "local-iot"));
-  const target = await targetForLocalIot(remote.iot, { rateLimit: stationRateLimits([]) });
+  const loadBefore = loadavg();
+  const remote = await startRemoteIot(join(dir, "local-iot"), quota);
+  const limiter = new OperationRateLimiter();
+  const target = await targetForLocalIot(remote.iot, { rateLimit: limiter });
+  // Learnt as from AWS: Service Quotas on the service, then 90% of each.
+  const plan = planRates(await target.readQuotas());
+  limiter.configure(plan.rates, target.region);
   const observer = await target.openObserver();
   const ledger = await Ledger.open(join(dir, "ledger.jsonl"));
   const manifest = await Manifest.open(join(dir, "manifest"));
   const twinOptions = lineRate > 0 ? { lineRateBaud: lineRate } : {};
-  const twins = await startTwins(n, join(dir, "twins"), twinOptions);
+  const twins = await startTwinsInBatches(devices, join(dir, "twins"), twinOptions);
   const warmTwins = warmup > 0 ? await startTwins(warmup, join(dir, "warmup"), twinOptions) : [];
+  const stopped: Promise<void>[] = [];
   log(
-    `bench: ${n} twins, line rate ${lineRate || "unpaced"}${switchBaud ? `, switch to ${switchBaud}` : ""}, concurrency ${concurrency}, host pacing ${paceHost ? "on" : "off"}`,
+    `bench: ${devices} twins through ${slots} slots, service limit ${quota === undefined ? "AWS's default quotas" : `${quota} requests/s on every operation`}, ` +
+      `line rate ${lineRate || "unpaced"}${switchBaud ? `, switch to ${switchBaud}` : ""}, host pacing ${paceHost ? "on" : "off"}; load ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`,
   );
   try {
     const stationOptions = {
@@ -185,7 +239,7 @@ async function bench(): Promise<void> {
       observer,
       ledger,
       manifest,
-      concurrency,
+      concurrency: slots,
       stationId: "bench",
       plan: {
         thingNameTemplate: THING_NAME_TEMPLATE_DEFAULT,
@@ -203,22 +257,50 @@ async function bench(): Promise<void> {
       measureWire: true,
     };
     if (warmTwins.length > 0) {
-      // One-time costs of a fresh process (JIT, lazy module and SDK set-up) are not per-device costs.
       const warm = await new Station(stationOptions).run(explicitPorts(warmTwins.map((t) => t.port)));
       if (warm.failed > 0) log(`warm-up: ${warm.failed} device(s) failed`);
+      for (const t of warmTwins) stopped.push(t.stop());
     }
-    const station = new Station(stationOptions);
-    const twinCpu0 = await Promise.all(twins.map((t) => procCpuMs(t.pid)));
+    const byPort = new Map(twins.map((t) => [t.port, t]));
+    const twinCpu0 = new Map(
+      await Promise.all(twins.map(async (t) => [t.pid, await procCpuMs(t.pid)] as const)),
+    );
+    let twinCpuMs = 0;
+    const finishedAt: number[] = [];
+    const feed = swappedPorts(
+      twins.map((t) => t.port),
+      slots,
+    );
+    const limiterBefore = limiter.stats();
     await remote.request("start");
     const cpu0 = process.cpuUsage();
-    const summary = await station.run(explicitPorts(twins.map((t) => t.port)));
+    const startedAt = Date.now();
+    const station = new Station({
+      ...stationOptions,
+      onDevice: (record) => {
+        finishedAt.push(Date.now());
+        feed.done(record.slot);
+        // Unplugged: the board leaves the fixture (and stops publishing), its CPU counted first.
+        const twin = byPort.get(record.port);
+        if (twin === undefined) return;
+        stopped.push(
+          procCpuMs(twin.pid).then(async (ms) => {
+            twinCpuMs += (ms ?? 0) - (twinCpu0.get(twin.pid) ?? 0);
+            await twin.stop();
+          }),
+        );
+      },
+    });
+    const summary = await station.run(feed.source);
     const cpu = process.cpuUsage(cpu0);
-    const twinCpu1 = await Promise.all(twins.map((t) => procCpuMs(t.pid)));
+    await Promise.all(stopped);
     const iotReport = (await remote.request("report")) as {
       peaks: Record<string, number>;
       stats: Record<string, { requests: number; rateLimited: number; throttled: number }>;
       cpuMs: number;
     };
+    const loadAfter = loadavg();
+    const limiterStats = limiter.stats();
 
     const ok = summary.records.filter((r) => r.ok);
     const totals = ok.map((r) => r.totalMs);
@@ -226,46 +308,66 @@ async function bench(): Promise<void> {
       (a, r) => ({
         bytes: a.bytes + (r.wire ? r.wire.txBytes + r.wire.rxBytes : 0),
         payload: a.payload + (r.wire ? r.wire.txPayload + r.wire.rxPayload : 0),
-        tx: a.tx + (r.wire?.txBytes ?? 0),
-        rx: a.rx + (r.wire?.rxBytes ?? 0),
       }),
-      { bytes: 0, payload: 0, tx: 0, rx: 0 },
+      { bytes: 0, payload: 0 },
     );
-    const twinCpuMs = twinCpu1.reduce<number>((a, v, i) => a + ((v ?? 0) - (twinCpu0[i] ?? 0)), 0);
     const stepMedians: Record<string, number> = {};
     for (const step of ["hello", "baud", "key", "csr", "register", "credentials", "firstPublish"]) {
       const xs = ok.map((r) => r.timings[step]).filter((x): x is number => x !== undefined);
       if (xs.length) stepMedians[step] = percentile(xs, 50);
     }
+    const throughput = steadyThroughput(finishedAt, slots, startedAt);
+    // The service's own limit on the per-device calls: what the rate could be at 100% of the quotas.
+    const serviceQuota = (op: string) =>
+      quota ?? IOT_RATE_QUOTAS.find((q) => q.operation === op)?.tps ?? IOT_RATE_UNLISTED_TPS;
+    const bindingQuota = Math.min(...PER_DEVICE_OPERATIONS.map(serviceQuota));
+    const quotaBoundPerMin = 60 * bindingQuota;
+    const queueWaitMsPerDevice = Object.fromEntries(
+      PER_DEVICE_OPERATIONS.map((op) => [
+        op,
+        Math.round(((limiterStats[op]?.waitMsTotal ?? 0) - (limiterBefore[op]?.waitMsTotal ?? 0)) / devices),
+      ]),
+    );
     const result = {
-      devices: n,
+      devicesPerMin: Math.round(throughput.devicesPerMin * 10) / 10,
+      quotaBoundPerMin,
+      ratio: Math.round((throughput.devicesPerMin / quotaBoundPerMin) * 1000) / 1000,
       ok: summary.ok,
       failed: summary.failed,
-      lineRate: lineRate || "unpaced",
-      switchBaud: switchBaud ?? null,
-      concurrency,
-      warmupDevices: warmTwins.length,
-      hostPacing: paceHost,
+      devices,
+      slots,
+      quota: quota ?? "AWS defaults",
+      steady: throughput.steady,
+      steadyDevices: throughput.devices,
+      steadyWindowMs: throughput.windowMs,
       wallMs: summary.durationMs,
-      devicesPerMinute: summary.devicesPerMinute,
+      stationRatesPerSecond: Object.fromEntries(PER_DEVICE_OPERATIONS.map((op) => [op, plan.rates[op]])),
+      bindingOperation: plan.binding.operation,
       totalMsP50: percentile(totals, 50),
       totalMsP95: percentile(totals, 95),
       stepMsP50: stepMedians,
-      stationCpuMsPerDevice: Math.round((cpu.user + cpu.system) / 1000 / n),
-      twinCpuMsPerDevice: Math.round(twinCpuMs / n),
-      localIotCpuMsPerDevice: Math.round(iotReport.cpuMs / n),
-      wireBytesPerDevice: Math.round(wire.bytes / n),
-      wireTxBytesPerDevice: Math.round(wire.tx / n),
-      wireRxBytesPerDevice: Math.round(wire.rx / n),
-      wireBytesPerPayloadByte: wire.payload ? Math.round((wire.bytes / wire.payload) * 1000) / 1000 : null,
+      cpuMsPerDevice: {
+        station: Math.round((cpu.user + cpu.system) / 1000 / devices),
+        twins: Math.round(twinCpuMs / devices),
+        service: Math.round(iotReport.cpuMs / devices),
+      },
+      queueWaitMsPerDevice,
+      throttledAtStation: Object.values(limiterStats).reduce((a, s) => a + s.throttled, 0),
       peakRequestsPerSecond: iotReport.peaks,
-      rateLimitedAtService: Object.values(iotReport.stats).reduce((a, s) => a + s.rateLimited, 0),
+      refusedForRate: Object.values(iotReport.stats).reduce((a, s) => a + s.rateLimited, 0),
+      lineRate: lineRate || "unpaced",
+      switchBaud: switchBaud ?? null,
+      hostPacing: paceHost,
+      warmupDevices: warmTwins.length,
+      wireBytesPerPayloadByte: wire.payload ? Math.round((wire.bytes / wire.payload) * 1000) / 1000 : null,
       machine: {
         cpus: cpus().length,
         cpuModel: cpus()[0]?.model,
         memTotalGiB: Math.round(totalmem() / 2 ** 30),
         memFreeGiB: Math.round(freemem() / 2 ** 30),
         node: process.version,
+        loadavgBefore: loadBefore.map((l) => Math.round(l * 100) / 100),
+        loadavgAfter: loadAfter.map((l) => Math.round(l * 100) / 100),
       },
       failures: summary.records.filter((r) => !r.ok).map((r) => ({ slot: r.slot, error: r.error })),
     };
@@ -275,16 +377,22 @@ async function bench(): Promise<void> {
       const peaks = Object.entries(result.peakRequestsPerSecond)
         .map(([op, v]) => `${op} ${v}`)
         .join(", ");
+      const waits = Object.entries(queueWaitMsPerDevice)
+        .map(([op, v]) => `${op} ${v}`)
+        .join(", ");
       process.stdout.write(
         [
-          `devices            ${result.ok}/${n} ok (${result.failed} failed), concurrency ${concurrency}, ${warmTwins.length} warm-up device(s) before`,
-          `line rate          ${result.lineRate}${switchBaud ? ` -> ${switchBaud} after HELLO` : ""}, host pacing ${paceHost ? "on" : "off"}`,
-          `throughput         ${result.devicesPerMinute} devices/min (wall ${(result.wallMs / 1000).toFixed(1)} s)`,
+          `devices            ${result.ok}/${devices} ok (${result.failed} failed) through ${slots} slots, ${warmTwins.length} warm-up device(s) before`,
+          `service limits     ${quota === undefined ? "AWS's default quotas" : `${quota} requests/s on every operation`}; station learnt them via Service Quotas, binding: ${result.bindingOperation}`,
+          `throughput         ${result.devicesPerMin} devices/min ${throughput.steady ? `over the steady part (${throughput.devices} devices in ${(throughput.windowMs / 1000).toFixed(1)} s)` : "over the whole run (too few devices for a steady part)"}`,
+          `quota-bound        ${quotaBoundPerMin} devices/min (60 x ${bindingQuota}/s): ratio ${result.ratio}`,
           `per device         p50 ${result.totalMsP50} ms, p95 ${result.totalMsP95} ms; step p50 ${JSON.stringify(stepMedians)}`,
-          `CPU per device     station ${result.stationCpuMsPerDevice} ms, twins ${result.twinCpuMsPerDevice} ms, local IoT ${result.localIotCpuMsPerDevice} ms`,
-          `wire               ${result.wireBytesPerDevice} B/device (tx ${result.wireTxBytesPerDevice}, rx ${result.wireRxBytesPerDevice}), ${result.wireBytesPerPayloadByte} wire bytes per payload byte`,
+          `CPU per device     station ${result.cpuMsPerDevice.station} ms, twins ${result.cpuMsPerDevice.twins} ms, service ${result.cpuMsPerDevice.service} ms`,
+          `queued per device  ${waits} (ms in the station's limiters)`,
           `peak requests/s    ${peaks}`,
-          `rate-limited       ${result.rateLimitedAtService} request(s) refused by the service's ${LOCAL_IOT_MAX_RPS}/s limit`,
+          `refused for rate   ${result.refusedForRate} at the service; ${result.throttledAtStation} throttled answers seen by the station`,
+          `wire               ${result.wireBytesPerPayloadByte} wire bytes per payload byte; line rate ${result.lineRate}${switchBaud ? ` -> ${switchBaud}` : ""}, host pacing ${paceHost ? "on" : "off"}`,
+          `load average       ${result.machine.loadavgBefore.join(" ")} before, ${result.machine.loadavgAfter.join(" ")} after`,
           "",
         ].join("\n"),
       );
@@ -292,11 +400,13 @@ async function bench(): Promise<void> {
         process.stdout.write(`failed: ${f.slot}: ${f.error?.code} ${f.error?.message}\n`);
     }
   } finally {
+    await Promise.all(stopped);
     await Promise.all([...twins, ...warmTwins].map((t) => t.stop()));
     await observer.close().catch(() => undefined);
     await manifest.close();
     await ledger.close();
     await target.close();
+    await limiter.stop();
     await remote.stop();
     if (!values.keep) await rm(dir, { recursive: true, force: true });
     else log(`bench state kept in ${dir}`);
@@ -304,7 +414,8 @@ async function bench(): Promise<void> {
 }
 
 if (process.argv[2] === "--serve-local-iot") {
-  await serveLocalIot(process.argv[3] ?? join(tmpdir(), "provision-bench-iot"));
+  const quota = process.argv[4] === undefined ? undefined : Number(process.argv[4]);
+  await serveLocalIot(process.argv[3] ?? join(tmpdir(), "provision-bench-iot"), quota);
 } else {
   await bench();
 }

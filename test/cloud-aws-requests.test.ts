@@ -325,19 +325,26 @@ describe("error mapping", () => {
 });
 
 describe("rate limiter", () => {
-  it("spaces calls of one operation to its TPS and leaves others alone", async () => {
-    const limiter = new OperationRateLimiter({ CreateThing: 20 });
+  it("keeps one operation to its TPS in any window, never in one burst, and leaves others alone", async () => {
+    const limiter = new OperationRateLimiter({ tps: { CreateThing: 9 } });
     const times: number[] = [];
     const t0 = performance.now();
     await Promise.all(
-      [0, 1, 2, 3, 4].map(() =>
+      Array.from({ length: 12 }, () =>
         limiter.schedule("CreateThing", async () => times.push(performance.now() - t0)),
       ),
     );
-    // 5 calls at 20 TPS: the last starts >= 4 * 50 ms after the first.
-    expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(195);
+    // 9/s = 10 calls per 1.11 s window: the 11th waits for the window, and no two go together.
+    expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(1_100);
+    const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(40);
+    // Another operation is not queued behind CreateThing.
+    const other = performance.now();
+    await limiter.schedule("DescribeThing", async () => undefined);
+    expect(performance.now() - other).toBeLessThan(50);
     expect(limiter.tpsFor("CreateCertificateFromCsr")).toBe(15);
     expect(limiter.tpsFor("DeleteCertificate")).toBe(10);
+    expect(limiter.tpsFor("GetPolicy")).toBe(10);
     await limiter.stop();
   });
 });

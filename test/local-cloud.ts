@@ -13,7 +13,7 @@ import { Ledger } from "../src/ledger/index.js";
 import { type LocalIot, startLocalIot } from "../src/local-iot/service.js";
 import type { Observer } from "../src/observer/index.js";
 import type { ProvisionPlan } from "../src/provision/pipeline.js";
-import { type CloudTarget, targetForLocalIot } from "../src/provision/target.js";
+import { type CloudTarget, type TargetOptions, targetForLocalIot } from "../src/provision/target.js";
 import type { CloudRegistry } from "../src/registry/index.js";
 
 export interface LocalCloud {
@@ -27,7 +27,7 @@ export interface LocalCloud {
 
 export async function openLocalCloud(
   prefix: string,
-  opts: { detachDelayMs?: number; maxAttempts?: number; rateLimit?: boolean | Record<string, number> } = {},
+  opts: { detachDelayMs?: number; maxAttempts?: number; rateLimit?: TargetOptions["rateLimit"] } = {},
 ): Promise<LocalCloud> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   const iot = await startLocalIot({ stateDir: join(dir, "iot"), detachDelayMs: opts.detachDelayMs ?? 50 });

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { stationCommand, stationRateLimits } from "../src/commands/station.js";
+import { stationCommand } from "../src/commands/station.js";
 import { ProvisionError } from "../src/errors.js";
 import { ensureTwinBuilt, startTwins, type Twin } from "../src/twin/index.js";
 
@@ -116,21 +116,25 @@ describe("stationCommand", () => {
     await expect(stationCommand({ ports: ["/dev/null"], watch: true })).rejects.toMatchObject({
       code: "USAGE",
     });
-    await expect(
-      stationCommand({ ports: ["/dev/null"], rateLimit: ["CreateThing=fast"] }),
-    ).rejects.toMatchObject({
-      code: "USAGE",
-    });
+    await expect(stationCommand({ ports: ["/dev/null"], quota: ["CreateThing=fast"] })).rejects.toMatchObject(
+      {
+        code: "USAGE",
+      },
+    );
     await expect(stationCommand({ fixture: join(dir, "missing.json") })).rejects.toMatchObject({
       code: "CONFIG",
     });
-  });
-
-  it("rate limits: the published quotas with 10% headroom, overrides taken as given", () => {
-    const limits = stationRateLimits(["CreateCertificateFromCsr=40", "DescribeThing=12.5"]);
-    expect(limits.CreateCertificateFromCsr).toBe(40);
-    expect(limits.DescribeThing).toBe(12.5);
-    expect(limits.CreateThing).toBe(13);
-    expect(limits.UpdateCertificate).toBe(9);
+    await expect(stationCommand({ ports: ["/dev/null"], rateStore: "localhost:6379" })).rejects.toMatchObject(
+      {
+        code: "USAGE",
+      },
+    );
+    await expect(
+      stationCommand({ ports: ["/dev/null"], localIotInfo: join(dir, "no-local-iot.json") }),
+    ).rejects.toMatchObject({ code: "CONFIG", where: join(dir, "no-local-iot.json") });
+    // Nothing listens on port 1: the station stops before any device, naming the store.
+    await expect(
+      stationCommand({ ports: ["/dev/null"], rateStore: "redis://127.0.0.1:1", local: true }),
+    ).rejects.toMatchObject({ code: "CONFIG", where: "redis://127.0.0.1:1" });
   });
 });

@@ -9,6 +9,7 @@ import { targetForLocalIot } from "../src/provision/target.js";
 import { explicitPorts } from "../src/station/index.js";
 import { ensureTwinBuilt, startTwins, type Twin } from "../src/twin/index.js";
 import {
+  loadedMachineQuotas,
   manifestCsvLines,
   manifestRows,
   type StationRig,
@@ -31,8 +32,12 @@ afterAll(async () => {
 });
 
 describe("station", () => {
-  it(`provisions ${N} twins at once under the local IoT's 15 requests/s limit; manifest = ACTIVE certificates`, async () => {
+  it(`provisions ${N} twins at once under the local IoT's 15 requests/s limit, learnt through Service Quotas; manifest = ACTIVE certificates`, async () => {
     rig.iot.setFaults({ default: { maxRps: 15 } });
+    const learnt = await rig.learnQuotas();
+    expect(learnt.quotas.DescribeThing).toEqual({ tps: 15, from: "account" });
+    expect(learnt.quotas.CreateCertificateFromCsr).toEqual({ tps: 15, from: "account" });
+    await rig.learnQuotas(loadedMachineQuotas(15));
     twins = await startTwins(N, join(rig.dir, "twins")).catch((e) => {
       console.log(e.deviceLog);
       throw e;

@@ -264,8 +264,17 @@ planOptions(cloudOptions(program.command("station")))
   )
   .option("--station-id <id>", "station name in the manifest (default: host name)")
   .option(
-    "--rate-limit <op=tps...>",
-    "per-operation request rate overrides, e.g. CreateCertificateFromCsr=10",
+    "--quota <op=tps>",
+    "an account quota (requests/s) over what Service Quotas says, e.g. CreateCertificateFromCsr=50; repeatable",
+    collect,
+  )
+  .option(
+    "--rate-store <url>",
+    "share each operation's budget with other stations through Redis (redis://host:port)",
+  )
+  .option(
+    "--local-iot-info <file>",
+    "use a running `provision local-iot` (its --json output saved in FILE) instead of starting one",
   )
   .option("--board <id>", "board definition (default: from HELLO)")
   .addOption(
@@ -278,6 +287,24 @@ planOptions(cloudOptions(program.command("station")))
     run(async () => (await import("../commands/station.js")).stationCommand)({
       ...opts,
       ...(ports.length > 0 ? { ports } : {}),
+    }),
+  );
+
+program
+  .command("manifest")
+  .description("station manifests")
+  .command("merge")
+  .description("merge several stations' manifests into one (each device and certificate once)")
+  .argument("<manifests...>", "manifest prefixes or .jsonl files")
+  .requiredOption("--out <prefix>", "writes <prefix>.csv and <prefix>.jsonl (appends what they lack)")
+  .option("--json", "print the merge report as JSON")
+  .action((manifests: string[], opts: Record<string, unknown>) =>
+    run(async () => (await import("../commands/manifest.js")).manifestMergeCommand)({
+      ...opts,
+      manifests,
+    } as {
+      manifests: string[];
+      out: string;
     }),
   );
 

@@ -1,8 +1,9 @@
 /**
  * `provision station`: the factory station. Many ports at once (explicit
  * list, hotplug watch, or a fixture map), one shared cloud target with
- * per-operation rate limits, one observer, one ledger, a manifest of the
- * devices provisioned, and a live per-port view on stderr.
+ * per-operation rate limits (from the account's quotas, optionally shared
+ * with other stations through Redis), one observer, one ledger, a manifest
+ * of the devices provisioned, and a live per-port view on stderr.
  */
 import { hostname } from "node:os";
 import { getBoard } from "../boards/index.js";
@@ -10,7 +11,8 @@ import { interrupt } from "../cli/interrupt.js";
 import { ProvisionError } from "../errors.js";
 import { Ledger } from "../ledger/index.js";
 import { openTarget } from "../provision/target.js";
-import { IOT_API_TPS_DEFAULT } from "../registry/rate-limits.js";
+import { OperationRateLimiter } from "../registry/rate-limits.js";
+import { openRateStore } from "../registry/rate-store.js";
 import {
   CONCURRENCY_DEFAULT,
   explicitPorts,
@@ -22,17 +24,11 @@ import {
   type StationSummary,
   watchPorts,
 } from "../station/index.js";
+import { describeRatePlan, parseQuotaOverrides, planRates } from "../station/rate-plan.js";
 import { buildPlan, loadConfig, type PlanFlags, targetOptions } from "./plan.js";
 import { LEDGER_FILE_DEFAULT } from "./provision.js";
 
 export const MANIFEST_PREFIX_DEFAULT = "provision-manifest";
-/**
- * The station stays this far under each published quota. A quota enforced
- * over a sliding second sees two calls sent 67 ms apart (15/s) arrive closer
- * when the network or the event loop delays the first: at exactly 15/s a
- * 16th call can land inside the window. 90% leaves ~80 ms of slack per second.
- */
-export const RATE_HEADROOM = 0.9;
 
 export interface StationCommandOptions extends PlanFlags {
   /** Explicit ports (each its own slot). */
@@ -49,35 +45,17 @@ export interface StationCommandOptions extends PlanFlags {
   localStateDir?: string;
   /** Ports of the local AWS IoT (0 = any free one); default the fixed LOCAL_PORTS_DEFAULT. */
   localPorts?: { controlPlane: number; mqtts: number; wss: number };
-  /** "Operation=TPS" overrides of the per-operation limits, e.g. CreateCertificateFromCsr=5. */
-  rateLimit?: string[];
+  /** A running `provision local-iot` (its --json output in this file), shared with other stations. */
+  localIotInfo?: string;
+  /** "Operation=TPS" quotas over the account's, e.g. CreateCertificateFromCsr=50. */
+  quota?: string[];
+  /** redis://host:port: share one budget per operation with every station on that Redis. */
+  rateStore?: string;
   /** Switch each device to this rate after HELLO when it lists it (e.g. 921600). */
   switchBaud?: number;
   json?: boolean;
   /** Test/benchmark seam: abort signal instead of the process's SIGINT. */
   signal?: AbortSignal;
-}
-
-/** Default quotas times RATE_HEADROOM, then the user's overrides (taken as given). */
-export function stationRateLimits(overrides: string[] | undefined): Record<string, number> {
-  const limits: Record<string, number> = Object.fromEntries(
-    Object.entries(IOT_API_TPS_DEFAULT).map(([op, tps]) => [
-      op,
-      Math.max(1, Math.floor(tps * RATE_HEADROOM)),
-    ]),
-  );
-  for (const pair of overrides ?? []) {
-    const m = /^([A-Za-z]+)=(\d+(\.\d+)?)$/.exec(pair);
-    const tps = m ? Number(m[2]) : Number.NaN;
-    if (!m || !(tps > 0)) {
-      throw new ProvisionError(
-        "USAGE",
-        `--rate-limit ${pair}: expected Operation=TPS, e.g. CreateCertificateFromCsr=10`,
-      );
-    }
-    limits[m[1] as string] = tps;
-  }
-  return limits;
 }
 
 function portSource(opts: StationCommandOptions, info: (text: string) => void): PortSource {
@@ -127,12 +105,22 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
   let view: LiveView | undefined;
   const info = (text: string) => (view ? view.info(text) : process.stderr.write(`${text}\n`));
   const source = portSource(opts, info);
+  const quotaOverrides = parseQuotaOverrides(opts.quota);
   try {
+    const store = opts.rateStore === undefined ? undefined : await openRateStore(opts.rateStore);
+    if (store) closers.push(() => store.close());
+    const limiter = new OperationRateLimiter({ store });
+    closers.push(() => limiter.stop());
     const target = await openTarget({
       ...targetOptions(opts, config),
-      rateLimit: stationRateLimits(opts.rateLimit),
+      localIotInfo: opts.localIotInfo,
+      rateLimit: limiter,
     });
     closers.push(() => target.close());
+    // Quotas are per account and region: stations share a budget only within one region.
+    const rates = planRates(await target.readQuotas(), quotaOverrides);
+    limiter.configure(rates.rates, target.region);
+    info(describeRatePlan(rates) + (store ? `; budget shared through ${store.description}` : ""));
     const ledger = await Ledger.open(opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT);
     closers.push(() => ledger.close());
     const manifest = await Manifest.open(opts.manifest ?? MANIFEST_PREFIX_DEFAULT);

@@ -21,6 +21,9 @@ export const API_ERROR_STATUS = {
   InternalFailureException: 500,
   ServiceUnavailableException: 503,
   UnknownOperationException: 404,
+  // Service Quotas (awsJson1_1) errors.
+  NoSuchResourceException: 400,
+  IllegalArgumentException: 400,
 } as const;
 
 export type ApiErrorName = keyof typeof API_ERROR_STATUS;

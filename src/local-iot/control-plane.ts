@@ -10,8 +10,14 @@ import type { AddressInfo } from "node:net";
 import createDebug from "debug";
 import { ApiError } from "./api-error.js";
 import type { FaultInjector } from "./faults.js";
-import { type BoundRequest, matchRoute, type OperationContext } from "./operations.js";
-import { type LocalCredentials, verifySigV4 } from "./sigv4-verify.js";
+import { type BoundRequest, matchRoute, type OperationContext, ROUTES } from "./operations.js";
+import {
+  answerServiceQuotas,
+  type LocalQuotaSource,
+  SERVICE_QUOTAS_SIGNING_NAME,
+  serviceQuotasOperationOf,
+} from "./service-quotas.js";
+import { IOT_SIGNING_NAMES, type LocalCredentials, verifySigV4 } from "./sigv4-verify.js";
 
 const debug = createDebug("provision/local-iot/control-plane");
 
@@ -27,6 +33,7 @@ export interface ControlPlaneOptions {
   credentials: LocalCredentials;
   faults: FaultInjector;
   context: OperationContext;
+  accountId: string;
 }
 
 export interface ControlPlane {
@@ -105,10 +112,84 @@ function parseJsonBody(body: Buffer): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+const LAG_PROBE_MS = 10;
+
+/**
+ * How long the event loop was held up just now. A request that waited in
+ * the socket while the service was busy (2 cores shared with stations and
+ * twins) is only seen afterwards, bunched with later ones; counted at the
+ * time it was seen, a client that kept to a quota would look as if it had
+ * not. The rate window therefore counts a request at the earliest time it
+ * may have arrived: seen minus this lag.
+ */
+function watchLoopLag(): { lagMs(): number; stop(): void } {
+  let lastTick = performance.now();
+  let lastStallMs = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    lastStallMs = Math.max(0, now - lastTick - LAG_PROBE_MS);
+    lastTick = now;
+  }, LAG_PROBE_MS);
+  timer.unref();
+  return {
+    // After a stall the loop runs this timer before it reads the sockets, so the requests that waited
+    // are handled just after a tick: the stall that tick saw is theirs.
+    lagMs: () => {
+      const sinceTick = performance.now() - lastTick;
+      return Math.max(0, sinceTick - LAG_PROBE_MS, sinceTick < LAG_PROBE_MS ? lastStallMs : 0);
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+/** What one request asks for: the operation, the signing names it accepts, and how to answer it. */
+interface ResolvedRequest {
+  operation: string;
+  signingNames: readonly string[];
+  answer(body: Buffer): Promise<Record<string, unknown> | undefined>;
+}
+
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   const { faults, context, credentials, region } = options;
+  const quotaSource: LocalQuotaSource = {
+    region,
+    accountId: options.accountId,
+    operations: ROUTES.map((r) => r.operation),
+    limitFor: (operation) => faults.maxRpsFor(operation),
+  };
+
+  function resolveRequest(
+    method: string,
+    rawPath: string,
+    query: URLSearchParams,
+    headers: IncomingMessage["headers"],
+  ): ResolvedRequest {
+    const quotaOperation = serviceQuotasOperationOf(method, rawPath, headers);
+    if (quotaOperation !== undefined) {
+      return {
+        operation: quotaOperation,
+        signingNames: [SERVICE_QUOTAS_SIGNING_NAME],
+        answer: async (body) => answerServiceQuotas(quotaOperation, parseJsonBody(body), quotaSource),
+      };
+    }
+    const match = matchRoute(method, decodeSegments(rawPath));
+    if (!match || "methodMismatch" in match) {
+      throw new ApiError("UnknownOperationException", `No operation matches ${method} ${rawPath}`);
+    }
+    return {
+      operation: match.route.operation,
+      signingNames: IOT_SIGNING_NAMES,
+      answer: (body) => {
+        const bound: BoundRequest = { labels: match.labels, query, headers, body: parseJsonBody(body) };
+        return match.route.handler(bound, context);
+      },
+    };
+  }
+
+  const loop = watchLoopLag();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrivedAtMs = Date.now() - loop.lagMs();
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const rawPath = q < 0 ? url : url.slice(0, q);
@@ -118,25 +199,26 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     let injected = false;
     try {
       const body = await readBody(req);
-      const match = matchRoute(method, decodeSegments(rawPath));
-      if (!match || "methodMismatch" in match) {
+      let resolved: ResolvedRequest;
+      try {
+        resolved = resolveRequest(method, rawPath, query, req.headers);
+      } catch (e) {
         faults.recordRequest(UNKNOWN_OPERATION);
         faults.recordError(UNKNOWN_OPERATION);
-        throw new ApiError("UnknownOperationException", `No operation matches ${method} ${rawPath}`);
+        throw e;
       }
-      operation = match.route.operation;
+      operation = resolved.operation;
       faults.recordRequest(operation);
-      await verifySigV4({ method, rawPath, query, headers: req.headers, body }, credentials, region);
+      await verifySigV4(
+        { method, rawPath, query, headers: req.headers, body },
+        credentials,
+        region,
+        resolved.signingNames,
+      );
       injected = true;
-      await faults.before(operation);
+      await faults.before(operation, arrivedAtMs);
       injected = false;
-      const bound: BoundRequest = {
-        labels: match.labels,
-        query,
-        headers: req.headers,
-        body: parseJsonBody(body),
-      };
-      const out = await match.route.handler(bound, context);
+      const out = await resolved.answer(body);
       injected = true;
       faults.after(operation);
       injected = false;
@@ -189,6 +271,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        loop.stop();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

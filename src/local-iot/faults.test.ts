@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "./api-error.js";
-import { FAULTS_ENV, FaultInjector, faultConfigFromEnv } from "./faults.js";
+import { exceedsWindow, FAULTS_ENV, FaultInjector, faultConfigFromEnv } from "./faults.js";
 
 async function outcome(f: FaultInjector, op: string): Promise<string> {
   try {
@@ -55,6 +55,35 @@ describe("FaultInjector", () => {
     await new Promise((r) => setTimeout(r, 1050));
     expect(await outcome(f, "CreateCertificateFromCsr")).toBe("ok");
     expect(f.stats().CreateCertificateFromCsr?.rateLimited).toBe(3);
+  });
+
+  it("counts a request at the time it arrived, not when a busy service got to it", async () => {
+    const f = new FaultInjector({ operations: { CreateThing: { maxRps: 2 } } });
+    const now = Date.now();
+    // Three requests 600 ms apart, all handled only now: within the quota by their arrival times.
+    await f.before("CreateThing", now - 1200);
+    await f.before("CreateThing", now - 600);
+    await f.before("CreateThing", now);
+    expect(f.stats().CreateThing?.rateLimited ?? 0).toBe(0);
+    // Counted at the moment they are handled, the same three would be one too many.
+    const g = new FaultInjector({ operations: { CreateThing: { maxRps: 2 } } });
+    await g.before("CreateThing");
+    await g.before("CreateThing");
+    await expect(g.before("CreateThing")).rejects.toMatchObject({ errorType: "ThrottlingException" });
+    expect(f.maxRpsFor("CreateThing")).toBe(2);
+    expect(f.maxRpsFor("DescribeThing")).toBeUndefined();
+  });
+
+  it("judges every one-second window that holds a request, whatever the order requests are checked in", () => {
+    // Arrivals 0, 600, 1200 ms with a limit of 2: no one-second window holds three.
+    expect(exceedsWindow([600, 1200], 0, 2)).toBe(false);
+    expect(exceedsWindow([0, 1200], 600, 2)).toBe(false);
+    // 0, 500, 900: the window from 0 holds three, whichever came last.
+    expect(exceedsWindow([500, 900], 0, 2)).toBe(true);
+    expect(exceedsWindow([0, 900], 500, 2)).toBe(true);
+    expect(exceedsWindow([0, 500], 900, 2)).toBe(true);
+    // Exactly one second apart is two windows.
+    expect(exceedsWindow([0, 500], 1000, 2)).toBe(false);
   });
 
   it("adds the configured latency", async () => {

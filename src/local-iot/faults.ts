@@ -52,6 +52,38 @@ export interface OperationStats {
 export type FaultStats = Record<string, OperationStats>;
 
 const RATE_WINDOW_MS = 1000;
+/** Admitted arrival times kept per operation: the window plus room for requests checked out of order. */
+const RETAIN_MS = 3 * RATE_WINDOW_MS;
+
+function sortedIndex(sorted: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as number) <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Whether admitting a request that arrived at `at` would put more than
+ * `max` arrivals into some one-second window, as a per-account TPS quota
+ * looks from outside. Every window that holds `at` is checked, not only
+ * the one ending there: requests are checked in the order their bodies and
+ * signatures are done, so a later arrival may already be counted.
+ */
+export function exceedsWindow(sorted: readonly number[], at: number, max: number): boolean {
+  const all = [...sorted];
+  const k = sortedIndex(all, at);
+  all.splice(k, 0, at);
+  const need = Math.floor(max) + 1;
+  for (let i = Math.max(0, k - need + 1); i <= k; i++) {
+    const j = i + need - 1;
+    if (j < all.length && (all[j] as number) - (all[i] as number) < RATE_WINDOW_MS) return true;
+  }
+  return false;
+}
 
 /** mulberry32: tiny, fast, good enough for fault draws. */
 function seededRandom(seed: number): () => number {
@@ -147,22 +179,27 @@ export class FaultInjector {
     return s;
   }
 
+  /** The configured request limit of an operation (what its quota is locally), if any. */
+  maxRpsFor(operation: string): number | undefined {
+    return this.settings(operation).maxRps;
+  }
+
   /**
    * Runs before the operation: waits the configured latency, then throws the
-   * injected error, if any (counted here, not by recordError).
+   * injected error, if any (counted here, not by recordError). The rate
+   * window counts the request at `arrivedAtMs` (plus the latency): the time it
+   * reached the service, not the later moment its body was read and its
+   * signature checked, which a busy service would spread unevenly.
    */
-  async before(operation: string): Promise<void> {
+  async before(operation: string, arrivedAtMs = Date.now()): Promise<void> {
     const f = this.settings(operation);
     const stats = this.entry(operation);
     const delayMs = (f.latencyMs ?? 0) + (f.latencyJitterMs ? this.random() * f.latencyJitterMs : 0);
     if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     if (f.maxRps !== undefined) {
-      // Sliding window over requests admitted in the last second, as a
-      // per-account TPS quota looks from outside.
-      const now = Date.now();
-      const times = (this.recent.get(operation) ?? []).filter((t) => now - t < RATE_WINDOW_MS);
-      if (times.length >= f.maxRps) {
-        this.recent.set(operation, times);
+      const at = arrivedAtMs + delayMs;
+      const times = this.recent.get(operation) ?? [];
+      if (exceedsWindow(times, at, f.maxRps)) {
         stats.throttled++;
         stats.rateLimited++;
         throw new ApiError(
@@ -170,7 +207,9 @@ export class FaultInjector {
           `Rate exceeded for ${operation} (local limit ${f.maxRps} requests/s)`,
         );
       }
-      times.push(now);
+      times.splice(sortedIndex(times, at), 0, at);
+      // Requests are checked in the order their bodies and signatures are done, not quite in arrival order.
+      while (times.length > 0 && (times[0] as number) < (times.at(-1) as number) - RETAIN_MS) times.shift();
       this.recent.set(operation, times);
     }
     if (f.throttleRate && this.random() < f.throttleRate) {

@@ -114,6 +114,7 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     region,
     credentials,
     faults,
+    accountId,
     context: { registry, ca, dataEndpoint: endpoint },
   });
 

@@ -10,7 +10,12 @@ import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { ApiError } from "./api-error.js";
 
-export const SIGNING_SERVICE = "iot";
+/**
+ * AWS IoT's control plane accepts both signing names: the API reference
+ * gives `execute-api` (what Debian 12's AWS CLI 2.9 signs with), newer SDKs
+ * sign with `iot`.
+ */
+export const IOT_SIGNING_NAMES: readonly string[] = ["iot", "execute-api"];
 /** AWS refuses requests signed more than 5 minutes away from its clock (IAM guide, "Signing AWS API requests"). */
 export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 
@@ -43,11 +48,16 @@ function parseAmzDate(s: string | undefined): Date | undefined {
   return new Date(Date.UTC(y, mo - 1, d, h, mi, sec));
 }
 
-/** Throws ApiError (403) unless the request carries a valid signature for these credentials. */
+/**
+ * Throws ApiError (403) unless the request carries a valid signature for
+ * these credentials, scoped to one of `services` (the first is the one named
+ * in the refusal, as AWS names one).
+ */
 export async function verifySigV4(
   req: IncomingSignedRequest,
   credentials: LocalCredentials,
   region: string,
+  services: readonly string[] = IOT_SIGNING_NAMES,
 ): Promise<void> {
   const auth = headerValue(req.headers, "authorization");
   if (!auth) {
@@ -74,10 +84,10 @@ export async function verifySigV4(
       `Credential should be scoped to a valid region, not '${scopeRegion}'. The local service runs in '${region}'.`,
     );
   }
-  if (scopeService !== SIGNING_SERVICE) {
+  if (scopeService === undefined || !services.includes(scopeService)) {
     throw new ApiError(
       "InvalidSignatureException",
-      `Credential should be scoped to correct service: '${SIGNING_SERVICE}', not '${scopeService}'.`,
+      `Credential should be scoped to correct service: '${services[0]}', not '${scopeService}'.`,
     );
   }
   const signingDate = parseAmzDate(headerValue(req.headers, "x-amz-date"));
@@ -123,7 +133,7 @@ export async function verifySigV4(
   const signer = new SignatureV4({
     credentials,
     region,
-    service: SIGNING_SERVICE,
+    service: scopeService,
     sha256: Sha256,
     applyChecksum: false,
   });

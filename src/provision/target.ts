@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
 /**
  * Where a device is provisioned to: AWS IoT in an account, or the local AWS
  * IoT. Everything downstream (registry, credentials, observer) sees the same
@@ -11,7 +12,13 @@ import { ProvisionError } from "../errors.js";
 import { FAULTS_ENV, type FaultConfig, faultConfigFromEnv } from "../local-iot/faults.js";
 import { type LocalIot, startLocalIot } from "../local-iot/service.js";
 import { createObserver, type Observer, presignedObserverUrl } from "../observer/index.js";
-import { type CloudRegistry, createAwsRegistry } from "../registry/index.js";
+import {
+  type CloudRegistry,
+  createAwsRegistry,
+  type OperationRateLimiter,
+  type RateLimits,
+} from "../registry/index.js";
+import { type QuotaReading, readIotQuotas } from "../registry/service-quotas.js";
 
 export const MQTT_PORT_AWS = 8883;
 export const WSS_PORT_AWS = 443;
@@ -29,10 +36,25 @@ export interface CloudTarget {
   rootCaPem: string;
   /** Connects an observer (MQTT over WSS, SigV4-presigned, refreshed on reconnect). */
   openObserver(clientId?: string): Promise<Observer>;
-  /** Present for the local target: the running service (tests read it). */
+  /** Present for a local target started here: the running service (tests read it). */
   local?: LocalIot;
+  /** The account's rate quotas from Service Quotas, or AWS's defaults and why. */
+  readQuotas(): Promise<QuotaReading>;
   close(): Promise<void>;
 }
+
+/** What a client needs of a running local AWS IoT (`provision local-iot --json` prints it). */
+export type LocalIotEndpoints = Pick<
+  LocalIot,
+  | "controlPlaneUrl"
+  | "endpoint"
+  | "mqttsPort"
+  | "wssPort"
+  | "caPem"
+  | "region"
+  | "credentials"
+  | "brokerRunning"
+>;
 
 export interface TargetOptions {
   local?: boolean;
@@ -42,8 +64,10 @@ export interface TargetOptions {
   region?: string;
   profile?: string;
   endpointUrl?: string;
-  /** Per-operation TPS limits (the station); default none for one device. */
-  rateLimit?: boolean | Record<string, number>;
+  /** Per-operation TPS limits (the station), or the station's own limiter; default none for one device. */
+  rateLimit?: boolean | RateLimits | OperationRateLimiter;
+  /** A running `provision local-iot`, described by its --json output in this file (instead of --local). */
+  localIotInfo?: string;
   maxAttempts?: number;
 }
 
@@ -53,7 +77,55 @@ export function observerClientId(): string {
 }
 
 export async function openTarget(opts: TargetOptions): Promise<CloudTarget> {
+  if (opts.localIotInfo !== undefined)
+    return targetForLocalIot(await readLocalIotInfo(opts.localIotInfo), opts);
   return opts.local ? openLocalTarget(opts) : openAwsTarget(opts);
+}
+
+/** Reads `provision local-iot --json` output saved to a file; a bad file is a CONFIG error naming it. */
+export async function readLocalIotInfo(file: string): Promise<LocalIotEndpoints> {
+  const bad = (why: string, cause?: unknown) =>
+    new ProvisionError("CONFIG", `${file} does not describe a running local AWS IoT: ${why}`, {
+      where: file,
+      hint: "save the output of `provision local-iot --json` to that file while the service runs",
+      cause,
+    });
+  let info: Record<string, unknown>;
+  try {
+    info = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+  } catch (e) {
+    throw bad((e as Error).message, e);
+  }
+  const str = (k: string) => (typeof info[k] === "string" ? (info[k] as string) : undefined);
+  const num = (k: string) => (Number.isInteger(info[k]) ? (info[k] as number) : undefined);
+  const [controlPlaneUrl, endpoint, caFile, region, accessKeyId, secretAccessKey] = [
+    "controlPlaneUrl",
+    "endpoint",
+    "caFile",
+    "region",
+    "accessKeyId",
+    "secretAccessKey",
+  ].map(str);
+  const [mqttsPort, wssPort] = ["mqttsPort", "wssPort"].map(num);
+  if (!controlPlaneUrl || !endpoint || !caFile || !region || !accessKeyId || !secretAccessKey)
+    throw bad("controlPlaneUrl, endpoint, caFile, region, accessKeyId or secretAccessKey missing");
+  if (!mqttsPort || !wssPort) throw bad("its MQTT broker is not running (mqttsPort / wssPort 0)");
+  let caPem: string;
+  try {
+    caPem = await readFile(caFile, "utf8");
+  } catch (e) {
+    throw bad(`its CA ${caFile} cannot be read: ${(e as Error).message}`, e);
+  }
+  return {
+    controlPlaneUrl,
+    endpoint,
+    mqttsPort,
+    wssPort,
+    caPem,
+    region,
+    credentials: { accessKeyId, secretAccessKey },
+    brokerRunning: true,
+  };
 }
 
 async function openLocalTarget(opts: TargetOptions): Promise<CloudTarget> {
@@ -96,9 +168,9 @@ async function openLocalTarget(opts: TargetOptions): Promise<CloudTarget> {
   return targetForLocalIot(iot, opts, async () => iot.stop());
 }
 
-/** A target over an already running local AWS IoT (tests, demo, station benchmark). */
+/** A target over an already running local AWS IoT (tests, demo, station benchmark, --local-iot-info). */
 export async function targetForLocalIot(
-  iot: LocalIot,
+  iot: LocalIotEndpoints | LocalIot,
   opts: Pick<TargetOptions, "rateLimit" | "maxAttempts"> = {},
   onClose: () => Promise<void> = async () => {},
 ): Promise<CloudTarget> {
@@ -121,7 +193,14 @@ export async function targetForLocalIot(
     endpoint: async () => iot.endpoint,
     mqttPort: iot.mqttsPort,
     rootCaPem: iot.caPem,
-    local: iot,
+    ...("stop" in iot ? { local: iot } : {}),
+    // The local service answers Service Quotas on its control plane, from its configured limits.
+    readQuotas: () =>
+      readIotQuotas({
+        region: iot.region,
+        credentials: { ...iot.credentials },
+        endpoint: iot.controlPlaneUrl,
+      }),
     openObserver: (clientId = observerClientId()) =>
       createObserver({
         clientId,
@@ -162,6 +241,7 @@ async function openAwsTarget(opts: TargetOptions): Promise<CloudTarget> {
     endpoint,
     mqttPort: MQTT_PORT_AWS,
     rootCaPem: amazonRootCaPem(),
+    readQuotas: () => readIotQuotas({ region: registry.region, credentials, profile: opts.profile }),
     openObserver: async (clientId = observerClientId()) =>
       createObserver({
         clientId,

@@ -76,6 +76,17 @@ export function awsErrorName(e: unknown): string | undefined {
   return err?.$metadata?.httpStatusCode !== undefined ? err.name : undefined;
 }
 
+/** Refusals for rate, which clear by themselves (LimitExceededException is a resource quota: it does not). */
+const RATE_REFUSAL_NAMES = new Set([
+  "ThrottlingException",
+  "TooManyRequestsException",
+  "RequestLimitExceeded",
+]);
+
+export function isThrottlingError(e: unknown): boolean {
+  return RATE_REFUSAL_NAMES.has(awsErrorName(e) ?? "");
+}
+
 /** True for errors where the request may have been processed although no answer came back. */
 export function isUnclearOutcome(e: unknown): boolean {
   // The tool's own refusal of a successful answer (e.g. one without its result) says so in its details.

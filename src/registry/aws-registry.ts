@@ -25,7 +25,7 @@ import {
   UpdateCertificateCommand,
 } from "@aws-sdk/client-iot";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, RetryStrategyV2 } from "@smithy/types";
 import debugFactory from "debug";
 import { ProvisionError } from "../errors.js";
 import { mapAwsError } from "./aws-errors.js";
@@ -65,8 +65,12 @@ export interface AwsRegistryOptions {
   maxAttempts?: number;
   /** "standard" or "adaptive"; default AWS_RETRY_MODE or standard. */
   retryMode?: "standard" | "adaptive";
-  /** true: the REFERENCE.md quotas; an object: per-operation TPS overrides; default none. */
-  rateLimit?: boolean | RateLimits;
+  /**
+   * Client-side rate limits: true, the published quotas; an object, per-operation
+   * TPS over them; a limiter, shared with its owner (who stops it); default none.
+   * With limits, throttling is retried by the limiter, not by the SDK.
+   */
+  rateLimit?: boolean | RateLimits | OperationRateLimiter;
   /** Polling after DetachThingPrincipal. */
   detachWait?: WaitOptions;
   /** Test seam: an SDK request handler (e.g. one that records requests). */
@@ -79,6 +83,44 @@ function envInt(name: string): number | undefined {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The SDK's retries minus throttling: with a rate limiter, a throttled call
+ * goes back into the limiter's queue for its operation (which slows down for
+ * everybody), instead of sleeping on a timer of its own.
+ */
+class RetriesExceptThrottling implements RetryStrategyV2 {
+  constructor(private readonly inner: RetryStrategyV2) {}
+  acquireInitialRetryToken(scope: string) {
+    return this.inner.acquireInitialRetryToken(scope);
+  }
+  refreshRetryTokenForRetry(...args: Parameters<RetryStrategyV2["refreshRetryTokenForRetry"]>) {
+    if (args[1].errorType === "THROTTLING") throw new Error("throttling is retried by the rate limiter");
+    return this.inner.refreshRetryTokenForRetry(...args);
+  }
+  recordSuccess(token: Parameters<RetryStrategyV2["recordSuccess"]>[0]) {
+    this.inner.recordSuccess(token);
+  }
+}
+
+/**
+ * Puts a client under the limiter: throttling is left to it, and each
+ * attempt takes its operation's turn in the innermost middleware, right
+ * before the request is written (after signing and endpoint resolution,
+ * which on a busy machine could otherwise let turns and writes drift apart).
+ */
+function limitClient(client: IoTClient, limiter: OperationRateLimiter): void {
+  const standard = client.config.retryStrategy;
+  client.config.retryStrategy = async () =>
+    new RetriesExceptThrottling((await standard()) as RetryStrategyV2);
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      await limiter.turn(String(context.commandName ?? "").replace(/Command$/, ""));
+      return next(args);
+    },
+    { step: "deserialize", priority: "low", name: "provisionRateTurn" },
+  );
+}
 
 /** Canonical JSON (sorted keys) so a policy AWS re-formatted still compares equal. */
 function canonicalJson(text: string): string {
@@ -131,6 +173,8 @@ export class AwsCloudRegistry implements CloudRegistry {
   readonly maxAttempts: number;
   readonly retryMode: string;
   private readonly limiter: OperationRateLimiter | undefined;
+  /** Whether close() stops the limiter (false when the caller shares it). */
+  private readonly ownsLimiter: boolean;
   private readonly detachWait: Required<WaitOptions>;
 
   /** Use createAwsRegistry(), which resolves the region first. */
@@ -147,10 +191,18 @@ export class AwsCloudRegistry implements CloudRegistry {
     this.endpointDescription = endpointDescription;
     this.maxAttempts = options.maxAttempts ?? envInt("AWS_MAX_ATTEMPTS") ?? MAX_ATTEMPTS_DEFAULT;
     this.retryMode = options.retryMode ?? process.env.AWS_RETRY_MODE ?? RETRY_MODE_DEFAULT;
+    const rateLimit = options.rateLimit;
+    this.ownsLimiter = !(rateLimit instanceof OperationRateLimiter);
     this.limiter =
-      options.rateLimit === undefined || options.rateLimit === false
+      rateLimit === undefined || rateLimit === false
         ? undefined
-        : new OperationRateLimiter(options.rateLimit === true ? {} : options.rateLimit);
+        : rateLimit instanceof OperationRateLimiter
+          ? rateLimit
+          : new OperationRateLimiter({ tps: rateLimit === true ? {} : rateLimit });
+    if (this.limiter) {
+      limitClient(client, this.limiter);
+      limitClient(certificateClient, this.limiter);
+    }
     this.detachWait = {
       timeoutMs: options.detachWait?.timeoutMs ?? DETACH_WAIT_TIMEOUT_MS_DEFAULT,
       intervalMs: options.detachWait?.intervalMs ?? DETACH_POLL_INTERVAL_MS_DEFAULT,
@@ -177,7 +229,8 @@ export class AwsCloudRegistry implements CloudRegistry {
       }
     };
     try {
-      return await (this.limiter ? this.limiter.schedule(operation, run) : run());
+      // The SDK middleware takes the turn; run() answers throttling.
+      return await (this.limiter ? this.limiter.run(operation, run) : run());
     } catch (e) {
       throw this.mapError(e, operation, resource);
     }
@@ -207,11 +260,13 @@ export class AwsCloudRegistry implements CloudRegistry {
         new CreateCertificateFromCsrCommand({ certificateSigningRequest: csrPem, setAsActive }),
       );
     let out: Awaited<ReturnType<typeof send>> | undefined;
+    // With a limiter, throttling is already retried there.
+    const attempts = this.limiter ? 1 : this.maxAttempts;
     for (let attempt = 1; out === undefined; attempt++) {
       try {
         out = await this.call("CreateCertificateFromCsr", undefined, send);
       } catch (e) {
-        if (!(e instanceof ProvisionError) || e.code !== "CLOUD_THROTTLED" || attempt >= this.maxAttempts) {
+        if (!(e instanceof ProvisionError) || e.code !== "CLOUD_THROTTLED" || attempt >= attempts) {
           if (e instanceof ProvisionError) e.details.attempts = attempt;
           throw e;
         }
@@ -494,7 +549,7 @@ export class AwsCloudRegistry implements CloudRegistry {
   }
 
   async close(): Promise<void> {
-    await this.limiter?.stop();
+    if (this.ownsLimiter) await this.limiter?.stop();
     this.client.destroy();
     this.certificateClient.destroy();
   }

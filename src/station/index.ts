@@ -9,6 +9,7 @@ export {
   type PortSource,
   parseFixture,
   slotForLocation,
+  swappedPorts,
   WATCH_INTERVAL_MS_DEFAULT,
   type WatchOptions,
   watchPorts,

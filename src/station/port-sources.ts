@@ -32,6 +32,55 @@ export function explicitPorts(paths: readonly string[]): PortSource {
   };
 }
 
+/**
+ * Ports flowing through `slots` fixture slots (S1, S2, ...), the next one
+ * plugged into a slot as soon as that slot's device is done, as an operator
+ * swaps boards: call `done(slot)` when the station reports the slot's
+ * device. The source ends once every port was handed out.
+ */
+export function swappedPorts(
+  paths: readonly string[],
+  slots: number,
+): { source: PortSource; done(slot: string): void } {
+  const waiting = [...paths];
+  const ready: PortEvent[] = [];
+  const current = new Map<string, string>();
+  let wake: (() => void) | undefined;
+  const plug = (slot: string) => {
+    const port = waiting.shift();
+    if (port === undefined) return;
+    const previous = current.get(slot);
+    if (previous !== undefined) ready.push({ kind: "depart", slot, port: previous });
+    current.set(slot, port);
+    ready.push({ kind: "arrive", slot, port });
+    wake?.();
+  };
+  for (let i = 1; i <= Math.min(slots, paths.length); i++) plug(`S${i}`);
+  return {
+    done: plug,
+    source: async function* (signal) {
+      const onAbort = () => wake?.();
+      signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        while (!signal.aborted) {
+          const event = ready.shift();
+          if (event !== undefined) {
+            yield event;
+            continue;
+          }
+          if (waiting.length === 0) return;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = undefined;
+        }
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+      }
+    },
+  };
+}
+
 /** Slot name -> USB location (as `provision ports` shows it, e.g. "1-1.3:1.0" or "1-1.3"). */
 export type FixtureMap = Record<string, string>;
 

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { IOT_API_TPS_DEFAULT } from "../cloud/iot-quotas.js";
+import {
+  describeRatePlan,
+  PER_DEVICE_OPERATIONS,
+  parseQuotaOverrides,
+  planRates,
+  RATE_HEADROOM,
+} from "./rate-plan.js";
+
+const defaults = { tps: { ...IOT_API_TPS_DEFAULT }, fromAccount: [] };
+
+describe("rate plan", () => {
+  it("with AWS's defaults only the 15/s certificate and policy calls bind; DescribeThing no longer does", () => {
+    const plan = planRates(defaults);
+    expect(plan.binding.operation).toBe("CreateCertificateFromCsr");
+    expect(plan.binding.devicesPerMin).toBe(Math.floor(60 * 15 * RATE_HEADROOM));
+    const others = PER_DEVICE_OPERATIONS.filter(
+      (op) => op !== "CreateCertificateFromCsr" && op !== "AttachPolicy",
+    );
+    // Every other per-device call has at least 6x the room of the binding one.
+    for (const op of others) expect(plan.rates[op], op).toBeGreaterThanOrEqual(6 * plan.binding.tps);
+    expect(plan.quotas.DescribeThing).toEqual({ tps: 350, from: "default" });
+  });
+
+  it("account values win over defaults, --quota over both; the binding operation follows", () => {
+    const plan = planRates(
+      {
+        tps: { ...IOT_API_TPS_DEFAULT, CreateCertificateFromCsr: 60, AttachPolicy: 60 },
+        fromAccount: ["CreateCertificateFromCsr", "AttachPolicy"],
+      },
+      parseQuotaOverrides(["AttachThingPrincipal=20"]),
+    );
+    expect(plan.quotas.CreateCertificateFromCsr).toEqual({ tps: 60, from: "account" });
+    expect(plan.quotas.AttachThingPrincipal).toEqual({ tps: 20, from: "--quota" });
+    expect(plan.binding).toEqual({ operation: "AttachThingPrincipal", tps: 18, devicesPerMin: 1080 });
+    expect(describeRatePlan(plan)).toMatch(
+      /AttachThingPrincipal 20 \(--quota\).*AttachThingPrincipal binds: at most 1080 devices\/min/,
+    );
+  });
+
+  it("says when it fell back to the defaults, and why", () => {
+    const plan = planRates({
+      ...defaults,
+      fallbackReason: "Service Quotas (iotcore) could not be read: AccessDeniedException: no",
+    });
+    expect(describeRatePlan(plan)).toMatch(
+      /AWS's defaults .*AccessDeniedException.*servicequotas:ListServiceQuotas/,
+    );
+  });
+
+  it("refuses malformed --quota values naming them", () => {
+    expect(() => parseQuotaOverrides(["CreateThing=fast"])).toThrow(/--quota CreateThing=fast/);
+    expect(() => parseQuotaOverrides(["CreateThing=0"])).toThrow(/expected Operation=TPS/);
+    expect(parseQuotaOverrides(["DescribeThing=12.5"])).toEqual({ DescribeThing: 12.5 });
+  });
+});

@@ -1,0 +1,87 @@
+/**
+ * From quotas to the rates a station sends at: the account's quotas (read
+ * from Service Quotas, or AWS's defaults), the operator's `--quota OP=N`
+ * over them, then each times RATE_HEADROOM. Also names the binding
+ * operation, so the operator sees what caps the station before it starts.
+ */
+import { ProvisionError } from "../errors.js";
+import type { QuotaReading } from "../registry/service-quotas.js";
+
+/**
+ * The station stays this far under each quota. AWS (and the local AWS IoT)
+ * count requests in a sliding second; calls sent evenly at exactly the
+ * quota arrive unevenly (network, event loops, a busy service), and a
+ * request that arrives early puts one too many into some window. At 0.9
+ * a request may arrive up to ~1/9 of a second early per window before one
+ * is refused (docs/decisions.md D9).
+ */
+export const RATE_HEADROOM = 0.9;
+
+/** The calls every new device costs, once each (src/ledger/register.ts). */
+export const PER_DEVICE_OPERATIONS = [
+  "CreateCertificateFromCsr",
+  "DescribeThing",
+  "CreateThing",
+  "AttachPolicy",
+  "AttachThingPrincipal",
+] as const;
+
+export interface RatePlan {
+  /** The quota per operation (requests/s) and where it came from. */
+  quotas: Record<string, { tps: number; from: "account" | "default" | "--quota" }>;
+  /** What the station's limiters run at. */
+  rates: Record<string, number>;
+  /** The per-device operation with the lowest rate: it caps the station at 60 * rate devices/min. */
+  binding: { operation: string; tps: number; devicesPerMin: number };
+  fallbackReason?: string;
+}
+
+/** `--quota OP=N` pairs; a malformed one is a USAGE error naming it. */
+export function parseQuotaOverrides(pairs: readonly string[] | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const pair of pairs ?? []) {
+    const m = /^([A-Z][A-Za-z]+)=(\d+(\.\d+)?)$/.exec(pair);
+    const tps = m ? Number(m[2]) : Number.NaN;
+    if (!m || !(tps > 0)) {
+      throw new ProvisionError(
+        "USAGE",
+        `--quota ${pair}: expected Operation=TPS, e.g. CreateCertificateFromCsr=50`,
+      );
+    }
+    out[m[1] as string] = tps;
+  }
+  return out;
+}
+
+export function planRates(reading: QuotaReading, overrides: Record<string, number> = {}): RatePlan {
+  const quotas: RatePlan["quotas"] = {};
+  for (const [op, tps] of Object.entries(reading.tps)) {
+    quotas[op] = { tps, from: reading.fromAccount.includes(op) ? "account" : "default" };
+  }
+  for (const [op, tps] of Object.entries(overrides)) quotas[op] = { tps, from: "--quota" };
+  const rates = Object.fromEntries(Object.entries(quotas).map(([op, q]) => [op, q.tps * RATE_HEADROOM]));
+  const [operation, tps] = PER_DEVICE_OPERATIONS.map(
+    (op) => [op, rates[op] ?? Number.POSITIVE_INFINITY] as const,
+  )
+    .sort((a, b) => a[1] - b[1])
+    .at(0) as readonly [string, number];
+  const plan: RatePlan = { quotas, rates, binding: { operation, tps, devicesPerMin: Math.floor(60 * tps) } };
+  if (reading.fallbackReason !== undefined) plan.fallbackReason = reading.fallbackReason;
+  return plan;
+}
+
+/** One line for the operator: where the quotas came from and what binds. */
+export function describeRatePlan(plan: RatePlan): string {
+  const perDevice = PER_DEVICE_OPERATIONS.map((op) => {
+    const q = plan.quotas[op];
+    return `${op} ${q?.tps ?? "?"}${q && q.from !== "account" ? ` (${q.from})` : ""}`;
+  }).join(", ");
+  const source =
+    plan.fallbackReason === undefined
+      ? "quotas from Service Quotas (iotcore)"
+      : `quotas: AWS's defaults where unread (${plan.fallbackReason}; allow servicequotas:ListServiceQuotas and servicequotas:GetServiceQuota, or pass --quota OP=N)`;
+  return (
+    `${source}: ${perDevice} requests/s; the station sends at ${Math.round(RATE_HEADROOM * 100)}% of each; ` +
+    `${plan.binding.operation} binds: at most ${plan.binding.devicesPerMin} devices/min`
+  );
+}
