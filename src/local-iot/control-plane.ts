@@ -19,6 +19,9 @@ import {
 } from "./service-quotas.js";
 import { IOT_SIGNING_NAMES, type LocalCredentials, verifySigV4 } from "./sigv4-verify.js";
 
+/** How long an idle keep-alive connection stays open (AWS keeps them for minutes). */
+const KEEP_ALIVE_IDLE_MS = 120_000;
+
 const debug = createDebug("provision/local-iot/control-plane");
 
 /** Largest body any supported operation needs (a 4096-char CSR in JSON) with room to spare. */
@@ -255,8 +258,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
     else socket.destroy();
   });
-  // SDK clients keep connections alive; do not let an idle one hold close() up.
-  server.keepAliveTimeout = 5_000;
+  // SDK clients keep connections alive and reuse them whenever they like. A server that drops an idle
+  // one (Node's default: after 5 s) races a client sending on it: ECONNRESET, which for
+  // CreateCertificateFromCsr means an unclear create and a rollback (seen under load). AWS keeps idle
+  // connections for minutes; so do we. close() still returns at once: Node 20 closes idle sockets itself.
+  server.keepAliveTimeout = KEEP_ALIVE_IDLE_MS;
+  server.headersTimeout = KEEP_ALIVE_IDLE_MS + 1_000;
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
