@@ -20,7 +20,15 @@
  * FILE as well (test/run-all.sh counts them). Exit 1 when anything fails.
  */
 import { spawn } from "node:child_process";
-import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadBoards } from "../src/boards/index.js";
@@ -53,6 +61,25 @@ export interface ComboResult {
   compile: Record<OptLevel, { ok: boolean; diagnostics: string }>;
   sdkconfig: { lines: number; problems: string[] };
   detail: string;
+}
+
+/**
+ * The v6 kit's picolibc headers (esp-1.8.6, built generically) have the
+ * stub <sys/dirent.h> that #errors; Espressif's toolchain ships one with
+ * ESP-IDF's DIR, which esp_vfs.h needs (reached from usb_serial_jtag_vfs.h).
+ * The kit fills the same gap in its newlib headers with ESP-IDF v5.0's file;
+ * a kit build with picolibc gets that file too, ahead of the system headers.
+ * Returns the -I folder, or undefined when nothing is missing.
+ */
+function picolibcDirentOverlay(idf: Idf, sdkconfig: string): string | undefined {
+  const stub = idf.kitDir && join(idf.kitDir, "picolibc-include", "sys", "dirent.h");
+  const esp = idf.kitDir && join(idf.kitDir, "newlib-include", "sys", "dirent.h");
+  if (!stub || !esp || !/^CONFIG_LIBC_PICOLIBC=y$/m.test(sdkconfig) || !existsSync(stub)) return undefined;
+  if (!readFileSync(stub, "utf8").includes('#error "<dirent.h> not supported"')) return undefined;
+  const overlay = join(WORK_DIR, `picolibc-dirent-v${idf.version.text}`);
+  mkdirSync(join(overlay, "sys"), { recursive: true });
+  copyFileSync(esp, join(overlay, "sys", "dirent.h"));
+  return overlay;
 }
 
 function runCompiler(
@@ -136,10 +163,11 @@ async function checkCombo(
   const defaults = sdkconfigDefaultsFiles(idf.version).flatMap((f) =>
     parseSdkconfig(readFileSync(join(projectDir, f), "utf8"), f),
   );
+  const generated = readFileSync(join(buildDir, "sdkconfig"), "utf8");
   result.sdkconfig.lines = defaults.length;
-  result.sdkconfig.problems = checkSdkconfig(defaults, readFileSync(join(buildDir, "sdkconfig"), "utf8")).map(
-    describeProblem,
-  );
+  result.sdkconfig.problems = checkSdkconfig(defaults, generated).map(describeProblem);
+  const overlay = target === "linux" ? undefined : picolibcDirentOverlay(idf, generated);
+  if (overlay) result.compiler += "; the kit's picolibc completed with ESP-IDF's sys/dirent.h";
   const commands = ownCommands(
     JSON.parse(readFileSync(join(buildDir, "compile_commands.json"), "utf8")) as CompileCommand[],
     projectDir,
@@ -150,7 +178,9 @@ async function checkCombo(
   for (const level of OPT_LEVELS) {
     const outputs = await pool(commands, jobs, async (c) => {
       const obj = join(objDir, `${c.file.replace(/[^A-Za-z0-9]/g, "_")}${level}.o`);
-      const r = await runCompiler(argvFor(c, level, obj), c.directory, idf.env);
+      const argv = argvFor(c, level, obj);
+      if (overlay) argv.splice(1, 0, `-I${overlay}`);
+      const r = await runCompiler(argv, c.directory, idf.env);
       return r.code === 0 && r.stderr.trim() === ""
         ? ""
         : `${c.file}:\n${r.stderr.trim() || `exit ${r.code}`}`;
