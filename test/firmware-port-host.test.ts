@@ -15,12 +15,25 @@ import { describe, expect, it } from "vitest";
 import { renderFirmware } from "../src/firmware/render.js";
 
 const HERE = import.meta.dirname;
-// The key store sources each build compiles (keystore_slots.c: the slot map shared by NVS and DS).
+// The key store sources each build compiles (keystore_slots.c: the slot map shared by NVS and DS;
+// keystore_common.c: the interface filling every store shares).
 const BOARDS = [
-  { board: "esp32-devkitc", store: "nvs", sources: ["keystore_nvs.c", "keystore_slots.c"] },
-  { board: "esp32-c3-devkitm-1", store: "nvs-encrypted", sources: ["keystore_nvs.c", "keystore_slots.c"] },
-  { board: "esp32-s3-devkitc-1", store: "ds", sources: ["keystore_ds.c", "keystore_slots.c"] },
-  { board: "m5stack-core2-aws", store: "atecc608", sources: ["keystore_atecc608.c"] },
+  {
+    board: "esp32-devkitc",
+    store: "nvs",
+    sources: ["keystore_common.c", "keystore_nvs.c", "keystore_slots.c"],
+  },
+  {
+    board: "esp32-c3-devkitm-1",
+    store: "nvs-encrypted",
+    sources: ["keystore_common.c", "keystore_nvs.c", "keystore_slots.c"],
+  },
+  {
+    board: "esp32-s3-devkitc-1",
+    store: "ds",
+    sources: ["keystore_common.c", "keystore_ds.c", "keystore_slots.c"],
+  },
+  { board: "m5stack-core2-aws", store: "atecc608", sources: ["keystore_atecc608.c", "keystore_common.c"] },
 ] as const;
 
 describe.each(BOARDS)("port storage of $board ($store)", ({ board, sources }) => {

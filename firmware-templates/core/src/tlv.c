@@ -263,51 +263,50 @@ prov_status_t prov_tlv_find(const uint8_t *p_buf, size_t len, uint8_t tag, prov_
     return status;
 }
 
-prov_status_t prov_tlv_field_u8(const prov_tlv_field_t *p_field, uint8_t *p_value)
+/* A field of exactly `bytes` bytes as a big-endian unsigned integer. */
+static prov_status_t field_uint(const prov_tlv_field_t *p_field, size_t bytes, uint32_t *p_value)
 {
     prov_status_t status = PROV_OK;
+    uint32_t value = 0;
 
-    if ((p_field == NULL) || (p_value == NULL)) {
+    if (p_field == NULL) {
         status = PROV_ERR_BAD_PARAM;
-    } else if (p_field->len != 1u) {
+    } else if (p_field->len != bytes) {
         status = PROV_ERR_BAD_LENGTH;
     } else {
-        *p_value = p_field->p_value[0];
+        for (size_t i = 0; i < bytes; i++) {
+            value = (value << 8) | p_field->p_value[i];
+        }
+        *p_value = value;
+    }
+    return status;
+}
+
+prov_status_t prov_tlv_field_u8(const prov_tlv_field_t *p_field, uint8_t *p_value)
+{
+    uint32_t value = 0;
+    prov_status_t status = (p_value == NULL) ? PROV_ERR_BAD_PARAM : field_uint(p_field, 1u, &value);
+
+    if (status == PROV_OK) {
+        *p_value = (uint8_t)value;
     }
     return status;
 }
 
 prov_status_t prov_tlv_field_u16(const prov_tlv_field_t *p_field, uint16_t *p_value)
 {
-    prov_status_t status = PROV_OK;
+    uint32_t value = 0;
+    prov_status_t status = (p_value == NULL) ? PROV_ERR_BAD_PARAM : field_uint(p_field, 2u, &value);
 
-    if ((p_field == NULL) || (p_value == NULL)) {
-        status = PROV_ERR_BAD_PARAM;
-    } else if (p_field->len != 2u) {
-        status = PROV_ERR_BAD_LENGTH;
-    } else {
-        *p_value = (uint16_t)(((uint16_t)p_field->p_value[0] << 8) | (uint16_t)p_field->p_value[1]);
+    if (status == PROV_OK) {
+        *p_value = (uint16_t)value;
     }
     return status;
-}
-
-static uint32_t be32_at(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
 
 prov_status_t prov_tlv_field_u32(const prov_tlv_field_t *p_field, uint32_t *p_value)
 {
-    prov_status_t status = PROV_OK;
-
-    if ((p_field == NULL) || (p_value == NULL)) {
-        status = PROV_ERR_BAD_PARAM;
-    } else if (p_field->len != 4u) {
-        status = PROV_ERR_BAD_LENGTH;
-    } else {
-        *p_value = be32_at(p_field->p_value);
-    }
-    return status;
+    return (p_value == NULL) ? PROV_ERR_BAD_PARAM : field_uint(p_field, 4u, p_value);
 }
 
 prov_status_t prov_tlv_field_str_check(const prov_tlv_field_t *p_field)
@@ -338,6 +337,11 @@ prov_status_t prov_tlv_field_u32list_count(const prov_tlv_field_t *p_field, size
     return status;
 }
 
+static uint32_t be32_at(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
 uint32_t prov_tlv_field_u32list_at(const prov_tlv_field_t *p_field, size_t i)
 {
     uint32_t value = 0;
@@ -348,37 +352,25 @@ uint32_t prov_tlv_field_u32list_at(const prov_tlv_field_t *p_field, size_t i)
     return value;
 }
 
+/* Find tag, then read it with the field reader (the prov_tlv_field_uN() of the caller's width). */
+#define FIND_THEN(read_field)                                                                                    \
+    prov_tlv_field_t field;                                                                                      \
+    prov_status_t status = (p_value == NULL) ? PROV_ERR_BAD_PARAM : prov_tlv_find(p_buf, len, tag, &field); \
+    return (status == PROV_OK) ? read_field(&field, p_value) : status
+
 prov_status_t prov_tlv_find_u8(const uint8_t *p_buf, size_t len, uint8_t tag, uint8_t *p_value)
 {
-    prov_tlv_field_t field;
-    prov_status_t status = (p_value == NULL) ? PROV_ERR_BAD_PARAM : prov_tlv_find(p_buf, len, tag, &field);
-
-    if (status == PROV_OK) {
-        status = prov_tlv_field_u8(&field, p_value);
-    }
-    return status;
+    FIND_THEN(prov_tlv_field_u8);
 }
 
 prov_status_t prov_tlv_find_u16(const uint8_t *p_buf, size_t len, uint8_t tag, uint16_t *p_value)
 {
-    prov_tlv_field_t field;
-    prov_status_t status = (p_value == NULL) ? PROV_ERR_BAD_PARAM : prov_tlv_find(p_buf, len, tag, &field);
-
-    if (status == PROV_OK) {
-        status = prov_tlv_field_u16(&field, p_value);
-    }
-    return status;
+    FIND_THEN(prov_tlv_field_u16);
 }
 
 prov_status_t prov_tlv_find_u32(const uint8_t *p_buf, size_t len, uint8_t tag, uint32_t *p_value)
 {
-    prov_tlv_field_t field;
-    prov_status_t status = (p_value == NULL) ? PROV_ERR_BAD_PARAM : prov_tlv_find(p_buf, len, tag, &field);
-
-    if (status == PROV_OK) {
-        status = prov_tlv_field_u32(&field, p_value);
-    }
-    return status;
+    FIND_THEN(prov_tlv_field_u32);
 }
 
 prov_status_t prov_tlv_find_str(const uint8_t *p_buf, size_t len, uint8_t tag, const char **pp_str, size_t *p_str_len)

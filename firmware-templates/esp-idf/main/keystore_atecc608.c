@@ -27,7 +27,6 @@
 #define P256_COORD_BYTES 32u
 
 static const char *TAG = "prov_ks_atecc";
-static const uint8_t s_key_types[] = PROV_KEYSTORE_KEY_TYPES;
 static bool s_ready;
 
 /* SubjectPublicKeyInfo header of an uncompressed P-256 key (id-ecPublicKey, prime256v1). */
@@ -65,7 +64,7 @@ static int set_inuse(uint8_t inuse)
     return (err == ESP_OK) ? PROV_STORAGE_OK : PROV_STORAGE_IO;
 }
 
-static int ks_key_type(void *p_ctx, prov_key_slot_t slot, uint8_t *p_key_type)
+static int se_key_type(void *p_ctx, prov_key_slot_t slot, uint8_t *p_key_type)
 {
     uint8_t inuse = 0;
     int st;
@@ -84,7 +83,7 @@ static int ks_key_type(void *p_ctx, prov_key_slot_t slot, uint8_t *p_key_type)
     return st;
 }
 
-static int ks_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
+static int se_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
 {
     uint8_t pub[64];
     ATCA_STATUS rc;
@@ -111,10 +110,10 @@ static int ks_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
     return set_inuse(1u);
 }
 
-static int ks_public_key(void *p_ctx, prov_key_slot_t slot, uint8_t *p_out, size_t out_size, size_t *p_out_len)
+static int se_public_key(void *p_ctx, prov_key_slot_t slot, uint8_t *p_out, size_t out_size, size_t *p_out_len)
 {
     uint8_t key_type = 0;
-    int st = ks_key_type(p_ctx, slot, &key_type);
+    int st = se_key_type(p_ctx, slot, &key_type);
     const size_t total = sizeof(P256_SPKI_HEADER) + 2u * P256_COORD_BYTES;
 
     if (st == PROV_STORAGE_OK && out_size < total) {
@@ -153,14 +152,14 @@ static size_t der_integer(uint8_t *p_out, const uint8_t *p_value)
     return pos + len;
 }
 
-static int ks_sign_sha256(void *p_ctx, prov_key_slot_t slot, const uint8_t hash[32], uint8_t *p_sig, size_t sig_size,
+static int se_sign_sha256(void *p_ctx, prov_key_slot_t slot, const uint8_t hash[32], uint8_t *p_sig, size_t sig_size,
                           size_t *p_sig_len)
 {
     uint8_t raw[64];
     uint8_t body[2u * (3u + P256_COORD_BYTES)];
     uint8_t key_type = 0;
     size_t body_len;
-    int st = ks_key_type(p_ctx, slot, &key_type);
+    int st = se_key_type(p_ctx, slot, &key_type);
 
     if (st == PROV_STORAGE_OK && atcab_sign(PROV_ATECC_SLOT, hash, raw) != ATCA_SUCCESS) {
         st = PROV_STORAGE_CRYPTO;
@@ -181,13 +180,13 @@ static int ks_sign_sha256(void *p_ctx, prov_key_slot_t slot, const uint8_t hash[
     return st;
 }
 
-static int ks_promote_pending(void *p_ctx)
+static int se_promote_pending(void *p_ctx)
 {
     (void)p_ctx;
     return PROV_STORAGE_NOT_FOUND; /* never a pending key */
 }
 
-static int ks_destroy(void *p_ctx, prov_key_slot_t slot)
+static int se_destroy(void *p_ctx, prov_key_slot_t slot)
 {
     (void)p_ctx;
     if (slot != PROV_KEY_SLOT_ACTIVE) {
@@ -197,20 +196,20 @@ static int ks_destroy(void *p_ctx, prov_key_slot_t slot)
     return set_inuse(0u);
 }
 
+static const prov_keystore_t OPS = {
+    .key_type = se_key_type,
+    .generate = se_generate,
+    .public_key = se_public_key,
+    .sign_sha256 = se_sign_sha256,
+    .promote_pending = se_promote_pending,
+    .destroy = se_destroy,
+};
+
 int prov_port_keystore_init(prov_keystore_t *p_out)
 {
     ATCA_STATUS rc;
 
-    memset(p_out, 0, sizeof(*p_out));
-    p_out->store_id = (uint8_t)PROV_KEYSTORE_ID;
-    p_out->key_types = s_key_types;
-    p_out->n_key_types = sizeof(s_key_types);
-    p_out->key_type = ks_key_type;
-    p_out->generate = ks_generate;
-    p_out->public_key = ks_public_key;
-    p_out->sign_sha256 = ks_sign_sha256;
-    p_out->promote_pending = ks_promote_pending;
-    p_out->destroy = ks_destroy;
+    prov_port_keystore_fill(p_out, &OPS);
 
     /* esp-cryptoauthlib's default I2C config; pins come from sdkconfig (CONFIG_ATCA_I2C_*). */
     cfg_ateccx08a_i2c_default.atcai2c.address = PROV_ATECC_ADDRESS_8BIT;
@@ -228,7 +227,7 @@ int prov_port_keystore_init(prov_keystore_t *p_out)
 int prov_port_tls_identity(prov_port_tls_identity_t *p_out)
 {
     uint8_t key_type = 0;
-    int st = ks_key_type(NULL, PROV_KEY_SLOT_ACTIVE, &key_type);
+    int st = se_key_type(NULL, PROV_KEY_SLOT_ACTIVE, &key_type);
 
     memset(p_out, 0, sizeof(*p_out));
     if (st == PROV_STORAGE_OK) {

@@ -53,7 +53,6 @@
 #endif
 
 static const char *TAG = "prov_ks_ds";
-static const uint8_t s_key_types[] = PROV_KEYSTORE_KEY_TYPES;
 static const prov_ks_slots_t SLOTS = {.p_namespace = "prov_ds", .p_records = {"d0", "d1"}};
 
 typedef struct ds_record {
@@ -87,7 +86,7 @@ static int load_record(prov_key_slot_t slot, ds_record_t *p_rec)
     return (st == PROV_STORAGE_OK && len != sizeof(*p_rec)) ? PROV_STORAGE_IO : st;
 }
 
-static int ks_key_type(void *p_ctx, prov_key_slot_t slot, uint8_t *p_key_type)
+static int ds_key_type(void *p_ctx, prov_key_slot_t slot, uint8_t *p_key_type)
 {
     ds_record_t *p_rec = record_alloc();
     int st = (p_rec == NULL) ? PROV_STORAGE_IO : load_record(slot, p_rec);
@@ -193,24 +192,13 @@ static int generate_job(void *p_arg)
     return st;
 }
 
-static bool type_supported(uint8_t key_type)
-{
-    size_t i;
-    for (i = 0; i < sizeof(s_key_types); i++) {
-        if (s_key_types[i] == key_type) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static int ks_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
+static int ds_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
 {
     gen_job_t job = {.key_type = key_type};
     int st;
 
     (void)p_ctx;
-    if (!type_supported(key_type) || (key_type != PROV_KEY_RSA_2048 && key_type != PROV_KEY_RSA_3072)) {
+    if (!prov_port_key_type_supported(key_type) || (key_type != PROV_KEY_RSA_2048 && key_type != PROV_KEY_RSA_3072)) {
         return PROV_STORAGE_UNSUPPORTED; /* the DS peripheral is RSA only */
     }
     st = pick_key_block(&job.block);
@@ -229,7 +217,7 @@ static int ks_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
     return st;
 }
 
-static int ks_public_key(void *p_ctx, prov_key_slot_t slot, uint8_t *p_out, size_t out_size, size_t *p_out_len)
+static int ds_public_key(void *p_ctx, prov_key_slot_t slot, uint8_t *p_out, size_t out_size, size_t *p_out_len)
 {
     ds_record_t *p_rec = record_alloc();
     int st = (p_rec == NULL) ? PROV_STORAGE_IO : load_record(slot, p_rec);
@@ -334,7 +322,7 @@ static int ds_sign(ds_record_t *p_rec, const uint8_t hash[32], uint8_t *p_sig, s
 }
 #endif
 
-static int ks_sign_sha256(void *p_ctx, prov_key_slot_t slot, const uint8_t hash[32], uint8_t *p_sig, size_t sig_size,
+static int ds_sign_sha256(void *p_ctx, prov_key_slot_t slot, const uint8_t hash[32], uint8_t *p_sig, size_t sig_size,
                           size_t *p_sig_len)
 {
     ds_record_t *p_rec = record_alloc();
@@ -348,31 +336,31 @@ static int ks_sign_sha256(void *p_ctx, prov_key_slot_t slot, const uint8_t hash[
     return st;
 }
 
-static int ks_promote_pending(void *p_ctx)
+static int ds_promote_pending(void *p_ctx)
 {
     (void)p_ctx;
     return prov_ks_slots_promote(&SLOTS);
 }
 
-static int ks_destroy(void *p_ctx, prov_key_slot_t slot)
+static int ds_destroy(void *p_ctx, prov_key_slot_t slot)
 {
     (void)p_ctx;
     /* Without its ciphertext the burnt HMAC key signs nothing. */
     return prov_ks_slots_destroy(&SLOTS, slot);
 }
 
+static const prov_keystore_t OPS = {
+    .key_type = ds_key_type,
+    .generate = ds_generate,
+    .public_key = ds_public_key,
+    .sign_sha256 = ds_sign_sha256,
+    .promote_pending = ds_promote_pending,
+    .destroy = ds_destroy,
+};
+
 int prov_port_keystore_init(prov_keystore_t *p_out)
 {
-    memset(p_out, 0, sizeof(*p_out));
-    p_out->store_id = (uint8_t)PROV_KEYSTORE_ID;
-    p_out->key_types = s_key_types;
-    p_out->n_key_types = sizeof(s_key_types);
-    p_out->key_type = ks_key_type;
-    p_out->generate = ks_generate;
-    p_out->public_key = ks_public_key;
-    p_out->sign_sha256 = ks_sign_sha256;
-    p_out->promote_pending = ks_promote_pending;
-    p_out->destroy = ks_destroy;
+    prov_port_keystore_fill(p_out, &OPS);
     return 0;
 }
 

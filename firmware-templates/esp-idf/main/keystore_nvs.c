@@ -43,7 +43,6 @@
 #define RECORD_MAX (1u + PROV_CRYPTO_KEY_REF_MAX)
 
 static const char *TAG = "prov_ks_nvs";
-static const uint8_t s_key_types[] = PROV_KEYSTORE_KEY_TYPES;
 
 static void drop_psa_key(unsigned index);
 static const prov_ks_slots_t SLOTS = {
@@ -98,7 +97,7 @@ static int load_record(prov_key_slot_t slot, uint8_t **pp_rec, size_t *p_len)
     return st;
 }
 
-static int ks_key_type(void *p_ctx, prov_key_slot_t slot, uint8_t *p_key_type)
+static int nvs_key_type(void *p_ctx, prov_key_slot_t slot, uint8_t *p_key_type)
 {
     uint8_t *p_rec = NULL;
     size_t len = 0;
@@ -136,23 +135,13 @@ static int generate_job(void *p_arg)
     return PROV_STORAGE_OK;
 }
 
-static bool type_supported(uint8_t key_type)
-{
-    for (size_t i = 0; i < sizeof(s_key_types); i++) {
-        if (s_key_types[i] == key_type) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static int ks_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
+static int nvs_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
 {
     gen_job_t job = {.key_type = key_type};
     int st;
 
     (void)p_ctx;
-    if (!type_supported(key_type)) {
+    if (!prov_port_key_type_supported(key_type)) {
         return PROV_STORAGE_UNSUPPORTED;
     }
     st = prov_ks_slots_next_index(&SLOTS, &job.index);
@@ -174,7 +163,7 @@ static int ks_generate(void *p_ctx, prov_key_slot_t slot, uint8_t key_type)
     return st;
 }
 
-static int ks_public_key(void *p_ctx, prov_key_slot_t slot, uint8_t *p_out, size_t out_size, size_t *p_out_len)
+static int nvs_public_key(void *p_ctx, prov_key_slot_t slot, uint8_t *p_out, size_t out_size, size_t *p_out_len)
 {
     uint8_t *p_rec = NULL;
     size_t len = 0;
@@ -189,7 +178,7 @@ static int ks_public_key(void *p_ctx, prov_key_slot_t slot, uint8_t *p_out, size
     return (st == PROV_STORAGE_NOT_FOUND) ? PROV_STORAGE_IO : st;
 }
 
-static int ks_sign_sha256(void *p_ctx, prov_key_slot_t slot, const uint8_t hash[32], uint8_t *p_sig, size_t sig_size,
+static int nvs_sign_sha256(void *p_ctx, prov_key_slot_t slot, const uint8_t hash[32], uint8_t *p_sig, size_t sig_size,
                           size_t *p_sig_len)
 {
     uint8_t *p_rec = NULL;
@@ -204,30 +193,30 @@ static int ks_sign_sha256(void *p_ctx, prov_key_slot_t slot, const uint8_t hash[
     return (st == PROV_STORAGE_NOT_FOUND) ? PROV_STORAGE_IO : st;
 }
 
-static int ks_promote_pending(void *p_ctx)
+static int nvs_promote_pending(void *p_ctx)
 {
     (void)p_ctx;
     return prov_ks_slots_promote(&SLOTS);
 }
 
-static int ks_destroy(void *p_ctx, prov_key_slot_t slot)
+static int nvs_destroy(void *p_ctx, prov_key_slot_t slot)
 {
     (void)p_ctx;
     return prov_ks_slots_destroy(&SLOTS, slot);
 }
 
+static const prov_keystore_t OPS = {
+    .key_type = nvs_key_type,
+    .generate = nvs_generate,
+    .public_key = nvs_public_key,
+    .sign_sha256 = nvs_sign_sha256,
+    .promote_pending = nvs_promote_pending,
+    .destroy = nvs_destroy,
+};
+
 int prov_port_keystore_init(prov_keystore_t *p_out)
 {
-    memset(p_out, 0, sizeof(*p_out));
-    p_out->store_id = (uint8_t)PROV_KEYSTORE_ID;
-    p_out->key_types = s_key_types;
-    p_out->n_key_types = sizeof(s_key_types);
-    p_out->key_type = ks_key_type;
-    p_out->generate = ks_generate;
-    p_out->public_key = ks_public_key;
-    p_out->sign_sha256 = ks_sign_sha256;
-    p_out->promote_pending = ks_promote_pending;
-    p_out->destroy = ks_destroy;
+    prov_port_keystore_fill(p_out, &OPS);
     return 0;
 }
 

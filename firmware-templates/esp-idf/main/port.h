@@ -77,6 +77,12 @@ int prov_port_keygen_run(int (*fn)(void *arg), void *arg);
 /* Fill *p_out with the key store functions. Returns 0 or negative (secure element absent...). */
 int prov_port_keystore_init(prov_keystore_t *p_out);
 
+/* keystore_common.c: *p_out = the store's functions in p_ops, with this build's store id and key types. */
+void prov_port_keystore_fill(prov_keystore_t *p_out, const prov_keystore_t *p_ops);
+
+/* True if this build's store may make key_type (the board's list for this store). */
+bool prov_port_key_type_supported(uint8_t key_type);
+
 /* How the TLS client proves possession of the ACTIVE key (one of the three is set). */
 typedef struct prov_port_tls_identity {
     const uint8_t *key_der;   /* NVS store: private key DER, valid until prov_port_tls_identity_release() */

@@ -8,3 +8,5 @@
 /* What the rendered sdkconfig.defaults turns on for the stores these host tests run. */
 #define CONFIG_NVS_ENCRYPTION 1
 #define CONFIG_ESP_TLS_USE_DS_PERIPHERAL 1
+#define CONFIG_MBEDTLS_ECP_DP_SECP256R1_ENABLED 1
+#define CONFIG_MBEDTLS_ECP_DP_SECP384R1_ENABLED 1
