@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { ProvisionError } from "../errors.js";
 import { cleanupFromLedger } from "../ledger/index.js";
+import { safeJson } from "../printable.js";
 import { openTarget, type TargetOptions } from "../provision/target.js";
 
 export interface CleanupCommandOptions extends TargetOptions {
@@ -21,7 +22,7 @@ export async function cleanupCommand(opts: CleanupCommandOptions): Promise<void>
   try {
     const report = await cleanupFromLedger(target.registry, opts.ledger);
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify({ ok: report.failed.length === 0, ...report })}\n`);
+      process.stdout.write(`${safeJson({ ok: report.failed.length === 0, ...report })}\n`);
     } else {
       const out = process.stderr;
       out.write(`ledger ${report.ledger}: ${report.runsExamined} run(s) examined\n`);

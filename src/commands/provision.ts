@@ -6,6 +6,7 @@ import { getBoard } from "../boards/index.js";
 import { interrupt } from "../cli/interrupt.js";
 import { progressFor, timingsObject } from "../cli/progress.js";
 import { Ledger } from "../ledger/index.js";
+import { printable, safeJson } from "../printable.js";
 import { type ProvisionResult, provisionDevice } from "../provision/pipeline.js";
 import { openTarget } from "../provision/target.js";
 import { openDevice } from "./device-link.js";
@@ -25,7 +26,7 @@ export function printResult(
   json: boolean | undefined,
 ) {
   if (json) {
-    process.stdout.write(`${JSON.stringify({ ...result, timingsMs: timings })}\n`);
+    process.stdout.write(`${safeJson({ ...result, timingsMs: timings })}\n`);
     return;
   }
   const total = Object.values(timings).reduce((a, b) => a + b, 0);
@@ -43,7 +44,8 @@ export function printResult(
       : undefined,
     result.locked ? "  device locked" : undefined,
   ].filter((l) => l !== undefined);
-  process.stderr.write(`${lines.join("\n")}\n`);
+  // The first payload and the device's identity are the device's words: shown escaped.
+  process.stderr.write(`${lines.map(printable).join("\n")}\n`);
 }
 
 export async function provisionCommand(opts: ProvisionCommandOptions): Promise<void> {

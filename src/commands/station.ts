@@ -9,6 +9,7 @@ import { getBoard } from "../boards/index.js";
 import { interrupt } from "../cli/interrupt.js";
 import { ProvisionError } from "../errors.js";
 import { Ledger } from "../ledger/index.js";
+import { printable, safeJson } from "../printable.js";
 import { openTarget } from "../provision/target.js";
 import { IOT_API_TPS_DEFAULT } from "../registry/rate-limits.js";
 import {
@@ -114,7 +115,7 @@ export function summaryText(s: StationSummary): string {
   }
   if (s.records.some((r) => r.rollback === "rollback-open"))
     lines.push("  some rollbacks are open: run `provision cleanup --ledger FILE`");
-  return lines.join("\n");
+  return lines.map(printable).join("\n");
 }
 
 export async function stationCommand(opts: StationCommandOptions): Promise<StationSummary> {
@@ -153,7 +154,7 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
       onSlotChange: (slot) => view?.slotChanged(slot),
       onInfo: info,
       onDevice: (record) => {
-        if (opts.json) process.stdout.write(`${JSON.stringify(record)}\n`);
+        if (opts.json) process.stdout.write(`${safeJson(record)}\n`);
       },
     });
     view = new LiveView(station);

@@ -20,7 +20,11 @@ export type RunStatus =
   /** Failed before anything was created. */
   | "abandoned"
   /** A rollback did not finish, or an unclear CreateCertificateFromCsr is not resolved. */
-  | "rollback-open";
+  | "rollback-open"
+  /** A later run adopted this run's certificate (same key): closed, that run holds it now. */
+  | "superseded"
+  /** Its certificate was deactivated and detached after the device committed a newer one: closed. */
+  | "retired";
 
 export interface RunState {
   run: string;
@@ -33,6 +37,12 @@ export interface RunState {
   open: boolean;
   certificateId?: string;
   certificateArn?: string;
+  /** SHA-256 (hex) of the certificate PEM: what the device reports in STATUS once it holds it. */
+  certSha256?: string;
+  /** SHA-256 (hex) of the device key (SPKI DER) the run registered. */
+  spkiSha256?: string;
+  /** The run whose certificate this one adopted. */
+  adoptedFrom?: string;
   /** true: CreateThing made it; "maybe": CreateThing's outcome is unknown; false: it existed already. */
   thingCreated: boolean | "maybe";
   thingArn?: string;
@@ -50,6 +60,10 @@ export interface RunState {
 }
 
 const OPEN_STATUSES: ReadonlySet<RunStatus> = new Set(["in-progress", "rollback-open"]);
+/** Runs whose certificate is live in the cloud and theirs. */
+export const HOLDING: ReadonlySet<RunStatus> = new Set(["registered", "committed", "verified"]);
+/** Runs that leave the device as an earlier run left it. */
+const NO_EFFECT: ReadonlySet<RunStatus> = new Set(["rolled-back", "abandoned", "superseded", "retired"]);
 
 function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
@@ -87,8 +101,10 @@ export function reduceRun(records: readonly LedgerRecord[]): RunState {
         if (r.phase === "rollback" || r.phase === "cleanup") s.status = "rollback-open";
         if (r.phase === "register" || r.phase === undefined) {
           const key = str(d.spkiSha256);
-          if (op === "CreateCertificateFromCsr" && key !== undefined)
+          if (op === "CreateCertificateFromCsr" && key !== undefined) {
             createIntent = { spkiSha256: key, since: str(d.since) ?? r.ts };
+            s.spkiSha256 = key;
+          }
           if (op === "CreateThing") s.thingCreated = s.thingCreated === true ? true : "maybe";
           if (op === "AttachPolicy") s.policyAttachAttempted = str(d.policyName);
           if (op === "AttachThingPrincipal") s.thingAttachAttempted = true;
@@ -109,6 +125,7 @@ export function reduceRun(records: readonly LedgerRecord[]): RunState {
         if (op === "CreateCertificateFromCsr") {
           s.certificateId = str(d.certificateId);
           s.certificateArn = str(d.certificateArn);
+          s.certSha256 = str(d.certSha256);
         }
         if (op === "CreateThing") {
           s.thingCreated = d.created === true;
@@ -139,6 +156,18 @@ export function reduceRun(records: readonly LedgerRecord[]): RunState {
       case "rollback-failed":
         s.status = "rollback-open";
         s.lastError = { op, code: str(d.code), message: str(d.message) };
+        break;
+      case "adopted":
+        s.certificateId = str(d.certificateId);
+        s.certificateArn = str(d.certificateArn);
+        s.certSha256 = str(d.certSha256);
+        s.spkiSha256 = str(d.spkiSha256);
+        s.adoptedFrom = str(d.fromRun);
+        // The thing an earlier run of this key created is this run's to remove on rollback.
+        if (d.thingCreated === true) s.thingCreated = true;
+        break;
+      case "retired":
+        s.status = "retired";
         break;
     }
   }
@@ -189,6 +218,15 @@ export function summarize(records: readonly LedgerRecord[]): LedgerSummary {
     byRun.set(r.run, list);
   }
   const runs = [...byRun.values()].map(reduceRun);
+  // An adoption is one record in the adopting run: the run it took over is closed from then on.
+  const byId = new Map(runs.map((r) => [r.run, r]));
+  for (const r of runs) {
+    const source = r.adoptedFrom === undefined ? undefined : byId.get(r.adoptedFrom);
+    if (source && HOLDING.has(source.status)) {
+      source.status = "superseded";
+      source.open = false;
+    }
+  }
   const devices: Record<string, DeviceSummary> = {};
   for (const run of runs) {
     const key = run.device ?? run.thing ?? run.run;
@@ -196,7 +234,7 @@ export function summarize(records: readonly LedgerRecord[]): LedgerSummary {
     const openRuns = [...(prev?.openRuns ?? []), ...(run.open ? [run.run] : [])];
     // A run that ended with nothing left (rolled back, abandoned) did not change the device: it still
     // holds what an earlier run gave it, and the station's "already provisioned" check needs that.
-    const noEffect = run.status === "rolled-back" || run.status === "abandoned";
+    const noEffect = NO_EFFECT.has(run.status);
     devices[key] = {
       key,
       device: run.device ?? prev?.device,
