@@ -175,8 +175,12 @@ program
   .action(run(async () => (await import("../commands/ports.js")).portsCommand));
 
 cloudOptions(program.command("cleanup"))
-  .description("finish every rollback a ledger left open")
+  .description("finish every rollback a ledger left open and retire superseded certificates")
   .requiredOption("--ledger <file>", "ledger file")
+  .option(
+    "--include-uncommitted",
+    "also retire runs that registered but have no COMMIT recorded (their device may hold the certificate)",
+  )
   .option("--json", "print JSON")
   .action(run(async () => (await import("../commands/cleanup.js")).cleanupCommand));
 

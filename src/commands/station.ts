@@ -8,8 +8,8 @@ import { hostname } from "node:os";
 import { getBoard } from "../boards/index.js";
 import { interrupt } from "../cli/interrupt.js";
 import { ProvisionError } from "../errors.js";
-import { Ledger } from "../ledger/index.js";
 import { printable, safeJson } from "../printable.js";
+import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
 import { openTarget } from "../provision/target.js";
 import { IOT_API_TPS_DEFAULT } from "../registry/rate-limits.js";
 import {
@@ -24,7 +24,7 @@ import {
   watchPorts,
 } from "../station/index.js";
 import { buildPlan, loadConfig, type PlanFlags, targetOptions } from "./plan.js";
-import { LEDGER_FILE_DEFAULT } from "./provision.js";
+import { LEDGER_FILE_DEFAULT, openLedger } from "./provision.js";
 
 export const MANIFEST_PREFIX_DEFAULT = "provision-manifest";
 /**
@@ -129,15 +129,19 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
   const info = (text: string) => (view ? view.info(text) : process.stderr.write(`${text}\n`));
   const source = portSource(opts, info);
   try {
-    const target = await openTarget({
-      ...targetOptions(opts, config),
-      rateLimit: stationRateLimits(opts.rateLimit),
-    });
+    // Interruption points before each thing that is opened (crash-consistency: docs/reliability.md).
+    throwIfInterrupted(signal);
+    const target = await openTarget(
+      { ...targetOptions(opts, config), rateLimit: stationRateLimits(opts.rateLimit) },
+      info,
+    );
     closers.push(() => target.close());
-    const ledger = await Ledger.open(opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT);
+    throwIfInterrupted(signal);
+    const ledger = await openLedger(opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT, info);
     closers.push(() => ledger.close());
     const manifest = await Manifest.open(opts.manifest ?? MANIFEST_PREFIX_DEFAULT);
     closers.push(() => manifest.close());
+    throwIfInterrupted(signal);
     const observer = await target.openObserver();
     closers.push(() => observer.close());
     const station: Station = new Station({
@@ -170,10 +174,12 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
     }
     process.stderr.write(`${summaryText(summary)}\n`);
     if (summary.interrupted) {
+      const by = interruptSignalOf(signal.reason);
       throw new ProvisionError("INTERRUPTED", `station interrupted after ${summary.ok} device(s)`, {
         hint: summary.records.some((r) => r.rollback === "rollback-open")
           ? "run `provision cleanup --ledger FILE` for the open rollbacks"
           : "start the station again to continue; finished devices are verified, not registered twice",
+        details: by ? { signal: by } : {},
       });
     }
     const firstFailure = summary.records.find((r) => !r.ok);

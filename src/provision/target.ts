@@ -1,15 +1,16 @@
-import { randomBytes } from "node:crypto";
 /**
  * Where a device is provisioned to: AWS IoT in an account, or the local AWS
  * IoT. Everything downstream (registry, credentials, observer) sees the same
  * shape, so the pipeline has no "if local" in it; the differences are only
  * which root CAs go to the device and how the observer reaches the broker.
  */
+import { randomBytes } from "node:crypto";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { amazonRootCaPem } from "../cloud/amazon-roots.js";
 import { ProvisionError } from "../errors.js";
-import { FAULTS_ENV, type FaultConfig, faultConfigFromEnv } from "../local-iot/faults.js";
-import { type LocalIot, startLocalIot } from "../local-iot/service.js";
+import type { LocalIotEndpoint } from "../local-iot/attach.js";
+import type { FaultConfig } from "../local-iot/faults.js";
+import type { LocalIot } from "../local-iot/service.js";
 import { createObserver, type Observer, presignedObserverUrl } from "../observer/index.js";
 import { type CloudRegistry, createAwsRegistry } from "../registry/index.js";
 
@@ -29,8 +30,8 @@ export interface CloudTarget {
   rootCaPem: string;
   /** Connects an observer (MQTT over WSS, SigV4-presigned, refreshed on reconnect). */
   openObserver(clientId?: string): Promise<Observer>;
-  /** Present for the local target: the running service (tests read it). */
-  local?: LocalIot;
+  /** Present for the local target: the service it talks to (started for it, or attached to). */
+  local?: LocalIotEndpoint;
   close(): Promise<void>;
 }
 
@@ -52,12 +53,35 @@ export function observerClientId(): string {
   return `provision-observer-${randomBytes(6).toString("hex")}`;
 }
 
-export async function openTarget(opts: TargetOptions): Promise<CloudTarget> {
-  return opts.local ? openLocalTarget(opts) : openAwsTarget(opts);
+/** `info` hears what the caller should tell the user (e.g. that a running local AWS IoT was attached to). */
+export async function openTarget(
+  opts: TargetOptions,
+  info: (text: string) => void = () => {},
+): Promise<CloudTarget> {
+  return opts.local ? openLocalTarget(opts, info) : openAwsTarget(opts);
 }
 
-async function openLocalTarget(opts: TargetOptions): Promise<CloudTarget> {
+/**
+ * The local AWS IoT on the state dir: the `provision local-iot` already
+ * serving it, else one started for this run. Loaded only here, so a run
+ * against AWS never loads the broker or the local CA.
+ */
+async function openLocalTarget(opts: TargetOptions, info: (text: string) => void): Promise<CloudTarget> {
   const ports = opts.localPorts ?? LOCAL_PORTS_DEFAULT;
+  const stateDir = opts.localStateDir ?? ".state/local-iot";
+  const { FAULTS_ENV, faultConfigFromEnv } = await import("../local-iot/faults.js");
+  const attached = await (await import("../local-iot/attach.js")).attachToRunning(stateDir);
+  if (attached) {
+    info(
+      `attached to the local AWS IoT already running on ${attached.stateDir} (pid ${attached.pid}): control plane ${attached.controlPlaneUrl}, MQTT port ${attached.mqttsPort}`,
+    );
+    if (ports.mqtts !== 0 && ports.mqtts !== attached.mqttsPort)
+      info(
+        `--local-ports asks for MQTT port ${ports.mqtts}; devices provisioned now get the running service's ${attached.mqttsPort}`,
+      );
+    if (process.env[FAULTS_ENV]) info(`${FAULTS_ENV} is ignored: the running service has its own faults`);
+    return targetForLocalIot(attached, opts);
+  }
   let faults: FaultConfig | undefined;
   try {
     // Factory dry runs rehearse a throttling or failing cloud with the same switch as `provision local-iot`.
@@ -67,12 +91,14 @@ async function openLocalTarget(opts: TargetOptions): Promise<CloudTarget> {
   }
   let iot: LocalIot;
   try {
-    iot = await startLocalIot({
+    iot = await (await import("../local-iot/service.js")).startLocalIot({
       faults,
-      stateDir: opts.localStateDir ?? ".state/local-iot",
+      stateDir,
       port: ports.controlPlane,
       mqttsPort: ports.mqtts,
       wssPort: ports.wss,
+      // This run's own instance: it stops with the run, so nobody else may attach to it.
+      lockKind: "embedded",
     });
   } catch (e) {
     const code = (e as { code?: string }).code;
@@ -96,9 +122,9 @@ async function openLocalTarget(opts: TargetOptions): Promise<CloudTarget> {
   return targetForLocalIot(iot, opts, async () => iot.stop());
 }
 
-/** A target over an already running local AWS IoT (tests, demo, station benchmark). */
+/** A target over an already running local AWS IoT (tests, demo, station benchmark, an attached service). */
 export async function targetForLocalIot(
-  iot: LocalIot,
+  iot: LocalIotEndpoint,
   opts: Pick<TargetOptions, "rateLimit" | "maxAttempts"> = {},
   onClose: () => Promise<void> = async () => {},
 ): Promise<CloudTarget> {

@@ -31,6 +31,7 @@ const PHASE_LABEL: Record<SlotView["phase"], string> = {
   csr: "CSR",
   register: "register",
   credentials: "credentials",
+  commit: "commit",
   firstPublish: "first publish",
   done: "done",
   failed: "FAILED",

@@ -172,7 +172,7 @@ export class Station {
       this.options.onInfo?.(
         `ledger ${file} has ${summary.openRuns.length} open run(s) from an earlier session: rolling them back first`,
       );
-      report = await cleanupFromLedger(this.options.target.registry, file);
+      report = await cleanupFromLedger(this.options.target.registry, file, { signal: this.options.signal });
       for (const f of report.failed)
         this.options.onInfo?.(
           `run ${f.run} (${f.device ?? f.thing ?? "?"}) could not be cleaned: ${JSON.stringify(f.error)}`,
