@@ -27,6 +27,14 @@ function escapeChar(ch: string): string {
   return c <= 0xff ? `\\x${c.toString(16).padStart(2, "0")}` : `\\u${c.toString(16).padStart(4, "0")}`;
 }
 
+/**
+ * The characters in `text` a terminal would act on, line breaks aside (a
+ * check for whole outputs: tests, and callers that must refuse such text).
+ */
+export function terminalControls(text: string): string[] {
+  return [...text.matchAll(UNSAFE)].map((m) => m[0]).filter((ch) => ch !== "\n");
+}
+
 /** The text with every character a terminal would act on shown escaped (`\x1b`, `\r`, `\u202e`). */
 export function printable(text: string): string {
   return text.replace(UNSAFE, escapeChar);

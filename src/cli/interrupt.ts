@@ -67,7 +67,7 @@ export function installInterruptHandler(quitNow: (error: ProvisionError) => void
     }
     try {
       process.stderr.write(
-        `\ninterrupted (${signal}): finishing or rolling back what is in flight (${HOW_TO_FORCE[signal]})\n`,
+        `\ninterrupted: finishing or rolling back what is in flight (${signal}; ${HOW_TO_FORCE[signal]})\n`,
       );
     } catch {
       // stderr closed: the interruption itself still matters

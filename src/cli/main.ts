@@ -42,6 +42,10 @@ function run<T extends object>(load: () => Promise<(opts: T) => Promise<unknown>
       const command = await load();
       throwIfInterrupted(interrupt.signal);
       await command(opts);
+      // A command that stopped cleanly on a signal (a service, or a job that finished anyway) exits as
+      // an interruption: 130, 143 or 129.
+      if (interrupt.signal.aborted)
+        process.exit(exitStatusOf("INTERRUPTED", interruptSignalOf(interrupt.signal.reason)));
     } catch (e) {
       fail(e);
     }

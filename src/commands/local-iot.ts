@@ -1,6 +1,6 @@
 import { interrupt } from "../cli/interrupt.js";
 import { runLocalIotCommand } from "../local-iot/service.js";
-import { throwIfInterrupted, whenInterrupted } from "../provision/interruption.js";
+import { whenInterrupted } from "../provision/interruption.js";
 
 export interface LocalIotCommandOptions {
   port?: number;
@@ -12,7 +12,7 @@ export interface LocalIotCommandOptions {
 
 /**
  * Runs until SIGINT/SIGTERM/SIGHUP, then stops cleanly (state is already on
- * disk, the lock is released) and exits 130/143/129 like every long command.
+ * disk, the lock is released); the CLI then exits 130/143/129 like every long command.
  */
 export async function localIotCommand(opts: LocalIotCommandOptions): Promise<void> {
   const iot = await runLocalIotCommand({
@@ -26,5 +26,4 @@ export async function localIotCommand(opts: LocalIotCommandOptions): Promise<voi
   // soon as it has read the output): whenInterrupted resolves at once then.
   await whenInterrupted(interrupt.signal);
   await iot.stop();
-  throwIfInterrupted(interrupt.signal);
 }

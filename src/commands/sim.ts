@@ -6,7 +6,7 @@
  */
 import { resolve } from "node:path";
 import { interrupt } from "../cli/interrupt.js";
-import { throwIfInterrupted, whenInterrupted } from "../provision/interruption.js";
+import { whenInterrupted } from "../provision/interruption.js";
 import { startTwins } from "../twin/index.js";
 
 export interface SimCommandOptions {
@@ -40,5 +40,4 @@ export async function simCommand(opts: SimCommandOptions): Promise<void> {
   // Runs until SIGINT/SIGTERM/SIGHUP, then stops the twins (their flash is on disk) and exits 130/143/129.
   await whenInterrupted(interrupt.signal);
   await Promise.all(twins.map((t) => t.stop()));
-  throwIfInterrupted(interrupt.signal);
 }

@@ -57,7 +57,9 @@ export async function readLock(stateDir: string): Promise<LockInfo | undefined> 
   try {
     text = await readFile(lockFileOf(stateDir), "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    // No directory yet (or a file in its way, which starting the service reports): no holder.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     throw e;
   }
   try {

@@ -217,7 +217,7 @@ async function verifyAndSettle(
   const result = await verifyProvisioned(deps, hello, status, timeoutMs);
   if (holds.certificateId === undefined) return result;
   const retired = await retireOthers(deps, hello.deviceId, holds.certificateId);
-  return { ...result, certificateId: holds.certificateId, ...retiredFields(retired) };
+  return { ...result, ...retiredFields(retired) };
 }
 
 function retiredFields(retired: string[]): Partial<ProvisionResult> {
@@ -370,8 +370,14 @@ export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan):
         signal,
       });
     },
-    (r) => `certificate ${r.certificateId.slice(0, 12)}…`,
-  );
+    (r) =>
+      `certificate ${r.certificateId.slice(0, 12)}…${r.adopted ? " (adopted from an interrupted run)" : ""}`,
+  ).catch((e: unknown) => {
+    const err = asProvisionError(e);
+    // Registration undoes itself on failure (an interruption included): say so where the step failed.
+    if (err.details.rolledBack === true) progress.info(`rolled back ${thingName}: ${err.message}`);
+    throw err;
+  });
   const marker = { run: registration.run, deviceId: hello.deviceId, thingName };
 
   // From here until COMMIT the cloud holds a certificate the device does not: undo it on any failure.

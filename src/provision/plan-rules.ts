@@ -72,7 +72,11 @@ function thingNameIssue(template: string, boardId: string | undefined): PlanIssu
       hint,
     };
   if (!THING_NAME_PATTERN.test(name))
-    return { field: "thingName", problem: `renders to "${name}", which is not a valid thing name`, hint };
+    return {
+      field: "thingName",
+      problem: `thing name "${name}" is not valid for AWS IoT (sample values)`,
+      hint,
+    };
   return undefined;
 }
 
