@@ -37,8 +37,13 @@ describe("deviceLogLine", () => {
     clean(out);
   });
 
-  it("passes an ordinary ESP-IDF log line through", () => {
+  it("passes an ordinary ESP-IDF log line through, without its colours", () => {
     expect(deviceLogLine("I (1234) wifi: connected")).toBe("I (1234) wifi: connected");
+    expect(deviceLogLine("\x1b[0;32mI (29) boot: ESP-IDF v5.2.1\x1b[0m")).toBe("I (29) boot: ESP-IDF v5.2.1");
+  });
+
+  it("other escape sequences in a log line stay visible, escaped", () => {
+    expect(deviceLogLine("\x1b]0;title\x07I (1) x")).toBe("\\x1b]0;title\\x07I (1) x");
   });
 });
 

@@ -52,16 +52,22 @@ export function unreadableShare(line: string): number {
   return bad / line.length;
 }
 
+/** SGR (colour) sequences: ESP-IDF colours its log lines with them. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching the escape character is the point
+const SGR = /\u001b\[[0-9;]*m/g;
+
 /**
- * A device log line as it may be shown: escaped, and binary garbage summarised
- * (a screenful of `\x00\ufffd...` says less than its length and a preview).
+ * A device log line as it may be shown: colours dropped (ESP-IDF's are
+ * harmless, but a device could also hide text with them), everything else a
+ * terminal acts on escaped, and binary garbage summarised (a screenful of
+ * `\x00\ufffd...` says less than its length and a preview).
  */
 export function deviceLogLine(line: string): string {
   if (line.length >= GARBAGE_MIN_LENGTH && unreadableShare(line) > GARBAGE_SHARE) {
     const preview = printable(line.slice(0, GARBAGE_PREVIEW_CHARS));
     return `[unreadable data, ${line.length} characters: ${preview}…]`;
   }
-  return printable(line);
+  return printable(line.replace(SGR, ""));
 }
 
 /**

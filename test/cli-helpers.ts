@@ -13,6 +13,8 @@ export const BIN = resolve("bin/provision.js");
 
 export interface CliRun {
   status: number | null;
+  /** The signal that ended the process (a kill it did not handle, e.g. SIGKILL). */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   ms: number;
@@ -30,6 +32,11 @@ export interface CliOptions {
   untilLine?: boolean;
   uid?: number;
   gid?: number;
+  /**
+   * Send `signal` as soon as stderr matches `after` (a kill right after a step line), or `after` ms
+   * after the start; `again`: a second one right behind it (the forced exit).
+   */
+  kill?: { after: RegExp | number; signal: NodeJS.Signals; again?: boolean };
 }
 
 export function runCli(args: string[], opts: CliOptions): Promise<CliRun> {
@@ -44,11 +51,20 @@ export function runCli(args: string[], opts: CliOptions): Promise<CliRun> {
     ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
   });
   const interrupt = () => child.kill("SIGINT");
+  let kill = opts.kill;
+  const fire = () => {
+    if (!kill) return;
+    child.kill(kill.signal);
+    if (kill.again) child.kill(kill.signal);
+    kill = undefined;
+  };
+  if (typeof kill?.after === "number") setTimeout(fire, kill.after);
   return new Promise((res) => {
     let stdout = "";
     let stderr = "";
-    const result = (status: number | null) => ({
+    const result = (status: number | null, signal: NodeJS.Signals | null = null) => ({
       status,
+      signal,
       stdout,
       stderr,
       ms: Date.now() - started,
@@ -60,8 +76,9 @@ export function runCli(args: string[], opts: CliOptions): Promise<CliRun> {
     });
     child.stderr.on("data", (d) => {
       stderr += d;
+      if (kill && typeof kill.after !== "number" && kill.after.test(stderr)) fire();
     });
-    child.on("close", (status) => res(result(status)));
+    child.on("close", (status, signal) => res(result(status, signal)));
   });
 }
 
@@ -90,4 +107,15 @@ export function localArgs(stateDir: string, mqttPort = 0): string[] {
 /** A port for that case, random so parallel runs do not collide. */
 export function fixedMqttPort(): number {
   return 20_000 + Math.floor(Math.random() * 20_000);
+}
+
+/** The device's STATUS now (state, thing, committed certificate digest), over its serial port. */
+export async function deviceStatus(port: string) {
+  const session = new DeviceSession(await openSerialTransport(port));
+  try {
+    await session.hello();
+    return await session.status();
+  } finally {
+    await session.close();
+  }
 }
