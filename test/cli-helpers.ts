@@ -30,25 +30,41 @@ export interface CliOptions {
   inheritEnv?: boolean;
   /** Resolve at the first complete stdout line, leaving the command running. */
   untilLine?: boolean;
-  uid?: number;
-  gid?: number;
   /**
    * Send `signal` as soon as stderr matches `after` (a kill right after a step line), or `after` ms
    * after the start; `again`: a second one right behind it (the forced exit).
    */
   kill?: { after: RegExp | number; signal: NodeJS.Signals; again?: boolean };
+  /** Call `act` once stderr matches `after` (to hurt something else at that moment: the twin, the cloud). */
+  watch?: { after: RegExp; act: () => void };
+  /** SIGKILL the command if it is still running after this long. */
+  timeoutMs?: number;
+  /** A command the CLI runs under (e.g. setpriv to drop capabilities), given the node binary and its args. */
+  prefix?: string[];
 }
+
+/**
+ * As root, what makes root "root" for files is two capabilities: without
+ * them the CLI meets file permissions as any user does, while still being
+ * able to read the checkout wherever it is (another uid could not under a
+ * 0700 parent). util-linux's setpriv drops them.
+ */
+export const WITHOUT_FILE_OVERRIDE = [
+  "setpriv",
+  "--inh-caps=-dac_override,-dac_read_search",
+  "--bounding-set=-dac_override,-dac_read_search",
+  "--",
+];
 
 export function runCli(args: string[], opts: CliOptions): Promise<CliRun> {
   const started = Date.now();
   const base: NodeJS.ProcessEnv = opts.inheritEnv
     ? { ...process.env }
     : { PATH: process.env.PATH, HOME: opts.cwd, AWS_EC2_METADATA_DISABLED: "true" };
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const [command, ...prefixArgs] = [...(opts.prefix ?? []), process.execPath];
+  const child = spawn(command as string, [...prefixArgs, BIN, ...args], {
     cwd: opts.cwd,
     env: { ...base, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...opts.env },
-    ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
-    ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
   });
   const interrupt = () => child.kill("SIGINT");
   let kill = opts.kill;
@@ -59,6 +75,8 @@ export function runCli(args: string[], opts: CliOptions): Promise<CliRun> {
     kill = undefined;
   };
   if (typeof kill?.after === "number") setTimeout(fire, kill.after);
+  let watch = opts.watch;
+  const deadline = opts.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs) : undefined;
   return new Promise((res) => {
     let stdout = "";
     let stderr = "";
@@ -77,8 +95,16 @@ export function runCli(args: string[], opts: CliOptions): Promise<CliRun> {
     child.stderr.on("data", (d) => {
       stderr += d;
       if (kill && typeof kill.after !== "number" && kill.after.test(stderr)) fire();
+      if (watch?.after.test(stderr)) {
+        const act = watch.act;
+        watch = undefined;
+        act();
+      }
     });
-    child.on("close", (status, signal) => res(result(status, signal)));
+    child.on("close", (status, signal) => {
+      if (deadline) clearTimeout(deadline);
+      res(result(status, signal));
+    });
   });
 }
 

@@ -19,33 +19,9 @@ import { ensureTwinBuilt, startTwin, type Twin } from "../src/twin/index.js";
 import { DEVICE_STATE, deviceStatus, fixedMqttPort, runCli } from "./cli-helpers.js";
 import { auditLocalIot, type DeviceClaim, violations } from "./iot-audit.js";
 import { iotClient, type LocalIotProcess, startLocalIotProcess } from "./local-iot-process.js";
+import { STEP_LINES as STEPS } from "./step-lines.js";
 
 type Tool = "provision" | "station";
-
-/** The line each tool prints right after the step (station: its plain per-slot line for the next phase). */
-const STEPS: { step: string; provision: RegExp; station: RegExp; committed: "no" | "maybe" | "yes" }[] = [
-  { step: "key", provision: /✔ make or find the key/, station: /\] [0-9a-f]{12} CSR/, committed: "no" },
-  { step: "CSR", provision: /✔ get the CSR/, station: /\] [0-9a-f]{12} register/, committed: "no" },
-  { step: "register", provision: /✔ register /, station: /\] [0-9a-f]{12} credentials/, committed: "no" },
-  {
-    step: "credentials",
-    provision: /✔ write the credentials/,
-    station: /\] [0-9a-f]{12} commit/,
-    committed: "maybe",
-  },
-  {
-    step: "commit",
-    provision: /✔ commit the credentials/,
-    station: /\] [0-9a-f]{12} first publish/,
-    committed: "yes",
-  },
-  {
-    step: "first publish",
-    provision: /✔ restart and wait for the first publish/,
-    station: /\] [0-9a-f]{12} provisioned/,
-    committed: "yes",
-  },
-];
 
 let dir: string;
 let iot: LocalIotProcess;
@@ -103,7 +79,8 @@ describe.each<Tool>(["provision", "station"])("%s killed just after each step, t
     for (const s of STEPS) {
       it(`${signal} after ${s.step}`, async () => {
         const name = `${tool}-${signal}-${s.step.replace(" ", "-")}`;
-        const twin = await startTwin({ stateDir: join(dir, name) });
+        // Paced like a UART at 115200: a signal that lands a little late still lands in the step after.
+        const twin = await startTwin({ stateDir: join(dir, name), lineRateBaud: 115_200 });
         twins.push(twin);
         const args = toolArgs(tool, twin.port, name);
         const killed = await runCli(args, { cwd: dir, kill: { after: s[tool], signal } });

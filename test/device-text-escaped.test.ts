@@ -48,7 +48,15 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const args = () => ["--port", port, "--local", "--local-state-dir", join(dir, "iot"), "--local-ports", "0,0,0"];
+const args = () => [
+  "--port",
+  port,
+  "--local",
+  "--local-state-dir",
+  join(dir, "iot"),
+  "--local-ports",
+  "0,0,0",
+];
 
 describe("text from the device never acts on the terminal", () => {
   it("the failure report shows the device's last lines escaped, garbage summarised", async () => {

@@ -142,3 +142,29 @@ async function committedProblem(
   const digest = createHash("sha256").update(pem).digest("hex");
   return digest === d.certSha256 ? undefined : `the device holds another certificate than ${active[0]}`;
 }
+
+/**
+ * The cheap per-device part of the audit (one thing, not the account): the
+ * thing has exactly one ACTIVE certificate, no INACTIVE one attached, and it
+ * is the one the device committed. Returns what is wrong.
+ */
+export async function auditDevice(client: IoTClient, d: DeviceClaim): Promise<string[]> {
+  if (!d.thingName) return ["the device holds no committed credentials"];
+  const principals = await pages((nextToken) =>
+    client
+      .send(new ListThingPrincipalsCommand({ thingName: d.thingName, nextToken }))
+      .then((p) => ({ items: p.principals ?? [], next: p.nextToken })),
+  );
+  const problems: string[] = [];
+  const active: string[] = [];
+  for (const arn of principals) {
+    const id = arn.slice(arn.lastIndexOf("/") + 1);
+    const c = (await client.send(new DescribeCertificateCommand({ certificateId: id })))
+      .certificateDescription;
+    if (c?.status === "ACTIVE") active.push(id);
+    else problems.push(`certificate ${id} is ${c?.status} and still attached to ${d.thingName}`);
+  }
+  const why = await committedProblem(client, d, new Map([[d.thingName, active]]));
+  if (why) problems.push(why);
+  return problems;
+}

@@ -31,7 +31,15 @@ afterAll(async () => {
 });
 
 const requests = () => Object.values(iot.stats()).reduce((n, s) => n + s.requests, 0);
-const base = () => ["--port", twin.port, "--local", "--local-state-dir", join(dir, "iot"), "--ledger", "v.jsonl"];
+const base = () => [
+  "--port",
+  twin.port,
+  "--local",
+  "--local-state-dir",
+  join(dir, "iot"),
+  "--ledger",
+  "v.jsonl",
+];
 
 async function refused(args: string[], files: Record<string, string> = {}) {
   for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
@@ -66,7 +74,9 @@ describe("late-validation cases, now refused up front", () => {
     const secret = "p".repeat(65);
     const r = await refused(["--wifi-ssid", "net", "--wifi-password-file", "pw.txt"], { "pw.txt": secret });
     expect(r.status, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(/--wifi-password-file: is 65 bytes; WPA2 wants 8-63 characters or 64 hex digits/);
+    expect(r.stderr).toMatch(
+      /--wifi-password-file: is 65 bytes; WPA2 wants 8-63 characters or 64 hex digits/,
+    );
     expect(r.stderr).not.toContain(secret);
   });
 
@@ -79,9 +89,15 @@ describe("late-validation cases, now refused up front", () => {
 
   it.each([
     [["--thing-name", "{{firmwareVersion}}"], /--thing-name .*firmwareVersion/],
-    [["--thing-name", "dev/{{deviceId}}"], /--thing-name "dev\/\{\{deviceId\}\}": thing name "dev\/0123456789ab" is not valid/],
+    [
+      ["--thing-name", "dev/{{deviceId}}"],
+      /--thing-name "dev\/\{\{deviceId\}\}": thing name "dev\/0123456789ab" is not valid/,
+    ],
     [["--subject", `CN=${"c".repeat(65)}`], /--subject CN= .*: must be 1-64 characters/],
-    [["--interval", "4000000"], /--interval 4000000: must be a whole number of ms, at least 1000 and at most 3600000/],
+    [
+      ["--interval", "4000000"],
+      /--interval 4000000: must be a whole number of ms, at least 1000 and at most 3600000/,
+    ],
     [["--policy", "no spaces allowed"], /--policy "no spaces allowed": is not a valid policy name/],
   ])("%j: exit 2 naming the flag", async (args, message) => {
     const r = await refused(args);
