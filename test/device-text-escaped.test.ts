@@ -35,8 +35,10 @@ beforeAll(async () => {
       "m, s = pty.openpty()",
       "print(os.ttyname(s), flush=True)",
       `lines = [${HOSTILE.join(", ")}]`,
-      "for i in range(600):",
+      "i = 0",
+      "while True:",
       "    os.write(m, lines[i % len(lines)] + b'\\r\\n')",
+      "    i += 1",
       "    time.sleep(0.02)",
     ].join("\n"),
   ]);

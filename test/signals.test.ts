@@ -74,7 +74,10 @@ describe("Ctrl-C before key generation", () => {
         cwd: dir,
         kill: { after: afterMs, signal: "SIGINT" },
       });
-      expect(r.status, r.stderr).toBe(130);
+      // 130 once the tool's first line ran; a signal that lands while Node itself is still starting
+      // (a loaded machine) ends it the default way, before anything was touched either.
+      if (r.signal === null) expect(r.status, r.stderr).toBe(130);
+      else expect({ signal: r.signal, stderr: r.stderr }).toEqual({ signal: "SIGINT", stderr: "" });
       expect(r.stderr).not.toMatch(/✔ make or find the key/);
       expect(await deviceState(t.port)).toBe(DEVICE_STATE.EMPTY);
     }, 60_000);
