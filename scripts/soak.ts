@@ -21,7 +21,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ensureTwinBuilt, startTwin, type Twin } from "../src/twin/index.js";
-import { type CliOptions, deviceStatus, fixedMqttPort, runCli } from "../test/cli-helpers.js";
+import { type CliOptions, deviceStatus, fixedMqttPort, localArgs, runCli } from "../test/cli-helpers.js";
 import {
   type AuditFindings,
   auditDevice,
@@ -105,14 +105,13 @@ function exitOf(r: { status: number | null; signal: NodeJS.Signals | null }): st
 }
 
 function toolArgs(tool: "provision" | "station", port: string, worker: number): string[] {
-  const local = [
-    "--local",
-    "--local-state-dir",
-    service.stateDir,
-    "--local-ports",
-    `0,${service.mqttPort},0`,
+  const common = [
+    ...localArgs(service.stateDir, service.mqttPort),
+    "--ledger",
+    join(base, `ledger-${worker}.jsonl`),
+    "--timeout",
+    "30000",
   ];
-  const common = [...local, "--ledger", join(base, `ledger-${worker}.jsonl`), "--timeout", "30000"];
   return tool === "provision"
     ? ["--port", port, ...common]
     : ["station", port, ...common, "--manifest", join(base, `manifest-${worker}`)];
@@ -225,13 +224,7 @@ async function globalAudit(claims: DeviceClaim[]): Promise<AuditFindings> {
 async function finalCleanup(): Promise<SoakReport["finalCleanup"]> {
   const out = { cleaned: 0, retired: 0, uncommitted: 0, failed: 0 };
   for (let w = 0; w < WORKERS; w++) {
-    const local = [
-      "--local",
-      "--local-state-dir",
-      service.stateDir,
-      "--local-ports",
-      `0,${service.mqttPort},0`,
-    ];
+    const local = localArgs(service.stateDir, service.mqttPort);
     const r = await cli(["cleanup", "--ledger", join(base, `ledger-${w}.jsonl`), ...local, "--json"]);
     const report = JSON.parse(r.stdout || "{}");
     out.cleaned += report.cleaned?.length ?? 0;

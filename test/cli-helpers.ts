@@ -41,6 +41,8 @@ export interface CliOptions {
   timeoutMs?: number;
   /** A command the CLI runs under (e.g. setpriv to drop capabilities), given the node binary and its args. */
   prefix?: string[];
+  /** Another TypeScript entry to run the same way instead of the CLI (e.g. scripts/soak.ts). */
+  script?: string;
 }
 
 /**
@@ -62,7 +64,8 @@ export function runCli(args: string[], opts: CliOptions): Promise<CliRun> {
     ? { ...process.env }
     : { PATH: process.env.PATH, HOME: opts.cwd, AWS_EC2_METADATA_DISABLED: "true" };
   const [command, ...prefixArgs] = [...(opts.prefix ?? []), process.execPath];
-  const child = spawn(command as string, [...prefixArgs, BIN, ...args], {
+  const entry = opts.script ? ["--import", "tsx", opts.script] : [BIN];
+  const child = spawn(command as string, [...prefixArgs, ...entry, ...args], {
     cwd: opts.cwd,
     env: { ...base, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...opts.env },
   });

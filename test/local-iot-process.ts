@@ -4,9 +4,13 @@
  * can be killed like any process (SIGKILL = a crash of the service).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { IoTClient } from "@aws-sdk/client-iot";
-import { BIN } from "./cli-helpers.js";
+import { ensureTwinBuilt, startTwin, type Twin, type TwinOptions } from "../src/twin/index.js";
+import { BIN, fixedMqttPort, localArgs } from "./cli-helpers.js";
 
 export interface LocalIotInfo {
   controlPlaneUrl: string;
@@ -77,4 +81,47 @@ export function iotClient(info: LocalIotInfo): IoTClient {
     credentials: { accessKeyId: info.accessKeyId, secretAccessKey: info.secretAccessKey },
     maxAttempts: 5,
   });
+}
+
+/**
+ * What the CLI crash tests share: a temp dir, one `provision local-iot`
+ * process on a fixed MQTT port (devices keep the port they were given), an
+ * SDK client on it, and twins that are stopped at the end.
+ */
+export interface ServiceFixture {
+  dir: string;
+  iot: LocalIotProcess;
+  client: IoTClient;
+  /** `--local` flags that attach to the service. */
+  local: string[];
+  twins: Twin[];
+  twin(name: string, options?: Omit<TwinOptions, "stateDir">): Promise<Twin>;
+  close(): Promise<void>;
+}
+
+export async function serviceFixture(prefix: string): Promise<ServiceFixture> {
+  await ensureTwinBuilt();
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const mqttPort = fixedMqttPort();
+  const iot = await startLocalIotProcess(join(dir, "iot"), { cwd: dir, mqttPort });
+  const client = iotClient(iot.info);
+  const twins: Twin[] = [];
+  return {
+    dir,
+    iot,
+    client,
+    local: localArgs(join(dir, "iot"), mqttPort),
+    twins,
+    async twin(name, options = {}) {
+      const t = await startTwin({ ...options, stateDir: join(dir, name) });
+      twins.push(t);
+      return t;
+    },
+    async close() {
+      await Promise.all(twins.map((t) => t.stop()));
+      client.destroy();
+      await iot.kill("SIGTERM");
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

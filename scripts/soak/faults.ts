@@ -4,7 +4,7 @@
  * register, credentials, commit, first publish); cloud faults cover the
  * whole first run; a noisy line stays for the reruns too.
  */
-import type { FaultConfig } from "../../src/local-iot/faults.js";
+import { type FaultConfig, seededRandom } from "../../src/local-iot/faults.js";
 import { STEP_LINES, type StepLine } from "../../test/step-lines.js";
 
 export type FaultKind =
@@ -43,17 +43,8 @@ export interface Fault {
   cloud?: FaultConfig;
 }
 
-/** mulberry32: small and seedable, so a soak can be repeated exactly. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so a soak can be repeated exactly (the local AWS IoT's own fault draws use the same). */
+export const random = seededRandom;
 
 function pick<T>(rng: () => number, items: readonly T[]): T {
   return items[Math.floor(rng() * items.length)] as T;

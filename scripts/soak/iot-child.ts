@@ -7,7 +7,7 @@
  *   node --import tsx scripts/soak/iot-child.ts STATE_DIR MQTT_PORT
  */
 import { createInterface } from "node:readline";
-import { startLocalIot } from "../../src/local-iot/service.js";
+import { describeForClients, startLocalIot } from "../../src/local-iot/service.js";
 
 const [stateDir, mqttPort] = process.argv.slice(2);
 if (!stateDir || !mqttPort) throw new Error("usage: iot-child.ts STATE_DIR MQTT_PORT");
@@ -19,18 +19,8 @@ const iot = await startLocalIot({
   wssPort: 0,
   detachDelayMs: 50,
 });
-process.stdout.write(
-  `${JSON.stringify({
-    controlPlaneUrl: iot.controlPlaneUrl,
-    endpoint: iot.endpoint,
-    mqttsPort: iot.mqttsPort,
-    wssPort: iot.wssPort,
-    region: iot.region,
-    accessKeyId: iot.credentials.accessKeyId,
-    secretAccessKey: iot.credentials.secretAccessKey,
-    stateDir: iot.stateDir,
-  })}\n`,
-);
+// The same object `provision local-iot --json` prints.
+process.stdout.write(`${JSON.stringify(describeForClients(iot))}\n`);
 createInterface({ input: process.stdin }).on("line", (line) => {
   iot.setFaults(JSON.parse(line));
   process.stdout.write("ok\n");

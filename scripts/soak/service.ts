@@ -45,13 +45,17 @@ export class SoakService {
     await ack;
   }
 
-  /** SIGKILL: the service dies mid-whatever; its lock stays behind, stale. */
-  async crash(): Promise<void> {
+  private async signal(signal: NodeJS.Signals): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise((res) => child.once("exit", res));
-    child.kill("SIGKILL");
+    child.kill(signal);
     await gone;
+  }
+
+  /** SIGKILL: the service dies mid-whatever; its lock stays behind, stale. */
+  crash(): Promise<void> {
+    return this.signal("SIGKILL");
   }
 
   async restart(): Promise<void> {
@@ -60,11 +64,7 @@ export class SoakService {
     this.restarts++;
   }
 
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise((res) => child.once("exit", res));
-    child.kill("SIGTERM");
-    await gone;
+  stop(): Promise<void> {
+    return this.signal("SIGTERM");
   }
 }

@@ -54,7 +54,7 @@ export type FaultStats = Record<string, OperationStats>;
 const RATE_WINDOW_MS = 1000;
 
 /** mulberry32: tiny, fast, good enough for fault draws. */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
