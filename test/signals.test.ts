@@ -60,11 +60,12 @@ describe("Ctrl-C before key generation", () => {
     }, 60_000);
   }
 
-  it("SIGINT right after the device was met: exit 130 before GENERATE_KEY", async () => {
-    const t = await twin("after-hello");
+  it("SIGINT while the device state is read: exit 130, GENERATE_KEY never sent", async () => {
+    // A slow line (2400 baud) keeps STATUS in flight long enough for the signal to land in it.
+    const t = await twin("after-hello", 2400);
     const r = await runCli(provisionArgs(t.port, "after-hello.jsonl"), {
       cwd: fx.dir,
-      kill: { after: /✔ meet the device/, signal: "SIGINT" },
+      kill: { after: /… read the device state/, signal: "SIGINT" },
     });
     expect(r.status, r.stderr).toBe(130);
     expect(r.stderr).not.toMatch(/make or find the key/);
