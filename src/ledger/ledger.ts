@@ -11,7 +11,9 @@ import { randomUUID } from "node:crypto";
 import { type FileHandle, mkdir, open, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ProvisionError } from "../errors.js";
+import type { LedgerSummary } from "./state.js";
 import { parseLedgerText, setAsideTornTail, type TornLine, type TornTail } from "./torn.js";
+import { LedgerView } from "./view.js";
 
 export const LEDGER_VERSION = 1;
 
@@ -77,12 +79,14 @@ export class Ledger {
   private queue: Promise<void> = Promise.resolve();
   // Records this process wrote (on disk), by run: an in-process rollback reads them instead of the file.
   private readonly byRun = new Map<string, LedgerRecord[]>();
+  private readonly view: LedgerView;
 
   private constructor(file: string, handle: FileHandle, tornTail: TornTail | undefined, hadRecords: boolean) {
     this.file = file;
     this.handle = handle;
     this.tornTail = tornTail;
     this.hadRecords = hadRecords;
+    this.view = new LedgerView(file);
   }
 
   /**
@@ -135,6 +139,15 @@ export class Ledger {
       () => undefined,
     );
     return result;
+  }
+
+  /**
+   * Every run of the file as it is now (this process's appends included, and
+   * other processes'), read incrementally: cheap to ask per device.
+   */
+  async summary(): Promise<LedgerSummary> {
+    await this.idle();
+    return this.view.summary();
   }
 
   /** Resolves once every append started so far is on disk (or has failed). */

@@ -18,10 +18,10 @@ import { certificateSpkiSha256, spkiDigestHex } from "../csr/index.js";
 import { ProvisionError } from "../errors.js";
 import type { CloudRegistry } from "../registry/registry.js";
 import { rollbackRuns } from "./cleanup.js";
-import { type Ledger, readLedger } from "./ledger.js";
+import type { Ledger } from "./ledger.js";
 import { type Adoption, certificatePemSha256, recordCommitted } from "./register.js";
 import { findCertificatesForKey, removeForeignCertificate, retireRunCertificate } from "./rollback.js";
-import { HOLDING, type LedgerSummary, type RunState, summarize } from "./state.js";
+import { HOLDING, type LedgerSummary, type RunState } from "./state.js";
 
 /** How far back a search for a lost ledger's certificates looks. */
 export const LOST_LEDGER_SEARCH_WINDOW_MS = 7 * 24 * 3600 * 1000;
@@ -86,12 +86,12 @@ export async function settlePriorRuns(
   const spkiSha256 = spkiDigestHex(req.publicKeySpki);
   const sameKey = (r: RunState) => r.spkiSha256 === spkiSha256;
   const out: PriorSettlement = { settledRuns: [], removedFromCloud: [] };
-  let summary = summarize(await readLedger(ledger.file));
+  let summary = await ledger.summary();
 
   const open = summary.runs.filter((r) => r.open && (sameKey(r) || r.device === req.deviceId));
   if (open.length > 0) {
     out.settledRuns.push(...(await rollBackOpen(registry, ledger, summary, open, req)));
-    summary = summarize(await readLedger(ledger.file));
+    summary = await ledger.summary();
   }
 
   // Newest first: the last run that registered this key is the one a device would have been given.
@@ -200,12 +200,12 @@ export async function settleDeviceHolds(
   ledger: Ledger,
   device: { deviceId: string; thingName?: string; certSha256?: string; onInfo?: (text: string) => void },
 ): Promise<DeviceHolds> {
-  let summary = summarize(await readLedger(ledger.file));
+  let summary = await ledger.summary();
   // A rotation killed mid-registration left its new certificate behind; the device kept its old set.
   const open = summary.runs.filter((r) => r.open && r.device === device.deviceId);
   if (open.length > 0) {
     await rollBackOpen(registry, ledger, summary, open, device);
-    summary = summarize(await readLedger(ledger.file));
+    summary = await ledger.summary();
   }
   if (device.certSha256 === undefined) return { reconciled: false };
   const candidates = summary.runs
@@ -232,7 +232,7 @@ export async function settleDeviceHolds(
 }
 
 async function supersededRunsOf(ledger: Ledger, deviceId: string, current: string): Promise<RunState[]> {
-  const summary = summarize(await readLedger(ledger.file));
+  const summary = await ledger.summary();
   return summary.runs.filter(
     (r) => r.device === deviceId && HOLDING.has(r.status) && r.certificateId && r.certificateId !== current,
   );

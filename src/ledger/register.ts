@@ -15,7 +15,7 @@ import { asProvisionError, ProvisionError } from "../errors.js";
 import { arnParts, type CloudRegistry, type IssuedCertificate } from "../registry/registry.js";
 import { type Ledger, newRunId, readLedger } from "./ledger.js";
 import { rollbackRun } from "./rollback.js";
-import { type RunState, reduceRun, summarize } from "./state.js";
+import { type LedgerSummary, type RunState, reduceRun, summarize } from "./state.js";
 import { entry, errorData, type Ids, step, stopIfInterrupted } from "./steps.js";
 
 export interface RegisterRequest {
@@ -119,7 +119,7 @@ export async function registerWithRollback(
       throw e;
     }
     // Certificates of other runs in this ledger may carry the same key (a re-provisioned device).
-    const others = summarize(await readLedger(ledger.file)).runs.filter((r) => r.run !== ids.run);
+    const others = (await ledger.summary()).runs.filter((r) => r.run !== ids.run);
     const known = new Set(others.flatMap((r) => (r.certificateId ? [r.certificateId] : [])));
     throw await rollbackAfterFailure(registry, ledger, state, e, known);
   }
@@ -287,7 +287,7 @@ export async function recordFirstPublish(
 }
 
 /** Per-device summary of a ledger file, for the station's resume and `provision status`. */
-export async function ledgerState(ledgerFile: string) {
+export async function ledgerState(ledgerFile: string): Promise<LedgerSummary> {
   return summarize(await readLedger(ledgerFile));
 }
 

@@ -69,25 +69,36 @@ function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
-/** Folds one run's records (in file order). */
-export function reduceRun(records: readonly LedgerRecord[]): RunState {
-  const first = records[0];
-  if (first === undefined) throw new TypeError("reduceRun needs at least one record");
-  const s: RunState = {
-    run: first.run,
-    startedAt: first.ts,
-    lastAt: first.ts,
-    status: "in-progress",
-    open: true,
-    thingCreated: false,
-    thingAttachAttempted: false,
-    pendingOps: [],
-    foundCertificates: [],
-  };
-  const pending = new Map<string, number>();
+/**
+ * One run's state, folded record by record (file order): the ledger's index
+ * feeds it the records appended since it last looked, so a station does not
+ * re-read its whole ledger per device.
+ */
+export class RunFold {
+  private readonly s: RunState;
+  private readonly pending = new Map<string, number>();
   // The key of a CreateCertificateFromCsr whose answer never came (a kill mid-call may have issued it).
-  let createIntent: { spkiSha256: string; since: string } | undefined;
-  for (const r of records) {
+  private createIntent: { spkiSha256: string; since: string } | undefined;
+  private cached: RunState | undefined;
+
+  constructor(first: LedgerRecord) {
+    this.s = {
+      run: first.run,
+      startedAt: first.ts,
+      lastAt: first.ts,
+      status: "in-progress",
+      open: true,
+      thingCreated: false,
+      thingAttachAttempted: false,
+      pendingOps: [],
+      foundCertificates: [],
+    };
+  }
+
+  apply(r: LedgerRecord): void {
+    this.cached = undefined;
+    const s = this.s;
+    const pending = this.pending;
     s.lastAt = r.ts;
     if (r.device) s.device = r.device;
     if (r.thing) s.thing = r.thing;
@@ -102,7 +113,7 @@ export function reduceRun(records: readonly LedgerRecord[]): RunState {
         if (r.phase === "register" || r.phase === undefined) {
           const key = str(d.spkiSha256);
           if (op === "CreateCertificateFromCsr" && key !== undefined) {
-            createIntent = { spkiSha256: key, since: str(d.since) ?? r.ts };
+            this.createIntent = { spkiSha256: key, since: str(d.since) ?? r.ts };
             s.spkiSha256 = key;
           }
           if (op === "CreateThing") s.thingCreated = s.thingCreated === true ? true : "maybe";
@@ -171,18 +182,34 @@ export function reduceRun(records: readonly LedgerRecord[]): RunState {
         break;
     }
   }
-  s.pendingOps = [...pending].filter(([, n]) => n > 0).map(([op]) => op);
-  // No answer recorded is as unclear as a lost one: without the search, cleanup would close the run
-  // and leave the certificate the service may have issued ACTIVE and unattached.
-  if (
-    s.pendingOps.includes("CreateCertificateFromCsr") &&
-    s.certificateId === undefined &&
-    s.unclearCertificate === undefined &&
-    createIntent !== undefined
-  )
-    s.unclearCertificate = createIntent;
-  s.open = OPEN_STATUSES.has(s.status);
-  return s;
+
+  /** The state so far (a copy; cached until the next record). */
+  state(): RunState {
+    if (this.cached) return { ...this.cached };
+    const s: RunState = { ...this.s, foundCertificates: [...this.s.foundCertificates] };
+    s.pendingOps = [...this.pending].filter(([, n]) => n > 0).map(([op]) => op);
+    // No answer recorded is as unclear as a lost one: without the search, cleanup would close the run
+    // and leave the certificate the service may have issued ACTIVE and unattached.
+    if (
+      s.pendingOps.includes("CreateCertificateFromCsr") &&
+      s.certificateId === undefined &&
+      s.unclearCertificate === undefined &&
+      this.createIntent !== undefined
+    )
+      s.unclearCertificate = this.createIntent;
+    s.open = OPEN_STATUSES.has(s.status);
+    this.cached = s;
+    return { ...s };
+  }
+}
+
+/** Folds one run's records (in file order). */
+export function reduceRun(records: readonly LedgerRecord[]): RunState {
+  const first = records[0];
+  if (first === undefined) throw new TypeError("reduceRun needs at least one record");
+  const fold = new RunFold(first);
+  for (const r of records) fold.apply(r);
+  return fold.state();
 }
 
 export interface DeviceSummary {
@@ -211,13 +238,20 @@ export interface LedgerSummary {
 
 /** Groups records by run (first-seen order) and summarises runs and devices. */
 export function summarize(records: readonly LedgerRecord[]): LedgerSummary {
-  const byRun = new Map<string, LedgerRecord[]>();
+  const folds = new Map<string, RunFold>();
   for (const r of records) {
-    const list = byRun.get(r.run) ?? [];
-    list.push(r);
-    byRun.set(r.run, list);
+    let fold = folds.get(r.run);
+    if (!fold) {
+      fold = new RunFold(r);
+      folds.set(r.run, fold);
+    }
+    fold.apply(r);
   }
-  const runs = [...byRun.values()].map(reduceRun);
+  return summarizeRuns([...folds.values()].map((f) => f.state()));
+}
+
+/** Runs (in first-seen order) into the ledger summary: adoptions close their source, devices summed up. */
+export function summarizeRuns(runs: RunState[]): LedgerSummary {
   // An adoption is one record in the adopting run: the run it took over is closed from then on.
   const byId = new Map(runs.map((r) => [r.run, r]));
   for (const r of runs) {

@@ -391,7 +391,7 @@ export class Station {
       record.error = { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
       if (failedStep) record.failedStep = failedStep;
       try {
-        const state = await ledgerState(o.ledger.file);
+        const state = await o.ledger.summary();
         record.rollback = rollbackOutcomeOf(state.runs, record.deviceId, startedIso);
       } catch {
         record.rollback = "rollback-open";
