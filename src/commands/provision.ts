@@ -56,12 +56,8 @@ export async function openLedger(file: string, info: (text: string) => void): Pr
     info(
       `ledger ${file}: its last record was torn (${ledger.tornTail.bytes} bytes, a crash mid-write); kept in ${ledger.tornTail.keptIn}, continuing on a fresh line`,
     );
-  const forget = beforeForcedExit(() => ledger.idle());
-  const close = ledger.close.bind(ledger);
-  ledger.close = async () => {
-    await close();
-    forget();
-  };
+  // A closed ledger is idle at once: the hook never needs removing in a CLI process.
+  beforeForcedExit(() => ledger.idle());
   return ledger;
 }
 
