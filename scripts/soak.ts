@@ -1,5 +1,6 @@
 /**
- * Soak: `npm run soak -- --runs N [--workers W] [--seed S] [--station-share F] [--out FILE] [--json] [--keep]`.
+ * Soak: `npm run soak -- --runs N [--workers W] [--seed S] [--station-share F] [--audit-every K]
+ * [--out FILE] [--json] [--keep]`.
  *
  * Provisions N fresh device twins with the real CLI against one local AWS
  * IoT (its own process, which every run attaches to), each run with one
@@ -9,7 +10,7 @@
  * throttling or 5xx (also after the call took effect) for the whole run, or
  * a serial line that loses bytes. Then it runs the tool again until the
  * device is provisioned and audits that device's thing through the AWS SDK.
- * Every 100 runs, and at the end, it audits the whole service; at the end it
+ * Every K runs (default 100), while nothing runs, and at the end, it audits the whole service; at the end it
  * also runs `provision cleanup` on every ledger. Faults that hit the shared
  * service (crash, throttling, 5xx) run alone, so each is counted against its
  * own fault.
@@ -39,7 +40,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const RERUNS_MAX = 5;
 const CLI_TIMEOUT_MS = 180_000;
-const GLOBAL_AUDIT_EVERY = 100;
 const SERVICE_WIDE = new Set(["local-iot-crash", "throttling", "server-errors"]);
 
 const { values: args } = parseArgs({
@@ -48,6 +48,7 @@ const { values: args } = parseArgs({
     workers: { type: "string", default: "2" },
     seed: { type: "string" },
     "station-share": { type: "string", default: "0.25" },
+    "audit-every": { type: "string", default: "100" },
     out: { type: "string" },
     json: { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
@@ -57,7 +58,14 @@ const RUNS = Number(args.runs);
 const WORKERS = Number(args.workers);
 const SEED = args.seed !== undefined ? Number(args.seed) : Math.floor(Math.random() * 2 ** 31);
 const STATION_SHARE = Number(args["station-share"]);
-if (![RUNS, WORKERS, SEED].every(Number.isInteger) || RUNS < 1 || WORKERS < 1 || !(STATION_SHARE >= 0))
+const GLOBAL_AUDIT_EVERY = Number(args["audit-every"]);
+if (
+  ![RUNS, WORKERS, SEED, GLOBAL_AUDIT_EVERY].every(Number.isInteger) ||
+  RUNS < 1 ||
+  WORKERS < 1 ||
+  GLOBAL_AUDIT_EVERY < 1 ||
+  !(STATION_SHARE >= 0)
+)
   throw new Error("usage: npm run soak -- --runs N [--workers W] [--seed S] [--station-share 0..1]");
 
 /** Service-wide faults (and whole-service audits) run alone; everything else side by side. */
@@ -98,6 +106,8 @@ const base = await mkdtemp(join(tmpdir(), "provision-soak-"));
 const service = new SoakService(join(base, "iot"), fixedMqttPort());
 const gate = new Gate();
 const records: RunRecord[] = [];
+/** The whole-service audits taken between runs: after how many runs, and how many violations. */
+const interimAudits: { afterRuns: number; certificates: number; violations: number }[] = [];
 const loads: number[] = [];
 
 function exitOf(r: { status: number | null; signal: NodeJS.Signals | null }): string {
@@ -204,7 +214,6 @@ async function oneRun(run: number, worker: number): Promise<void> {
   process.stderr.write(
     `[${done}/${RUNS}] run ${run} ${tool} ${fault.kind}${fault.at ? ` after ${fault.at.step}` : ""}: first ${record.firstExit}, ${record.reruns} rerun(s), ${record.recovered ? "recovered" : "NOT RECOVERED"}${record.problems.length ? `, PROBLEMS: ${record.problems.join("; ")}` : ""}\n`,
   );
-  if (done % GLOBAL_AUDIT_EVERY === 0 && done < RUNS) await gate.alone(() => globalAudit([]));
 }
 
 async function globalAudit(claims: DeviceClaim[]): Promise<AuditFindings> {
@@ -271,13 +280,25 @@ try {
         const peek = drawFault(random(SEED + run * 7919));
         const work = () => oneRun(run, worker);
         await (SERVICE_WIDE.has(peek.kind) ? gate.alone(work) : gate.shared(work));
+        // Outside the run's own turn at the gate: an audit waits for every run in flight to end.
+        if (records.length >= (interimAudits.length + 1) * GLOBAL_AUDIT_EVERY && records.length < RUNS)
+          await gate.alone(async () => {
+            if (records.length < (interimAudits.length + 1) * GLOBAL_AUDIT_EVERY) return;
+            const f = await globalAudit([]);
+            interimAudits.push({
+              afterRuns: records.length,
+              certificates: f.certificates,
+              violations: violations(f),
+            });
+          });
       }
     }),
   );
   const finalCleanupResult = await finalCleanup();
   const finalAudit = await globalAudit(await allClaims());
   report = {
-    command: `npm run soak -- --runs ${RUNS} --workers ${WORKERS} --seed ${SEED}`,
+    command: `npm run soak -- --runs ${RUNS} --workers ${WORKERS} --seed ${SEED} --audit-every ${GLOBAL_AUDIT_EVERY}`,
+    auditEvery: GLOBAL_AUDIT_EVERY,
     seed: SEED,
     runs: RUNS,
     workers: WORKERS,
@@ -292,6 +313,7 @@ try {
     },
     serviceRestarts: service.restarts,
     records: records.sort((a, b) => a.run - b.run),
+    interimAudits,
     finalCleanup: finalCleanupResult,
     finalAudit,
   };
@@ -307,5 +329,6 @@ const bad =
   !report ||
   violations(report.finalAudit) > 0 ||
   report.records.some((r) => !r.recovered || r.problems.length > 0) ||
-  report.finalCleanup.failed > 0;
+  report.finalCleanup.failed > 0 ||
+  report.interimAudits.some((a) => a.violations > 0);
 process.exit(bad ? 1 : 0);

@@ -13,11 +13,14 @@ const RUNS = 50;
 
 describe("soak (short)", () => {
   it(`${RUNS} runs with a random fault each: every device recovered, the audits find nothing`, async () => {
-    const r = await runCli(["--runs", String(RUNS), "--workers", "2", "--seed", "42", "--json"], {
-      cwd: process.cwd(),
-      inheritEnv: true,
-      script: "scripts/soak.ts",
-    });
+    const r = await runCli(
+      ["--runs", String(RUNS), "--workers", "2", "--seed", "42", "--audit-every", "20", "--json"],
+      {
+        cwd: process.cwd(),
+        inheritEnv: true,
+        script: "scripts/soak.ts",
+      },
+    );
     expect(r.status, r.stderr.slice(-4000)).toBe(0);
     const report = JSON.parse(r.stdout) as SoakReport;
     expect(report.records).toHaveLength(RUNS);
@@ -25,6 +28,10 @@ describe("soak (short)", () => {
     expect(violations(report.finalAudit)).toBe(0);
     expect(report.finalAudit.activeCertificates).toBe(RUNS);
     expect(report.finalCleanup.failed).toBe(0);
+    expect(report.interimAudits.map((a) => [a.afterRuns >= 20, a.violations])).toEqual([
+      [true, 0],
+      [true, 0],
+    ]);
     // The seed draws every kind of fault, kills after every step, and both tools.
     expect(new Set(report.records.map((x) => x.fault)).size).toBeGreaterThanOrEqual(9);
     expect(new Set(report.records.flatMap((x) => (x.at ? [x.at] : []))).size).toBe(6);

@@ -36,6 +36,9 @@ export interface SoakReport {
   };
   serviceRestarts: number;
   records: RunRecord[];
+  auditEvery: number;
+  /** Whole-service SDK audits taken every `auditEvery` runs, while nothing ran. */
+  interimAudits: { afterRuns: number; certificates: number; violations: number }[];
   /** What `provision cleanup` still found to do at the end, per ledger. */
   finalCleanup: { cleaned: number; retired: number; uncommitted: number; failed: number };
   /** The SDK audit of the whole local AWS IoT with every device's claim. */
@@ -88,6 +91,7 @@ export function markdown(report: SoakReport): string {
           .join(", ")} | ${r.reruns} | ${r.unrecovered} | ${r.problems} |`,
     ),
     "",
+    `Whole-service audits every ${report.auditEvery} runs: ${report.interimAudits.length}, violations ${report.interimAudits.reduce((n, a) => n + a.violations, 0)}.`,
     `Final SDK audit: ${f.certificates} certificates (${f.activeCertificates} ACTIVE), ${f.things} things; ` +
       `duplicates ${f.duplicates.length}, loose ${f.loose.length}, ACTIVE on several things ${f.sharedActive.length}, ` +
       `INACTIVE still attached ${f.inactiveAttached.length}, devices whose committed certificate is not the ACTIVE one ${f.committedNotActive.length}.`,
