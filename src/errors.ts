@@ -7,6 +7,8 @@
  * `hint` says what to do next. `deviceLog` keeps the last device log lines
  * when a device misbehaved, because they usually say why.
  */
+import { printable } from "./printable.js";
+
 export const ERROR_CODES = [
   // usage and configuration
   "USAGE",
@@ -73,11 +75,12 @@ export class ProvisionError extends Error {
 
   /** Human text: what, where, what to do, and the device's last words. */
   describe(): string {
-    const lines = [this.where ? `${this.message} (${this.where})` : this.message];
-    if (this.hint) lines.push(`  what to do: ${this.hint}`);
+    // Messages quote device text (HELLO strings, refusal texts): never let it act on the terminal.
+    const lines = [printable(this.where ? `${this.message} (${this.where})` : this.message)];
+    if (this.hint) lines.push(`  what to do: ${printable(this.hint)}`);
     if (this.deviceLog.length > 0) {
       lines.push("  last device log lines:");
-      for (const l of this.deviceLog) lines.push(`    | ${l}`);
+      for (const l of this.deviceLog) lines.push(`    | ${printable(l)}`);
     }
     return lines.join("\n");
   }

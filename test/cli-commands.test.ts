@@ -162,7 +162,7 @@ describe("provision csr / install against a twin", () => {
     const result = JSON.parse(good.stdout);
     expect(result.thingName).toBe("dev-1");
     expect(result.generation).toBe(1);
-  });
+  }, 90_000);
 });
 
 describe("provision with --local against a twin", () => {
@@ -221,7 +221,7 @@ describe("provision with --local against a twin", () => {
     } finally {
       await twin.stop();
     }
-  });
+  }, 90_000);
 
   it("cleanup --ledger finishes a rollback that a failing cloud left open", async () => {
     const stateDir = join(dir, "iot-cleanup");

@@ -13,6 +13,8 @@ export const BIN = resolve("bin/provision.js");
 
 export interface CliRun {
   status: number | null;
+  /** The signal that ended the process (a kill it did not handle, e.g. SIGKILL). */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   ms: number;
@@ -30,28 +32,63 @@ export interface CliOptions {
   inheritEnv?: boolean;
   /** Resolve at the first complete stdout line, leaving the command running. */
   untilLine?: boolean;
-  uid?: number;
-  gid?: number;
+  /**
+   * Send `signal` as soon as stderr matches `after` (a kill right after a step line), or `after` ms
+   * after the start; `again`: a second one right behind it (the forced exit).
+   */
+  kill?: { after: RegExp | number; signal: NodeJS.Signals; again?: boolean };
+  /** Call `act` once stderr matches `after` (to hurt something else at that moment: the twin, the cloud). */
+  watch?: { after: RegExp; act: () => void };
+  /** SIGKILL the command if it is still running after this long. */
+  timeoutMs?: number;
+  /** A command the CLI runs under (e.g. setpriv to drop capabilities), given the node binary and its args. */
+  prefix?: string[];
+  /** Another TypeScript entry to run the same way instead of the CLI (e.g. scripts/soak.ts). */
+  script?: string;
 }
+
+/**
+ * As root, what makes root "root" for files is two capabilities: without
+ * them the CLI meets file permissions as any user does, while still being
+ * able to read the checkout wherever it is (another uid could not under a
+ * 0700 parent). util-linux's setpriv drops them.
+ */
+export const WITHOUT_FILE_OVERRIDE = [
+  "setpriv",
+  "--inh-caps=-dac_override,-dac_read_search",
+  "--bounding-set=-dac_override,-dac_read_search",
+  "--",
+];
 
 export function runCli(args: string[], opts: CliOptions): Promise<CliRun> {
   const started = Date.now();
   const base: NodeJS.ProcessEnv = opts.inheritEnv
     ? { ...process.env }
     : { PATH: process.env.PATH, HOME: opts.cwd, AWS_EC2_METADATA_DISABLED: "true" };
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const [command, ...prefixArgs] = [...(opts.prefix ?? []), process.execPath];
+  const entry = opts.script ? ["--import", "tsx", opts.script] : [BIN];
+  const child = spawn(command as string, [...prefixArgs, ...entry, ...args], {
     cwd: opts.cwd,
     env: { ...base, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...opts.env },
-    ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
-    ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
   });
   const interrupt = () => child.kill("SIGINT");
   const exited = new Promise<number | null>((done) => child.once("close", (status) => done(status)));
+  let kill = opts.kill;
+  const fire = () => {
+    if (!kill) return;
+    child.kill(kill.signal);
+    if (kill.again) child.kill(kill.signal);
+    kill = undefined;
+  };
+  if (typeof kill?.after === "number") setTimeout(fire, kill.after);
+  let watch = opts.watch;
+  const deadline = opts.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs) : undefined;
   return new Promise((res) => {
     let stdout = "";
     let stderr = "";
-    const result = (status: number | null) => ({
+    const result = (status: number | null, signal: NodeJS.Signals | null = null) => ({
       status,
+      signal,
       stdout,
       stderr,
       ms: Date.now() - started,
@@ -64,8 +101,17 @@ export function runCli(args: string[], opts: CliOptions): Promise<CliRun> {
     });
     child.stderr.on("data", (d) => {
       stderr += d;
+      if (kill && typeof kill.after !== "number" && kill.after.test(stderr)) fire();
+      if (watch?.after.test(stderr)) {
+        const act = watch.act;
+        watch = undefined;
+        act();
+      }
     });
-    child.on("close", (status) => res(result(status)));
+    child.on("close", (status, signal) => {
+      if (deadline) clearTimeout(deadline);
+      res(result(status, signal));
+    });
   });
 }
 
@@ -94,4 +140,15 @@ export function localArgs(stateDir: string, mqttPort = 0): string[] {
 /** A port for that case, random so parallel runs do not collide. */
 export function fixedMqttPort(): number {
   return 20_000 + Math.floor(Math.random() * 20_000);
+}
+
+/** The device's STATUS now (state, thing, committed certificate digest), over its serial port. */
+export async function deviceStatus(port: string) {
+  const session = new DeviceSession(await openSerialTransport(port));
+  try {
+    await session.hello();
+    return await session.status();
+  } finally {
+    await session.close();
+  }
 }

@@ -1,4 +1,5 @@
 import type { ErrorCode } from "../errors.js";
+import type { InterruptSignalName } from "../provision/interruption.js";
 
 /**
  * The only place where errors become exit statuses (documented in the
@@ -33,6 +34,19 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   INTERNAL: 1,
 };
 
+/** An interruption exits the way a shell reports death by that signal (128 + its number). */
+export const INTERRUPT_EXIT_CODES: Record<InterruptSignalName, number> = {
+  SIGHUP: 129,
+  SIGINT: 130,
+  SIGTERM: 143,
+};
+
 export function exitCodeFor(code: ErrorCode): number {
   return EXIT_CODES[code] ?? 1;
+}
+
+/** The exit status of a failure: an interruption by a named signal exits as INTERRUPT_EXIT_CODES says. */
+export function exitStatusOf(code: ErrorCode, signal: InterruptSignalName | undefined): number {
+  if (code === "INTERRUPTED" && signal !== undefined) return INTERRUPT_EXIT_CODES[signal];
+  return exitCodeFor(code);
 }

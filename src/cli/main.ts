@@ -5,8 +5,10 @@
  */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { asProvisionError, ProvisionError } from "../errors.js";
-import { exitCodeFor } from "./exit-codes.js";
-import { installInterruptHandler } from "./interrupt.js";
+import { safeJson } from "../printable.js";
+import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
+import { exitCodeFor, exitStatusOf } from "./exit-codes.js";
+import { installInterruptHandler, interrupt } from "./interrupt.js";
 
 // The SDK warns on every run under Node 20 that releases after January 2027
 // need Node 22; the README says so once, the CLI need not repeat it.
@@ -22,21 +24,28 @@ program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : exitCodeFor(
 function fail(e: unknown): never {
   const err = asProvisionError(e);
   if (jsonMode) {
-    process.stdout.write(`${JSON.stringify({ ok: false, error: err.toJSON() })}\n`);
+    process.stdout.write(`${safeJson({ ok: false, error: err.toJSON() })}\n`);
   }
   process.stderr.write(`provision: ${err.describe()}\n`);
   if (err.code === "INTERNAL" && err.cause instanceof Error && err.cause.stack) {
     process.stderr.write(`${err.cause.stack}\n`);
   }
-  process.exit(exitCodeFor(err.code));
+  process.exit(exitStatusOf(err.code, interruptSignalOf(err)));
 }
 
 function run<T extends object>(load: () => Promise<(opts: T) => Promise<unknown>>) {
   return async (opts: T & { json?: boolean }) => {
     jsonMode = Boolean(opts.json);
     try {
+      // A signal while the tool was loading: stop before the command touches anything.
+      throwIfInterrupted(interrupt.signal);
       const command = await load();
+      throwIfInterrupted(interrupt.signal);
       await command(opts);
+      // A command that stopped cleanly on a signal (a service, or a job that finished anyway) exits as
+      // an interruption: 130, 143 or 129.
+      if (interrupt.signal.aborted)
+        process.exit(exitStatusOf("INTERRUPTED", interruptSignalOf(interrupt.signal.reason)));
     } catch (e) {
       fail(e);
     }
@@ -170,8 +179,12 @@ program
   .action(run(async () => (await import("../commands/ports.js")).portsCommand));
 
 cloudOptions(program.command("cleanup"))
-  .description("finish every rollback a ledger left open")
+  .description("finish every rollback a ledger left open and retire superseded certificates")
   .requiredOption("--ledger <file>", "ledger file")
+  .option(
+    "--include-uncommitted",
+    "also retire runs that registered but have no COMMIT recorded (their device may hold the certificate)",
+  )
   .option("--json", "print JSON")
   .action(run(async () => (await import("../commands/cleanup.js")).cleanupCommand));
 
@@ -318,13 +331,6 @@ program
   .option("--json", "print one JSON result object on stdout")
   .action(run(async () => (await import("../commands/demo.js")).demoCommand));
 
-installInterruptHandler(() =>
-  fail(
-    new ProvisionError(
-      "INTERRUPTED",
-      "interrupted twice: quitting now; run `provision cleanup --ledger FILE` if a registration was in flight",
-    ),
-  ),
-);
+installInterruptHandler(fail);
 
 program.parseAsync(process.argv).catch(fail);

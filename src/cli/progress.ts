@@ -3,6 +3,8 @@
  * stdout stays free for `--json` and for the things a command prints (a CSR,
  * a port list). Timings are kept for the JSON result too.
  */
+import { printable } from "../printable.js";
+
 export interface StepTiming {
   step: string;
   ms: number;
@@ -32,23 +34,24 @@ export function createProgress(opts: ProgressOptions = {}) {
   const timings: StepTiming[] = [];
   // A "…" line is on screen without its newline (in-place mode only).
   let open = false;
+  // Labels and results quote the device (its id, firmware, first payload): shown escaped.
   const write = (s: string) => {
     if (opts.quiet) return;
     if (open) stream.write("\n");
     open = false;
-    stream.write(`${prefix}${s}\n`);
+    stream.write(`${prefix}${printable(s)}\n`);
   };
   const begin = (s: string) => {
     if (!opts.inPlace) return write(s);
     if (opts.quiet) return;
     if (open) stream.write("\n");
-    stream.write(`${prefix}${s}`);
+    stream.write(`${prefix}${printable(s)}`);
     open = true;
   };
   const end = (s: string) => {
     if (opts.inPlace && open && !opts.quiet) {
       // Carriage return + erase line: the result replaces the "…" line.
-      stream.write(`\r\x1b[2K${prefix}${s}\n`);
+      stream.write(`\r\x1b[2K${prefix}${printable(s)}\n`);
       open = false;
       return;
     }

@@ -1,11 +1,37 @@
 import { existsSync } from "node:fs";
+import { interrupt } from "../cli/interrupt.js";
 import { ProvisionError } from "../errors.js";
-import { cleanupFromLedger } from "../ledger/index.js";
+import { type CleanupReport, cleanupFromLedger } from "../ledger/index.js";
+import { printable, safeJson } from "../printable.js";
 import { openTarget, type TargetOptions } from "../provision/target.js";
 
 export interface CleanupCommandOptions extends TargetOptions {
   ledger: string;
+  includeUncommitted?: boolean;
   json?: boolean;
+}
+
+/** What cleanup did and what it only knows from the ledger, one line each. */
+export function cleanupText(report: CleanupReport): string[] {
+  const lines = [`ledger ${report.ledger}: ${report.runsExamined} run(s) examined`];
+  for (const t of report.tornLines)
+    lines.push(`  line ${t.line}: a torn record (${t.bytes} bytes, a crash mid-write) was skipped`);
+  for (const c of report.cleaned)
+    lines.push(
+      `  rolled back ${c.thing ?? c.device ?? c.run} (interrupted run): certificates ${c.certificates.join(", ") || "none"}`,
+    );
+  for (const r of report.retired)
+    lines.push(
+      `  retired ${r.certificateId} of ${r.thing ?? r.device ?? r.run}: its device committed a newer certificate (run ${r.supersededBy})`,
+    );
+  for (const u of report.uncommitted)
+    lines.push(
+      `  kept ${u.thing ?? u.run} ${u.certificateId ?? ""}: registered, no COMMIT recorded; the device may hold it (a run killed right after COMMIT) or not. \`provision\` on that device settles it; --include-uncommitted retires it`,
+    );
+  for (const f of report.failed) lines.push(`  FAILED ${f.thing ?? f.run}: ${String(f.error.message)}`);
+  if (report.cleaned.length + report.retired.length + report.failed.length === 0)
+    lines.push("  nothing to roll back or retire");
+  return lines;
 }
 
 /** `provision cleanup --ledger FILE`: finish every rollback the ledger left open, and say what was done. */
@@ -17,24 +43,16 @@ export async function cleanupCommand(opts: CleanupCommandOptions): Promise<void>
       hint: "give --ledger the file the provisioning runs wrote (their --ledger or the config's ledger)",
     });
   }
-  const target = await openTarget(opts);
+  const target = await openTarget(opts, (text) => process.stderr.write(`${printable(text)}\n`));
   try {
-    const report = await cleanupFromLedger(target.registry, opts.ledger);
+    const report = await cleanupFromLedger(target.registry, opts.ledger, {
+      includeUncommitted: opts.includeUncommitted,
+      signal: interrupt.signal,
+    });
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify({ ok: report.failed.length === 0, ...report })}\n`);
+      process.stdout.write(`${safeJson({ ok: report.failed.length === 0, ...report })}\n`);
     } else {
-      const out = process.stderr;
-      out.write(`ledger ${report.ledger}: ${report.runsExamined} run(s) examined\n`);
-      for (const c of report.cleaned)
-        out.write(
-          `  cleaned ${c.thing ?? c.device ?? c.run}: certificates ${c.certificates.join(", ") || "none"}\n`,
-        );
-      for (const u of report.uncommitted)
-        out.write(
-          `  left alone (registered, never reached the device): ${u.thing ?? u.run} ${u.certificateId ?? ""}\n`,
-        );
-      for (const f of report.failed) out.write(`  FAILED ${f.thing ?? f.run}: ${String(f.error.message)}\n`);
-      if (report.cleaned.length + report.failed.length === 0) out.write("  nothing was open\n");
+      process.stderr.write(`${cleanupText(report).map(printable).join("\n")}\n`);
     }
     if (report.failed.length > 0) {
       throw new ProvisionError("ROLLBACK_INCOMPLETE", `${report.failed.length} run(s) could not be cleaned`, {

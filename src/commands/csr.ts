@@ -6,6 +6,7 @@
 
 import { getBoard } from "../boards/index.js";
 import { verifyCsr } from "../csr/index.js";
+import { safeJson } from "../printable.js";
 import {
   KEY_STORE_NAMES,
   KEY_TYPE_NAMES,
@@ -47,7 +48,7 @@ export async function csrCommand(opts: CsrCommandOptions): Promise<void> {
     });
     if (opts.json) {
       process.stdout.write(
-        `${JSON.stringify({ ok: true, deviceId: hello.deviceId, keyType: csr.keyType, subject: csr.subject, csrPem: csr.csrPem, keyCreated: key.created })}\n`,
+        `${safeJson({ ok: true, deviceId: hello.deviceId, keyType: csr.keyType, subject: csr.subject, csrPem: csr.csrPem, keyCreated: key.created })}\n`,
       );
     } else {
       process.stdout.write(csr.csrPem.endsWith("\n") ? csr.csrPem : `${csr.csrPem}\n`);

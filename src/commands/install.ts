@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { amazonRootCaPem } from "../cloud/amazon-roots.js";
 import { ProvisionError } from "../errors.js";
+import { safeJson } from "../printable.js";
 import type { CredentialSet } from "../protocol/index.js";
 import { installCredentials } from "../provision/pipeline.js";
 import { type DeviceLinkOptions, openDevice } from "./device-link.js";
@@ -78,7 +79,7 @@ export async function installCommand(opts: InstallCommandOptions): Promise<void>
       generation: committed.generation,
       restarted: Boolean(opts.restart),
     };
-    if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (opts.json) process.stdout.write(`${safeJson(result)}\n`);
     else
       process.stderr.write(
         `credentials committed on ${hello.deviceId} (generation ${committed.generation}); ${opts.restart ? "restarted" : "restart it to connect"}\n`,

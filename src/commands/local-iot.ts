@@ -1,5 +1,6 @@
 import { interrupt } from "../cli/interrupt.js";
 import { runLocalIotCommand } from "../local-iot/service.js";
+import { whenInterrupted } from "../provision/interruption.js";
 
 export interface LocalIotCommandOptions {
   port?: number;
@@ -9,7 +10,10 @@ export interface LocalIotCommandOptions {
   json?: boolean;
 }
 
-/** Runs until SIGINT/SIGTERM, then stops cleanly (state is already on disk). */
+/**
+ * Runs until SIGINT/SIGTERM/SIGHUP, then stops cleanly (state is already on
+ * disk, the lock is released); the CLI then exits 130/143/129 like every long command.
+ */
 export async function localIotCommand(opts: LocalIotCommandOptions): Promise<void> {
   const iot = await runLocalIotCommand({
     port: opts.port,
@@ -18,13 +22,8 @@ export async function localIotCommand(opts: LocalIotCommandOptions): Promise<voi
     stateDir: opts.stateDir,
     json: opts.json,
   });
-  // The CLI's SIGINT handler may already have fired while the service was starting or printing
-  // (a Ctrl-C, or a script that stops it as soon as it has read the output): waiting for another
-  // SIGINT would then hang.
-  await new Promise<void>((resolve) => {
-    if (interrupt.signal.aborted) return resolve();
-    interrupt.signal.addEventListener("abort", () => resolve(), { once: true });
-    process.once("SIGTERM", () => resolve());
-  });
+  // The signal may have come while the service was starting or printing (a script that stops it as
+  // soon as it has read the output): whenInterrupted resolves at once then.
+  await whenInterrupted(interrupt.signal);
   await iot.stop();
 }

@@ -17,6 +17,7 @@ import {
   type ProvisionPlan,
   THING_NAME_TEMPLATE_DEFAULT,
 } from "../provision/pipeline.js";
+import { type PlanIssue, planIssues } from "../provision/plan-rules.js";
 import type { TargetOptions } from "../provision/target.js";
 import { TOPIC_DEFAULT } from "../registry/index.js";
 
@@ -140,13 +141,96 @@ export function buildPlan(flags: PlanFlags, config: ProvisionConfig): ProvisionP
   if (board) plan.boardId = board;
   const wifi = wifiFrom(flags, config);
   if (wifi) plan.wifi = wifi;
-  if (!Number.isInteger(plan.intervalMs) || plan.intervalMs < 1000) {
-    throw new ProvisionError(
-      "USAGE",
-      `--interval ${plan.intervalMs}: must be a whole number of ms, at least 1000`,
-    );
-  }
+  // Everything is checked before the device or the cloud is touched; the error names the flag or key.
+  const issue = planIssues(plan)[0];
+  if (issue) throw planError(issue, plan, flags, config);
   return plan;
+}
+
+/** How the user set each plan field: the flag (or variable), the config key, and the value as quoted. */
+const FIELDS: Record<
+  string,
+  { flag: keyof PlanFlags; flagName: string; key: string; shown: (p: ProvisionPlan) => string }
+> = {
+  thingName: {
+    flag: "thingName",
+    flagName: "--thing-name",
+    key: "thingName",
+    shown: (p) => JSON.stringify(p.thingNameTemplate),
+  },
+  topic: { flag: "topic", flagName: "--topic", key: "topic", shown: (p) => JSON.stringify(p.topic) },
+  policy: { flag: "policy", flagName: "--policy", key: "policy", shown: (p) => JSON.stringify(p.policyName) },
+  interval: {
+    flag: "interval",
+    flagName: "--interval",
+    key: "intervalMs",
+    shown: (p) => String(p.intervalMs),
+  },
+  timeout: {
+    flag: "timeout",
+    flagName: "--timeout",
+    key: "timeoutMs",
+    shown: (p) => String(p.firstPublishTimeoutMs),
+  },
+  "wifi.ssid": {
+    flag: "wifiSsid",
+    flagName: "--wifi-ssid (or PROVISION_WIFI_SSID)",
+    key: "wifi.ssid",
+    shown: (p) => JSON.stringify(p.wifi?.ssid ?? ""),
+  },
+  // Never quoted: it is a secret.
+  "wifi.password": {
+    flag: "wifiPasswordFile",
+    flagName: "--wifi-password-file",
+    key: "wifi.password",
+    shown: () => "",
+  },
+};
+
+function planError(issue: PlanIssue, plan: ProvisionPlan, flags: PlanFlags, config: ProvisionConfig) {
+  const configFile = flags.config ?? CONFIG_FILE_DEFAULT;
+  const subjectKey = issue.field.startsWith("subject.") ? issue.field.slice("subject.".length) : undefined;
+  const field = FIELDS[issue.field];
+  let fromFlag: boolean;
+  let label: string;
+  let shown = "";
+  if (subjectKey !== undefined) {
+    fromFlag = (flags.subject ?? []).some((s) => s.startsWith(`${subjectKey}=`));
+    label = fromFlag ? `--subject ${subjectKey}=` : `subject.${subjectKey}`;
+    shown = JSON.stringify(plan.subject[subjectKey as keyof CsrSubject] ?? "");
+  } else if (field !== undefined) {
+    fromFlag = flags[field.flag] !== undefined;
+    if (issue.field === "wifi.password" && !fromFlag)
+      fromFlag = process.env.PROVISION_WIFI_PASSWORD !== undefined;
+    label = fromFlag ? field.flagName : field.key;
+    if (issue.field === "wifi.password" && fromFlag && flags.wifiPasswordFile === undefined)
+      label = "PROVISION_WIFI_PASSWORD";
+    shown = field.shown(plan);
+  } else {
+    fromFlag = true;
+    label = issue.field;
+  }
+  const fromConfig =
+    !fromFlag && configHas(config, subjectKey ? `subject.${subjectKey}` : (field?.key ?? ""));
+  const what = `${label}${shown ? ` ${shown}` : ""}: ${issue.problem}`;
+  if (fromConfig) {
+    return new ProvisionError("CONFIG", `config file ${configFile}: ${what}`, {
+      where: configFile,
+      hint: `fix ${label} in ${configFile}: ${issue.hint}`,
+      details: { field: label },
+    });
+  }
+  const name = fromFlag ? label : `the default ${label}`;
+  return new ProvisionError("USAGE", `${name}${what.slice(label.length)}`, {
+    hint: `${fromFlag ? `fix ${label}` : `set ${field?.flagName ?? label}`}: ${issue.hint}`,
+    details: { field: label },
+  });
+}
+
+function configHas(config: ProvisionConfig, dotted: string): boolean {
+  let v: unknown = config;
+  for (const part of dotted.split(".")) v = (v as Record<string, unknown> | undefined)?.[part];
+  return v !== undefined;
 }
 
 export interface TargetFlags {

@@ -3,9 +3,11 @@
  * target, the ledger and the observer into the pipeline, and reports.
  */
 import { getBoard } from "../boards/index.js";
-import { interrupt } from "../cli/interrupt.js";
+import { beforeForcedExit, interrupt } from "../cli/interrupt.js";
 import { progressFor, timingsObject } from "../cli/progress.js";
 import { Ledger } from "../ledger/index.js";
+import { printable, safeJson } from "../printable.js";
+import { throwIfInterrupted } from "../provision/interruption.js";
 import { type ProvisionResult, provisionDevice } from "../provision/pipeline.js";
 import { openTarget } from "../provision/target.js";
 import { openDevice } from "./device-link.js";
@@ -25,7 +27,7 @@ export function printResult(
   json: boolean | undefined,
 ) {
   if (json) {
-    process.stdout.write(`${JSON.stringify({ ...result, timingsMs: timings })}\n`);
+    process.stdout.write(`${safeJson({ ...result, timingsMs: timings })}\n`);
     return;
   }
   const total = Object.values(timings).reduce((a, b) => a + b, 0);
@@ -43,7 +45,20 @@ export function printResult(
       : undefined,
     result.locked ? "  device locked" : undefined,
   ].filter((l) => l !== undefined);
-  process.stderr.write(`${lines.join("\n")}\n`);
+  // The first payload and the device's identity are the device's words: shown escaped.
+  process.stderr.write(`${lines.map(printable).join("\n")}\n`);
+}
+
+/** Opens the ledger, says if a crash had torn its last line, and keeps a forced exit waiting for it. */
+export async function openLedger(file: string, info: (text: string) => void): Promise<Ledger> {
+  const ledger = await Ledger.open(file);
+  if (ledger.tornTail)
+    info(
+      `ledger ${file}: its last record was torn (${ledger.tornTail.bytes} bytes, a crash mid-write); kept in ${ledger.tornTail.keptIn}, continuing on a fresh line`,
+    );
+  // A closed ledger is idle at once: the hook never needs removing in a CLI process.
+  beforeForcedExit(() => ledger.idle());
+  return ledger;
 }
 
 export async function provisionCommand(opts: ProvisionCommandOptions): Promise<void> {
@@ -51,7 +66,10 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
   const plan = buildPlan(opts, config);
   // A typo in --board should fail before anything touches the device or the cloud.
   if (plan.boardId) getBoard(plan.boardId);
+  const signal = interrupt.signal;
   const progress = progressFor(opts);
+  // Interruption points before each thing that is opened: a Ctrl-C right after start touches nothing.
+  throwIfInterrupted(signal);
   const session = await openDevice({
     ...opts,
     port: opts.port ?? config.port,
@@ -59,18 +77,18 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
   });
   const closers: (() => Promise<void>)[] = [() => session.close()];
   try {
-    const target = await openTarget(targetOptions(opts, config));
+    throwIfInterrupted(signal);
+    const target = await openTarget(targetOptions(opts, config), (text) => progress.info(text));
     closers.push(() => target.close());
-    const ledger = await Ledger.open(opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT);
+    throwIfInterrupted(signal);
+    const ledger = await openLedger(opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT, progress.info);
     closers.push(() => ledger.close());
+    throwIfInterrupted(signal);
     const observer = await progress.step("observer", "connect the cloud-side observer", () =>
       target.openObserver(),
     );
     closers.push(() => observer.close());
-    const result = await provisionDevice(
-      { session, target, ledger, observer, progress, signal: interrupt.signal },
-      plan,
-    );
+    const result = await provisionDevice({ session, target, ledger, observer, progress, signal }, plan);
     printResult(result, timingsObject(progress.timings), opts.json);
   } finally {
     for (const close of closers.reverse()) await close().catch(() => undefined);

@@ -10,6 +10,7 @@ import { resolve } from "node:path";
 import { interrupt } from "../cli/interrupt.js";
 import { ProvisionError } from "../errors.js";
 import { idfSelection } from "../firmware/idf.js";
+import { whenInterrupted } from "../provision/interruption.js";
 import { type DeviceFirmware, startTwins } from "../twin/index.js";
 
 export interface SimCommandOptions {
@@ -48,16 +49,13 @@ export async function simCommand(opts: SimCommandOptions): Promise<void> {
   process.stderr.write(
     `${twins.length} ${firmware === "twin" ? "twin(s)" : "idf-linux device(s)"} running; Ctrl-C stops them (their flash stays in ${opts.stateDir})\n`,
   );
-  await new Promise<void>((resolveStop) => {
-    if (interrupt.signal.aborted) resolveStop();
-    interrupt.signal.addEventListener("abort", () => resolveStop(), { once: true });
-    process.once("SIGTERM", () => resolveStop());
-    // A twin that dies on its own (crash) is reported rather than silently missing.
-    for (const t of twins)
-      void t.exited.then((code) => {
-        if (!interrupt.signal.aborted)
-          process.stderr.write(`twin ${t.deviceId} on ${t.port} exited (${code})\n`);
-      });
-  });
+  // A twin that dies on its own (crash) is reported rather than silently missing.
+  for (const t of twins)
+    void t.exited.then((code) => {
+      if (!interrupt.signal.aborted)
+        process.stderr.write(`twin ${t.deviceId} on ${t.port} exited (${code})\n`);
+    });
+  // Runs until SIGINT/SIGTERM/SIGHUP, then stops the twins (their flash is on disk) and exits 130/143/129.
+  await whenInterrupted(interrupt.signal);
   await Promise.all(twins.map((t) => t.stop()));
 }

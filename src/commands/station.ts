@@ -9,7 +9,8 @@ import { hostname } from "node:os";
 import { getBoard } from "../boards/index.js";
 import { interrupt } from "../cli/interrupt.js";
 import { ProvisionError } from "../errors.js";
-import { Ledger } from "../ledger/index.js";
+import { printable, safeJson } from "../printable.js";
+import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
 import { openTarget } from "../provision/target.js";
 import { OperationRateLimiter } from "../registry/rate-limits.js";
 import { openRateStore } from "../registry/rate-store.js";
@@ -26,7 +27,7 @@ import {
 } from "../station/index.js";
 import { describeRatePlan, parseQuotaOverrides, planRates } from "../station/rate-plan.js";
 import { buildPlan, loadConfig, type PlanFlags, targetOptions } from "./plan.js";
-import { LEDGER_FILE_DEFAULT } from "./provision.js";
+import { LEDGER_FILE_DEFAULT, openLedger } from "./provision.js";
 
 export const MANIFEST_PREFIX_DEFAULT = "provision-manifest";
 
@@ -92,7 +93,7 @@ export function summaryText(s: StationSummary): string {
   }
   if (s.records.some((r) => r.rollback === "rollback-open"))
     lines.push("  some rollbacks are open: run `provision cleanup --ledger FILE`");
-  return lines.join("\n");
+  return lines.map(printable).join("\n");
 }
 
 export async function stationCommand(opts: StationCommandOptions): Promise<StationSummary> {
@@ -107,24 +108,28 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
   const source = portSource(opts, info);
   const quotaOverrides = parseQuotaOverrides(opts.quota);
   try {
+    // Interruption points before each thing that is opened (crash-consistency: docs/reliability.md).
+    throwIfInterrupted(signal);
     const store = opts.rateStore === undefined ? undefined : await openRateStore(opts.rateStore);
     if (store) closers.push(() => store.close());
     const limiter = new OperationRateLimiter({ store });
     closers.push(() => limiter.stop());
-    const target = await openTarget({
-      ...targetOptions(opts, config),
-      localIotInfo: opts.localIotInfo,
-      rateLimit: limiter,
-    });
+    throwIfInterrupted(signal);
+    const target = await openTarget(
+      { ...targetOptions(opts, config), localIotInfo: opts.localIotInfo, rateLimit: limiter },
+      info,
+    );
     closers.push(() => target.close());
     // Quotas are per account and region: stations share a budget only within one region.
     const rates = planRates(await target.readQuotas(), quotaOverrides);
     limiter.configure(rates.rates, target.region);
     info(describeRatePlan(rates) + (store ? `; budget shared through ${store.description}` : ""));
-    const ledger = await Ledger.open(opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT);
+    throwIfInterrupted(signal);
+    const ledger = await openLedger(opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT, info);
     closers.push(() => ledger.close());
     const manifest = await Manifest.open(opts.manifest ?? MANIFEST_PREFIX_DEFAULT);
     closers.push(() => manifest.close());
+    throwIfInterrupted(signal);
     const observer = await target.openObserver();
     closers.push(() => observer.close());
     const station: Station = new Station({
@@ -141,7 +146,7 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
       onSlotChange: (slot) => view?.slotChanged(slot),
       onInfo: info,
       onDevice: (record) => {
-        if (opts.json) process.stdout.write(`${JSON.stringify(record)}\n`);
+        if (opts.json) process.stdout.write(`${safeJson(record)}\n`);
       },
     });
     view = new LiveView(station);
@@ -157,10 +162,12 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
     }
     process.stderr.write(`${summaryText(summary)}\n`);
     if (summary.interrupted) {
+      const by = interruptSignalOf(signal.reason);
       throw new ProvisionError("INTERRUPTED", `station interrupted after ${summary.ok} device(s)`, {
         hint: summary.records.some((r) => r.rollback === "rollback-open")
           ? "run `provision cleanup --ledger FILE` for the open rollbacks"
           : "start the station again to continue; finished devices are verified, not registered twice",
+        details: by ? { signal: by } : {},
       });
     }
     const firstFailure = summary.records.find((r) => !r.ok);

@@ -3,7 +3,9 @@
  * provisioned device, restarts it, and waits for its first publish; the exit
  * status says pass (0) or which failure.
  */
+import { interrupt } from "../cli/interrupt.js";
 import { progressFor, timingsObject } from "../cli/progress.js";
+import { throwIfInterrupted } from "../provision/interruption.js";
 import { FIRST_PUBLISH_TIMEOUT_MS_DEFAULT, verifyProvisioned } from "../provision/pipeline.js";
 import { openTarget, type TargetOptions } from "../provision/target.js";
 import { type DeviceLinkOptions, openDevice } from "./device-link.js";
@@ -19,6 +21,8 @@ export async function verifyCommand(opts: VerifyCommandOptions): Promise<void> {
   // The same provision.config.json as `provision`: its port, region and profile find the same device and cloud.
   const config = loadConfig(undefined);
   const progress = progressFor(opts);
+  const signal = interrupt.signal;
+  throwIfInterrupted(signal);
   const session = await openDevice({
     ...opts,
     port: opts.port ?? config.port,
@@ -26,16 +30,22 @@ export async function verifyCommand(opts: VerifyCommandOptions): Promise<void> {
   });
   const closers: (() => Promise<void>)[] = [() => session.close()];
   try {
+    throwIfInterrupted(signal);
     const hello = await progress.step("hello", `meet the device on ${session.port}`, () => session.hello());
+    throwIfInterrupted(signal);
     const status = await progress.step("status", "read its identity", () => session.status());
-    const target = await openTarget({ ...opts, ...targetOptions(opts, config) });
+    throwIfInterrupted(signal);
+    const target = await openTarget({ ...opts, ...targetOptions(opts, config) }, (text) =>
+      progress.info(text),
+    );
     closers.push(() => target.close());
+    throwIfInterrupted(signal);
     const observer = await progress.step("observer", "connect the cloud-side observer", () =>
       target.openObserver(),
     );
     closers.push(() => observer.close());
     const result = await verifyProvisioned(
-      { session, observer, progress },
+      { session, observer, progress, signal },
       hello,
       status,
       opts.timeout ?? config.timeoutMs ?? FIRST_PUBLISH_TIMEOUT_MS_DEFAULT,

@@ -1,18 +1,27 @@
+export { type CleanupOptions, type CleanupReport, cleanupFromLedger } from "./cleanup.js";
 export {
   LEDGER_VERSION,
   Ledger,
+  type LedgerContents,
   type LedgerEntry,
   type LedgerEvent,
   type LedgerPhase,
   type LedgerRecord,
   newRunId,
   readLedger,
+  readLedgerContents,
 } from "./ledger.js";
 export {
-  type CleanupOptions,
-  type CleanupReport,
-  cleanupFromLedger,
-  findCertificatesForKey,
+  type DeviceHolds,
+  type PriorSettlement,
+  retireSuperseded,
+  settleDeviceHolds,
+  settlePriorRuns,
+  supersededCertificates,
+} from "./prior-runs.js";
+export {
+  type Adoption,
+  certificatePemSha256,
   ledgerState,
   type RegisterRequest,
   type Registration,
@@ -20,16 +29,21 @@ export {
   recordCommitted,
   recordFirstPublish,
   registerWithRollback,
+} from "./register.js";
+export {
+  findCertificatesForKey,
   rollbackRegistration,
   rollbackRun,
   UNCLEAR_SEARCH_MAX_CERTIFICATES,
   UNCLEAR_SEARCH_SLACK_MS,
-} from "./register.js";
+} from "./rollback.js";
 export {
   type DeviceSummary,
+  HOLDING,
   type LedgerSummary,
   type RunState,
   type RunStatus,
   reduceRun,
   summarize,
 } from "./state.js";
+export type { TornLine, TornTail } from "./torn.js";

@@ -11,6 +11,9 @@ import { randomUUID } from "node:crypto";
 import { type FileHandle, mkdir, open, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ProvisionError } from "../errors.js";
+import type { LedgerSummary } from "./state.js";
+import { parseLedgerText, setAsideTornTail, type TornLine, type TornTail } from "./torn.js";
+import { LedgerView } from "./view.js";
 
 export const LEDGER_VERSION = 1;
 
@@ -32,9 +35,17 @@ export type LedgerEvent =
   /** The device accepted the credentials (COMMIT). */
   | "committed"
   /** The observer saw the device's first publish. */
-  | "first-publish";
+  | "first-publish"
+  /**
+   * The run takes over a certificate issued earlier for the same key (an
+   * earlier run's, or one found in the cloud) instead of minting a second one.
+   */
+  | "adopted"
+  /** The run's certificate was deactivated and detached: the device holds a newer one. */
+  | "retired";
 
-export type LedgerPhase = "register" | "rollback" | "cleanup";
+/** register: the registration; rollback/cleanup: undoing it; retire: retiring a superseded certificate. */
+export type LedgerPhase = "register" | "rollback" | "cleanup" | "retire";
 
 export interface LedgerRecord {
   v: number;
@@ -60,22 +71,34 @@ export function newRunId(): string {
 
 export class Ledger {
   readonly file: string;
+  /** A torn last record found at open (a crash mid-append), moved aside; undefined when the file was whole. */
+  readonly tornTail: TornTail | undefined;
+  /** The file held records before this process opened it (false: new or empty, e.g. a lost ledger). */
+  readonly hadRecords: boolean;
   private handle: FileHandle | undefined;
   private queue: Promise<void> = Promise.resolve();
   // Records this process wrote (on disk), by run: an in-process rollback reads them instead of the file.
   private readonly byRun = new Map<string, LedgerRecord[]>();
+  private readonly view: LedgerView;
 
-  private constructor(file: string, handle: FileHandle) {
+  private constructor(file: string, handle: FileHandle, tornTail: TornTail | undefined, hadRecords: boolean) {
     this.file = file;
     this.handle = handle;
+    this.tornTail = tornTail;
+    this.hadRecords = hadRecords;
+    this.view = new LedgerView(file);
   }
 
-  /** Opens (creating if needed) the ledger for appending. */
+  /**
+   * Opens (creating if needed) the ledger for appending. A torn last line is
+   * set aside first, so the next record starts on a line of its own.
+   */
   static async open(file: string): Promise<Ledger> {
     try {
       await mkdir(dirname(file), { recursive: true });
+      const { tornTail, size } = await setAsideTornTail(file);
       const handle = await open(file, "a", 0o640);
-      return new Ledger(file, handle);
+      return new Ledger(file, handle, tornTail, size > 0);
     } catch (e) {
       throw new ProvisionError("CONFIG", `cannot open the ledger ${file}: ${(e as Error).message}`, {
         where: file,
@@ -118,6 +141,20 @@ export class Ledger {
     return result;
   }
 
+  /**
+   * Every run of the file as it is now (this process's appends included, and
+   * other processes'), read incrementally: cheap to ask per device.
+   */
+  async summary(): Promise<LedgerSummary> {
+    await this.idle();
+    return this.view.summary();
+  }
+
+  /** Resolves once every append started so far is on disk (or has failed). */
+  async idle(): Promise<void> {
+    await this.queue;
+  }
+
   /** The records this process appended for one run, in order. */
   recordsOf(run: string): LedgerRecord[] {
     return [...(this.byRun.get(run) ?? [])];
@@ -130,35 +167,38 @@ export class Ledger {
   }
 }
 
+export interface LedgerContents {
+  records: LedgerRecord[];
+  /** Torn records that were skipped (a crash mid-append), for the reader to mention. */
+  torn: TornLine[];
+}
+
 /**
- * Reads every record. A torn last line (a crash mid-write) is skipped; a
- * broken line in the middle is an error, because the file was edited.
+ * Reads every record, tolerating what crashes leave: a torn last line, and a
+ * torn fragment with a whole record appended right after it (what versions
+ * before the torn-tail repair wrote). Any other broken line is an error,
+ * because the file was edited.
  */
-export async function readLedger(file: string): Promise<LedgerRecord[]> {
+export async function readLedgerContents(file: string): Promise<LedgerContents> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { records: [], torn: [] };
     throw new ProvisionError("CONFIG", `cannot read the ledger ${file}: ${(e as Error).message}`, {
       where: file,
     });
   }
-  const lines = text.split("\n");
-  const records: LedgerRecord[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] ?? "";
-    if (line.trim() === "") continue;
-    try {
-      records.push(JSON.parse(line) as LedgerRecord);
-    } catch {
-      const isLast = lines.slice(i + 1).every((l) => l.trim() === "");
-      if (isLast) break;
-      throw new ProvisionError("CONFIG", `ledger ${file} line ${i + 1} is not a JSON record`, {
-        where: `${file}:${i + 1}`,
-        hint: "the ledger is append-only; restore it from the station's copy",
-      });
-    }
+  const parsed = parseLedgerText(text);
+  if (parsed.brokenLine !== undefined) {
+    throw new ProvisionError("CONFIG", `ledger ${file} line ${parsed.brokenLine} is not a JSON record`, {
+      where: `${file}:${parsed.brokenLine}`,
+      hint: "the ledger is append-only; restore it from the station's copy",
+    });
   }
-  return records;
+  return { records: parsed.records as unknown as LedgerRecord[], torn: parsed.torn };
+}
+
+export async function readLedger(file: string): Promise<LedgerRecord[]> {
+  return (await readLedgerContents(file)).records;
 }

@@ -20,7 +20,11 @@ export type RunStatus =
   /** Failed before anything was created. */
   | "abandoned"
   /** A rollback did not finish, or an unclear CreateCertificateFromCsr is not resolved. */
-  | "rollback-open";
+  | "rollback-open"
+  /** A later run adopted this run's certificate (same key): closed, that run holds it now. */
+  | "superseded"
+  /** Its certificate was deactivated and detached after the device committed a newer one: closed. */
+  | "retired";
 
 export interface RunState {
   run: string;
@@ -33,6 +37,12 @@ export interface RunState {
   open: boolean;
   certificateId?: string;
   certificateArn?: string;
+  /** SHA-256 (hex) of the certificate PEM: what the device reports in STATUS once it holds it. */
+  certSha256?: string;
+  /** SHA-256 (hex) of the device key (SPKI DER) the run registered. */
+  spkiSha256?: string;
+  /** The run whose certificate this one adopted. */
+  adoptedFrom?: string;
   /** true: CreateThing made it; "maybe": CreateThing's outcome is unknown; false: it existed already. */
   thingCreated: boolean | "maybe";
   thingArn?: string;
@@ -50,30 +60,45 @@ export interface RunState {
 }
 
 const OPEN_STATUSES: ReadonlySet<RunStatus> = new Set(["in-progress", "rollback-open"]);
+/** Runs whose certificate is live in the cloud and theirs. */
+export const HOLDING: ReadonlySet<RunStatus> = new Set(["registered", "committed", "verified"]);
+/** Runs that leave the device as an earlier run left it. */
+const NO_EFFECT: ReadonlySet<RunStatus> = new Set(["rolled-back", "abandoned", "superseded", "retired"]);
 
 function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
-/** Folds one run's records (in file order). */
-export function reduceRun(records: readonly LedgerRecord[]): RunState {
-  const first = records[0];
-  if (first === undefined) throw new TypeError("reduceRun needs at least one record");
-  const s: RunState = {
-    run: first.run,
-    startedAt: first.ts,
-    lastAt: first.ts,
-    status: "in-progress",
-    open: true,
-    thingCreated: false,
-    thingAttachAttempted: false,
-    pendingOps: [],
-    foundCertificates: [],
-  };
-  const pending = new Map<string, number>();
+/**
+ * One run's state, folded record by record (file order): the ledger's index
+ * feeds it the records appended since it last looked, so a station does not
+ * re-read its whole ledger per device.
+ */
+export class RunFold {
+  private readonly s: RunState;
+  private readonly pending = new Map<string, number>();
   // The key of a CreateCertificateFromCsr whose answer never came (a kill mid-call may have issued it).
-  let createIntent: { spkiSha256: string; since: string } | undefined;
-  for (const r of records) {
+  private createIntent: { spkiSha256: string; since: string } | undefined;
+  private cached: RunState | undefined;
+
+  constructor(first: LedgerRecord) {
+    this.s = {
+      run: first.run,
+      startedAt: first.ts,
+      lastAt: first.ts,
+      status: "in-progress",
+      open: true,
+      thingCreated: false,
+      thingAttachAttempted: false,
+      pendingOps: [],
+      foundCertificates: [],
+    };
+  }
+
+  apply(r: LedgerRecord): void {
+    this.cached = undefined;
+    const s = this.s;
+    const pending = this.pending;
     s.lastAt = r.ts;
     if (r.device) s.device = r.device;
     if (r.thing) s.thing = r.thing;
@@ -87,8 +112,10 @@ export function reduceRun(records: readonly LedgerRecord[]): RunState {
         if (r.phase === "rollback" || r.phase === "cleanup") s.status = "rollback-open";
         if (r.phase === "register" || r.phase === undefined) {
           const key = str(d.spkiSha256);
-          if (op === "CreateCertificateFromCsr" && key !== undefined)
-            createIntent = { spkiSha256: key, since: str(d.since) ?? r.ts };
+          if (op === "CreateCertificateFromCsr" && key !== undefined) {
+            this.createIntent = { spkiSha256: key, since: str(d.since) ?? r.ts };
+            s.spkiSha256 = key;
+          }
           if (op === "CreateThing") s.thingCreated = s.thingCreated === true ? true : "maybe";
           if (op === "AttachPolicy") s.policyAttachAttempted = str(d.policyName);
           if (op === "AttachThingPrincipal") s.thingAttachAttempted = true;
@@ -109,6 +136,7 @@ export function reduceRun(records: readonly LedgerRecord[]): RunState {
         if (op === "CreateCertificateFromCsr") {
           s.certificateId = str(d.certificateId);
           s.certificateArn = str(d.certificateArn);
+          s.certSha256 = str(d.certSha256);
         }
         if (op === "CreateThing") {
           s.thingCreated = d.created === true;
@@ -140,20 +168,48 @@ export function reduceRun(records: readonly LedgerRecord[]): RunState {
         s.status = "rollback-open";
         s.lastError = { op, code: str(d.code), message: str(d.message) };
         break;
+      case "adopted":
+        s.certificateId = str(d.certificateId);
+        s.certificateArn = str(d.certificateArn);
+        s.certSha256 = str(d.certSha256);
+        s.spkiSha256 = str(d.spkiSha256);
+        s.adoptedFrom = str(d.fromRun);
+        // The thing an earlier run of this key created is this run's to remove on rollback.
+        if (d.thingCreated === true) s.thingCreated = true;
+        break;
+      case "retired":
+        s.status = "retired";
+        break;
     }
   }
-  s.pendingOps = [...pending].filter(([, n]) => n > 0).map(([op]) => op);
-  // No answer recorded is as unclear as a lost one: without the search, cleanup would close the run
-  // and leave the certificate the service may have issued ACTIVE and unattached.
-  if (
-    s.pendingOps.includes("CreateCertificateFromCsr") &&
-    s.certificateId === undefined &&
-    s.unclearCertificate === undefined &&
-    createIntent !== undefined
-  )
-    s.unclearCertificate = createIntent;
-  s.open = OPEN_STATUSES.has(s.status);
-  return s;
+
+  /** The state so far (a copy; cached until the next record). */
+  state(): RunState {
+    if (this.cached) return { ...this.cached };
+    const s: RunState = { ...this.s, foundCertificates: [...this.s.foundCertificates] };
+    s.pendingOps = [...this.pending].filter(([, n]) => n > 0).map(([op]) => op);
+    // No answer recorded is as unclear as a lost one: without the search, cleanup would close the run
+    // and leave the certificate the service may have issued ACTIVE and unattached.
+    if (
+      s.pendingOps.includes("CreateCertificateFromCsr") &&
+      s.certificateId === undefined &&
+      s.unclearCertificate === undefined &&
+      this.createIntent !== undefined
+    )
+      s.unclearCertificate = this.createIntent;
+    s.open = OPEN_STATUSES.has(s.status);
+    this.cached = s;
+    return { ...s };
+  }
+}
+
+/** Folds one run's records (in file order). */
+export function reduceRun(records: readonly LedgerRecord[]): RunState {
+  const first = records[0];
+  if (first === undefined) throw new TypeError("reduceRun needs at least one record");
+  const fold = new RunFold(first);
+  for (const r of records) fold.apply(r);
+  return fold.state();
 }
 
 export interface DeviceSummary {
@@ -182,13 +238,29 @@ export interface LedgerSummary {
 
 /** Groups records by run (first-seen order) and summarises runs and devices. */
 export function summarize(records: readonly LedgerRecord[]): LedgerSummary {
-  const byRun = new Map<string, LedgerRecord[]>();
+  const folds = new Map<string, RunFold>();
   for (const r of records) {
-    const list = byRun.get(r.run) ?? [];
-    list.push(r);
-    byRun.set(r.run, list);
+    let fold = folds.get(r.run);
+    if (!fold) {
+      fold = new RunFold(r);
+      folds.set(r.run, fold);
+    }
+    fold.apply(r);
   }
-  const runs = [...byRun.values()].map(reduceRun);
+  return summarizeRuns([...folds.values()].map((f) => f.state()));
+}
+
+/** Runs (in first-seen order) into the ledger summary: adoptions close their source, devices summed up. */
+export function summarizeRuns(runs: RunState[]): LedgerSummary {
+  // An adoption is one record in the adopting run: the run it took over is closed from then on.
+  const byId = new Map(runs.map((r) => [r.run, r]));
+  for (const r of runs) {
+    const source = r.adoptedFrom === undefined ? undefined : byId.get(r.adoptedFrom);
+    if (source && HOLDING.has(source.status)) {
+      source.status = "superseded";
+      source.open = false;
+    }
+  }
   const devices: Record<string, DeviceSummary> = {};
   for (const run of runs) {
     const key = run.device ?? run.thing ?? run.run;
@@ -196,7 +268,7 @@ export function summarize(records: readonly LedgerRecord[]): LedgerSummary {
     const openRuns = [...(prev?.openRuns ?? []), ...(run.open ? [run.run] : [])];
     // A run that ended with nothing left (rolled back, abandoned) did not change the device: it still
     // holds what an earlier run gave it, and the station's "already provisioned" check needs that.
-    const noEffect = run.status === "rolled-back" || run.status === "abandoned";
+    const noEffect = NO_EFFECT.has(run.status);
     devices[key] = {
       key,
       device: run.device ?? prev?.device,

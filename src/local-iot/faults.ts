@@ -86,7 +86,7 @@ export function exceedsWindow(sorted: readonly number[], at: number, max: number
 }
 
 /** mulberry32: tiny, fast, good enough for fault draws. */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -9,15 +9,17 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { ProvisionError } from "../errors.js";
 import { writeFileAtomic } from "./atomic-file.js";
+import { CREDENTIALS_FILE } from "./attach.js";
 import { type RunningBroker, startBroker } from "./broker/index.js";
 import { CA_CERT_FILE, LocalCa } from "./ca.js";
 import { startControlPlane } from "./control-plane.js";
 import { type FaultConfig, FaultInjector, type FaultStats, faultConfigFromEnv } from "./faults.js";
+import { acquireLock, type HeldLock, type LockKind } from "./lock.js";
 import { Registry } from "./registry.js";
 import type { LocalCredentials } from "./sigv4-verify.js";
 import type { RegistryView } from "./types.js";
 
-export const CREDENTIALS_FILE = "credentials.json";
+export { CREDENTIALS_FILE } from "./attach.js";
 export const REGION_DEFAULT = "us-east-1";
 export const ACCOUNT_ID_DEFAULT = "123456789012";
 export const HOST_DEFAULT = "127.0.0.1";
@@ -38,6 +40,11 @@ export interface LocalIotOptions {
   detachDelayMs?: number;
   /** Start without the MQTT broker (control plane only). */
   withoutBroker?: boolean;
+  /**
+   * The state dir's lock (lock.ts): "service" (default) lets `provision --local` attach to this
+   * instance; "embedded" is one run's own instance, which others must not attach to.
+   */
+  lockKind?: LockKind;
 }
 
 export interface LocalIot {
@@ -89,14 +96,24 @@ async function loadOrCreateCredentials(stateDir: string): Promise<LocalCredentia
 }
 
 export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot> {
-  const host = options.host ?? HOST_DEFAULT;
-  const region = options.region ?? REGION_DEFAULT;
   const accountId = options.accountId ?? ACCOUNT_ID_DEFAULT;
   if (!/^\d{12}$/.test(accountId))
     throw new TypeError(`accountId must be 12 digits, got ${JSON.stringify(accountId)}`);
   const stateDir = resolve(options.stateDir);
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const lock = await acquireLock(stateDir, options.lockKind ?? "service");
+  try {
+    return await startLocked(options, stateDir, lock);
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
+}
 
+async function startLocked(options: LocalIotOptions, stateDir: string, lock: HeldLock): Promise<LocalIot> {
+  const host = options.host ?? HOST_DEFAULT;
+  const region = options.region ?? REGION_DEFAULT;
+  const accountId = options.accountId ?? ACCOUNT_ID_DEFAULT;
   const given = options.credentials ?? (await loadOrCreateCredentials(stateDir));
   const credentials: LocalCredentials = {
     accessKeyId: given.accessKeyId,
@@ -132,8 +149,16 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
         credentials,
       });
     }
+    await lock.publish({
+      controlPlaneUrl: controlPlane.url,
+      endpoint,
+      mqttsPort: broker?.mqttsPort ?? 0,
+      wssPort: broker?.wssPort ?? 0,
+      region,
+      accountId,
+    });
   } catch (e) {
-    await controlPlane.close();
+    await Promise.allSettled([controlPlane.close(), broker?.close()]);
     await registry.close();
     throw e;
   }
@@ -160,6 +185,7 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
       stopped = true;
       await Promise.allSettled([controlPlane.close(), broker?.close()]);
       await registry.close();
+      await lock.release();
     },
   };
 }

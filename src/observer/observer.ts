@@ -13,6 +13,7 @@ import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { ProvisionError } from "../errors.js";
 import {
   applyLifecycle,
+  fromBeforeRestart,
   type LifecycleEvent,
   newPresenceState,
   PRESENCE_PREFIX,
@@ -238,6 +239,10 @@ export class Observer {
       // A device that was already running may publish once more before it restarts: that says nothing new.
       w.notBefore = options.notBefore.getTime();
       if (w.first !== undefined && w.first.receivedAt.getTime() < w.notBefore) w.first = undefined;
+      // Nor does the end of a session of the boot before: a device that had just connected when it was
+      // told to restart drops that connection (a re-run after a kill verified such a device as refused).
+      w.ignoreSessionsBefore = w.notBefore;
+      if (w.rejection !== undefined && fromBeforeRestart(w, w.rejection)) w.rejection = undefined;
     }
     const started = Date.now();
     return new Promise<FirstMessage>((resolve, reject) => {

@@ -115,4 +115,16 @@ describe("applyLifecycle", () => {
     });
     expect(s.rejection?.disconnectReason).toBe("AUTHORIZATION_FAILED");
   });
+
+  it("a session of the boot before a restart ends abruptly (CLIENT_ERROR): not a rejection; the new boot's is", () => {
+    // The device had just connected (t = 1001) when it was told to restart at t = 1500.
+    const s = newPresenceState();
+    applyLifecycle(s, connected(1));
+    s.ignoreSessionsBefore = 1500;
+    applyLifecycle(s, disconnected(1, "CLIENT_ERROR"));
+    expect(s.rejection).toBeUndefined();
+    applyLifecycle(s, connected(2, 1600));
+    applyLifecycle(s, disconnected(2, "AUTH_ERROR"));
+    expect(s.rejection?.disconnectReason).toBe("AUTH_ERROR");
+  });
 });

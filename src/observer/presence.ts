@@ -34,10 +34,30 @@ export interface PresenceState {
   connectedAt?: Date;
   /** The rejection that currently stands (not superseded by a newer connection). */
   rejection?: LifecycleEvent;
+  /** When each session seen connecting connected (service time, epoch ms). */
+  sessionStarts: Map<string, number>;
+  /**
+   * Epoch ms of a restart: sessions that connected before it belong to the
+   * previous boot, and their end (often abrupt, e.g. CLIENT_ERROR) is the
+   * restart, not a refusal of the device.
+   */
+  ignoreSessionsBefore?: number;
 }
 
 export function newPresenceState(): PresenceState {
-  return { events: [], connectedVersion: -1 };
+  return { events: [], connectedVersion: -1, sessionStarts: new Map() };
+}
+
+/** A rejection that ended a session of the boot before the restart, which the restart itself explains. */
+export function fromBeforeRestart(s: PresenceState, e: LifecycleEvent): boolean {
+  if (
+    s.ignoreSessionsBefore === undefined ||
+    e.eventType !== "disconnected" ||
+    e.sessionIdentifier === undefined
+  )
+    return false;
+  const start = s.sessionStarts.get(e.sessionIdentifier);
+  return start === undefined || start < s.ignoreSessionsBefore;
 }
 
 export function parseLifecycle(topic: string, payload: Buffer): LifecycleEvent | undefined {
@@ -78,6 +98,8 @@ export function applyLifecycle(s: PresenceState, e: LifecycleEvent): boolean {
   // Without a version (not AWS's format) an event counts as the newest.
   const version = e.versionNumber ?? Number.MAX_SAFE_INTEGER;
   if (e.eventType === "connected") {
+    if (e.sessionIdentifier !== undefined && e.timestamp !== undefined)
+      s.sessionStarts.set(e.sessionIdentifier, e.timestamp);
     if (version >= s.connectedVersion) {
       s.connectedVersion = version;
       s.connectedAt = e.timestamp !== undefined ? new Date(e.timestamp) : new Date();
@@ -91,7 +113,8 @@ export function applyLifecycle(s: PresenceState, e: LifecycleEvent): boolean {
     // An old session's rejection arriving late must not fail a device that has connected since; and
     // before any connect was seen the session is one from before the watch (a restarted device's new
     // connection kicks its half-open old one with DUPLICATE_CLIENTID, maybe before "connected" arrives).
-    if (s.connectedAt !== undefined && version >= s.connectedVersion) s.rejection = e;
+    if (s.connectedAt !== undefined && version >= s.connectedVersion && !fromBeforeRestart(s, e))
+      s.rejection = e;
   }
   return true;
 }

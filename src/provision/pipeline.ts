@@ -10,34 +10,45 @@
  * is already provisioned is verified, not registered again, unless a
  * rotation (`force`) was asked for.
  */
-import { createHash } from "node:crypto";
-import Handlebars from "handlebars";
 import { getBoard } from "../boards/index.js";
-import { throwIfInterrupted } from "../cli/interrupt.js";
 import type { Progress } from "../cli/progress.js";
 import { verifyCsr } from "../csr/index.js";
 import { asProvisionError, ProvisionError } from "../errors.js";
 import {
   type Ledger,
-  ledgerState,
-  type Registration,
   recordCommitted,
   recordFirstPublish,
   registerWithRollback,
+  retireSuperseded,
   rollbackRegistration,
+  settleDeviceHolds,
+  settlePriorRuns,
+  supersededCertificates,
 } from "../ledger/index.js";
 import type { Observer } from "../observer/index.js";
 import type { CredentialSet, CsrSubject, HelloAnswer, StatusAnswer } from "../protocol/index.js";
-import {
-  encodeRequest,
-  KEY_STORE,
-  KEY_TYPE,
-  RESTART_DELAY_DEFAULT_MS,
-  DEVICE_STATE as STATE,
-} from "../protocol/index.js";
-import { leastPrivilegePolicy, THING_NAME_VARIABLE, topicForThing } from "../registry/index.js";
+import { KEY_STORE, KEY_TYPE, DEVICE_STATE as STATE } from "../protocol/index.js";
+import { leastPrivilegePolicy } from "../registry/index.js";
 import type { DeviceSession } from "../session/index.js";
+import {
+  commitCredentials,
+  committedDespite,
+  credentialSet,
+  policyTopic,
+  stageCredentials,
+} from "./credentials.js";
+import { type FirstMessageReport, firstMessageReport, restartAndWatch } from "./first-publish.js";
+import { throwIfInterrupted } from "./interruption.js";
+import { checkPlan, thingNameFor } from "./plan-rules.js";
 import type { CloudTarget } from "./target.js";
+
+export {
+  credentialSet,
+  installCredentials,
+  policyTopic,
+} from "./credentials.js";
+export { type FirstPublish, restartAndWatch } from "./first-publish.js";
+export { thingNameFor } from "./plan-rules.js";
 
 export const KEY_TYPE_NAMES = {
   "ec-p256": KEY_TYPE.EC_P256,
@@ -88,7 +99,10 @@ export interface ProvisionDeps {
   ledger: Ledger;
   observer: Observer;
   progress: Progress;
-  /** Aborted on SIGINT: the pipeline stops at the next safe point and undoes what it registered. */
+  /**
+   * Aborted on SIGINT/SIGTERM/SIGHUP (src/provision/interruption.ts): checked before every step; the
+   * pipeline stops there and undoes what it registered, or, once the device committed, keeps it.
+   */
   signal?: AbortSignal;
 }
 
@@ -105,194 +119,43 @@ export interface ProvisionResult {
   endpoint: string;
   keyType?: string;
   topic: string;
-  firstMessage: { topic: string; payload: string; connectMs?: number; firstPublishMs: number };
+  firstMessage: FirstMessageReport;
   locked: boolean;
-  /** Certificate deactivated after a rotation. */
+  /** Certificate deactivated after a rotation (the first of retiredCertificateIds). */
   retiredCertificateId?: string;
+  /** Every certificate of the device retired because it now holds this one. */
+  retiredCertificateIds?: string[];
+  /** The certificate was issued by an earlier, interrupted run for the same key and taken over. */
+  adopted?: boolean;
 }
 
-const compiled = new Map<string, HandlebarsTemplateDelegate>();
-function render(template: string, vars: Record<string, string>): string {
-  let t = compiled.get(template);
-  if (!t) {
-    t = Handlebars.compile(template, { noEscape: true, strict: true });
-    compiled.set(template, t);
-  }
-  try {
-    return t(vars);
-  } catch (e) {
-    throw new ProvisionError("USAGE", `template "${template}": ${(e as Error).message}`, {
-      hint: `variables available: ${Object.keys(vars).join(", ")}`,
-    });
-  }
+type Step = <T>(
+  name: string,
+  label: string,
+  run: () => Promise<T>,
+  describe?: (r: T) => string,
+) => Promise<T>;
+
+/** progress.step, after a look at the signal: the interruption point before every step. */
+function checkedSteps(progress: Progress, signal: AbortSignal | undefined): Step {
+  return (name, label, run, describe) => {
+    throwIfInterrupted(signal);
+    return progress.step(name, label, run, describe);
+  };
 }
 
-/** `{{thingName}}/x` and `${iot:Connection.Thing.ThingName}/x` mean the same; the policy wants the latter. */
-export function policyTopic(topic: string): string {
-  return topic.split("{{thingName}}").join(THING_NAME_VARIABLE);
-}
-
-export function thingNameFor(plan: Pick<ProvisionPlan, "thingNameTemplate">, hello: HelloAnswer): string {
-  const name = render(plan.thingNameTemplate, {
-    deviceId: hello.deviceId,
-    boardId: hello.boardId,
-    firmwareVersion: hello.firmwareVersion,
-  });
-  if (!/^[a-zA-Z0-9:_-]{1,128}$/.test(name)) {
-    throw new ProvisionError("USAGE", `thing name "${name}" is not valid for AWS IoT`, {
-      hint: "thing names are 1-128 characters of a-z A-Z 0-9 : _ -",
-    });
-  }
-  return name;
-}
-
-const sha256 = (b: Uint8Array | string) => createHash("sha256").update(b).digest();
 const keyTypeName = (code: number | undefined) =>
   (Object.entries(KEY_TYPE_NAMES).find(([, v]) => v === code)?.[0] as KeyTypeName | undefined) ??
   `type ${code}`;
 
-export function credentialSet(
-  registration: Pick<Registration, "certificatePem" | "thingName">,
-  target: Pick<CloudTarget, "rootCaPem" | "mqttPort">,
-  endpoint: string,
-  plan: Pick<ProvisionPlan, "topic" | "intervalMs" | "wifi">,
-): CredentialSet {
-  const set: CredentialSet = {
-    certificatePem: registration.certificatePem,
-    rootCaPem: target.rootCaPem,
-    endpoint,
-    mqttPort: target.mqttPort,
-    thingName: registration.thingName,
-    topic: topicForThing(policyTopic(plan.topic), registration.thingName),
-    publishIntervalMs: plan.intervalMs,
-  };
-  if (plan.wifi) {
-    set.wifiSsid = plan.wifi.ssid;
-    if (plan.wifi.password !== undefined) set.wifiPassword = plan.wifi.password;
-  }
-  return set;
-}
-
-/** Writes and commits, then checks the device's digests against what was sent. */
-export async function installCredentials(session: DeviceSession, set: CredentialSet) {
-  const payload = encodeRequest("WRITE_CREDENTIALS", set);
-  const expectedSet = sha256(payload);
-  const expectedCert = sha256(set.certificatePem);
-  const staged = await session.writeCredentials(set);
-  if (!staged.digest.equals(expectedSet)) {
-    throw new ProvisionError("DEVICE_MISMATCH", "the device staged different bytes than were sent", {
-      where: session.port,
-      hint: "the serial line corrupts data: try a lower --baud or another cable; nothing was committed",
-      deviceLog: session.deviceLog.slice(-10),
-    });
-  }
-  const committed = await session.commit();
-  if (!committed.setDigest.equals(expectedSet) || !committed.certDigest.equals(expectedCert)) {
-    throw new ProvisionError(
-      "DEVICE_MISMATCH",
-      "the device committed a credential set whose digest differs",
-      {
-        where: session.port,
-        hint: "run `provision --force` to write the credentials again",
-        deviceLog: session.deviceLog.slice(-10),
-      },
-    );
-  }
-  return committed;
-}
-
-/**
- * After a lost answer (not a refusal, not a digest mismatch) the COMMIT may
- * still have happened: STATUS tells, by the committed set's digest, which
- * covers the new certificate, so an earlier set cannot match.
- */
-async function committedDespite(
-  session: DeviceSession,
-  set: CredentialSet,
-  failure: ProvisionError,
-): Promise<boolean> {
-  if (failure.code !== "DEVICE_SILENT" && failure.code !== "DEVICE_PROTOCOL") return false;
-  try {
-    const status = await session.status();
-    return status.setDigest?.equals(sha256(encodeRequest("WRITE_CREDENTIALS", set))) === true;
-  } catch {
-    return false;
-  }
-}
-
-export interface FirstPublish {
-  topic: string;
-  /** Payload as UTF-8 text, e.g. `{"counter": 0}`. */
-  payload: string;
-  /** Epoch ms: restart asked, lifecycle "connected" seen (if it was), first message received. */
-  restartedAt: number;
-  connectedAt?: number;
-  receivedAt: number;
-}
-
-/**
- * Restart the device and wait for its first publish. The observer's
- * subscriptions are acknowledged before the restart, so not even a device
- * that connects within milliseconds can be missed.
- */
-export async function restartAndWatch(
-  session: DeviceSession,
-  observer: Observer,
-  thingName: string,
-  topic: string,
-  timeoutMs: number,
-): Promise<FirstPublish> {
-  await observer.watch(thingName, topic);
-  try {
-    const restartedAt = Date.now();
-    await session.restart();
-    // A device that was running (verify, rotation) publishes on this topic until it restarts, which it
-    // does RESTART_DELAY_DEFAULT_MS after answering: only what comes after is the new boot's message.
-    const notBefore = new Date(Date.now() + RESTART_DELAY_DEFAULT_MS);
-    const first = await observer
-      .waitForFirstMessage(thingName, topic, timeoutMs, { notBefore })
-      .catch((e: unknown) => {
-        // The device's own words are the best clue for a device that never published.
-        const err = asProvisionError(e);
-        throw new ProvisionError(err.code, err.message, {
-          where: `${err.where ?? `thing ${thingName}`} on ${session.port}`,
-          hint: err.hint,
-          details: err.details,
-          deviceLog: session.deviceLog.slice(-20),
-          cause: e,
-        });
-      });
-    const out: FirstPublish = {
-      topic: first.topic,
-      payload: first.payload.toString("utf8"),
-      restartedAt,
-      receivedAt: first.receivedAt.getTime(),
-    };
-    if (first.connectedAt) out.connectedAt = first.connectedAt.getTime();
-    return out;
-  } finally {
-    await observer.unwatch(thingName, topic);
-  }
-}
-
-function firstMessageReport(m: FirstPublish) {
-  const out: ProvisionResult["firstMessage"] = {
-    topic: m.topic,
-    payload: m.payload,
-    firstPublishMs: m.receivedAt - m.restartedAt,
-  };
-  if (m.connectedAt !== undefined) out.connectMs = m.connectedAt - m.restartedAt;
-  return out;
-}
-
 /** QA: a provisioned device restarts and must publish; nothing is written. */
 export async function verifyProvisioned(
-  deps: Pick<ProvisionDeps, "session" | "observer" | "progress">,
+  deps: Pick<ProvisionDeps, "session" | "observer" | "progress" | "signal">,
   hello: HelloAnswer,
   status: StatusAnswer,
   timeoutMs: number,
 ): Promise<ProvisionResult> {
-  const { session, observer, progress } = deps;
+  const { session, observer, progress, signal } = deps;
   if (status.state !== STATE.PROVISIONED && status.state !== STATE.LOCKED) {
     throw new ProvisionError(
       "DEVICE_REFUSED",
@@ -305,10 +168,10 @@ export async function verifyProvisioned(
   }
   const thingName = status.thingName ?? "";
   const topic = status.topic ?? "";
-  const first = await progress.step(
+  const first = await checkedSteps(progress, signal)(
     "firstPublish",
     `restart ${thingName} and wait for its first publish on ${topic}`,
-    () => restartAndWatch(session, observer, thingName, topic, timeoutMs),
+    () => restartAndWatch(session, observer, thingName, topic, timeoutMs, signal),
     (m) => m.payload,
   );
   return {
@@ -327,15 +190,76 @@ export async function verifyProvisioned(
   };
 }
 
+/**
+ * A provisioned device is verified; on the way the ledger learns which of
+ * its certificates the device holds (a run killed right after COMMIT never
+ * recorded it), and once it publishes the device's other certificates are
+ * retired (a rotation whose deactivation was interrupted).
+ */
+async function verifyAndSettle(
+  deps: ProvisionDeps,
+  hello: HelloAnswer,
+  status: StatusAnswer,
+  timeoutMs: number,
+): Promise<ProvisionResult> {
+  const { target, ledger, progress } = deps;
+  progress.info(`device is already provisioned as ${status.thingName}: verifying instead (--force rotates)`);
+  const holds = await settleDeviceHolds(target.registry, ledger, {
+    deviceId: hello.deviceId,
+    thingName: status.thingName,
+    certSha256: status.certSha256?.toString("hex"),
+    onInfo: (text) => progress.info(text),
+  });
+  if (holds.reconciled && holds.certificateId)
+    progress.info(
+      `the ledger had no COMMIT for certificate ${holds.certificateId.slice(0, 12)}… (an interrupted run): recorded it`,
+    );
+  const result = await verifyProvisioned(deps, hello, status, timeoutMs);
+  if (holds.certificateId === undefined) return result;
+  const retired = await retireOthers(deps, hello.deviceId, holds.certificateId);
+  return { ...result, ...retiredFields(retired) };
+}
+
+function retiredFields(retired: string[]): Partial<ProvisionResult> {
+  return retired.length > 0 ? { retiredCertificateId: retired[0], retiredCertificateIds: retired } : {};
+}
+
+/** Retires the device's other certificates, as a step of its own when there are any. */
+async function retireOthers(deps: ProvisionDeps, deviceId: string, current: string): Promise<string[]> {
+  const { target, ledger, progress, signal } = deps;
+  const others = await supersededCertificates(ledger, deviceId, current);
+  if (others.length === 0) return [];
+  return checkedSteps(progress, signal)(
+    "retire",
+    `deactivate and detach the previous certificate${others.length > 1 ? "s" : ""} ${others.map((id) => `${id.slice(0, 12)}…`).join(", ")}`,
+    () => retireSuperseded(target.registry, ledger, deviceId, current),
+  );
+}
+
 export function stateName(state: number | undefined): string {
   return Object.entries(STATE).find(([, v]) => v === state)?.[0] ?? `unknown (${state})`;
 }
 
-export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan): Promise<ProvisionResult> {
-  const { session, target, ledger, observer, progress } = deps;
-  const where = session.port;
+/** After COMMIT nothing is undone: an interruption leaves a device that holds working credentials. */
+function afterCommit(e: unknown, thingName: string, where: string): ProvisionError {
+  const err = asProvisionError(e);
+  if (err.code !== "INTERRUPTED") return err;
+  return new ProvisionError(err.code, `${err.message} after ${thingName} committed its credentials`, {
+    where,
+    hint: "nothing to undo: `provision verify --port ...` checks that it publishes; the next `provision` on it finishes the ledger",
+    details: { ...err.details, committed: true },
+    cause: e,
+  });
+}
 
-  const hello = await progress.step(
+export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan): Promise<ProvisionResult> {
+  const { session, target, ledger, observer, progress, signal } = deps;
+  const where = session.port;
+  // Library callers (station, tests) get the same up-front rules as the CLI.
+  checkPlan(plan);
+  const step = checkedSteps(progress, signal);
+
+  const hello = await step(
     "hello",
     `meet the device on ${where}`,
     () => session.hello(),
@@ -352,8 +276,11 @@ export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan):
     );
   }
   const board = tryBoard(hello.boardId);
-  if (plan.switchBaud) await switchBaud(session, hello, plan.switchBaud, progress);
-  const status = await progress.step(
+  if (plan.switchBaud) {
+    throwIfInterrupted(signal);
+    await switchBaud(session, hello, plan.switchBaud, progress);
+  }
+  const status = await step(
     "status",
     "read the device state",
     () => session.status(),
@@ -372,10 +299,7 @@ export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan):
     );
   }
   if ((status.state === STATE.PROVISIONED || status.state === STATE.LOCKED) && !plan.force) {
-    progress.info(
-      `device is already provisioned as ${status.thingName}: verifying instead (--force rotates)`,
-    );
-    return verifyProvisioned(deps, hello, status, plan.firstPublishTimeoutMs);
+    return verifyAndSettle(deps, hello, status, plan.firstPublishTimeoutMs);
   }
 
   // A bad --thing-name template must fail before the chip makes a key.
@@ -384,7 +308,7 @@ export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan):
   // Key: made (or found) on the chip; only its public half ever comes back.
   const wantedType = plan.keyType ?? (board?.keyTypes.default as KeyTypeName | undefined) ?? "ec-p256";
   const wantedStore = plan.keyStore ?? (board?.keyStore.default as KeyStoreName | undefined) ?? "nvs";
-  const key = await progress.step(
+  const key = await step(
     "key",
     `${rotating ? "make a new (pending) key" : "make or find the key"}: ${wantedType} in ${wantedStore}`,
     () =>
@@ -403,9 +327,8 @@ export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan):
     );
   }
 
-  throwIfInterrupted(deps.signal);
   const subject: CsrSubject = { ...plan.subject, CN: plan.subject.CN ?? thingName };
-  const csr = await progress.step(
+  const csr = await step(
     "csr",
     "get the CSR and check it (signature, key, key policy, subject)",
     async () =>
@@ -417,12 +340,19 @@ export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan):
     (c) => `${c.keyType}, ${c.subjectText}`,
   );
 
-  throwIfInterrupted(deps.signal);
-  const registration = await progress.step(
+  const registration = await step(
     "register",
     `register ${thingName} with AWS IoT (${target.kind === "local" ? "local" : target.region})`,
-    () =>
-      registerWithRollback(target.registry, ledger, {
+    async () => {
+      // What earlier runs left for this key or device: rolled back, or adopted instead of a second certificate.
+      const prior = await settlePriorRuns(target.registry, ledger, {
+        deviceId: hello.deviceId,
+        thingName,
+        publicKeySpki: csr.publicKeySpki,
+        keyCreatedNow: key.created,
+        onInfo: (text) => progress.info(text),
+      });
+      return registerWithRollback(target.registry, ledger, {
         csrPem: csr.csrPem,
         csrPublicKeySpki: csr.publicKeySpki,
         thingName,
@@ -436,23 +366,37 @@ export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan):
           plan.policyDocument ??
           ((account) => leastPrivilegePolicy({ ...account, topic: policyTopic(plan.topic) })),
         deviceId: hello.deviceId,
-      }),
-    (r) => `certificate ${r.certificateId.slice(0, 12)}…`,
-  );
+        ...(prior.adopt ? { adopt: prior.adopt } : {}),
+        signal,
+      });
+    },
+    (r) =>
+      `certificate ${r.certificateId.slice(0, 12)}…${r.adopted ? " (adopted from an interrupted run)" : ""}`,
+  ).catch((e: unknown) => {
+    const err = asProvisionError(e);
+    // Registration undoes itself on failure (an interruption included): say so where the step failed.
+    if (err.details.rolledBack === true) progress.info(`rolled back ${thingName}: ${err.message}`);
+    throw err;
+  });
   const marker = { run: registration.run, deviceId: hello.deviceId, thingName };
 
   // From here until COMMIT the cloud holds a certificate the device does not: undo it on any failure.
   let endpoint = "";
   let set: CredentialSet | undefined;
   try {
-    endpoint = await progress.step("endpoint", "find the data endpoint", () => target.endpoint());
+    endpoint = await step("endpoint", "find the data endpoint", () => target.endpoint());
     const toWrite = credentialSet(registration, target, endpoint, plan);
     set = toWrite;
-    throwIfInterrupted(deps.signal);
-    await progress.step(
+    await step(
       "credentials",
-      "write and commit the credentials",
-      () => installCredentials(session, toWrite),
+      "write the credentials (staged)",
+      () => stageCredentials(session, toWrite),
+      (s) => `${s.stagedLength} bytes`,
+    );
+    await step(
+      "commit",
+      "commit the credentials",
+      () => commitCredentials(session, toWrite),
       (c) => `generation ${c.generation}`,
     );
   } catch (e) {
@@ -464,33 +408,37 @@ export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan):
       );
     } else {
       progress.info(`rolling back ${thingName}: ${failure.message}`);
-      try {
-        await rollbackRegistration(target.registry, ledger, registration);
-      } catch (rollbackError) {
-        throw asProvisionError(rollbackError);
-      }
+      await rollbackRegistration(target.registry, ledger, registration);
+      failure.details.rolledBack = true;
       throw failure;
     }
   }
   if (set === undefined)
     throw new ProvisionError("INTERNAL", "credentials were committed without a set", { where });
+  const topic = set.topic;
   await recordCommitted(ledger, marker, { certificateId: registration.certificateId });
 
-  const first = await progress.step(
-    "firstPublish",
-    `restart and wait for the first publish on ${set.topic}`,
-    () => restartAndWatch(session, observer, thingName, set.topic, plan.firstPublishTimeoutMs),
-    (m) => m.payload,
-  );
+  let first: Awaited<ReturnType<typeof restartAndWatch>>;
+  try {
+    first = await step(
+      "firstPublish",
+      `restart and wait for the first publish on ${topic}`,
+      () => restartAndWatch(session, observer, thingName, topic, plan.firstPublishTimeoutMs, signal),
+      (m) => m.payload,
+    );
+  } catch (e) {
+    throw afterCommit(e, thingName, where);
+  }
   await recordFirstPublish(ledger, marker, { topic: first.topic, payload: first.payload });
 
-  let retiredCertificateId: string | undefined;
-  if (rotating) {
-    retiredCertificateId = await retireOldCertificate(deps, hello.deviceId, registration.certificateId);
-  }
-
-  if (plan.lock) {
-    await progress.step("lock", "lock the device's provisioning commands", () => session.lock());
+  let retired: string[];
+  try {
+    retired = await retireOthers(deps, hello.deviceId, registration.certificateId);
+    if (plan.lock) {
+      await step("lock", "lock the device's provisioning commands", () => session.lock());
+    }
+  } catch (e) {
+    throw afterCommit(e, thingName, where);
   }
 
   return {
@@ -505,10 +453,11 @@ export async function provisionDevice(deps: ProvisionDeps, plan: ProvisionPlan):
     certificateArn: registration.certificateArn,
     endpoint: `${endpoint}:${target.mqttPort}`,
     keyType: csr.keyType,
-    topic: set.topic,
+    topic,
     firstMessage: firstMessageReport(first),
     locked: plan.lock,
-    ...(retiredCertificateId ? { retiredCertificateId } : {}),
+    ...retiredFields(retired),
+    ...(registration.adopted ? { adopted: true } : {}),
   };
 }
 
@@ -539,29 +488,4 @@ function tryBoard(id: string) {
   } catch {
     return undefined;
   }
-}
-
-/**
- * After a rotation the new certificate has been seen publishing; only now is
- * the previous one deactivated (never deleted: an operator may want it back).
- * The ledger says which certificate the device had before.
- */
-async function retireOldCertificate(deps: ProvisionDeps, deviceId: string, newCertificateId: string) {
-  const { ledger, target, progress } = deps;
-  const state = await ledgerState(ledger.file);
-  const previous = state.runs
-    .filter((r) => r.device === deviceId && r.certificateId && r.certificateId !== newCertificateId)
-    .filter((r) => r.status === "committed" || r.status === "verified")
-    .at(-1);
-  if (!previous?.certificateId) {
-    progress.info(
-      `the previous certificate of ${deviceId} is not in ledger ${ledger.file}: deactivate it by hand (aws iot update-certificate --new-status INACTIVE)`,
-    );
-    return undefined;
-  }
-  const id = previous.certificateId;
-  await progress.step("retire", `deactivate the previous certificate ${id.slice(0, 12)}…`, () =>
-    target.registry.deactivateCertificate(id),
-  );
-  return id;
 }

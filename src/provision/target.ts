@@ -1,16 +1,17 @@
-import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
 /**
  * Where a device is provisioned to: AWS IoT in an account, or the local AWS
  * IoT. Everything downstream (registry, credentials, observer) sees the same
  * shape, so the pipeline has no "if local" in it; the differences are only
  * which root CAs go to the device and how the observer reaches the broker.
  */
+import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { amazonRootCaPem } from "../cloud/amazon-roots.js";
 import { ProvisionError } from "../errors.js";
-import { FAULTS_ENV, type FaultConfig, faultConfigFromEnv } from "../local-iot/faults.js";
-import { type LocalIot, startLocalIot } from "../local-iot/service.js";
+import type { LocalIotEndpoint } from "../local-iot/attach.js";
+import type { FaultConfig } from "../local-iot/faults.js";
+import type { LocalIot } from "../local-iot/service.js";
 import { createObserver, type Observer, presignedObserverUrl } from "../observer/index.js";
 import {
   type CloudRegistry,
@@ -36,25 +37,15 @@ export interface CloudTarget {
   rootCaPem: string;
   /** Connects an observer (MQTT over WSS, SigV4-presigned, refreshed on reconnect). */
   openObserver(clientId?: string): Promise<Observer>;
-  /** Present for a local target started here: the running service (tests read it). */
-  local?: LocalIot;
+  /** Present for the local target: the service it talks to (started for it, attached to, or read from a file). */
+  local?: LocalIotEndpoints;
   /** The account's rate quotas from Service Quotas, or AWS's defaults and why. */
   readQuotas(): Promise<QuotaReading>;
   close(): Promise<void>;
 }
 
 /** What a client needs of a running local AWS IoT (`provision local-iot --json` prints it). */
-export type LocalIotEndpoints = Pick<
-  LocalIot,
-  | "controlPlaneUrl"
-  | "endpoint"
-  | "mqttsPort"
-  | "wssPort"
-  | "caPem"
-  | "region"
-  | "credentials"
-  | "brokerRunning"
->;
+export type LocalIotEndpoints = Omit<LocalIotEndpoint, "stateDir">;
 
 export interface TargetOptions {
   local?: boolean;
@@ -76,11 +67,16 @@ export function observerClientId(): string {
   return `provision-observer-${randomBytes(6).toString("hex")}`;
 }
 
-export async function openTarget(opts: TargetOptions): Promise<CloudTarget> {
+/** `info` hears what the caller should tell the user (e.g. that a running local AWS IoT was attached to). */
+export async function openTarget(
+  opts: TargetOptions,
+  info: (text: string) => void = () => {},
+): Promise<CloudTarget> {
   if (opts.localIotInfo !== undefined)
     return targetForLocalIot(await readLocalIotInfo(opts.localIotInfo), opts);
-  return opts.local ? openLocalTarget(opts) : openAwsTarget(opts);
+  return opts.local ? openLocalTarget(opts, info) : openAwsTarget(opts);
 }
+
 
 /** Reads `provision local-iot --json` output saved to a file; a bad file is a CONFIG error naming it. */
 export async function readLocalIotInfo(file: string): Promise<LocalIotEndpoints> {
@@ -128,8 +124,27 @@ export async function readLocalIotInfo(file: string): Promise<LocalIotEndpoints>
   };
 }
 
-async function openLocalTarget(opts: TargetOptions): Promise<CloudTarget> {
+/**
+ * The local AWS IoT on the state dir: the `provision local-iot` already
+ * serving it, else one started for this run. Loaded only here, so a run
+ * against AWS never loads the broker or the local CA.
+ */
+async function openLocalTarget(opts: TargetOptions, info: (text: string) => void): Promise<CloudTarget> {
   const ports = opts.localPorts ?? LOCAL_PORTS_DEFAULT;
+  const stateDir = opts.localStateDir ?? ".state/local-iot";
+  const { FAULTS_ENV, faultConfigFromEnv } = await import("../local-iot/faults.js");
+  const attached = await (await import("../local-iot/attach.js")).attachToRunning(stateDir);
+  if (attached) {
+    info(
+      `attached to the local AWS IoT already running on ${attached.stateDir} (pid ${attached.pid}): control plane ${attached.controlPlaneUrl}, MQTT port ${attached.mqttsPort}`,
+    );
+    if (ports.mqtts !== 0 && ports.mqtts !== attached.mqttsPort)
+      info(
+        `--local-ports asks for MQTT port ${ports.mqtts}; devices provisioned now get the running service's ${attached.mqttsPort}`,
+      );
+    if (process.env[FAULTS_ENV]) info(`${FAULTS_ENV} is ignored: the running service has its own faults`);
+    return targetForLocalIot(attached, opts);
+  }
   let faults: FaultConfig | undefined;
   try {
     // Factory dry runs rehearse a throttling or failing cloud with the same switch as `provision local-iot`.
@@ -139,12 +154,14 @@ async function openLocalTarget(opts: TargetOptions): Promise<CloudTarget> {
   }
   let iot: LocalIot;
   try {
-    iot = await startLocalIot({
+    iot = await (await import("../local-iot/service.js")).startLocalIot({
       faults,
-      stateDir: opts.localStateDir ?? ".state/local-iot",
+      stateDir,
       port: ports.controlPlane,
       mqttsPort: ports.mqtts,
       wssPort: ports.wss,
+      // This run's own instance: it stops with the run, so nobody else may attach to it.
+      lockKind: "embedded",
     });
   } catch (e) {
     const code = (e as { code?: string }).code;
@@ -168,9 +185,9 @@ async function openLocalTarget(opts: TargetOptions): Promise<CloudTarget> {
   return targetForLocalIot(iot, opts, async () => iot.stop());
 }
 
-/** A target over an already running local AWS IoT (tests, demo, station benchmark, --local-iot-info). */
+/** A target over an already running local AWS IoT (tests, demo, station benchmark, an attached service, --local-iot-info). */
 export async function targetForLocalIot(
-  iot: LocalIotEndpoints | LocalIot,
+  iot: LocalIotEndpoints,
   opts: Pick<TargetOptions, "rateLimit" | "maxAttempts"> = {},
   onClose: () => Promise<void> = async () => {},
 ): Promise<CloudTarget> {
@@ -193,7 +210,7 @@ export async function targetForLocalIot(
     endpoint: async () => iot.endpoint,
     mqttPort: iot.mqttsPort,
     rootCaPem: iot.caPem,
-    ...("stop" in iot ? { local: iot } : {}),
+    local: iot,
     // The local service answers Service Quotas on its control plane, from its configured limits.
     readQuotas: () =>
       readIotQuotas({

@@ -22,6 +22,7 @@ import {
   ListAttachedPoliciesCommand,
   ListCertificatesCommand,
   ListPrincipalThingsCommand,
+  ListThingPrincipalsCommand,
   UpdateCertificateCommand,
 } from "@aws-sdk/client-iot";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
@@ -445,6 +446,20 @@ export class AwsCloudRegistry implements CloudRegistry {
       );
       if (page === undefined) return out;
       out.push(...(page.things ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return out;
+  }
+
+  async listThingPrincipals(thingName: string): Promise<string[]> {
+    const out: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.callOrNotFound("ListThingPrincipals", thingName, () =>
+        this.client.send(new ListThingPrincipalsCommand({ thingName, nextToken })),
+      );
+      if (page === undefined) return out;
+      out.push(...(page.principals ?? []));
       nextToken = page.nextToken;
     } while (nextToken);
     return out;

@@ -14,7 +14,10 @@ export {
   type PolicyTemplateOptions,
   THING_NAME_VARIABLE,
   TOPIC_DEFAULT,
+  TOPIC_MAX_BYTES,
+  TOPIC_MAX_SLASHES,
   topicForThing,
+  topicProblem,
 } from "./policy.js";
 export {
   IOT_API_TPS_DEFAULT,

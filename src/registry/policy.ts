@@ -50,20 +50,38 @@ export function topicForThing(topic: string, thingName: string): string {
   return topic.split(THING_NAME_VARIABLE).join(thingName);
 }
 
-function checkTopic(topic: string): void {
+/** AWS IoT's limits on a topic name (the thing name counts with its real length). */
+export const TOPIC_MAX_BYTES = 256;
+export const TOPIC_MAX_SLASHES = 7;
+
+/**
+ * Why a topic (with `${iot:Connection.Thing.ThingName}` for the thing's name)
+ * cannot be the device's topic, or undefined when it can.
+ */
+export function topicProblem(topic: string): string | undefined {
   const literal = topic.split(THING_NAME_VARIABLE).join("");
+  if (topic.length === 0) return "it is empty";
   // In policies * and ? are wildcards and cannot be escaped; + and # cannot be published to.
-  const bad = /[*?+#]/.exec(literal);
-  if (topic.length === 0 || bad !== null) {
-    throw new ProvisionError(
-      "CONFIG",
-      `topic "${topic}" cannot be used: ${bad ? `"${bad[0]}" is a wildcard` : "it is empty"}`,
-      { hint: "give a plain topic such as my-thing/counter or topic_001" },
-    );
-  }
-  if (topic.includes(THING_NAME_VARIABLE) && !topic.startsWith(`${THING_NAME_VARIABLE}/`)) {
-    throw new ProvisionError("CONFIG", `topic "${topic}" uses the thing name other than as its first level`, {
-      hint: `use ${TOPIC_DEFAULT} or a fixed topic`,
+  const wildcard = /[*?+#]/.exec(literal);
+  if (wildcard) return `"${wildcard[0]}" is a wildcard (MQTT or IoT policy), not a topic character`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (/[\u0000-\u001f\u007f]/.test(literal)) return "it holds a control character";
+  if (literal.includes("${") || literal.includes("{{"))
+    return "the only variable a topic may use is the thing name ({{thingName}})";
+  if (literal.startsWith("$") && !topic.startsWith(THING_NAME_VARIABLE))
+    return "topics starting with $ are reserved by AWS IoT";
+  if (topic.includes(THING_NAME_VARIABLE) && !topic.startsWith(`${THING_NAME_VARIABLE}/`))
+    return "it uses the thing name other than as its first level";
+  const slashes = topic.split("/").length - 1;
+  if (slashes > TOPIC_MAX_SLASHES) return `it has ${slashes} slashes; AWS IoT allows ${TOPIC_MAX_SLASHES}`;
+  return undefined;
+}
+
+function checkTopic(topic: string): void {
+  const problem = topicProblem(topic);
+  if (problem !== undefined) {
+    throw new ProvisionError("CONFIG", `topic "${topic}" cannot be used: ${problem}`, {
+      hint: `give a plain topic such as my-thing/counter or topic_001, or ${TOPIC_DEFAULT}`,
     });
   }
 }

@@ -94,6 +94,8 @@ export interface CloudRegistry {
   /** All certificates, newest first where the service allows it. */
   listCertificates(options?: { maxItems?: number }): Promise<CertificateListEntry[]>;
   listPrincipalThings(certificateArn: string): Promise<string[]>;
+  /** Principals (certificate ARNs) attached to a thing; none for a thing that does not exist. */
+  listThingPrincipals(thingName: string): Promise<string[]>;
   listAttachedPolicies(certificateArn: string): Promise<string[]>;
 
   // Rollback, in AWS's required order.

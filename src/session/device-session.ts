@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from "node:events";
 import { ProvisionError } from "../errors.js";
+import { deviceLogLine, printable } from "../printable.js";
 import {
   type Answers,
   BAUD_CONFIRM_MS,
@@ -422,10 +423,12 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
 
   private handle(e: ReceiverEvent): void {
     if (e.kind === "log") {
-      this.logRing.push(e.text);
+      // Kept and passed on escaped: this text reaches terminals, log files and --json.
+      const line = deviceLogLine(e.text);
+      this.logRing.push(line);
       if (this.logRing.length > this.logLimit) this.logRing.shift();
       if (this.trouble && isUnreadable(e.text)) this.trouble.unreadableLines++;
-      this.emit("log", e.text);
+      this.emit("log", line);
       return;
     }
     if (e.kind === "error") {
@@ -482,7 +485,7 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
   private refused(name: string, error: string, text: string): ProvisionError {
     return new ProvisionError(
       "DEVICE_REFUSED",
-      `${name} refused by device: ${error}${text ? `: ${text}` : ""}`,
+      `${name} refused by device: ${printable(error)}${text ? `: ${printable(text)}` : ""}`,
       {
         where: this.port,
         hint: REFUSAL_HINTS[error],

@@ -5,6 +5,7 @@
  * the terminal width so a wrapped row cannot break the line count); into a
  * file or pipe it prints one line per change instead, which a log keeps.
  */
+import { printable } from "../printable.js";
 import type { SlotView } from "./slot.js";
 
 export const REDRAW_INTERVAL_MS = 250;
@@ -30,6 +31,7 @@ const PHASE_LABEL: Record<SlotView["phase"], string> = {
   csr: "CSR",
   register: "register",
   credentials: "credentials",
+  commit: "commit",
   firstPublish: "first publish",
   done: "done",
   failed: "FAILED",
@@ -78,7 +80,8 @@ export function renderRows(source: LiveViewSource, nowMs: number): string[] {
     );
   }
   rows.push(`total ${ok} ok, ${failed} failed, ${active} in flight, ${source.rate().toFixed(1)} devices/min`);
-  return rows;
+  // Rows quote device ids and failure messages: escaped before the view adds its own cursor codes.
+  return rows.map(printable);
 }
 
 /** One line for a log: what changed in one slot. */
@@ -128,13 +131,13 @@ export class LiveView {
     const key = `${slot.phase}|${slot.note ?? ""}|${slot.last?.totalMs ?? ""}`;
     if (this.lastLine.get(slot.slot) === key) return;
     this.lastLine.set(slot.slot, key);
-    this.stream.write(`${line}\n`);
+    this.stream.write(`${printable(line)}\n`);
   }
 
   /** A line above the table (info that is not per slot). */
   info(text: string): void {
     if (this.tty) this.clear();
-    this.stream.write(`${text}\n`);
+    this.stream.write(`${printable(text)}\n`);
     if (this.tty) this.draw(true);
   }
 

@@ -12,6 +12,7 @@ export type SlotPhase =
   | "csr"
   | "register"
   | "credentials"
+  | "commit"
   | "firstPublish"
   | "done"
   | "failed";
@@ -26,6 +27,7 @@ const PHASE_OF_STEP: Record<string, SlotPhase> = {
   register: "register",
   endpoint: "credentials",
   credentials: "credentials",
+  commit: "commit",
   firstPublish: "firstPublish",
   retire: "firstPublish",
   lock: "firstPublish",

@@ -172,7 +172,7 @@ export class Station {
       this.options.onInfo?.(
         `ledger ${file} has ${summary.openRuns.length} open run(s) from an earlier session: rolling them back first`,
       );
-      report = await cleanupFromLedger(this.options.target.registry, file);
+      report = await cleanupFromLedger(this.options.target.registry, file, { signal: this.options.signal });
       for (const f of report.failed)
         this.options.onInfo?.(
           `run ${f.run} (${f.device ?? f.thing ?? "?"}) could not be cleaned: ${JSON.stringify(f.error)}`,
@@ -391,7 +391,7 @@ export class Station {
       record.error = { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
       if (failedStep) record.failedStep = failedStep;
       try {
-        const state = await ledgerState(o.ledger.file);
+        const state = await o.ledger.summary();
         record.rollback = rollbackOutcomeOf(state.runs, record.deviceId, startedIso);
       } catch {
         record.rollback = "rollback-open";

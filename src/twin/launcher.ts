@@ -63,6 +63,8 @@ export interface TwinOptions {
   keygenDelayMs?: number;
   /** Mirror the twin's UART log lines to its stderr (kept in `stderrLines`). */
   logStderr?: boolean;
+  /** A noisy line: bytes lost per million, in both directions (soak tests). */
+  dropPpm?: number;
 }
 
 export interface Twin {
@@ -208,6 +210,11 @@ function twinArgs(o: TwinOptions): string[] {
   if (o.bootBanner) args.push("--boot-banner");
   if (o.keygenDelayMs !== undefined) args.push("--keygen-delay-ms", String(o.keygenDelayMs));
   if (o.logStderr) args.push("--log-stderr");
+  if (o.dropPpm !== undefined) {
+    if (!Number.isInteger(o.dropPpm) || o.dropPpm < 0 || o.dropPpm > 1_000_000)
+      throw new TypeError(`dropPpm must be an integer 0-1000000, got ${o.dropPpm}`);
+    args.push("--drop-ppm", String(o.dropPpm));
+  }
   return args;
 }
 

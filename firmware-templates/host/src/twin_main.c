@@ -4,7 +4,7 @@
  *
  *   provision-twin --state-dir DIR [--device-id HEX12] [--board-id ID]
  *                  [--line-rate BAUD] [--boot-banner] [--keygen-delay-ms MS]
- *                  [--log-stderr] [--exit-with-parent]
+ *                  [--log-stderr] [--exit-with-parent] [--drop-ppm N]
  *
  * stdout contract: exactly one line, printed once the pty is ready:
  *   {"port":"/dev/pts/N","deviceId":"a0b1c2d3e4f5","pid":1234,"stateDir":"/abs/dir"}
@@ -43,6 +43,7 @@
 #include "file_credstore.h"
 #include "file_keystore.h"
 #include "fsutil.h"
+#include "line_noise.h"
 #include "mqtt_app.h"
 #include "prov/crypto.h"
 #include "prov/device.h"
@@ -66,6 +67,7 @@ typedef struct twin_options {
     uint32_t keygen_delay_ms;
     int log_stderr;
     int exit_with_parent;
+    uint32_t drop_ppm;
 } twin_options_t;
 
 static twin_options_t g_opt;
@@ -108,7 +110,7 @@ static void sleep_ns(long ns)
 /* ------------------------------------------------------------ transport */
 
 /* Write to the pty master; with --line-rate, take as long as a UART would (10 bits per byte). */
-static int pty_write(void *ctx, const uint8_t *data, size_t len)
+static int pty_write_raw(void *ctx, const uint8_t *data, size_t len)
 {
     size_t done = 0;
     (void)ctx;
@@ -140,6 +142,23 @@ static int pty_write(void *ctx, const uint8_t *data, size_t len)
         done += (size_t)w;
     }
     return 0;
+}
+
+/* With --drop-ppm the line loses bytes on the way out too. */
+static int pty_write(void *ctx, const uint8_t *data, size_t len)
+{
+    uint8_t chunk[256];
+    int st = 0;
+
+    if (!twin_noise_active()) {
+        return pty_write_raw(ctx, data, len);
+    }
+    for (size_t done = 0; st == 0 && done < len; done += sizeof(chunk)) {
+        size_t n = (len - done < sizeof(chunk)) ? len - done : sizeof(chunk);
+        memcpy(chunk, data + done, n);
+        st = pty_write_raw(ctx, chunk, twin_noise_filter(chunk, n));
+    }
+    return st;
 }
 
 static int pty_drain(void *ctx)
@@ -242,7 +261,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: provision-twin --state-dir DIR [--device-id HEX12] [--board-id ID]\n"
             "                      [--line-rate BAUD] [--boot-banner] [--keygen-delay-ms MS] [--log-stderr]\n"
-            "                      [--exit-with-parent]\n"
+            "                      [--exit-with-parent] [--drop-ppm N]\n"
             "Runs the provisioning device core on a new pseudo-terminal. First stdout line:\n"
             "  {\"port\":\"/dev/pts/N\",\"deviceId\":\"...\",\"pid\":N,\"stateDir\":\"...\"}\n");
 }
@@ -376,7 +395,7 @@ int main(int argc, char **argv)
         {"board-id", required_argument, NULL, 'b'},  {"line-rate", required_argument, NULL, 'r'},
         {"boot-banner", no_argument, NULL, 'B'},     {"keygen-delay-ms", required_argument, NULL, 'k'},
         {"log-stderr", no_argument, NULL, 'L'},      {"help", no_argument, NULL, 'h'},
-        {"exit-with-parent", no_argument, NULL, 'P'},
+        {"exit-with-parent", no_argument, NULL, 'P'}, {"drop-ppm", required_argument, NULL, 'D'},
         {NULL, 0, NULL, 0}};
     const char *state_dir = NULL;
     const char *device_id = NULL;
@@ -407,6 +426,12 @@ int main(int argc, char **argv)
             break;
         case 'L': g_opt.log_stderr = 1; break;
         case 'P': g_opt.exit_with_parent = 1; break;
+        case 'D':
+            if (parse_u32(optarg, &g_opt.drop_ppm) != 0 || g_opt.drop_ppm > 1000000u) {
+                fprintf(stderr, "provision-twin: --drop-ppm wants 0-1000000 (bytes lost per million), got '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -441,6 +466,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    twin_noise_init(g_opt.drop_ppm, (uint32_t)strtoul(g_opt.device_id, NULL, 16));
     if (open_pty(pty_name, sizeof(pty_name)) != 0) {
         fprintf(stderr, "provision-twin: cannot create a pseudo-terminal: %s\n", strerror(errno));
         return 1;
@@ -498,7 +524,7 @@ int main(int argc, char **argv)
         if ((fds[0].revents & POLLIN) != 0) {
             ssize_t n = read(g_master, buf, sizeof(buf));
             if (n > 0) {
-                prov_device_feed(&g_dev, buf, (size_t)n);
+                prov_device_feed(&g_dev, buf, twin_noise_filter(buf, (size_t)n));
             }
         }
         prov_device_poll(&g_dev);

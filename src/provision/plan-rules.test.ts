@@ -1,0 +1,85 @@
+import { describe, expect, it } from "vitest";
+import { isProvisionError } from "../errors.js";
+import { TOPIC_DEFAULT } from "../registry/index.js";
+import {
+  FIRST_PUBLISH_TIMEOUT_MS_DEFAULT,
+  INTERVAL_MS_DEFAULT,
+  POLICY_NAME_DEFAULT,
+  type ProvisionPlan,
+  THING_NAME_TEMPLATE_DEFAULT,
+} from "./pipeline.js";
+import { checkPlan, planIssues } from "./plan-rules.js";
+
+/** The built-in defaults, as `provision` with no flags plans. */
+function defaults(): ProvisionPlan {
+  return {
+    thingNameTemplate: THING_NAME_TEMPLATE_DEFAULT,
+    topic: TOPIC_DEFAULT,
+    policyName: POLICY_NAME_DEFAULT,
+    intervalMs: INTERVAL_MS_DEFAULT,
+    subject: {},
+    force: false,
+    lock: false,
+    firstPublishTimeoutMs: FIRST_PUBLISH_TIMEOUT_MS_DEFAULT,
+  };
+}
+
+const fields = (p: ProvisionPlan) => planIssues(p).map((i) => i.field);
+
+describe("plan rules (checked before the device or the cloud is touched)", () => {
+  it("the built-in defaults pass", () => {
+    expect(planIssues(defaults())).toEqual([]);
+  });
+
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: an AWS policy variable, meant literally
+  it.each(["a/#", "a/+/b", "sensors/*", "what?", "${iot:ClientId}/x", "$aws/things/x", "a/b/c/d/e/f/g/h/i"])(
+    "topic %s is refused",
+    (topic) => {
+      expect(fields({ ...defaults(), topic })).toEqual(["topic"]);
+    },
+  );
+
+  it("a topic that fits only with a short thing name is refused (256 bytes with a 128-character name)", () => {
+    expect(fields({ ...defaults(), topic: `{{thingName}}/${"x".repeat(130)}` })).toEqual(["topic"]);
+    expect(fields({ ...defaults(), topic: `{{thingName}}/${"x".repeat(100)}` })).toEqual([]);
+  });
+
+  it("SSID over 32 bytes (counted in UTF-8), password over 64 or under 8 are refused", () => {
+    expect(fields({ ...defaults(), wifi: { ssid: "é".repeat(17) } })).toEqual(["wifi.ssid"]);
+    expect(fields({ ...defaults(), wifi: { ssid: "net", password: "x".repeat(65) } })).toEqual([
+      "wifi.password",
+    ]);
+    expect(fields({ ...defaults(), wifi: { ssid: "net", password: "short" } })).toEqual(["wifi.password"]);
+    expect(fields({ ...defaults(), wifi: { ssid: "net", password: "a".repeat(64) } })).toEqual([]);
+  });
+
+  it("thing name templates AWS would refuse, or that use variables that do not exist, are refused", () => {
+    for (const thingNameTemplate of [
+      "{{firmwareVersion}}",
+      "dev/{{deviceId}}",
+      "{{serial}}",
+      "x".repeat(129),
+    ])
+      expect(fields({ ...defaults(), thingNameTemplate })).toEqual(["thingName"]);
+  });
+
+  it("subject fields over RFC 5280's bounds, bad intervals and policy names are refused", () => {
+    expect(fields({ ...defaults(), subject: { CN: "x".repeat(65), C: "usa" } })).toEqual([
+      "subject.C",
+      "subject.CN",
+    ]);
+    expect(fields({ ...defaults(), intervalMs: 999 })).toEqual(["interval"]);
+    expect(fields({ ...defaults(), intervalMs: 3_600_001 })).toEqual(["interval"]);
+    expect(fields({ ...defaults(), policyName: "a b" })).toEqual(["policy"]);
+  });
+
+  it("checkPlan throws USAGE naming the field", () => {
+    try {
+      checkPlan({ ...defaults(), topic: "a/#" });
+      expect.unreachable();
+    } catch (e) {
+      expect(isProvisionError(e, "USAGE")).toBe(true);
+      expect((e as Error).message).toMatch(/topic/);
+    }
+  });
+});
