@@ -137,11 +137,7 @@ int prov_crypto_key_public(const uint8_t *p_ref, size_t ref_len, uint8_t *p_spki
     mbedtls_pk_context pk;
     int st = load(p_ref, ref_len, &pk);
 
-    if (st == PROV_STORAGE_OK) {
-        st = prov_spki_write(&pk, p_spki, spki_size, p_spki_len);
-    }
-    mbedtls_pk_free(&pk);
-    return st;
+    return prov_spki_take(st, &pk, p_spki, spki_size, p_spki_len);
 }
 
 int prov_crypto_key_sign_sha256(const uint8_t *p_ref, size_t ref_len, const uint8_t hash[32], uint8_t *p_sig,

@@ -25,3 +25,12 @@ int prov_spki_write(const mbedtls_pk_context *p_pk, uint8_t *p_out, size_t size,
     }
     return st;
 }
+
+int prov_spki_take(int st, mbedtls_pk_context *p_pk, uint8_t *p_out, size_t size, size_t *p_len)
+{
+    if (st == PROV_STORAGE_OK) {
+        st = prov_spki_write(p_pk, p_out, size, p_len);
+    }
+    mbedtls_pk_free(p_pk);
+    return st;
+}

@@ -26,15 +26,17 @@ prov_status_t prov_tlv_writer_init(prov_tlv_writer_t *p_w, uint8_t *p_buf, size_
     return status;
 }
 
+/* A writer takes no more fields after its first failure (the failure sticks). */
+static prov_status_t tlv_writable(const prov_tlv_writer_t *p_w)
+{
+    return (p_w == NULL) ? PROV_ERR_BAD_PARAM : p_w->status;
+}
+
 prov_status_t prov_tlv_put_raw(prov_tlv_writer_t *p_w, const uint8_t *p_data, size_t len)
 {
-    prov_status_t status = PROV_OK;
+    prov_status_t status = tlv_writable(p_w);
 
-    if (p_w == NULL) {
-        status = PROV_ERR_BAD_PARAM;
-    } else if (p_w->status != PROV_OK) {
-        status = p_w->status;
-    } else {
+    if (status == PROV_OK) {
         if ((p_data == NULL) && (len > 0u)) {
             status = PROV_ERR_BAD_PARAM;
         } else if (len > (p_w->cap - p_w->len)) {
@@ -55,13 +57,9 @@ prov_status_t prov_tlv_put_raw(prov_tlv_writer_t *p_w, const uint8_t *p_data, si
  * Shared by put() and put_u32list() so both enforce exactly the same rules. */
 static prov_status_t tlv_reserve(prov_tlv_writer_t *p_w, uint8_t tag, size_t len, uint8_t **pp_value)
 {
-    prov_status_t status = PROV_OK;
+    prov_status_t status = tlv_writable(p_w);
 
-    if (p_w == NULL) {
-        status = PROV_ERR_BAD_PARAM;
-    } else if (p_w->status != PROV_OK) {
-        status = p_w->status;
-    } else {
+    if (status == PROV_OK) {
         size_t room = p_w->cap - p_w->len;
         if ((int)tag <= p_w->last_tag) {
             status = PROV_ERR_TAG_ORDER;

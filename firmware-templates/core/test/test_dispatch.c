@@ -260,40 +260,37 @@ static void test_lock(void **state)
     assert_int_equal(r->payload[0], PROV_CODE_OK);
 }
 
+/* FACTORY_RESET asks for a token, then the same request with the token (bit 0 flipped
+ * by `flip`, sent `late_ms` after it was issued) confirms; *pp_w keeps the confirmation. */
+static const fake_frame_t *factory_reset(uint8_t flip, uint32_t late_ms, prov_tlv_writer_t **pp_w)
+{
+    uint8_t token[8];
+    const fake_frame_t *r = fake_req(PROV_MSG_FACTORY_RESET, NULL);
+    assert_int_equal(r->payload[0], PROV_CODE_OK);
+    memcpy(token, fake_field(r, 0x01).p_value, 8);
+    token[0] ^= flip;
+    g_now_ms += late_ms;
+    *pp_w = fake_tlv();
+    prov_tlv_put_bytes(*pp_w, 1, token, 8);
+    return fake_req(PROV_MSG_FACTORY_RESET, *pp_w);
+}
+
 static void test_factory_reset_token(void **state)
 {
     const fake_frame_t *r = NULL;
-    uint8_t token[8];
     prov_tlv_writer_t *w = NULL;
     (void)state;
     provision("thing-reset");
 
-    r = fake_req(PROV_MSG_FACTORY_RESET, NULL);
-    assert_int_equal(r->payload[0], PROV_CODE_OK);
-    memcpy(token, fake_field(r, 0x01).p_value, 8);
-    token[0] ^= 1u; /* wrong token */
-    w = fake_tlv();
-    prov_tlv_put_bytes(w, 1, token, 8);
-    r = fake_req(PROV_MSG_FACTORY_RESET, w);
+    r = factory_reset(1u, 0u, &w); /* wrong token */
     assert_int_equal(r->payload[0], PROV_CODE_ERR_BAD_TOKEN);
     assert_int_equal(fake_state(), PROV_STATE_PROVISIONED);
 
-    /* a fresh token, but 30 s late */
-    r = fake_req(PROV_MSG_FACTORY_RESET, NULL);
-    memcpy(token, fake_field(r, 0x01).p_value, 8);
-    g_now_ms += PROV_RESET_TOKEN_VALID_MS + 1u;
-    w = fake_tlv();
-    prov_tlv_put_bytes(w, 1, token, 8);
-    r = fake_req(PROV_MSG_FACTORY_RESET, w);
+    r = factory_reset(0u, PROV_RESET_TOKEN_VALID_MS + 1u, &w); /* a fresh token, but 30 s late */
     assert_int_equal(r->payload[0], PROV_CODE_ERR_BAD_TOKEN);
     assert_int_equal(fake_state(), PROV_STATE_PROVISIONED);
 
-    /* in time */
-    r = fake_req(PROV_MSG_FACTORY_RESET, NULL);
-    memcpy(token, fake_field(r, 0x01).p_value, 8);
-    w = fake_tlv();
-    prov_tlv_put_bytes(w, 1, token, 8);
-    r = fake_req(PROV_MSG_FACTORY_RESET, w);
+    r = factory_reset(0u, 0u, &w); /* in time */
     assert_int_equal(r->payload[0], PROV_CODE_OK);
     assert_int_equal(fake_state(), PROV_STATE_EMPTY);
     assert_false(g_has_committed);
