@@ -11,7 +11,6 @@
  * rotation (`force`) was asked for.
  */
 import { getBoard } from "../boards/index.js";
-import type { Progress } from "../cli/progress.js";
 import { verifyCsr } from "../csr/index.js";
 import { asProvisionError, ProvisionError } from "../errors.js";
 import {
@@ -40,6 +39,7 @@ import {
 import { type FirstMessageReport, firstMessageReport, restartAndWatch } from "./first-publish.js";
 import { throwIfInterrupted } from "./interruption.js";
 import { checkPlan, thingNameFor } from "./plan-rules.js";
+import type { Progress } from "./progress.js";
 import type { CloudTarget } from "./target.js";
 
 export {

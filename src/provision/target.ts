@@ -77,7 +77,6 @@ export async function openTarget(
   return opts.local ? openLocalTarget(opts, info) : openAwsTarget(opts);
 }
 
-
 /** Reads `provision local-iot --json` output saved to a file; a bad file is a CONFIG error naming it. */
 export async function readLocalIotInfo(file: string): Promise<LocalIotEndpoints> {
   const bad = (why: string, cause?: unknown) =>
