@@ -4,8 +4,8 @@
  * into an exit status. Commands throw; they never call process.exit.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
+import { printFailure } from "../commands/json-output.js";
 import { asProvisionError, ProvisionError } from "../errors.js";
-import { safeJson } from "../printable.js";
 import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
 import { exitCodeFor, exitStatusOf } from "./exit-codes.js";
 import { installInterruptHandler, interrupt } from "./interrupt.js";
@@ -16,6 +16,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const program = new Command();
 let jsonMode = false;
+/** The command running, as `--json` output names it ("provision", "verify", "firmware render", ...). */
+let commandName = "provision";
 
 // Commander exits 1 on a bad flag, which the README reserves for internal errors; usage errors are 2.
 // Set before the subcommands are made: they copy it.
@@ -24,7 +26,7 @@ program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : exitCodeFor(
 function fail(e: unknown): never {
   const err = asProvisionError(e);
   if (jsonMode) {
-    process.stdout.write(`${safeJson({ ok: false, error: err.toJSON() })}\n`);
+    printFailure(commandName, err);
   }
   process.stderr.write(`provision: ${err.describe()}\n`);
   if (err.code === "INTERNAL" && err.cause instanceof Error && err.cause.stack) {
@@ -158,6 +160,13 @@ program
   // Flags after a subcommand belong to it (both the default command and `verify` have --port).
   .enablePositionalOptions()
   .showHelpAfterError();
+
+// The command's name for --json output: "provision" for the default command, else "verify", "firmware render", ...
+program.hook("preAction", (_root, action) => {
+  const names: string[] = [];
+  for (let c: Command | null = action; c?.parent; c = c.parent) names.unshift(c.name());
+  commandName = names.length > 0 ? names.join(" ") : "provision";
+});
 
 planOptions(cloudOptions(deviceOptions(program)))
   .option("--force", "rotate: new key and certificate even if the device is provisioned")

@@ -50,7 +50,7 @@ export async function verifyCommand(opts: VerifyCommandOptions): Promise<void> {
       status,
       opts.timeout ?? config.timeoutMs ?? FIRST_PUBLISH_TIMEOUT_MS_DEFAULT,
     );
-    printResult(result, timingsObject(progress.timings), opts.json);
+    printResult("verify", result, timingsObject(progress.timings), opts.json);
   } finally {
     for (const close of closers.reverse()) await close().catch(() => undefined);
   }
