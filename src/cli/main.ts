@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { printFailure } from "../commands/json-output.js";
 import { asProvisionError, ProvisionError } from "../errors.js";
+import { KEY_STORE_NAME_LIST, KEY_TYPE_NAME_LIST } from "../protocol/constants.js";
 import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
 import { exitCodeFor, exitStatusOf } from "./exit-codes.js";
 import { installInterruptHandler, interrupt } from "./interrupt.js";
@@ -81,8 +82,8 @@ function parseLocalPorts(v: string): { controlPlane: number; mqtts: number; wss:
   return { controlPlane: n[0] ?? 0, mqtts: n[1] ?? 0, wss: n[2] ?? 0 };
 }
 
-const KEY_TYPES = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"];
-const KEY_STORES = ["nvs", "nvs-encrypted", "ds", "atecc608", "file"];
+const KEY_TYPES: string[] = KEY_TYPE_NAME_LIST;
+const KEY_STORES: string[] = KEY_STORE_NAME_LIST;
 
 /** Key and CSR subject flags (provision, station, csr). */
 function keyOptions(cmd: Command): Command {
@@ -333,9 +334,7 @@ program
 program
   .command("demo")
   .description("provision a device twin against a local AWS IoT: no hardware, no AWS account")
-  .addOption(
-    new Option("--key-type <type>", "key type").choices(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"]),
-  )
+  .addOption(new Option("--key-type <type>", "key type").choices(KEY_TYPES))
   .option("--state-dir <dir>", "where the demo keeps its state (default: a new temp dir)")
   .option("--json", "print one JSON result object on stdout")
   .action(run(async () => (await import("../commands/demo.js")).demoCommand));

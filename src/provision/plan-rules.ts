@@ -11,7 +11,7 @@ import { ProvisionError } from "../errors.js";
 import type { CsrSubject, HelloAnswer } from "../protocol/index.js";
 import { THING_NAME_VARIABLE, TOPIC_MAX_BYTES, topicProblem } from "../registry/index.js";
 import { policyTopic } from "./credentials.js";
-import type { ProvisionPlan } from "./pipeline.js";
+import type { ProvisionPlan } from "./plan.js";
 
 /** AWS IoT: thing names are 1-128 of these. */
 export const THING_NAME_PATTERN = /^[a-zA-Z0-9:_-]{1,128}$/;

@@ -352,7 +352,7 @@ export class Station {
       record.firmwareVersion = hello.firmwareVersion;
       slot.deviceId = hello.deviceId;
       this.changed(slot);
-      const switchTo = o.switchBaud ?? (o.plan as { switchBaud?: number }).switchBaud;
+      const switchTo = o.switchBaud ?? o.plan.switchBaud;
       if (switchTo !== undefined && hello.baudRates.includes(switchTo)) {
         const switched = await progress.step("baud", `switch to ${switchTo} baud`, () =>
           session.setBaud(switchTo),
@@ -376,12 +376,12 @@ export class Station {
           );
         }
       }
-      // The station made the baud switch above (before its own ledger check); the pipeline must not repeat it.
-      const plan = { ...o.plan };
-      delete (plan as { switchBaud?: number }).switchBaud;
+      // The station met the device and switched its baud rate above (before its own ledger check): the
+      // greeting tells the pipeline not to repeat either.
       const result = await provisionDevice(
         { session, target: o.target, ledger: o.ledger, observer: o.observer, progress, signal: o.signal },
-        plan,
+        o.plan,
+        { hello },
       );
       await this.succeeded(slot, record, result, known);
     } catch (e) {
