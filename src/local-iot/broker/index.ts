@@ -24,6 +24,7 @@ import {
 import createDebug from "debug";
 import { createWebSocketStream, WebSocketServer } from "ws";
 import { ProvisionError } from "../../errors.js";
+import { type LocalCredentials, verifyPresignedUpgrade } from "../sigv4-verify.js";
 import type { RegistryView } from "../types.js";
 import {
   connectedEvent,
@@ -37,7 +38,6 @@ import {
 } from "./lifecycle.js";
 import { clientIdLimitViolation, publishLimitViolation, QOS_MAX, topicLimitViolation } from "./limits.js";
 import { type Decision, evaluate, type IotAction, iotResourceArn, type ResourceKind } from "./policy.js";
-import { type LocalCredentials, verifyPresignedUpgrade } from "./sigv4-verify.js";
 
 const log = createDebug("provision:local-iot:broker");
 
