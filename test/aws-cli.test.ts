@@ -93,7 +93,7 @@ describe("Debian's AWS CLI against the local AWS IoT", () => {
       (await aws(["iot", "list-thing-principals", "--thing-name", "cli-thing"])).stdout,
     ) as { principals: string[] };
     expect(principals.principals).toEqual([cert.certificateArn]);
-    expect(iot.registry.getCertificate(cert.certificateId)?.status).toBe("ACTIVE");
-    expect(iot.registry.principalThings(cert.certificateArn)).toEqual(["cli-thing"]);
+    expect(iot.store.getCertificate(cert.certificateId)?.status).toBe("ACTIVE");
+    expect(iot.store.principalThings(cert.certificateArn)).toEqual(["cli-thing"]);
   }, 90_000);
 });

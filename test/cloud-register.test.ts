@@ -24,8 +24,8 @@ import {
   registerWithRollback,
   rollbackRegistration,
 } from "../src/ledger/index.js";
-import type { Registry } from "../src/local-iot/registry.js";
 import { type LocalIot, startLocalIot } from "../src/local-iot/service.js";
+import type { IotStore } from "../src/local-iot/store.js";
 import { type AwsCloudRegistry, createAwsRegistry, leastPrivilegePolicy } from "../src/registry/index.js";
 
 let dir: string;
@@ -48,7 +48,7 @@ function newCsr(): string {
 
 /** The service's own view, not the client's. */
 function serviceState() {
-  const reg = iot.registry as unknown as Registry;
+  const reg = iot.store as unknown as IotStore;
   const certs = reg.listCertificates(undefined, 250, false).items;
   return certs.map((c) => ({
     id: c.certificateId,
@@ -59,7 +59,7 @@ function serviceState() {
 
 function thingExists(name: string): boolean {
   try {
-    (iot.registry as unknown as Registry).describeThing(name);
+    (iot.store as unknown as IotStore).describeThing(name);
     return true;
   } catch {
     return false;
@@ -132,7 +132,7 @@ describe("registerWithRollback on the local AWS IoT", () => {
     const elapsedMs = performance.now() - t0;
     expect(elapsedMs).toBeLessThan(5000);
 
-    const service = iot.registry as unknown as Registry;
+    const service = iot.store as unknown as IotStore;
     const cert = service.describeCertificate(reg.certificateId);
     expect(cert.status).toBe("ACTIVE");
     expect(service.principalThings(reg.certificateArn)).toEqual(["thing-ok"]);
@@ -553,7 +553,7 @@ await registerWithRollback(registry, ledger, {
     expect(report.cleaned.map((c) => c.run)).toEqual(["run-a"]);
     expect(serviceState().map((c) => c.id)).not.toContain(a.certificateId);
     expect(thingExists(thingName)).toBe(true);
-    const service = iot.registry as unknown as Registry;
+    const service = iot.store as unknown as IotStore;
     expect(service.describeCertificate(b.certificateId).status).toBe("ACTIVE");
     expect(service.principalThings(b.certificateArn)).toEqual([thingName]);
     expect((await ledgerState(ledgerFile)).openRuns).toEqual([]);
@@ -571,7 +571,7 @@ await registerWithRollback(registry, ledger, {
     });
     await ledger.close();
     // An operator revoked the half-provisioned certificate in the console.
-    await (iot.registry as unknown as Registry).updateCertificate(issued.certificateId, "REVOKED");
+    await (iot.store as unknown as IotStore).updateCertificate(issued.certificateId, "REVOKED");
     const report = await cleanupFromLedger(registry, ledgerFile);
     expect(report.failed).toEqual([]);
     expect(serviceState().map((c) => c.id)).not.toContain(issued.certificateId);

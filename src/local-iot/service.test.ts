@@ -334,7 +334,7 @@ describe("local AWS IoT control plane with the real SDK", () => {
     const attached = await client.send(new ListAttachedPoliciesCommand({ target: p256Arn }));
     expect(attached.policies?.map((p) => p.policyName)).toEqual(["dev-policy", "spare"]);
     expect(
-      iot.registry
+      iot.store
         .principalPolicies(p256Arn)
         .map((p) => p.policyName)
         .sort(),
@@ -375,16 +375,16 @@ describe("local AWS IoT control plane with the real SDK", () => {
     expect((await client.send(new ListPrincipalThingsCommand({ principal: p256Arn }))).things).toEqual([
       "dev-1",
     ]);
-    expect(iot.registry.principalThings(p256Arn)).toEqual(["dev-1"]);
+    expect(iot.store.principalThings(p256Arn)).toEqual(["dev-1"]);
 
     const active = await rejection(client.send(new DeleteCertificateCommand({ certificateId: p256Id })));
     expect(active.name).toBe("CertificateStateException");
     expect(active.$metadata?.httpStatusCode).toBe(406);
 
     let changes = 0;
-    const unsubscribe = iot.registry.onChange(() => changes++);
+    const unsubscribe = iot.store.onChange(() => changes++);
     await client.send(new UpdateCertificateCommand({ certificateId: p256Id, newStatus: "INACTIVE" }));
-    expect(iot.registry.getCertificate(p256Id)?.status).toBe("INACTIVE");
+    expect(iot.store.getCertificate(p256Id)?.status).toBe("INACTIVE");
     expect(changes).toBeGreaterThan(0);
 
     const attachedToThing = await rejection(
@@ -807,8 +807,8 @@ describe("durability", () => {
       await new Promise((r) => child.once("exit", r));
       const again = await startLocalIot({ stateDir: killState, withoutBroker: true });
       try {
-        expect(again.registry.getCertificate(cert.certificateId ?? "")?.status).toBe("ACTIVE");
-        expect(again.registry.principalThings(cert.certificateArn ?? "")).toEqual(["survivor"]);
+        expect(again.store.getCertificate(cert.certificateId ?? "")?.status).toBe("ACTIVE");
+        expect(again.store.principalThings(cert.certificateArn ?? "")).toEqual(["survivor"]);
         expect(again.credentials).toEqual(info.credentials);
         const c2 = new IoTClient({
           endpoint: again.controlPlaneUrl,

@@ -1,6 +1,6 @@
 /**
  * The local AWS IoT service: control plane (HTTP, restJson1, SigV4), local
- * CA, persistent registry, fault injection and, when present, the MQTT
+ * CA, persistent store of things, certificates and policies, fault injection and, when present, the MQTT
  * broker. Usable in-process (tests) and from `provision local-iot`.
  */
 import { randomBytes } from "node:crypto";
@@ -15,9 +15,9 @@ import { CA_CERT_FILE, LocalCa } from "./ca.js";
 import { startControlPlane } from "./control-plane.js";
 import { type FaultConfig, FaultInjector, type FaultStats } from "./faults.js";
 import { acquireLock, type HeldLock, type LockKind } from "./lock.js";
-import { Registry } from "./registry.js";
 import type { LocalCredentials } from "./sigv4-verify.js";
-import type { RegistryView } from "./types.js";
+import { IotStore } from "./store.js";
+import type { StoreView } from "./types.js";
 
 export { CREDENTIALS_FILE } from "./attach.js";
 export const REGION_DEFAULT = "us-east-1";
@@ -60,7 +60,7 @@ export interface LocalIot {
   accountId: string;
   credentials: LocalCredentials;
   stateDir: string;
-  registry: RegistryView;
+  store: StoreView;
   /** Whether the MQTT broker is running (false with withoutBroker). */
   brokerRunning: boolean;
   setFaults(config: FaultConfig): void;
@@ -120,7 +120,7 @@ async function startLocked(options: LocalIotOptions, stateDir: string, lock: Hel
     secretAccessKey: given.secretAccessKey,
   };
   const ca = await LocalCa.openOrCreate(stateDir);
-  const registry = new Registry({ stateDir, region, accountId, detachDelayMs: options.detachDelayMs });
+  const store = new IotStore({ stateDir, region, accountId, detachDelayMs: options.detachDelayMs });
   const faults = new FaultInjector(options.faults ?? {});
   // 127.0.0.1 rather than localhost: "localhost" may resolve to ::1 first, where nothing listens.
   const endpoint = host === "0.0.0.0" || host === "::" ? HOST_DEFAULT : host;
@@ -132,14 +132,14 @@ async function startLocked(options: LocalIotOptions, stateDir: string, lock: Hel
     credentials,
     faults,
     accountId,
-    context: { registry, ca, dataEndpoint: endpoint },
+    context: { store, ca, dataEndpoint: endpoint },
   });
 
   let broker: RunningBroker | undefined;
   try {
     if (!options.withoutBroker) {
       const server = await ca.serverCertificate(stateDir);
-      broker = await startBroker(registry, {
+      broker = await startBroker(store, {
         host,
         mqttsPort: options.mqttsPort ?? 0,
         wssPort: options.wssPort ?? 0,
@@ -159,7 +159,7 @@ async function startLocked(options: LocalIotOptions, stateDir: string, lock: Hel
     });
   } catch (e) {
     await Promise.allSettled([controlPlane.close(), broker?.close()]);
-    await registry.close();
+    await store.close();
     throw e;
   }
 
@@ -176,7 +176,7 @@ async function startLocked(options: LocalIotOptions, stateDir: string, lock: Hel
     // A copy: the SDK writes bookkeeping fields into credential objects it is given.
     credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey },
     stateDir,
-    registry,
+    store,
     brokerRunning: broker !== undefined,
     setFaults: (config) => faults.set(config),
     stats: () => faults.stats(),
@@ -184,7 +184,7 @@ async function startLocked(options: LocalIotOptions, stateDir: string, lock: Hel
       if (stopped) return;
       stopped = true;
       await Promise.allSettled([controlPlane.close(), broker?.close()]);
-      await registry.close();
+      await store.close();
       await lock.release();
     },
   };

@@ -8,13 +8,9 @@
  * operation; "not found" is an answer (undefined), not an error, where the
  * caller needs to tell the two apart.
  */
-export type CertificateStatus =
-  | "ACTIVE"
-  | "INACTIVE"
-  | "REVOKED"
-  | "PENDING_TRANSFER"
-  | "REGISTER_INACTIVE"
-  | "PENDING_ACTIVATION";
+import type { CertificateStatus } from "../cloud/iot-names.js";
+
+export type { CertificateStatus };
 
 export interface IssuedCertificate {
   certificateId: string;

@@ -1,9 +1,9 @@
 /**
  * The local AWS IoT message broker: aedes behind mutual TLS (devices) and
  * behind WSS with SigV4 presigned URLs (observers), enforcing the policies the
- * registry attaches to each certificate, and publishing AWS's lifecycle
- * events. Reads the registry only through RegistryView and asks it on every
- * CONNECT, PUBLISH, SUBSCRIBE and delivery, so registry changes apply at once.
+ * store attaches to each certificate, and publishing AWS's lifecycle
+ * events. Reads the store only through StoreView and asks it on every
+ * CONNECT, PUBLISH, SUBSCRIBE and delivery, so changes to the store apply at once.
  *
  * What is enforced and every known difference from AWS IoT Core:
  * docs/local-iot.md, section "MQTT broker".
@@ -25,7 +25,7 @@ import createDebug from "debug";
 import { createWebSocketStream, WebSocketServer } from "ws";
 import { ProvisionError } from "../../errors.js";
 import { type LocalCredentials, verifyPresignedUpgrade } from "../sigv4-verify.js";
-import type { RegistryView } from "../types.js";
+import type { StoreView } from "../types.js";
 import {
   connectedEvent,
   connectFailedEvent,
@@ -75,7 +75,7 @@ export interface BrokerOptions {
   caPem: string;
   /** The IAM credentials observers sign WebSocket URLs with. */
   credentials: LocalCredentials;
-  /** Region observers sign for; defaults to the registry's. */
+  /** Region observers sign for; defaults to the store's. */
   region?: string;
 }
 
@@ -120,7 +120,7 @@ function listen(server: TlsServer | HttpsServer, host: string, port: number): Pr
   });
 }
 
-export async function startBroker(registry: RegistryView, opts: BrokerOptions): Promise<RunningBroker> {
+export async function startBroker(store: StoreView, opts: BrokerOptions): Promise<RunningBroker> {
   const host = opts.host ?? BROKER_HOST_DEFAULT;
   const serverCertPem = opts.serverCertPem ?? opts.serverCert;
   const serverKeyPem = opts.serverKeyPem ?? opts.serverKey;
@@ -130,7 +130,7 @@ export async function startBroker(registry: RegistryView, opts: BrokerOptions): 
     throw new TypeError("startBroker: serverKeyPem (the broker's TLS private key, PEM) is required");
   if (!opts.caPem)
     throw new TypeError("startBroker: caPem (the CA that issued device certificates) is required");
-  const region = opts.region ?? registry.region;
+  const region = opts.region ?? store.region;
   const sessions = new WeakMap<Client, Session>();
   const live = new Set<Client>();
   /** Principals of WebSocket streams, set at upgrade before aedes sees the stream. */
@@ -141,15 +141,15 @@ export async function startBroker(registry: RegistryView, opts: BrokerOptions): 
   let closing = false;
 
   function arn(kind: ResourceKind, name: string): string {
-    return iotResourceArn(registry.region, registry.accountId, kind, name);
+    return iotResourceArn(store.region, store.accountId, kind, name);
   }
 
   function decide(session: Session, action: IotAction, kind: ResourceKind, name: string): Decision {
     if (session.principal.kind === "iam") return { allowed: true, reason: "allow" };
     const { certificateArn } = session.principal;
-    return evaluate(registry.principalPolicies(certificateArn), action, arn(kind, name), {
+    return evaluate(store.principalPolicies(certificateArn), action, arn(kind, name), {
       clientId: session.clientId,
-      attachedThings: registry.principalThings(certificateArn),
+      attachedThings: store.principalThings(certificateArn),
     });
   }
 
@@ -182,7 +182,7 @@ export async function startBroker(registry: RegistryView, opts: BrokerOptions): 
     const der = peer?.raw;
     if (!der || der.length === 0) return { refused: "no client certificate on the connection" };
     const certificateId = sha256Hex(der);
-    const record = registry.getCertificate(certificateId);
+    const record = store.getCertificate(certificateId);
     if (!record)
       return {
         refused: `certificate ${certificateId} is not registered`,
@@ -325,11 +325,11 @@ export async function startBroker(registry: RegistryView, opts: BrokerOptions): 
   });
 
   /** A certificate that is no longer ACTIVE (or gone) loses its live connections. */
-  const unsubscribeRegistry = registry.onChange(() => {
+  const unsubscribeRegistry = store.onChange(() => {
     for (const client of [...live]) {
       const session = sessions.get(client);
       if (session?.principal.kind !== "certificate" || client.closed) continue;
-      const record = registry.getCertificate(session.principal.certificateId);
+      const record = store.getCertificate(session.principal.certificateId);
       if (record?.status === "ACTIVE") continue;
       log(
         "certificate %s now %s: disconnecting %s",

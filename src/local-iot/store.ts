@@ -6,219 +6,96 @@
  * the caller is answered, so a crash loses nothing that was acknowledged.
  *
  * This module knows nothing about HTTP; the control plane maps requests to
- * these methods. It implements RegistryView for the broker.
+ * these methods. It implements StoreView for the broker.
  */
-import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { ProvisionError } from "../errors.js";
-import { ApiError } from "./api-error.js";
-import { writeFileAtomic } from "./atomic-file.js";
-import type {
-  CertificateRecord,
-  CertificateStatus,
-  PolicyRecord,
-  RegistryView,
-  ThingRecord,
-} from "./types.js";
 
-export const STATE_FILE = "state.json";
-const STATE_FORMAT_VERSION = 1;
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { THING_NAME_PATTERN, THING_NAME_RULE } from "../cloud/iot-names.js";
+import { ApiError } from "./api-error.js";
+import {
+  CERT_ID_RE,
+  checkPolicyDocument,
+  type Page,
+  POLICY_NAME_RE,
+  paginate,
+  sortedRecord,
+} from "./rules.js";
+
+export { checkPolicyDocument, type Page } from "./rules.js";
+
+import {
+  loadStateFile,
+  STATE_FILE,
+  type StateFile,
+  StateFileWriter,
+  type StoredCertificate,
+  type StoredPolicy,
+  type StoredThing,
+  type ThingPrincipalLink,
+  type ThingPrincipalType,
+} from "./state-file.js";
+import type { CertificateRecord, CertificateStatus, PolicyRecord, StoreView } from "./types.js";
+
+export { STATE_FILE } from "./state-file.js";
 /** AWS IoT allows at most 10 policies attached to one target. */
 export const MAX_POLICIES_PER_TARGET = 10;
 /** Real AWS needs "several seconds"; a short default keeps tests fast but still forces callers to poll. */
 export const DETACH_DELAY_MS_DEFAULT = 200;
 
-const THING_NAME_RE = /^[a-zA-Z0-9:_-]{1,128}$/;
-const POLICY_NAME_RE = /^[\w+=,.@-]{1,128}$/;
-const CERT_ID_RE = /^[0-9a-f]{64}$/;
+export type {
+  StoredCertificate,
+  StoredPolicy,
+  StoredThing,
+  ThingPrincipalLink,
+  ThingPrincipalType,
+} from "./state-file.js";
 
-export type ThingPrincipalType = "EXCLUSIVE_THING" | "NON_EXCLUSIVE_THING";
-
-export interface StoredCertificate extends CertificateRecord {
-  lastModifiedDate: string;
-  notBefore: string;
-  notAfter: string;
-}
-
-export interface StoredPolicy extends PolicyRecord {
-  creationDate: string;
-  lastModifiedDate: string;
-  generationId: string;
-}
-
-export interface StoredThing extends ThingRecord {
-  creationDate: string;
-}
-
-export interface ThingPrincipalLink {
-  thingName: string;
-  principal: string;
-  type: ThingPrincipalType;
-  /** Epoch ms at which an acknowledged DetachThingPrincipal takes effect. */
-  detachAtMs?: number;
-}
-
-interface StateFile {
-  formatVersion: number;
-  certificates: Record<string, StoredCertificate>;
-  things: Record<string, StoredThing>;
-  policies: Record<string, StoredPolicy>;
-  /** policyName -> target ARNs */
-  policyTargets: Record<string, string[]>;
-  thingPrincipals: ThingPrincipalLink[];
-}
-
-export interface RegistryOptions {
+export interface IotStoreOptions {
   stateDir: string;
   region: string;
   accountId: string;
   detachDelayMs?: number;
 }
 
-export interface Page<T> {
-  items: T[];
-  next?: string;
-}
-
-function emptyState(): StateFile {
-  return {
-    formatVersion: STATE_FORMAT_VERSION,
-    certificates: {},
-    things: {},
-    policies: {},
-    policyTargets: {},
-    thingPrincipals: [],
-  };
-}
-
-/** Opaque pagination tokens: the offset into a stable ordering. */
-function paginate<T>(
-  all: T[],
-  token: string | undefined,
-  pageSize: number | undefined,
-  maxPage: number,
-): Page<T> {
-  let start = 0;
-  if (token !== undefined && token !== "") {
-    const text = /^[A-Za-z0-9_-]{1,16}$/.test(token) ? Buffer.from(token, "base64url").toString("utf8") : "";
-    const decoded = /^\d{1,9}$/.test(text) ? Number(text) : -1;
-    if (decoded < 0) {
-      throw new ApiError("InvalidRequestException", "The pagination token is not valid");
-    }
-    start = decoded;
-  }
-  const size = pageSize ?? maxPage;
-  if (!Number.isInteger(size) || size < 1 || size > maxPage) {
-    throw new ApiError("InvalidRequestException", `Page size must be an integer from 1 to ${maxPage}`);
-  }
-  const items = all.slice(start, start + size);
-  const end = start + items.length;
-  return end < all.length ? { items, next: Buffer.from(String(end)).toString("base64url") } : { items };
-}
-
-export class Registry implements RegistryView {
+export class IotStore implements StoreView {
   readonly region: string;
   readonly accountId: string;
   private readonly statePath: string;
   private readonly detachDelayMs: number;
   private state: StateFile;
-  /** The last write queued or running. */
-  private saving: Promise<void> = Promise.resolve();
-  /** A queued write that has not taken its snapshot yet; later mutations ride along. */
-  private pendingWrite: Promise<void> | undefined;
-  /** The newest write that has taken its snapshot (running or finished). */
-  private lastWrite: Promise<void> = Promise.resolve();
+  private readonly file: StateFileWriter;
   private readonly listeners = new Set<() => void>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private closed = false;
 
-  constructor(options: RegistryOptions) {
+  constructor(options: IotStoreOptions) {
     this.region = options.region;
     this.accountId = options.accountId;
     this.statePath = join(options.stateDir, STATE_FILE);
     this.detachDelayMs = options.detachDelayMs ?? DETACH_DELAY_MS_DEFAULT;
-    this.state = this.load();
+    this.file = new StateFileWriter(this.statePath);
+    this.state = loadStateFile(this.statePath);
     // Detaches acknowledged before a restart still take effect on time.
     for (const link of this.state.thingPrincipals) {
       if (link.detachAtMs !== undefined) this.scheduleDetachNotice(link.detachAtMs);
     }
   }
 
-  private load(): StateFile {
-    if (!existsSync(this.statePath)) return emptyState();
-    const text = readFileSync(this.statePath, "utf8");
-    let parsed: StateFile;
-    try {
-      parsed = JSON.parse(text) as StateFile;
-    } catch (e) {
-      throw new ProvisionError(
-        "CONFIG",
-        `local AWS IoT state file is not valid JSON: ${(e as Error).message}`,
-        {
-          where: this.statePath,
-          hint: "move the file away to start with an empty registry (writes are atomic, so this is not a crash leftover)",
-          cause: e,
-        },
-      );
-    }
-    if (parsed?.formatVersion !== STATE_FORMAT_VERSION) {
-      throw new ProvisionError(
-        "CONFIG",
-        `local AWS IoT state file has format ${String(parsed?.formatVersion)}, this version reads ${STATE_FORMAT_VERSION}`,
-        {
-          where: this.statePath,
-          hint: "use the provision version that wrote it, or move the file away to start empty",
-        },
-      );
-    }
-    return { ...emptyState(), ...parsed };
-  }
-
-  /**
-   * Resolves once every mutation made so far is on disk. Group commit: while
-   * one write runs, all mutations made meanwhile share the next write, so
-   * concurrent requests cost one fsync, not one each.
-   */
+  /** Resolves once every mutation made so far is on disk (group commit: see state-file.ts). */
   private persist(): Promise<void> {
-    // A request still running when the service stopped must not write: another instance may own
-    // the state dir by now, and this stale snapshot would replace its acknowledged changes.
-    if (this.closed) {
-      return Promise.reject(new ApiError("ServiceUnavailableException", "The local AWS IoT has stopped"));
-    }
-    if (this.pendingWrite) return this.pendingWrite;
-    const write = this.saving.then(() => {
-      // The snapshot is taken now, synchronously: it holds every mutation whose
-      // caller joined this write, and later mutations queue a new one.
-      this.pendingWrite = undefined;
-      this.lastWrite = write;
-      return writeFileAtomic(this.statePath, JSON.stringify(this.state));
-    });
-    this.pendingWrite = write;
-    // A failed write must not poison later ones; the requests waiting on it report it.
-    this.saving = write.catch(() => {});
-    return write;
+    return this.file.persist(() => JSON.stringify(this.state));
   }
 
-  /**
-   * For a request that changes nothing: it must not be answered before an
-   * earlier request's change it confirms is on disk (a retry racing the
-   * first attempt's write). Retries the write when the last one failed.
-   */
-  private async durable(): Promise<void> {
-    try {
-      await (this.pendingWrite ?? this.lastWrite);
-    } catch {
-      await this.persist();
-    }
+  /** For a request that changes nothing: answered only once the change it confirms is on disk. */
+  private durable(): Promise<void> {
+    return this.file.durable(() => JSON.stringify(this.state));
   }
 
   /** Resolves once all acknowledged state is on disk; cancels pending detach notices. */
   async close(): Promise<void> {
-    this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    await this.saving;
+    await this.file.close();
   }
 
   private arn(kind: string, name: string): string {
@@ -260,7 +137,7 @@ export class Registry implements RegistryView {
     );
   }
 
-  // ---- RegistryView (read by the broker) ----
+  // ---- StoreView (read by the broker) ----
 
   getCertificate(certificateId: string): CertificateRecord | undefined {
     return this.state.certificates[certificateId];
@@ -415,10 +292,10 @@ export class Registry implements RegistryView {
   // ---- things ----
 
   private thingOrThrow(thingName: string): StoredThing {
-    if (!THING_NAME_RE.test(thingName)) {
+    if (!THING_NAME_PATTERN.test(thingName)) {
       throw new ApiError(
         "InvalidRequestException",
-        `thingName ${JSON.stringify(thingName)} must match [a-zA-Z0-9:_-]{1,128}`,
+        `thingName ${JSON.stringify(thingName)} must match ${THING_NAME_RULE}`,
       );
     }
     const t = this.state.things[thingName];
@@ -431,10 +308,10 @@ export class Registry implements RegistryView {
     attributes: Record<string, string>,
     thingTypeName: string | undefined,
   ): Promise<StoredThing> {
-    if (!THING_NAME_RE.test(thingName)) {
+    if (!THING_NAME_PATTERN.test(thingName)) {
       throw new ApiError(
         "InvalidRequestException",
-        `thingName ${JSON.stringify(thingName)} must match [a-zA-Z0-9:_-]{1,128}`,
+        `thingName ${JSON.stringify(thingName)} must match ${THING_NAME_RULE}`,
       );
     }
     if (thingTypeName !== undefined) {
@@ -471,10 +348,10 @@ export class Registry implements RegistryView {
   }
 
   async deleteThing(thingName: string, expectedVersion: number | undefined): Promise<void> {
-    if (!THING_NAME_RE.test(thingName)) {
+    if (!THING_NAME_PATTERN.test(thingName)) {
       throw new ApiError(
         "InvalidRequestException",
-        `thingName ${JSON.stringify(thingName)} must match [a-zA-Z0-9:_-]{1,128}`,
+        `thingName ${JSON.stringify(thingName)} must match ${THING_NAME_RULE}`,
       );
     }
     const t = this.state.things[thingName];
@@ -707,45 +584,5 @@ export class Registry implements RegistryView {
       things: Object.keys(this.state.things).length,
       policies: Object.keys(this.state.policies).length,
     };
-  }
-}
-
-function sortedRecord(r: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => a.localeCompare(b)));
-}
-
-/**
- * AWS rejects documents it cannot parse with MalformedPolicyException; the
- * broker evaluates the same document, so refuse what it could not read.
- */
-export function checkPolicyDocument(doc: unknown): void {
-  if (typeof doc !== "string" || doc.length === 0) {
-    throw new ApiError("MalformedPolicyException", "policyDocument is required");
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(doc);
-  } catch (e) {
-    throw new ApiError(
-      "MalformedPolicyException",
-      `Policy document is not valid JSON: ${(e as Error).message}`,
-    );
-  }
-  const statements = (parsed as { Statement?: unknown })?.Statement;
-  const list = Array.isArray(statements) ? statements : statements ? [statements] : [];
-  if (typeof parsed !== "object" || parsed === null || list.length === 0) {
-    throw new ApiError(
-      "MalformedPolicyException",
-      "Policy document must be an object with at least one Statement",
-    );
-  }
-  for (const [i, s] of list.entries()) {
-    const st = s as { Effect?: unknown; Action?: unknown; Resource?: unknown };
-    if (st?.Effect !== "Allow" && st?.Effect !== "Deny") {
-      throw new ApiError("MalformedPolicyException", `Statement ${i}: Effect must be "Allow" or "Deny"`);
-    }
-    if (st.Action === undefined || st.Resource === undefined) {
-      throw new ApiError("MalformedPolicyException", `Statement ${i}: Action and Resource are required`);
-    }
   }
 }
