@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalIot, startLocalIot } from "../src/local-iot/service.js";
-import { opensslCsr } from "./local-cloud.js";
+import { opensslCsr } from "./local-cloud.test-helper.js";
 
 const AWS_CLI = "/usr/bin/aws";
 const run = promisify(execFile);

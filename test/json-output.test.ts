@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT_CODES } from "../src/cli/exit-codes.js";
 import { ERROR_CODES } from "../src/errors.js";
 import { ensureTwinBuilt, startTwin, type Twin } from "../src/twin/index.js";
-import { fixedMqttPort, localArgs, runCli } from "./cli-helpers.js";
+import { fixedMqttPort, localArgs, runCli } from "./cli.test-helper.js";
 
 const schema = JSON.parse(readFileSync(resolve("docs/json-output.schema.json"), "utf8"));
 const validate = new Ajv2020({ allErrors: true, strict: false }).compile(schema);

@@ -50,7 +50,7 @@ function productFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
     .filter((e) => e.isFile() && e.name.endsWith(".ts"))
     .map((e) => join(e.parentPath, e.name))
-    .filter((f) => !/\.test\.ts$|\.test-helper\.ts$|test-support\.ts$/.test(f));
+    .filter((f) => !/\.test(-helper)?\.ts$/.test(f));
 }
 
 /** Every relative import of a file: static, re-exports and import(), with whether it is erased. */

@@ -12,8 +12,8 @@ import { provisionDevice } from "../src/provision/pipeline.js";
 import type { Progress } from "../src/provision/progress.js";
 import { explicitPorts } from "../src/station/index.js";
 import { ensureTwinBuilt, startTwin, startTwins, type Twin } from "../src/twin/index.js";
-import { activeUnattached as sharedActiveUnattached } from "./local-cloud.js";
-import { manifestRows, plan, type StationRig, startRig } from "./station-helpers.js";
+import { activeUnattached as sharedActiveUnattached } from "./local-cloud.test-helper.js";
+import { manifestRows, plan, type StationRig, startRig } from "./station.test-helper.js";
 
 let rig: StationRig;
 const twins: Twin[] = [];

@@ -100,8 +100,8 @@ export class TestCa {
   }
 }
 
-/** An in-memory registry for broker tests; mutate it with the methods, observe through StoreView. */
-export class FakeRegistry implements StoreView {
+/** An in-memory store for broker tests; mutate it with the methods, observe through StoreView. */
+export class FakeStore implements StoreView {
   readonly region: string;
   readonly accountId: string;
   private readonly certs = new Map<string, CertificateRecord>();
