@@ -17,6 +17,14 @@ export interface DeviceLinkOptions extends LineOptions {
   trace?: boolean;
 }
 
+/** The device the flags name, else the config file (its port and baud rate). */
+export function openConfiguredDevice(
+  opts: DeviceLinkOptions,
+  config: { port?: string; baud?: number },
+): Promise<DeviceSession> {
+  return openDevice({ ...opts, port: opts.port ?? config.port, baud: opts.baud ?? config.baud });
+}
+
 export async function openDevice(opts: DeviceLinkOptions): Promise<DeviceSession> {
   if (!opts.port) {
     throw new ProvisionError("PORT_NOT_GIVEN", "no serial port given", {

@@ -10,7 +10,7 @@ import { printable } from "../printable.js";
 import { throwIfInterrupted } from "../provision/interruption.js";
 import { type ProvisionResult, provisionDevice } from "../provision/pipeline.js";
 import { openTarget } from "../provision/target.js";
-import { openDevice } from "./device-link.js";
+import { openConfiguredDevice } from "./device-link.js";
 import { type JsonCommand, printDeviceResult } from "./json-output.js";
 import { buildPlan, loadConfig, type PlanFlags, type TargetFlags, targetOptions } from "./plan.js";
 
@@ -72,11 +72,7 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
   const progress = progressFor(opts);
   // Interruption points before each thing that is opened: a Ctrl-C right after start touches nothing.
   throwIfInterrupted(signal);
-  const session = await openDevice({
-    ...opts,
-    port: opts.port ?? config.port,
-    baud: opts.baud ?? config.baud,
-  });
+  const session = await openConfiguredDevice(opts, config);
   const closers: (() => Promise<void>)[] = [() => session.close()];
   try {
     throwIfInterrupted(signal);

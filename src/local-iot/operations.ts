@@ -50,6 +50,11 @@ function queryBool(q: URLSearchParams, name: string): boolean | undefined {
   );
 }
 
+/** marker, pageSize and isAscendingOrder of a List call (false unless given, as AWS). */
+function orderedPage(q: URLSearchParams): [string | undefined, number | undefined, boolean] {
+  return [queryStr(q, "marker"), queryInt(q, "pageSize"), queryBool(q, "isAscendingOrder") ?? false];
+}
+
 function queryInt(q: URLSearchParams, name: string): number | undefined {
   const v = q.get(name);
   if (v === null) return undefined;
@@ -188,11 +193,7 @@ export const ROUTES: Route[] = [
     return undefined;
   }),
   route("ListCertificates", "GET", "/certificates", async (req, ctx) => {
-    const page = ctx.store.listCertificates(
-      queryStr(req.query, "marker"),
-      queryInt(req.query, "pageSize"),
-      queryBool(req.query, "isAscendingOrder") ?? false,
-    );
+    const page = ctx.store.listCertificates(...orderedPage(req.query));
     return { certificates: page.items.map(certificateSummary), nextMarker: page.next };
   }),
   route("CreateThing", "POST", "/things/{thingName}", async (req, ctx) => {
@@ -269,11 +270,7 @@ export const ROUTES: Route[] = [
     return undefined;
   }),
   route("ListPolicies", "GET", "/policies", async (req, ctx) => {
-    const page = ctx.store.listPolicies(
-      queryStr(req.query, "marker"),
-      queryInt(req.query, "pageSize"),
-      queryBool(req.query, "isAscendingOrder") ?? false,
-    );
+    const page = ctx.store.listPolicies(...orderedPage(req.query));
     return { policies: page.items.map(policySummary), nextMarker: page.next };
   }),
   route("AttachPolicy", "PUT", "/target-policies/{policyName}", async (req, ctx) => {
