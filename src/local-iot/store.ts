@@ -13,29 +13,21 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { THING_NAME_PATTERN, THING_NAME_RULE } from "../cloud/iot-names.js";
 import { ApiError } from "./api-error.js";
-import {
-  CERT_ID_RE,
-  checkPolicyDocument,
-  type Page,
-  POLICY_NAME_RE,
-  paginate,
-  sortedRecord,
-} from "./rules.js";
+import { checkPolicyDocument, POLICY_NAME_RE, sortedRecord } from "./rules.js";
+import { StoreReads } from "./store-reads.js";
 
 export { checkPolicyDocument, type Page } from "./rules.js";
 
 import {
   loadStateFile,
   STATE_FILE,
-  type StateFile,
   StateFileWriter,
   type StoredCertificate,
   type StoredPolicy,
   type StoredThing,
-  type ThingPrincipalLink,
   type ThingPrincipalType,
 } from "./state-file.js";
-import type { CertificateRecord, CertificateStatus, PolicyRecord, StoreView } from "./types.js";
+import type { CertificateStatus } from "./types.js";
 
 export { STATE_FILE } from "./state-file.js";
 /** AWS IoT allows at most 10 policies attached to one target. */
@@ -58,23 +50,23 @@ export interface IotStoreOptions {
   detachDelayMs?: number;
 }
 
-export class IotStore implements StoreView {
-  readonly region: string;
-  readonly accountId: string;
+/**
+ * The store's writes: every change with AWS's rules, on disk before it is
+ * answered. The reads (what the broker asks, Describe and List calls) are
+ * in StoreReads.
+ */
+export class IotStore extends StoreReads {
   private readonly statePath: string;
   private readonly detachDelayMs: number;
-  private state: StateFile;
   private readonly file: StateFileWriter;
-  private readonly listeners = new Set<() => void>();
   private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(options: IotStoreOptions) {
-    this.region = options.region;
-    this.accountId = options.accountId;
-    this.statePath = join(options.stateDir, STATE_FILE);
+    const statePath = join(options.stateDir, STATE_FILE);
+    super(options.region, options.accountId, loadStateFile(statePath));
+    this.statePath = statePath;
     this.detachDelayMs = options.detachDelayMs ?? DETACH_DELAY_MS_DEFAULT;
     this.file = new StateFileWriter(this.statePath);
-    this.state = loadStateFile(this.statePath);
     // Detaches acknowledged before a restart still take effect on time.
     for (const link of this.state.thingPrincipals) {
       if (link.detachAtMs !== undefined) this.scheduleDetachNotice(link.detachAtMs);
@@ -98,20 +90,6 @@ export class IotStore implements StoreView {
     await this.file.close();
   }
 
-  private arn(kind: string, name: string): string {
-    return `arn:aws:iot:${this.region}:${this.accountId}:${kind}/${name}`;
-  }
-
-  private changed(): void {
-    for (const l of this.listeners) {
-      try {
-        l();
-      } catch {
-        // A broken listener must not break the control plane.
-      }
-    }
-  }
-
   private scheduleDetachNotice(atMs: number): void {
     const t = setTimeout(
       () => {
@@ -124,12 +102,6 @@ export class IotStore implements StoreView {
     this.timers.add(t);
   }
 
-  /** Links that are in effect now (a detach past its delay is gone). */
-  private liveLinks(): ThingPrincipalLink[] {
-    const now = Date.now();
-    return this.state.thingPrincipals.filter((l) => l.detachAtMs === undefined || l.detachAtMs > now);
-  }
-
   private purgeDetached(): void {
     const now = Date.now();
     this.state.thingPrincipals = this.state.thingPrincipals.filter(
@@ -137,66 +109,7 @@ export class IotStore implements StoreView {
     );
   }
 
-  // ---- StoreView (read by the broker) ----
-
-  getCertificate(certificateId: string): CertificateRecord | undefined {
-    return this.state.certificates[certificateId];
-  }
-
-  principalThings(certificateArn: string): string[] {
-    return this.liveLinks()
-      .filter((l) => l.principal === certificateArn)
-      .map((l) => l.thingName);
-  }
-
-  principalPolicies(certificateArn: string): PolicyRecord[] {
-    const out: PolicyRecord[] = [];
-    for (const [name, targets] of Object.entries(this.state.policyTargets)) {
-      const p = this.state.policies[name];
-      if (p && targets.includes(certificateArn)) out.push(p);
-    }
-    return out;
-  }
-
-  onChange(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
   // ---- certificates ----
-
-  private certByIdOrThrow(certificateId: string): StoredCertificate {
-    if (!CERT_ID_RE.test(certificateId)) {
-      throw new ApiError(
-        "InvalidRequestException",
-        `certificateId ${certificateId} is not 64 lowercase hex digits`,
-      );
-    }
-    const c = this.state.certificates[certificateId];
-    if (!c)
-      throw new ApiError("ResourceNotFoundException", `The certificate ${certificateId} does not exist`);
-    return c;
-  }
-
-  /** Certificate ARN -> record, for attach calls that name a principal. */
-  private certByArn(arn: string): StoredCertificate | undefined {
-    const m = /^arn:aws:iot:[^:]+:\d{12}:cert\/([0-9a-f]{64})$/.exec(arn);
-    if (!m?.[1]) return undefined;
-    const c = this.state.certificates[m[1]];
-    return c && c.certificateArn === arn ? c : undefined;
-  }
-
-  private certByArnOrThrow(arn: string, field: string): StoredCertificate {
-    if (!/^arn:aws:iot:[^:]+:\d{12}:cert\/[0-9a-f]{64}$/.test(arn)) {
-      throw new ApiError(
-        "InvalidRequestException",
-        `${field} ${arn} is not a certificate ARN (arn:aws:iot:REGION:ACCOUNT:cert/ID); the local service supports certificate principals only`,
-      );
-    }
-    const c = this.certByArn(arn);
-    if (!c) throw new ApiError("ResourceNotFoundException", `The certificate ${arn} does not exist`);
-    return c;
-  }
 
   async addCertificate(
     cert: { certificateId: string; certificatePem: string; notBefore: Date; notAfter: Date },
@@ -216,10 +129,6 @@ export class IotStore implements StoreView {
     this.state.certificates[record.certificateId] = record;
     await this.persist();
     return record;
-  }
-
-  describeCertificate(certificateId: string): StoredCertificate {
-    return this.certByIdOrThrow(certificateId);
   }
 
   async updateCertificate(certificateId: string, newStatus: string): Promise<void> {
@@ -275,33 +184,7 @@ export class IotStore implements StoreView {
     this.changed();
   }
 
-  listCertificates(
-    marker: string | undefined,
-    pageSize: number | undefined,
-    ascending: boolean,
-  ): Page<StoredCertificate> {
-    const all = Object.values(this.state.certificates).sort((a, b) =>
-      a.creationDate === b.creationDate
-        ? a.certificateId.localeCompare(b.certificateId)
-        : a.creationDate.localeCompare(b.creationDate),
-    );
-    if (!ascending) all.reverse();
-    return paginate(all, marker, pageSize, 250);
-  }
-
   // ---- things ----
-
-  private thingOrThrow(thingName: string): StoredThing {
-    if (!THING_NAME_PATTERN.test(thingName)) {
-      throw new ApiError(
-        "InvalidRequestException",
-        `thingName ${JSON.stringify(thingName)} must match ${THING_NAME_RULE}`,
-      );
-    }
-    const t = this.state.things[thingName];
-    if (!t) throw new ApiError("ResourceNotFoundException", `Thing ${thingName} cannot be found.`);
-    return t;
-  }
 
   async createThing(
     thingName: string,
@@ -343,10 +226,6 @@ export class IotStore implements StoreView {
     return thing;
   }
 
-  describeThing(thingName: string): StoredThing {
-    return this.thingOrThrow(thingName);
-  }
-
   async deleteThing(thingName: string, expectedVersion: number | undefined): Promise<void> {
     if (!THING_NAME_PATTERN.test(thingName)) {
       throw new ApiError(
@@ -374,43 +253,7 @@ export class IotStore implements StoreView {
     this.changed();
   }
 
-  listThings(filter: {
-    nextToken?: string;
-    maxResults?: number;
-    attributeName?: string;
-    attributeValue?: string;
-    usePrefixAttributeValue?: boolean;
-    thingTypeName?: string;
-  }): Page<StoredThing> {
-    let all = Object.values(this.state.things).sort((a, b) => a.thingName.localeCompare(b.thingName));
-    if (filter.thingTypeName !== undefined) all = [];
-    if (filter.attributeName !== undefined) {
-      const name = filter.attributeName;
-      all = all.filter((t) => {
-        const v = t.attributes[name];
-        if (v === undefined) return false;
-        if (filter.attributeValue === undefined) return true;
-        return filter.usePrefixAttributeValue
-          ? v.startsWith(filter.attributeValue)
-          : v === filter.attributeValue;
-      });
-    }
-    return paginate(all, filter.nextToken, filter.maxResults, 250);
-  }
-
   // ---- policies ----
-
-  private policyOrThrow(policyName: string): StoredPolicy {
-    if (!POLICY_NAME_RE.test(policyName)) {
-      throw new ApiError(
-        "InvalidRequestException",
-        `policyName ${JSON.stringify(policyName)} must match [\\w+=,.@-]{1,128}`,
-      );
-    }
-    const p = this.state.policies[policyName];
-    if (!p) throw new ApiError("ResourceNotFoundException", `Policy ${policyName} does not exist`);
-    return p;
-  }
 
   async createPolicy(policyName: string, policyDocument: string): Promise<StoredPolicy> {
     if (!POLICY_NAME_RE.test(policyName)) {
@@ -442,10 +285,6 @@ export class IotStore implements StoreView {
     return p;
   }
 
-  getPolicy(policyName: string): StoredPolicy {
-    return this.policyOrThrow(policyName);
-  }
-
   async deletePolicy(policyName: string): Promise<void> {
     this.policyOrThrow(policyName);
     const targets = this.state.policyTargets[policyName] ?? [];
@@ -458,16 +297,6 @@ export class IotStore implements StoreView {
     delete this.state.policies[policyName];
     delete this.state.policyTargets[policyName];
     await this.persist();
-  }
-
-  listPolicies(
-    marker: string | undefined,
-    pageSize: number | undefined,
-    ascending: boolean,
-  ): Page<StoredPolicy> {
-    const all = Object.values(this.state.policies).sort((a, b) => a.policyName.localeCompare(b.policyName));
-    if (!ascending) all.reverse();
-    return paginate(all, marker, pageSize, 250);
   }
 
   async attachPolicy(policyName: string, target: string): Promise<void> {
@@ -493,18 +322,6 @@ export class IotStore implements StoreView {
     this.state.policyTargets[policyName] = targets.filter((t) => t !== target);
     await this.persist();
     this.changed();
-  }
-
-  listAttachedPolicies(
-    target: string,
-    marker: string | undefined,
-    pageSize: number | undefined,
-  ): Page<StoredPolicy> {
-    const cert = this.certByArnOrThrow(target, "target");
-    const all = (this.principalPolicies(cert.certificateArn) as StoredPolicy[]).sort((a, b) =>
-      a.policyName.localeCompare(b.policyName),
-    );
-    return paginate(all, marker, pageSize, 250);
   }
 
   // ---- thing principals ----
@@ -553,36 +370,5 @@ export class IotStore implements StoreView {
     link.detachAtMs = Date.now() + this.detachDelayMs;
     await this.persist();
     this.scheduleDetachNotice(link.detachAtMs);
-  }
-
-  listThingPrincipals(
-    thingName: string,
-    nextToken: string | undefined,
-    maxResults: number | undefined,
-  ): Page<string> {
-    this.thingOrThrow(thingName);
-    const all = this.liveLinks()
-      .filter((l) => l.thingName === thingName)
-      .map((l) => l.principal)
-      .sort();
-    return paginate(all, nextToken, maxResults, 250);
-  }
-
-  listPrincipalThings(
-    principal: string,
-    nextToken: string | undefined,
-    maxResults: number | undefined,
-  ): Page<string> {
-    const cert = this.certByArnOrThrow(principal, "principal");
-    return paginate(this.principalThings(cert.certificateArn).sort(), nextToken, maxResults, 250);
-  }
-
-  /** Counts for the service's status line and tests. */
-  summary(): { certificates: number; things: number; policies: number } {
-    return {
-      certificates: Object.keys(this.state.certificates).length,
-      things: Object.keys(this.state.things).length,
-      policies: Object.keys(this.state.policies).length,
-    };
   }
 }
