@@ -27,16 +27,9 @@ import {
 import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import debugFactory from "debug";
 import { ProvisionError } from "../errors.js";
-import {
-  type AwsRegistryOptions,
-  envInt,
-  limitClient,
-  MAX_ATTEMPTS_DEFAULT,
-  RETRY_MODE_DEFAULT,
-} from "./aws-client.js";
-import { mapAwsError } from "./aws-errors.js";
+import { AwsIotCalls } from "./aws-calls.js";
+import type { AwsRegistryOptions } from "./aws-client.js";
 import { awsThingAttributes, canonicalJson } from "./aws-values.js";
-import { OperationRateLimiter } from "./rate-limits.js";
 import type {
   CertificateDescription,
   CertificateListEntry,
@@ -59,24 +52,10 @@ export const ENDPOINT_TYPE_ATS = "iot:Data-ATS";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export class AwsCloudRegistry implements CloudRegistry {
-  readonly client: IoTClient;
-  /**
-   * CreateCertificateFromCsr goes through its own client without SDK retries:
-   * the SDK would retry a 5xx or a lost answer, and a retried CSR issues a
-   * second certificate (REFERENCE.md). Only throttling, which AWS answers
-   * before doing anything, is retried, here.
-   */
-  readonly certificateClient: IoTClient;
+/** The AWS IoT registry's operations, in AWS's order for rollback; the SDK calls go through AwsIotCalls. */
+export class AwsCloudRegistry extends AwsIotCalls implements CloudRegistry {
   /** Policies found (or made) with the wanted document in this process, by name + canonical document. */
   private readonly knownPolicies = new Map<string, PolicyResult>();
-  readonly region: string;
-  readonly endpointDescription: string;
-  readonly maxAttempts: number;
-  readonly retryMode: string;
-  private readonly limiter: OperationRateLimiter | undefined;
-  /** Whether close() stops the limiter (false when the caller shares it). */
-  private readonly ownsLimiter: boolean;
   private readonly detachWait: Required<WaitOptions>;
 
   /** Use createAwsRegistry(), which resolves the region first. */
@@ -87,73 +66,11 @@ export class AwsCloudRegistry implements CloudRegistry {
     endpointDescription: string,
     options: AwsRegistryOptions,
   ) {
-    this.client = client;
-    this.certificateClient = certificateClient;
-    this.region = region;
-    this.endpointDescription = endpointDescription;
-    this.maxAttempts = options.maxAttempts ?? envInt("AWS_MAX_ATTEMPTS") ?? MAX_ATTEMPTS_DEFAULT;
-    this.retryMode = options.retryMode ?? process.env.AWS_RETRY_MODE ?? RETRY_MODE_DEFAULT;
-    const rateLimit = options.rateLimit;
-    this.ownsLimiter = !(rateLimit instanceof OperationRateLimiter);
-    this.limiter =
-      rateLimit === undefined || rateLimit === false
-        ? undefined
-        : rateLimit instanceof OperationRateLimiter
-          ? rateLimit
-          : new OperationRateLimiter({ tps: rateLimit === true ? {} : rateLimit });
-    if (this.limiter) {
-      limitClient(client, this.limiter);
-      limitClient(certificateClient, this.limiter);
-    }
+    super(client, certificateClient, region, endpointDescription, options);
     this.detachWait = {
       timeoutMs: options.detachWait?.timeoutMs ?? DETACH_WAIT_TIMEOUT_MS_DEFAULT,
       intervalMs: options.detachWait?.intervalMs ?? DETACH_POLL_INTERVAL_MS_DEFAULT,
     };
-  }
-
-  /** Runs one API call through the rate limiter and maps its errors. */
-  private async call<T>(operation: string, resource: string | undefined, fn: () => Promise<T>): Promise<T> {
-    const run = async () => {
-      const started = Date.now();
-      try {
-        const out = await fn();
-        debug("%s %s ok in %d ms", operation, resource ?? "", Date.now() - started);
-        return out;
-      } catch (e) {
-        debug(
-          "%s %s failed in %d ms: %s",
-          operation,
-          resource ?? "",
-          Date.now() - started,
-          (e as Error).name,
-        );
-        throw e;
-      }
-    };
-    try {
-      // The SDK middleware takes the turn; run() answers throttling.
-      return await (this.limiter ? this.limiter.run(operation, run) : run());
-    } catch (e) {
-      throw this.mapError(e, operation, resource);
-    }
-  }
-
-  private mapError(e: unknown, operation: string, resource?: string): ProvisionError {
-    return mapAwsError(e, { operation, endpoint: this.endpointDescription, resource });
-  }
-
-  /** Like call(), but a ResourceNotFoundException is the answer `undefined`. */
-  private async callOrNotFound<T>(
-    operation: string,
-    resource: string,
-    fn: () => Promise<T>,
-  ): Promise<T | undefined> {
-    try {
-      return await this.call(operation, resource, fn);
-    } catch (e) {
-      if (e instanceof ProvisionError && e.details.awsError === "ResourceNotFoundException") return undefined;
-      throw e;
-    }
   }
 
   async createCertificateFromCsr(csrPem: string, setAsActive: boolean): Promise<IssuedCertificate> {
@@ -335,25 +252,6 @@ export class AwsCloudRegistry implements CloudRegistry {
       }
       marker = page.nextMarker;
     } while (marker && out.length < maxItems);
-    return out;
-  }
-
-  /** Every item of a paginated list; a resource that is gone lists nothing. */
-  private async collect<P>(
-    operation: string,
-    resource: string,
-    fetch: (token: string | undefined) => Promise<P>,
-    page: (p: P) => { items: string[]; next: string | undefined },
-  ): Promise<string[]> {
-    const out: string[] = [];
-    let token: string | undefined;
-    do {
-      const answer = await this.callOrNotFound(operation, resource, () => fetch(token));
-      if (answer === undefined) return out;
-      const { items, next } = page(answer);
-      out.push(...items);
-      token = next;
-    } while (token);
     return out;
   }
 
