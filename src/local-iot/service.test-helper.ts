@@ -30,6 +30,13 @@ export interface TestService {
 }
 export const svc = {} as TestService;
 
+/** After a test restarted the service: its client, and the service the file's end stops. */
+export function replaceService(iot: LocalIot): IoTClient {
+  svc.iot = iot;
+  svc.client = newClient();
+  return svc.client;
+}
+
 /** Starts a control-plane-only local AWS IoT for the file's tests and hands it to `bind`. */
 export function useService(bind: (s: TestService) => void): void {
   beforeAll(async () => {

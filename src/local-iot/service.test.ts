@@ -34,13 +34,13 @@ import { describe, expect, it } from "vitest";
 import { type LocalIot, startLocalIot } from "./service.js";
 import {
   execFileAsync,
-  newClient,
   opensslCsr,
   P256,
   POLICY,
   REPO_ROOT,
   RSA2048,
   rejection,
+  replaceService,
   useService,
 } from "./service.test-helper.js";
 
@@ -366,7 +366,7 @@ describe("local AWS IoT control plane with the real SDK", () => {
     client.destroy();
     await iot.stop();
     iot = await startLocalIot({ stateDir, withoutBroker: true, detachDelayMs: 300 });
-    client = newClient();
+    client = replaceService(iot);
     expect(iot.credentials).toEqual(credentials);
     expect(iot.caPem).toBe(caPem);
     const after = {
