@@ -7,7 +7,7 @@ import {
   ListPoliciesCommand,
   ListThingsCommand,
 } from "@aws-sdk/client-iot";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalIot } from "./service.js";
 import { newClient, type RawResponse, raw, rejection, useService } from "./service.test-helper.js";
 
@@ -18,6 +18,13 @@ useService((s) => {
 });
 
 describe("malformed and unauthenticated requests", () => {
+  // The things a real client must still list after the garbage (the control-plane tests made two
+  // when both shared one service).
+  beforeAll(async () => {
+    for (const thingName of ["served-1", "served-2"])
+      await client.send(new CreateThingCommand({ thingName }));
+  });
+
   it("answers AWS-shaped errors for bad JSON, missing fields, unknown operations and bad signatures", async () => {
     const badJson = await raw("POST", "/policies/p-x", { body: "{not json" });
     expect([badJson.status, badJson.errorType]).toEqual([400, "InvalidRequestException"]);
