@@ -1,5 +1,6 @@
 /**
- * The cloud-side watcher of design steps 6 and 8: one MQTT connection with
+ * The cloud-side watcher (watch before the restart, done at the first
+ * counter message: docs/architecture.md): one MQTT connection with
  * its own client id (never a device's: a second connection with the same
  * client id would disconnect the device) that subscribes to each device's
  * topic and lifecycle events BEFORE the device restarts, then reports the

@@ -24,7 +24,7 @@ export class AwsIotCalls {
   /**
    * CreateCertificateFromCsr goes through its own client without SDK retries:
    * the SDK would retry a 5xx or a lost answer, and a retried CSR issues a
-   * second certificate (REFERENCE.md). Only throttling, which AWS answers
+   * second certificate (AWS IoT Developer Guide). Only throttling, which AWS answers
    * before doing anything, is retried, here.
    */
   readonly certificateClient: IoTClient;

@@ -179,7 +179,7 @@ export class FakeStore implements StoreView {
   }
 }
 
-/** The least-privilege policy of the AWS developer guide (REFERENCE.md), for a region and account. */
+/** The least-privilege policy of the AWS IoT Developer Guide, for a region and account. */
 export function leastPrivilegePolicy(region: string, accountId: string): object {
   const base = `arn:aws:iot:${region}:${accountId}`;
   // biome-ignore lint/suspicious/noTemplateCurlyInString: an AWS policy variable, kept literal
