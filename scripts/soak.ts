@@ -22,15 +22,15 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ensureTwinBuilt, startTwin, type Twin } from "../src/twin/index.js";
-import { type CliOptions, deviceStatus, fixedMqttPort, localArgs, runCli } from "../test/cli-helpers.js";
+import { type CliOptions, deviceStatus, fixedMqttPort, localArgs, runCli } from "../test/cli.test-helper.js";
 import {
   type AuditFindings,
   auditDevice,
   auditLocalIot,
   type DeviceClaim,
   violations,
-} from "../test/iot-audit.js";
-import { iotClient } from "../test/local-iot-process.js";
+} from "../test/iot-audit.test-helper.js";
+import { iotClient } from "../test/local-iot-process.test-helper.js";
 import { drawFault, type Fault, random, SERIAL_DROP_PPM } from "./soak/faults.js";
 import { markdown, type RunRecord, type SoakReport } from "./soak/report.js";
 import { SoakService } from "./soak/service.js";

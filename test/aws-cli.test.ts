@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalIot, startLocalIot } from "../src/local-iot/service.js";
-import { opensslCsr } from "./local-cloud.js";
+import { opensslCsr } from "./local-cloud.test-helper.js";
 
 const AWS_CLI = "/usr/bin/aws";
 const run = promisify(execFile);
@@ -93,7 +93,7 @@ describe("Debian's AWS CLI against the local AWS IoT", () => {
       (await aws(["iot", "list-thing-principals", "--thing-name", "cli-thing"])).stdout,
     ) as { principals: string[] };
     expect(principals.principals).toEqual([cert.certificateArn]);
-    expect(iot.registry.getCertificate(cert.certificateId)?.status).toBe("ACTIVE");
-    expect(iot.registry.principalThings(cert.certificateArn)).toEqual(["cli-thing"]);
+    expect(iot.store.getCertificate(cert.certificateId)?.status).toBe("ACTIVE");
+    expect(iot.store.principalThings(cert.certificateArn)).toEqual(["cli-thing"]);
   }, 90_000);
 });

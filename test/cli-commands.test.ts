@@ -15,7 +15,7 @@ import { startLocalIot } from "../src/local-iot/service.js";
 import { targetForLocalIot } from "../src/provision/target.js";
 import { leastPrivilegePolicy } from "../src/registry/index.js";
 import { ensureTwinBuilt, startTwin, type Twin } from "../src/twin/index.js";
-import { fixedMqttPort, localArgs, runCli } from "./cli-helpers.js";
+import { fixedMqttPort, localArgs, runCli } from "./cli.test-helper.js";
 
 let dir: string;
 

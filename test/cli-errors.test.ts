@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createProgress } from "../src/cli/progress.js";
 import { openDevice } from "../src/commands/device-link.js";
@@ -22,9 +22,8 @@ import { targetForLocalIot } from "../src/provision/target.js";
 import { TOPIC_DEFAULT } from "../src/registry/index.js";
 import { openSerialTransport } from "../src/transport/index.js";
 import { ensureTwinBuilt, startTwin, type Twin } from "../src/twin/index.js";
-import { localArgs, runCli, WITHOUT_FILE_OVERRIDE } from "./cli-helpers.js";
+import { BIN, localArgs, runCli, WITHOUT_FILE_OVERRIDE } from "./cli.test-helper.js";
 
-const BIN = resolve("bin/provision.js");
 let dir: string;
 
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { cwd: dir, env });

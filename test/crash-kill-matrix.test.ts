@@ -13,10 +13,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ledgerState } from "../src/ledger/index.js";
 import type { Twin } from "../src/twin/index.js";
-import { DEVICE_STATE, deviceStatus, runCli } from "./cli-helpers.js";
-import { auditLocalIot, type DeviceClaim, violations } from "./iot-audit.js";
-import { type ServiceFixture, serviceFixture } from "./local-iot-process.js";
-import { STEP_LINES as STEPS } from "./step-lines.js";
+import { DEVICE_STATE, deviceStatus, runCli } from "./cli.test-helper.js";
+import { auditLocalIot, type DeviceClaim, violations } from "./iot-audit.test-helper.js";
+import { type ServiceFixture, serviceFixture } from "./local-iot-process.test-helper.js";
+import { STEP_LINES as STEPS } from "./step-lines.test-helper.js";
 
 type Tool = "provision" | "station";
 

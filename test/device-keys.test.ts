@@ -22,8 +22,13 @@ import {
 } from "../src/protocol/index.js";
 import type { DeviceSession } from "../src/session/index.js";
 import { startTwin, type Twin } from "../src/twin/index.js";
-import { DEVICE_KINDS, type DeviceKind, IDF_LINUX_BUILD_TIMEOUT_MS, writeKeyPem } from "./device-kinds.js";
-import { derToPem, openssl, opensslBuffer, openTwinSession, TestCa, tempDir } from "./twin-helpers.js";
+import {
+  DEVICE_KINDS,
+  type DeviceKind,
+  IDF_LINUX_BUILD_TIMEOUT_MS,
+  writeKeyPem,
+} from "./device-kinds.test-helper.js";
+import { derToPem, openssl, opensslBuffer, openTwinSession, TestCa, tempDir } from "./twin.test-helper.js";
 
 let base: { path: string; remove: () => Promise<void> };
 let ca: TestCa;

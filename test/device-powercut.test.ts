@@ -16,8 +16,8 @@ import {
   type StatusAnswer,
   sha256,
 } from "../src/protocol/index.js";
-import { DEVICE_KINDS, IDF_LINUX_BUILD_TIMEOUT_MS } from "./device-kinds.js";
-import { openTwinSession, TestCa, tempDir } from "./twin-helpers.js";
+import { DEVICE_KINDS, IDF_LINUX_BUILD_TIMEOUT_MS } from "./device-kinds.test-helper.js";
+import { openTwinSession, TestCa, tempDir } from "./twin.test-helper.js";
 
 const CUTS = 50;
 let base: { path: string; remove: () => Promise<void> };

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { terminalControls } from "../src/printable.js";
-import { runCli } from "./cli-helpers.js";
+import { runCli } from "./cli.test-helper.js";
 
 let dir: string;
 let device: ChildProcess;

@@ -13,8 +13,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalIot } from "../src/local-iot/service.js";
 import { targetForLocalIot } from "../src/provision/target.js";
-import { fixedMqttPort, localArgs, runCli } from "./cli-helpers.js";
-import { DEVICE_KINDS, IDF_LINUX_BUILD_TIMEOUT_MS, IDF_LINUX_KINDS } from "./device-kinds.js";
+import { fixedMqttPort, localArgs, runCli } from "./cli.test-helper.js";
+import { DEVICE_KINDS, IDF_LINUX_BUILD_TIMEOUT_MS, IDF_LINUX_KINDS } from "./device-kinds.test-helper.js";
 
 const dir = mkdtempSync(join(tmpdir(), "idf-linux-device-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCK_FILE, lockHolder } from "../src/local-iot/lock.js";
 import { startLocalIot } from "../src/local-iot/service.js";
 import { ensureTwinBuilt, startTwin, type Twin } from "../src/twin/index.js";
-import { fixedMqttPort, runCli } from "./cli-helpers.js";
-import { iotClient, startLocalIotProcess } from "./local-iot-process.js";
+import { fixedMqttPort, runCli } from "./cli.test-helper.js";
+import { iotClient, startLocalIotProcess } from "./local-iot-process.test-helper.js";
 
 let dir: string;
 const twins: Twin[] = [];

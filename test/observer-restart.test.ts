@@ -13,7 +13,7 @@ import {
   TOPIC_DEFAULT,
   topicForThing,
 } from "../src/registry/index.js";
-import { opensslCsr } from "./local-cloud.js";
+import { opensslCsr } from "./local-cloud.test-helper.js";
 
 let dir: string;
 let iot: LocalIot;

@@ -8,7 +8,7 @@ import type { CloudTarget } from "../src/provision/target.js";
 import { DeviceSession } from "../src/session/index.js";
 import { openSerialTransport, type Transport } from "../src/transport/index.js";
 import { ensureTwinBuilt, startTwin } from "../src/twin/index.js";
-import { type LocalCloud, openLocalCloud, quietProgress, testPlan } from "./local-cloud.js";
+import { type LocalCloud, openLocalCloud, quietProgress, testPlan } from "./local-cloud.test-helper.js";
 
 let dir: string;
 let target: CloudTarget;

@@ -19,7 +19,7 @@ import type { CloudTarget } from "../src/provision/target.js";
 import { FakeDevice } from "../src/session/fake-device.test-helper.js";
 import { DeviceSession } from "../src/session/index.js";
 import { createMemoryTransportPair } from "../src/transport/index.js";
-import { type LocalCloud, openLocalCloud, testPlan } from "./local-cloud.js";
+import { type LocalCloud, openLocalCloud, testPlan } from "./local-cloud.test-helper.js";
 
 let dir: string;
 let iot: LocalIot;

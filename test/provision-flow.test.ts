@@ -16,7 +16,7 @@ import {
   quietProgress,
   activeUnattached as sharedActiveUnattached,
   testPlan,
-} from "./local-cloud.js";
+} from "./local-cloud.test-helper.js";
 
 let dir: string;
 let iot: LocalIot;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OperationRateLimiter } from "../src/registry/rate-limits.js";
 import { openRateStore, parseRateStoreUrl, type RateStore } from "../src/registry/rate-store.js";
 import { RedisPacer } from "../src/registry/redis-pacer.js";
-import { freePort, type RedisServer, startRedis } from "./redis-server.js";
+import { freePort, type RedisServer, startRedis } from "./redis-server.test-helper.js";
 
 let redis: RedisServer;
 

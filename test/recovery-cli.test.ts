@@ -10,9 +10,9 @@ import { DescribeCertificateCommand, ListThingPrincipalsCommand } from "@aws-sdk
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ledgerState } from "../src/ledger/index.js";
 import type { Twin } from "../src/twin/index.js";
-import { type CliOptions, DEVICE_STATE, deviceStatus, runCli } from "./cli-helpers.js";
-import { auditLocalIot, violations } from "./iot-audit.js";
-import { type ServiceFixture, serviceFixture } from "./local-iot-process.js";
+import { type CliOptions, DEVICE_STATE, deviceStatus, runCli } from "./cli.test-helper.js";
+import { auditLocalIot, violations } from "./iot-audit.test-helper.js";
+import { type ServiceFixture, serviceFixture } from "./local-iot-process.test-helper.js";
 
 let fx: ServiceFixture;
 

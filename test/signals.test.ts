@@ -10,9 +10,13 @@ import { ListThingPrincipalsCommand } from "@aws-sdk/client-iot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ledgerState } from "../src/ledger/index.js";
 import { lockHolder } from "../src/local-iot/lock.js";
-import { DEVICE_STATE, deviceState, runCli } from "./cli-helpers.js";
-import { auditLocalIot, violations } from "./iot-audit.js";
-import { type ServiceFixture, serviceFixture, startLocalIotProcess } from "./local-iot-process.js";
+import { DEVICE_STATE, deviceState, runCli } from "./cli.test-helper.js";
+import { auditLocalIot, violations } from "./iot-audit.test-helper.js";
+import {
+  type ServiceFixture,
+  serviceFixture,
+  startLocalIotProcess,
+} from "./local-iot-process.test-helper.js";
 
 let fx: ServiceFixture;
 

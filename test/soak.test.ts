@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from "vitest";
 import type { SoakReport } from "../scripts/soak/report.js";
-import { runCli } from "./cli-helpers.js";
-import { violations } from "./iot-audit.js";
+import { runCli } from "./cli.test-helper.js";
+import { violations } from "./iot-audit.test-helper.js";
 
 const RUNS = 50;
 

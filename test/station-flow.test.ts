@@ -15,7 +15,7 @@ import {
   type StationRig,
   sampleRequestRates,
   startRig,
-} from "./station-helpers.js";
+} from "./station.test-helper.js";
 
 const N = Number(process.env.STATION_TEST_DEVICES ?? 32);
 let rig: StationRig;

@@ -6,14 +6,14 @@
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Progress } from "../src/cli/progress.js";
 import { openDevice } from "../src/commands/device-link.js";
 import { Ledger, ledgerState } from "../src/ledger/index.js";
 import { provisionDevice } from "../src/provision/pipeline.js";
+import type { Progress } from "../src/provision/progress.js";
 import { explicitPorts } from "../src/station/index.js";
 import { ensureTwinBuilt, startTwin, startTwins, type Twin } from "../src/twin/index.js";
-import { activeUnattached as sharedActiveUnattached } from "./local-cloud.js";
-import { manifestRows, plan, type StationRig, startRig } from "./station-helpers.js";
+import { activeUnattached as sharedActiveUnattached } from "./local-cloud.test-helper.js";
+import { manifestRows, plan, type StationRig, startRig } from "./station.test-helper.js";
 
 let rig: StationRig;
 const twins: Twin[] = [];

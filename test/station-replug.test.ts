@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PortEvent, PortSource } from "../src/station/index.js";
 import { ensureTwinBuilt, startTwin, type Twin } from "../src/twin/index.js";
-import { type StationRig, startRig } from "./station-helpers.js";
+import { type StationRig, startRig } from "./station.test-helper.js";
 
 let rig: StationRig;
 const twins: Twin[] = [];

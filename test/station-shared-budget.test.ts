@@ -17,9 +17,9 @@ import { describeForClients, type LocalIot, startLocalIot } from "../src/local-i
 import { RATE_HEADROOM } from "../src/station/rate-plan.js";
 import { sampleRequestRates } from "../src/station/request-rates.js";
 import { ensureTwinBuilt, startTwins, type Twin } from "../src/twin/index.js";
-import { runCli } from "./cli-helpers.js";
-import { type RedisServer, startRedis } from "./redis-server.js";
-import { loadedMachineQuotas, manifestRows } from "./station-helpers.js";
+import { runCli } from "./cli.test-helper.js";
+import { type RedisServer, startRedis } from "./redis-server.test-helper.js";
+import { loadedMachineQuotas, manifestRows } from "./station.test-helper.js";
 
 const QUOTA = 5;
 /**

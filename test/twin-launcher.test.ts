@@ -13,7 +13,7 @@ import {
   startTwins,
   TWIN_BINARY,
 } from "../src/twin/index.js";
-import { openTwinSession, tempDir } from "./twin-helpers.js";
+import { openTwinSession, tempDir } from "./twin.test-helper.js";
 
 let base: { path: string; remove: () => Promise<void> };
 beforeAll(async () => {

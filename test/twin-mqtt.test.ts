@@ -13,7 +13,7 @@ import mqtt from "mqtt";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { DEVICE_STATE, type DeviceEvent, EVENT_CODE, KEY_STORE, KEY_TYPE } from "../src/protocol/index.js";
 import { startTwin } from "../src/twin/index.js";
-import { openTwinSession, TestCa, tempDir } from "./twin-helpers.js";
+import { openTwinSession, TestCa, tempDir } from "./twin.test-helper.js";
 
 const MOSQUITTO = "/usr/sbin/mosquitto";
 let base: { path: string; remove: () => Promise<void> };

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalIot, startLocalIot } from "../src/local-iot/service.js";
 import { ensureTwinBuilt, startTwin, type Twin } from "../src/twin/index.js";
-import { DEVICE_STATE, deviceState, runCli } from "./cli-helpers.js";
+import { DEVICE_STATE, deviceState, runCli } from "./cli.test-helper.js";
 
 let dir: string;
 let iot: LocalIot;

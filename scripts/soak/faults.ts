@@ -5,7 +5,7 @@
  * whole first run; a noisy line stays for the reruns too.
  */
 import { type FaultConfig, seededRandom } from "../../src/local-iot/faults.js";
-import { STEP_LINES, type StepLine } from "../../test/step-lines.js";
+import { STEP_LINES, type StepLine } from "../../test/step-lines.test-helper.js";
 
 export type FaultKind =
   | "none"

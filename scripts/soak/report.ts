@@ -2,7 +2,7 @@
  * What the soak counts, per fault type and in total, and how it prints it
  * (a Markdown table for docs/reliability.md, or JSON).
  */
-import type { AuditFindings } from "../../test/iot-audit.js";
+import type { AuditFindings } from "../../test/iot-audit.test-helper.js";
 import type { FaultKind } from "./faults.js";
 
 export interface RunRecord {

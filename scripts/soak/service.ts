@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface, type Interface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { FaultConfig } from "../../src/local-iot/faults.js";
-import type { LocalIotInfo } from "../../test/local-iot-process.js";
+import type { LocalIotInfo } from "../../test/local-iot-process.test-helper.js";
 
 const CHILD = fileURLToPath(new URL("./iot-child.ts", import.meta.url));
 

@@ -7,11 +7,12 @@
  * paths, and boards/schema.json (scripts/gen-board-schema.ts).
  */
 import { z } from "zod";
+import { KEY_STORE_NAME_LIST, KEY_TYPE_NAME_LIST } from "../protocol/constants.js";
 
 /** "linux" is ESP-IDF's linux target (the port built for this host); "host" is the device twin. */
 export const CHIPS = ["esp32", "esp32s2", "esp32s3", "esp32c3", "esp32c6", "linux", "host"] as const;
-export const KEY_STORES = ["nvs", "nvs-encrypted", "ds", "atecc608", "file"] as const;
-export const KEY_TYPES = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"] as const;
+export const KEY_STORES = KEY_STORE_NAME_LIST;
+export const KEY_TYPES = KEY_TYPE_NAME_LIST;
 export const RSA_KEY_TYPES: readonly KeyType[] = ["rsa-2048", "rsa-3072"];
 
 export type Chip = (typeof CHIPS)[number];

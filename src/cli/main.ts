@@ -4,8 +4,9 @@
  * into an exit status. Commands throw; they never call process.exit.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
+import { printFailure } from "../commands/json-output.js";
 import { asProvisionError, ProvisionError } from "../errors.js";
-import { safeJson } from "../printable.js";
+import { KEY_STORE_NAME_LIST, KEY_TYPE_NAME_LIST } from "../protocol/constants.js";
 import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
 import { exitCodeFor, exitStatusOf } from "./exit-codes.js";
 import { installInterruptHandler, interrupt } from "./interrupt.js";
@@ -16,6 +17,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const program = new Command();
 let jsonMode = false;
+/** The command running, as `--json` output names it ("provision", "verify", "firmware render", ...). */
+let commandName = "provision";
 
 // Commander exits 1 on a bad flag, which the README reserves for internal errors; usage errors are 2.
 // Set before the subcommands are made: they copy it.
@@ -24,7 +27,7 @@ program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : exitCodeFor(
 function fail(e: unknown): never {
   const err = asProvisionError(e);
   if (jsonMode) {
-    process.stdout.write(`${safeJson({ ok: false, error: err.toJSON() })}\n`);
+    printFailure(commandName, err);
   }
   process.stderr.write(`provision: ${err.describe()}\n`);
   if (err.code === "INTERNAL" && err.cause instanceof Error && err.cause.stack) {
@@ -79,8 +82,8 @@ function parseLocalPorts(v: string): { controlPlane: number; mqtts: number; wss:
   return { controlPlane: n[0] ?? 0, mqtts: n[1] ?? 0, wss: n[2] ?? 0 };
 }
 
-const KEY_TYPES = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"];
-const KEY_STORES = ["nvs", "nvs-encrypted", "ds", "atecc608", "file"];
+const KEY_TYPES: string[] = KEY_TYPE_NAME_LIST;
+const KEY_STORES: string[] = KEY_STORE_NAME_LIST;
 
 /** Key and CSR subject flags (provision, station, csr). */
 function keyOptions(cmd: Command): Command {
@@ -158,6 +161,13 @@ program
   // Flags after a subcommand belong to it (both the default command and `verify` have --port).
   .enablePositionalOptions()
   .showHelpAfterError();
+
+// The command's name for --json output: "provision" for the default command, else "verify", "firmware render", ...
+program.hook("preAction", (_root, action) => {
+  const names: string[] = [];
+  for (let c: Command | null = action; c?.parent; c = c.parent) names.unshift(c.name());
+  commandName = names.length > 0 ? names.join(" ") : "provision";
+});
 
 planOptions(cloudOptions(deviceOptions(program)))
   .option("--force", "rotate: new key and certificate even if the device is provisioned")
@@ -324,9 +334,7 @@ program
 program
   .command("demo")
   .description("provision a device twin against a local AWS IoT: no hardware, no AWS account")
-  .addOption(
-    new Option("--key-type <type>", "key type").choices(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"]),
-  )
+  .addOption(new Option("--key-type <type>", "key type").choices(KEY_TYPES))
   .option("--state-dir <dir>", "where the demo keeps its state (default: a new temp dir)")
   .option("--json", "print one JSON result object on stdout")
   .action(run(async () => (await import("../commands/demo.js")).demoCommand));

@@ -4,18 +4,7 @@
  * a port list). Timings are kept for the JSON result too.
  */
 import { printable } from "../printable.js";
-
-export interface StepTiming {
-  step: string;
-  ms: number;
-  ok: boolean;
-}
-
-export interface Progress {
-  step<T>(name: string, label: string, run: () => Promise<T>, describe?: (r: T) => string): Promise<T>;
-  info(text: string): void;
-  readonly timings: StepTiming[];
-}
+import type { Progress, StepTiming } from "../provision/progress.js";
 
 export interface ProgressOptions {
   quiet?: boolean;

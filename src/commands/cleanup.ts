@@ -2,8 +2,9 @@ import { existsSync } from "node:fs";
 import { interrupt } from "../cli/interrupt.js";
 import { ProvisionError } from "../errors.js";
 import { type CleanupReport, cleanupFromLedger } from "../ledger/index.js";
-import { printable, safeJson } from "../printable.js";
+import { printable } from "../printable.js";
 import { openTarget, type TargetOptions } from "../provision/target.js";
+import { printCleanupReport } from "./json-output.js";
 
 export interface CleanupCommandOptions extends TargetOptions {
   ledger: string;
@@ -43,23 +44,26 @@ export async function cleanupCommand(opts: CleanupCommandOptions): Promise<void>
       hint: "give --ledger the file the provisioning runs wrote (their --ledger or the config's ledger)",
     });
   }
+  const started = performance.now();
   const target = await openTarget(opts, (text) => process.stderr.write(`${printable(text)}\n`));
   try {
     const report = await cleanupFromLedger(target.registry, opts.ledger, {
       includeUncommitted: opts.includeUncommitted,
       signal: interrupt.signal,
     });
+    const failure =
+      report.failed.length > 0
+        ? new ProvisionError("ROLLBACK_INCOMPLETE", `${report.failed.length} run(s) could not be cleaned`, {
+            where: opts.ledger,
+            hint: "fix the cause shown above and run cleanup again; it is safe to repeat",
+          })
+        : undefined;
     if (opts.json) {
-      process.stdout.write(`${safeJson({ ok: report.failed.length === 0, ...report })}\n`);
+      printCleanupReport(report, { cleanup: Math.round(performance.now() - started) }, failure);
     } else {
       process.stderr.write(`${cleanupText(report).map(printable).join("\n")}\n`);
     }
-    if (report.failed.length > 0) {
-      throw new ProvisionError("ROLLBACK_INCOMPLETE", `${report.failed.length} run(s) could not be cleaned`, {
-        where: opts.ledger,
-        hint: "fix the cause shown above and run cleanup again; it is safe to repeat",
-      });
-    }
+    if (failure) throw failure;
   } finally {
     await target.close();
   }

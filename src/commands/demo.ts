@@ -68,7 +68,7 @@ export async function demoCommand(opts: DemoCommandOptions): Promise<void> {
       { session, target, ledger, observer, progress, signal: interrupt.signal },
       plan,
     );
-    printResult(result, timingsObject(progress.timings), opts.json);
+    printResult("demo", result, timingsObject(progress.timings), opts.json);
   } finally {
     for (const close of closers.reverse()) await close().catch(() => undefined);
   }

@@ -1,12 +1,55 @@
+import type { KeyStoreKind } from "../boards/index.js";
 import { getBoard } from "../boards/index.js";
 import { ProvisionError } from "../errors.js";
-import { idfSelection } from "../firmware/idf.js";
+import { checkIdfVersion, idfSelection, readIdfVersion } from "../firmware/idf.js";
 import { ensureIdfLinuxBuilt, IDF_LINUX_BOARD } from "../firmware/idf-linux.js";
-import { type FirmwareRenderCommandOptions, firmwareRenderCommand as render } from "../firmware/render.js";
+import { renderFirmware } from "../firmware/render.js";
 import { ensureTwinBuilt } from "../twin/index.js";
 
+export interface FirmwareRenderCommandOptions {
+  board: string;
+  out: string;
+  overwrite?: boolean;
+  keyStore?: KeyStoreKind;
+  json?: boolean;
+}
+
+/**
+ * `provision firmware render --board <id> --out <dir>`: renders, prints the
+ * file list (stdout) and the next steps (stderr, as all human progress).
+ */
 export async function firmwareRenderCommand(opts: FirmwareRenderCommandOptions): Promise<void> {
-  await render(opts);
+  // The render's own version check: with ESP-IDF's environment set, refuse what that version cannot build now.
+  const idfPath = process.env.IDF_PATH;
+  const idfVersion = idfPath ? readIdfVersion(idfPath) : undefined;
+  const warning = idfVersion ? checkIdfVersion(idfVersion, idfPath ?? "IDF_PATH") : "";
+  const result = renderFirmware({
+    boardId: opts.board,
+    outDir: opts.out,
+    overwrite: opts.overwrite,
+    keyStore: opts.keyStore,
+    idfVersion,
+  });
+  if (opts.json) {
+    process.stdout.write(
+      `${JSON.stringify({ board: result.board.id, outDir: result.outDir, files: result.files })}\n`,
+    );
+  } else {
+    for (const f of result.files) process.stdout.write(`${f}\n`);
+  }
+  process.stderr.write(
+    [
+      `rendered ${result.files.length} files for ${result.board.name} (${result.board.id}) into ${result.outDir}`,
+      ...(warning ? [`warning: ${warning}`] : []),
+      idfVersion
+        ? `next steps (ESP-IDF v${idfVersion.text} from IDF_PATH):`
+        : "next steps (ESP-IDF v5.2-v5.5 or v6.0; run ESP-IDF's export.sh first):",
+      `  cd ${result.outDir}`,
+      `  idf.py set-target ${result.board.chip} && idf.py build flash monitor`,
+      `  provision --port <serial port> --board ${result.board.id}`,
+      "",
+    ].join("\n"),
+  );
 }
 
 /**

@@ -6,11 +6,12 @@ import { getBoard } from "../boards/index.js";
 import { beforeForcedExit, interrupt } from "../cli/interrupt.js";
 import { progressFor, timingsObject } from "../cli/progress.js";
 import { Ledger } from "../ledger/index.js";
-import { printable, safeJson } from "../printable.js";
+import { printable } from "../printable.js";
 import { throwIfInterrupted } from "../provision/interruption.js";
 import { type ProvisionResult, provisionDevice } from "../provision/pipeline.js";
 import { openTarget } from "../provision/target.js";
-import { openDevice } from "./device-link.js";
+import { openConfiguredDevice } from "./device-link.js";
+import { type JsonCommand, printDeviceResult } from "./json-output.js";
 import { buildPlan, loadConfig, type PlanFlags, type TargetFlags, targetOptions } from "./plan.js";
 
 export const LEDGER_FILE_DEFAULT = "provision-ledger.jsonl";
@@ -22,12 +23,13 @@ export interface ProvisionCommandOptions extends PlanFlags, TargetFlags {
 }
 
 export function printResult(
+  command: JsonCommand,
   result: ProvisionResult,
   timings: Record<string, number>,
   json: boolean | undefined,
 ) {
   if (json) {
-    process.stdout.write(`${safeJson({ ...result, timingsMs: timings })}\n`);
+    printDeviceResult(command, result, timings);
     return;
   }
   const total = Object.values(timings).reduce((a, b) => a + b, 0);
@@ -70,11 +72,7 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
   const progress = progressFor(opts);
   // Interruption points before each thing that is opened: a Ctrl-C right after start touches nothing.
   throwIfInterrupted(signal);
-  const session = await openDevice({
-    ...opts,
-    port: opts.port ?? config.port,
-    baud: opts.baud ?? config.baud,
-  });
+  const session = await openConfiguredDevice(opts, config);
   const closers: (() => Promise<void>)[] = [() => session.close()];
   try {
     throwIfInterrupted(signal);
@@ -89,7 +87,7 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
     );
     closers.push(() => observer.close());
     const result = await provisionDevice({ session, target, ledger, observer, progress, signal }, plan);
-    printResult(result, timingsObject(progress.timings), opts.json);
+    printResult("provision", result, timingsObject(progress.timings), opts.json);
   } finally {
     for (const close of closers.reverse()) await close().catch(() => undefined);
   }

@@ -9,7 +9,7 @@ import { hostname } from "node:os";
 import { getBoard } from "../boards/index.js";
 import { interrupt } from "../cli/interrupt.js";
 import { ProvisionError } from "../errors.js";
-import { printable, safeJson } from "../printable.js";
+import { printable } from "../printable.js";
 import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
 import { openTarget } from "../provision/target.js";
 import { OperationRateLimiter } from "../registry/rate-limits.js";
@@ -26,6 +26,7 @@ import {
   watchPorts,
 } from "../station/index.js";
 import { describeRatePlan, parseQuotaOverrides, planRates } from "../station/rate-plan.js";
+import { printStationLine } from "./json-output.js";
 import { buildPlan, loadConfig, type PlanFlags, targetOptions } from "./plan.js";
 import { LEDGER_FILE_DEFAULT, openLedger } from "./provision.js";
 
@@ -146,7 +147,7 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
       onSlotChange: (slot) => view?.slotChanged(slot),
       onInfo: info,
       onDevice: (record) => {
-        if (opts.json) process.stdout.write(`${safeJson(record)}\n`);
+        if (opts.json) printStationLine(record);
       },
     });
     view = new LiveView(station);

@@ -8,7 +8,7 @@ import { progressFor, timingsObject } from "../cli/progress.js";
 import { throwIfInterrupted } from "../provision/interruption.js";
 import { FIRST_PUBLISH_TIMEOUT_MS_DEFAULT, verifyProvisioned } from "../provision/pipeline.js";
 import { openTarget, type TargetOptions } from "../provision/target.js";
-import { type DeviceLinkOptions, openDevice } from "./device-link.js";
+import { type DeviceLinkOptions, openConfiguredDevice } from "./device-link.js";
 import { loadConfig, targetOptions } from "./plan.js";
 import { printResult } from "./provision.js";
 
@@ -23,11 +23,7 @@ export async function verifyCommand(opts: VerifyCommandOptions): Promise<void> {
   const progress = progressFor(opts);
   const signal = interrupt.signal;
   throwIfInterrupted(signal);
-  const session = await openDevice({
-    ...opts,
-    port: opts.port ?? config.port,
-    baud: opts.baud ?? config.baud,
-  });
+  const session = await openConfiguredDevice(opts, config);
   const closers: (() => Promise<void>)[] = [() => session.close()];
   try {
     throwIfInterrupted(signal);
@@ -50,7 +46,7 @@ export async function verifyCommand(opts: VerifyCommandOptions): Promise<void> {
       status,
       opts.timeout ?? config.timeoutMs ?? FIRST_PUBLISH_TIMEOUT_MS_DEFAULT,
     );
-    printResult(result, timingsObject(progress.timings), opts.json);
+    printResult("verify", result, timingsObject(progress.timings), opts.json);
   } finally {
     for (const close of closers.reverse()) await close().catch(() => undefined);
   }

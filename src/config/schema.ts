@@ -7,9 +7,7 @@
  * printed.
  */
 import { z } from "zod";
-
-export const KEY_TYPE_NAMES = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"] as const;
-export const KEY_STORE_NAMES = ["nvs", "nvs-encrypted", "ds", "atecc608", "file"] as const;
+import { KEY_STORE_NAME_LIST, KEY_TYPE_NAME_LIST } from "../protocol/constants.js";
 
 export const SubjectSchema = z
   .object({
@@ -35,8 +33,8 @@ export const ConfigSchema = z
     policyDocument: z.string().describe("path of a policy JSON file").optional(),
     topic: z.string().describe("Handlebars template; variables: thingName, deviceId").optional(),
     intervalMs: z.number().int().min(1000).max(3_600_000).optional(),
-    keyType: z.enum(KEY_TYPE_NAMES).optional(),
-    keyStore: z.enum(KEY_STORE_NAMES).optional(),
+    keyType: z.enum(KEY_TYPE_NAME_LIST).optional(),
+    keyStore: z.enum(KEY_STORE_NAME_LIST).optional(),
     subject: SubjectSchema.optional(),
     wifi: z
       .object({ ssid: z.string().min(1).max(32), password: z.string().max(64).optional() })

@@ -1,6 +1,6 @@
 /**
  * Which device keys the tool accepts. AWS IoT takes RSA >= 2048 and EC P-256,
- * P-384 and P-521 in a CSR (REFERENCE.md); the default here is narrower
+ * P-384 and P-521 in a CSR (AWS IoT Developer Guide); the default here is narrower
  * (P-521 is rarely supported by device TLS stacks) and the AWS set is one
  * option away. Key facts come from node:crypto, which parses every SPKI we may
  * see (secp256k1, Ed25519 included) so a refused key is named precisely.

@@ -15,34 +15,20 @@ import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import { type Board, getBoard, type KeyStoreKind, type KeyType } from "../boards/index.js";
 import { ProvisionError } from "../errors.js";
-import { checkIdfVersion, type IdfVersion, readIdfVersion } from "./idf.js";
+import { KEY_STORE_NAMES, KEY_TYPE_NAME_LIST, KEY_TYPE_NAMES } from "../protocol/constants.js";
+import { checkIdfVersion, type IdfVersion } from "./idf.js";
 
 export const FIRMWARE_TEMPLATES_DIR_DEFAULT = fileURLToPath(
   new URL("../../firmware-templates/", import.meta.url),
 );
 
-/** Wire values of docs/protocol.md 5.3 (GENERATE_KEY). */
-export const KEY_TYPE_WIRE: Record<KeyType, number> = {
-  "ec-p256": 1,
-  "ec-p384": 2,
-  "rsa-2048": 3,
-  "rsa-3072": 4,
-};
-export const KEY_STORE_WIRE: Record<KeyStoreKind, number> = {
-  nvs: 1,
-  "nvs-encrypted": 2,
-  ds: 3,
-  atecc608: 4,
-  file: 5,
-};
-
 /** What each compiled key store can make (the DS peripheral is RSA only, the ATECC608 P-256 only). */
 const STORE_KEY_TYPES: Record<KeyStoreKind, readonly KeyType[]> = {
-  nvs: ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"],
-  "nvs-encrypted": ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"],
+  nvs: KEY_TYPE_NAME_LIST,
+  "nvs-encrypted": KEY_TYPE_NAME_LIST,
   ds: ["rsa-2048", "rsa-3072"],
   atecc608: ["ec-p256"],
-  file: ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072"],
+  file: KEY_TYPE_NAME_LIST,
 };
 
 /**
@@ -212,10 +198,10 @@ export function renderContext(
   const storeList = kinds.map((kind) => ({
     kind,
     macro: macroOf(kind),
-    wire: KEY_STORE_WIRE[kind],
+    wire: KEY_STORE_NAMES[kind],
     keyTypes: STORE_KEY_TYPES[kind]
       .filter((t) => board.keyTypes.supported.includes(t))
-      .map((t) => KEY_TYPE_WIRE[t])
+      .map((t) => KEY_TYPE_NAMES[t])
       .join(", "),
   }));
   const se = board.secureElement;
@@ -258,8 +244,8 @@ export function renderContext(
       atecc608: kinds.includes("atecc608"),
     },
     selectedStore: selected,
-    selectedStoreWire: KEY_STORE_WIRE[selected],
-    defaultKeyTypeWire: KEY_TYPE_WIRE[defaultKeyType],
+    selectedStoreWire: KEY_STORE_NAMES[selected],
+    defaultKeyTypeWire: KEY_TYPE_NAMES[defaultKeyType],
     nvsEncryption: {
       enabled: encryptionOn,
       hmac: encryptionOn && enc?.scheme === "hmac",
@@ -393,53 +379,4 @@ export function renderFirmware(opts: RenderFirmwareOptions): RenderFirmwareResul
   for (const rel of coreFiles)
     emit(`components/prov_core/${rel}`, readFileSync(join(coreDir, ...rel.split("/"))));
   return { board, outDir: opts.outDir, files: files.sort(), changed: changed.sort() };
-}
-
-export interface FirmwareRenderCommandOptions {
-  board: string;
-  out: string;
-  overwrite?: boolean;
-  keyStore?: KeyStoreKind;
-  json?: boolean;
-}
-
-/**
- * `provision firmware render --board <id> --out <dir>`: renders, prints the
- * file list (stdout) and the next steps (stderr, as all human progress).
- */
-export async function firmwareRenderCommand(
-  opts: FirmwareRenderCommandOptions,
-): Promise<RenderFirmwareResult> {
-  // The render's own version check: with ESP-IDF's environment set, refuse what that version cannot build now.
-  const idfPath = process.env.IDF_PATH;
-  const idfVersion = idfPath ? readIdfVersion(idfPath) : undefined;
-  const warning = idfVersion ? checkIdfVersion(idfVersion, idfPath ?? "IDF_PATH") : "";
-  const result = renderFirmware({
-    boardId: opts.board,
-    outDir: opts.out,
-    overwrite: opts.overwrite,
-    keyStore: opts.keyStore,
-    idfVersion,
-  });
-  if (opts.json) {
-    process.stdout.write(
-      `${JSON.stringify({ board: result.board.id, outDir: result.outDir, files: result.files })}\n`,
-    );
-  } else {
-    for (const f of result.files) process.stdout.write(`${f}\n`);
-  }
-  process.stderr.write(
-    [
-      `rendered ${result.files.length} files for ${result.board.name} (${result.board.id}) into ${result.outDir}`,
-      ...(warning ? [`warning: ${warning}`] : []),
-      idfVersion
-        ? `next steps (ESP-IDF v${idfVersion.text} from IDF_PATH):`
-        : "next steps (ESP-IDF v5.2-v5.5 or v6.0; run ESP-IDF's export.sh first):",
-      `  cd ${result.outDir}`,
-      `  idf.py set-target ${result.board.chip} && idf.py build flash monitor`,
-      `  provision --port <serial port> --board ${result.board.id}`,
-      "",
-    ].join("\n"),
-  );
-  return result;
 }

@@ -128,31 +128,20 @@ async function removeCertificate(
   const things = new Set(await registry.listPrincipalThings(certificateArn));
   if (state.thingAttachAttempted && state.thing && certificateId === state.certificateId)
     things.add(state.thing);
-  for (const thingName of things) {
-    await step(
-      ledger,
-      ids,
-      phase,
-      "DetachThingPrincipal",
-      { thingName, certificateArn },
-      () => registry.detachThingPrincipal(thingName, certificateArn),
-      () => ({}),
+  // One recorded step per call that answers nothing worth keeping.
+  const plainStep = (op: string, data: Record<string, unknown>, fn: () => Promise<void>) =>
+    step(ledger, ids, phase, op, data, fn, () => ({}));
+  for (const thingName of things)
+    await plainStep("DetachThingPrincipal", { thingName, certificateArn }, () =>
+      registry.detachThingPrincipal(thingName, certificateArn),
     );
-  }
   const policies = new Set(await registry.listAttachedPolicies(certificateArn));
   if (state.policyAttachAttempted && certificateId === state.certificateId)
     policies.add(state.policyAttachAttempted);
-  for (const policyName of policies) {
-    await step(
-      ledger,
-      ids,
-      phase,
-      "DetachPolicy",
-      { policyName, certificateArn },
-      () => registry.detachPolicy(policyName, certificateArn),
-      () => ({}),
+  for (const policyName of policies)
+    await plainStep("DetachPolicy", { policyName, certificateArn }, () =>
+      registry.detachPolicy(policyName, certificateArn),
     );
-  }
   if (options.keep) return;
   await step(
     ledger,

@@ -6,7 +6,7 @@
  */
 import { ApiError } from "./api-error.js";
 import { type LocalCa, parseAndCheckCsr } from "./ca.js";
-import type { Registry, StoredCertificate, StoredPolicy, ThingPrincipalType } from "./registry.js";
+import type { IotStore, StoredCertificate, StoredPolicy, ThingPrincipalType } from "./store.js";
 
 export interface BoundRequest {
   labels: Record<string, string>;
@@ -17,7 +17,7 @@ export interface BoundRequest {
 }
 
 export interface OperationContext {
-  registry: Registry;
+  store: IotStore;
   ca: LocalCa;
   /** Host name DescribeEndpoint returns for iot:Data-ATS. */
   dataEndpoint: string;
@@ -48,6 +48,11 @@ function queryBool(q: URLSearchParams, name: string): boolean | undefined {
     "InvalidRequestException",
     `Query parameter ${name} must be true or false, got ${JSON.stringify(v)}`,
   );
+}
+
+/** marker, pageSize and isAscendingOrder of a List call (false unless given, as AWS). */
+function orderedPage(q: URLSearchParams): [string | undefined, number | undefined, boolean] {
+  return [queryStr(q, "marker"), queryInt(q, "pageSize"), queryBool(q, "isAscendingOrder") ?? false];
 }
 
 function queryInt(q: URLSearchParams, name: string): number | undefined {
@@ -149,7 +154,7 @@ export const ROUTES: Route[] = [
     const setAsActive = queryBool(req.query, "setAsActive") ?? false;
     const { csr } = await parseAndCheckCsr(req.body.certificateSigningRequest);
     const issued = await ctx.ca.issueForCsr(csr);
-    const rec = await ctx.registry.addCertificate(issued, setAsActive);
+    const rec = await ctx.store.addCertificate(issued, setAsActive);
     return {
       certificateArn: rec.certificateArn,
       certificateId: rec.certificateId,
@@ -157,14 +162,14 @@ export const ROUTES: Route[] = [
     };
   }),
   route("DescribeCertificate", "GET", "/certificates/{certificateId}", async (req, ctx) => {
-    const c = ctx.registry.describeCertificate(label(req, "certificateId"));
+    const c = ctx.store.describeCertificate(label(req, "certificateId"));
     return {
       certificateDescription: {
         certificateArn: c.certificateArn,
         certificateId: c.certificateId,
         status: c.status,
         certificatePem: c.certificatePem,
-        ownedBy: ctx.registry.accountId,
+        ownedBy: ctx.store.accountId,
         creationDate: epochSeconds(c.creationDate),
         lastModifiedDate: epochSeconds(c.lastModifiedDate),
         customerVersion: 1,
@@ -177,22 +182,18 @@ export const ROUTES: Route[] = [
   route("UpdateCertificate", "PUT", "/certificates/{certificateId}", async (req, ctx) => {
     const newStatus = queryStr(req.query, "newStatus");
     if (!newStatus) throw new ApiError("InvalidRequestException", "newStatus is required");
-    await ctx.registry.updateCertificate(label(req, "certificateId"), newStatus);
+    await ctx.store.updateCertificate(label(req, "certificateId"), newStatus);
     return undefined;
   }),
   route("DeleteCertificate", "DELETE", "/certificates/{certificateId}", async (req, ctx) => {
-    await ctx.registry.deleteCertificate(
+    await ctx.store.deleteCertificate(
       label(req, "certificateId"),
       queryBool(req.query, "forceDelete") ?? false,
     );
     return undefined;
   }),
   route("ListCertificates", "GET", "/certificates", async (req, ctx) => {
-    const page = ctx.registry.listCertificates(
-      queryStr(req.query, "marker"),
-      queryInt(req.query, "pageSize"),
-      queryBool(req.query, "isAscendingOrder") ?? false,
-    );
+    const page = ctx.store.listCertificates(...orderedPage(req.query));
     return { certificates: page.items.map(certificateSummary), nextMarker: page.next };
   }),
   route("CreateThing", "POST", "/things/{thingName}", async (req, ctx) => {
@@ -202,7 +203,7 @@ export const ROUTES: Route[] = [
         `Billing group ${String(req.body.billingGroupName)} does not exist`,
       );
     }
-    const t = await ctx.registry.createThing(
+    const t = await ctx.store.createThing(
       label(req, "thingName"),
       attributesOf(req.body),
       bodyString(req, "thingTypeName", false),
@@ -210,7 +211,7 @@ export const ROUTES: Route[] = [
     return { thingName: t.thingName, thingArn: t.thingArn, thingId: t.thingId };
   }),
   route("DescribeThing", "GET", "/things/{thingName}", async (req, ctx) => {
-    const t = ctx.registry.describeThing(label(req, "thingName"));
+    const t = ctx.store.describeThing(label(req, "thingName"));
     return {
       defaultClientId: t.thingName,
       thingName: t.thingName,
@@ -221,11 +222,11 @@ export const ROUTES: Route[] = [
     };
   }),
   route("DeleteThing", "DELETE", "/things/{thingName}", async (req, ctx) => {
-    await ctx.registry.deleteThing(label(req, "thingName"), queryInt(req.query, "expectedVersion"));
+    await ctx.store.deleteThing(label(req, "thingName"), queryInt(req.query, "expectedVersion"));
     return {};
   }),
   route("ListThings", "GET", "/things", async (req, ctx) => {
-    const page = ctx.registry.listThings({
+    const page = ctx.store.listThings({
       nextToken: queryStr(req.query, "nextToken"),
       maxResults: queryInt(req.query, "maxResults"),
       attributeName: queryStr(req.query, "attributeName"),
@@ -244,10 +245,7 @@ export const ROUTES: Route[] = [
     };
   }),
   route("CreatePolicy", "POST", "/policies/{policyName}", async (req, ctx) => {
-    const p = await ctx.registry.createPolicy(
-      label(req, "policyName"),
-      bodyString(req, "policyDocument", true),
-    );
+    const p = await ctx.store.createPolicy(label(req, "policyName"), bodyString(req, "policyDocument", true));
     return {
       policyName: p.policyName,
       policyArn: p.policyArn,
@@ -256,7 +254,7 @@ export const ROUTES: Route[] = [
     };
   }),
   route("GetPolicy", "GET", "/policies/{policyName}", async (req, ctx) => {
-    const p = ctx.registry.getPolicy(label(req, "policyName"));
+    const p = ctx.store.getPolicy(label(req, "policyName"));
     return {
       policyName: p.policyName,
       policyArn: p.policyArn,
@@ -268,27 +266,23 @@ export const ROUTES: Route[] = [
     };
   }),
   route("DeletePolicy", "DELETE", "/policies/{policyName}", async (req, ctx) => {
-    await ctx.registry.deletePolicy(label(req, "policyName"));
+    await ctx.store.deletePolicy(label(req, "policyName"));
     return undefined;
   }),
   route("ListPolicies", "GET", "/policies", async (req, ctx) => {
-    const page = ctx.registry.listPolicies(
-      queryStr(req.query, "marker"),
-      queryInt(req.query, "pageSize"),
-      queryBool(req.query, "isAscendingOrder") ?? false,
-    );
+    const page = ctx.store.listPolicies(...orderedPage(req.query));
     return { policies: page.items.map(policySummary), nextMarker: page.next };
   }),
   route("AttachPolicy", "PUT", "/target-policies/{policyName}", async (req, ctx) => {
-    await ctx.registry.attachPolicy(label(req, "policyName"), bodyString(req, "target", true));
+    await ctx.store.attachPolicy(label(req, "policyName"), bodyString(req, "target", true));
     return undefined;
   }),
   route("DetachPolicy", "POST", "/target-policies/{policyName}", async (req, ctx) => {
-    await ctx.registry.detachPolicy(label(req, "policyName"), bodyString(req, "target", true));
+    await ctx.store.detachPolicy(label(req, "policyName"), bodyString(req, "target", true));
     return undefined;
   }),
   route("ListAttachedPolicies", "POST", "/attached-policies/{target}", async (req, ctx) => {
-    const page = ctx.registry.listAttachedPolicies(
+    const page = ctx.store.listAttachedPolicies(
       label(req, "target"),
       queryStr(req.query, "marker"),
       queryInt(req.query, "pageSize"),
@@ -303,7 +297,7 @@ export const ROUTES: Route[] = [
         `thingPrincipalType must be EXCLUSIVE_THING or NON_EXCLUSIVE_THING, got ${JSON.stringify(type)}`,
       );
     }
-    await ctx.registry.attachThingPrincipal(
+    await ctx.store.attachThingPrincipal(
       label(req, "thingName"),
       requiredHeader(req, "x-amzn-principal", "principal"),
       type as ThingPrincipalType,
@@ -311,14 +305,14 @@ export const ROUTES: Route[] = [
     return {};
   }),
   route("DetachThingPrincipal", "DELETE", "/things/{thingName}/principals", async (req, ctx) => {
-    await ctx.registry.detachThingPrincipal(
+    await ctx.store.detachThingPrincipal(
       label(req, "thingName"),
       requiredHeader(req, "x-amzn-principal", "principal"),
     );
     return {};
   }),
   route("ListThingPrincipals", "GET", "/things/{thingName}/principals", async (req, ctx) => {
-    const page = ctx.registry.listThingPrincipals(
+    const page = ctx.store.listThingPrincipals(
       label(req, "thingName"),
       queryStr(req.query, "nextToken"),
       queryInt(req.query, "maxResults"),
@@ -326,7 +320,7 @@ export const ROUTES: Route[] = [
     return { principals: page.items, nextToken: page.next };
   }),
   route("ListPrincipalThings", "GET", "/principals/things", async (req, ctx) => {
-    const page = ctx.registry.listPrincipalThings(
+    const page = ctx.store.listPrincipalThings(
       requiredHeader(req, "x-amzn-principal", "principal"),
       queryStr(req.query, "nextToken"),
       queryInt(req.query, "maxResults"),

@@ -1,6 +1,6 @@
 /**
  * The local AWS IoT service: control plane (HTTP, restJson1, SigV4), local
- * CA, persistent registry, fault injection and, when present, the MQTT
+ * CA, persistent store of things, certificates and policies, fault injection and, when present, the MQTT
  * broker. Usable in-process (tests) and from `provision local-iot`.
  */
 import { randomBytes } from "node:crypto";
@@ -13,11 +13,11 @@ import { CREDENTIALS_FILE } from "./attach.js";
 import { type RunningBroker, startBroker } from "./broker/index.js";
 import { CA_CERT_FILE, LocalCa } from "./ca.js";
 import { startControlPlane } from "./control-plane.js";
-import { type FaultConfig, FaultInjector, type FaultStats, faultConfigFromEnv } from "./faults.js";
+import { type FaultConfig, FaultInjector, type FaultStats } from "./faults.js";
 import { acquireLock, type HeldLock, type LockKind } from "./lock.js";
-import { Registry } from "./registry.js";
 import type { LocalCredentials } from "./sigv4-verify.js";
-import type { RegistryView } from "./types.js";
+import { IotStore } from "./store.js";
+import type { StoreView } from "./types.js";
 
 export { CREDENTIALS_FILE } from "./attach.js";
 export const REGION_DEFAULT = "us-east-1";
@@ -60,7 +60,7 @@ export interface LocalIot {
   accountId: string;
   credentials: LocalCredentials;
   stateDir: string;
-  registry: RegistryView;
+  store: StoreView;
   /** Whether the MQTT broker is running (false with withoutBroker). */
   brokerRunning: boolean;
   setFaults(config: FaultConfig): void;
@@ -120,7 +120,7 @@ async function startLocked(options: LocalIotOptions, stateDir: string, lock: Hel
     secretAccessKey: given.secretAccessKey,
   };
   const ca = await LocalCa.openOrCreate(stateDir);
-  const registry = new Registry({ stateDir, region, accountId, detachDelayMs: options.detachDelayMs });
+  const store = new IotStore({ stateDir, region, accountId, detachDelayMs: options.detachDelayMs });
   const faults = new FaultInjector(options.faults ?? {});
   // 127.0.0.1 rather than localhost: "localhost" may resolve to ::1 first, where nothing listens.
   const endpoint = host === "0.0.0.0" || host === "::" ? HOST_DEFAULT : host;
@@ -132,14 +132,14 @@ async function startLocked(options: LocalIotOptions, stateDir: string, lock: Hel
     credentials,
     faults,
     accountId,
-    context: { registry, ca, dataEndpoint: endpoint },
+    context: { store, ca, dataEndpoint: endpoint },
   });
 
   let broker: RunningBroker | undefined;
   try {
     if (!options.withoutBroker) {
       const server = await ca.serverCertificate(stateDir);
-      broker = await startBroker(registry, {
+      broker = await startBroker(store, {
         host,
         mqttsPort: options.mqttsPort ?? 0,
         wssPort: options.wssPort ?? 0,
@@ -159,7 +159,7 @@ async function startLocked(options: LocalIotOptions, stateDir: string, lock: Hel
     });
   } catch (e) {
     await Promise.allSettled([controlPlane.close(), broker?.close()]);
-    await registry.close();
+    await store.close();
     throw e;
   }
 
@@ -176,7 +176,7 @@ async function startLocked(options: LocalIotOptions, stateDir: string, lock: Hel
     // A copy: the SDK writes bookkeeping fields into credential objects it is given.
     credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey },
     stateDir,
-    registry,
+    store,
     brokerRunning: broker !== undefined,
     setFaults: (config) => faults.set(config),
     stats: () => faults.stats(),
@@ -184,26 +184,10 @@ async function startLocked(options: LocalIotOptions, stateDir: string, lock: Hel
       if (stopped) return;
       stopped = true;
       await Promise.allSettled([controlPlane.close(), broker?.close()]);
-      await registry.close();
+      await store.close();
       await lock.release();
     },
   };
-}
-
-export interface LocalIotCliOptions {
-  port?: number;
-  mqttsPort?: number;
-  wssPort?: number;
-  stateDir?: string;
-  json?: boolean;
-  /** Control plane only (`--no-broker`). */
-  noBroker?: boolean;
-}
-
-/** Default state directory for the CLI: per user, survives reboots. */
-export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_STATE_HOME ?? join(env.HOME ?? ".", ".local", "state");
-  return join(base, "provision", "local-iot");
 }
 
 /** What a client needs, as printed by `provision local-iot`. */
@@ -229,82 +213,4 @@ export function describeForClients(iot: LocalIot): Record<string, unknown> {
       AWS_DEFAULT_REGION: iot.region,
     },
   };
-}
-
-/**
- * `provision local-iot [--port N] [--state-dir DIR] [--json]`: starts the
- * service, prints what clients need on stdout (one JSON object with --json)
- * and returns the running service; the caller keeps the process alive and
- * calls stop() on SIGINT/SIGTERM. Faults come from PROVISION_LOCAL_IOT_FAULTS.
- */
-export async function runLocalIotCommand(
-  options: LocalIotCliOptions,
-  out: { stdout: (s: string) => void; stderr: (s: string) => void } = {
-    stdout: (s) => process.stdout.write(s),
-    stderr: (s) => process.stderr.write(s),
-  },
-): Promise<LocalIot> {
-  let faults: FaultConfig | undefined;
-  try {
-    faults = faultConfigFromEnv();
-  } catch (e) {
-    throw new ProvisionError("CONFIG", (e as Error).message, {
-      where: "PROVISION_LOCAL_IOT_FAULTS",
-      hint: 'set it to JSON like {"seed":1,"default":{"throttleRate":0.1},"operations":{"CreateCertificateFromCsr":{"maxRps":15}}}',
-    });
-  }
-  const stateDir = options.stateDir ?? defaultStateDir();
-  let iot: LocalIot;
-  try {
-    iot = await startLocalIot({
-      stateDir,
-      port: options.port ?? 0,
-      mqttsPort: options.mqttsPort ?? 0,
-      wssPort: options.wssPort ?? 0,
-      faults,
-      withoutBroker: options.noBroker,
-    });
-  } catch (e) {
-    if ((e as { code?: string }).code === "EADDRINUSE") {
-      throw new ProvisionError("CONFIG", `port already in use: ${(e as Error).message}`, {
-        where: "local-iot",
-        hint: "choose another --port, or stop the other local-iot instance",
-        cause: e,
-      });
-    }
-    const path = (e as { path?: string }).path;
-    if (path !== undefined && /^E[A-Z]+$/.test((e as { code?: string }).code ?? "")) {
-      // ENOTDIR, EACCES, EROFS, ENOSPC on --state-dir: the user's path, not a bug.
-      throw new ProvisionError("CONFIG", `cannot use the state directory: ${(e as Error).message}`, {
-        where: path,
-        hint: "give --state-dir a writable directory",
-        cause: e,
-      });
-    }
-    throw e;
-  }
-  const info = describeForClients(iot);
-  if (options.json) {
-    out.stdout(`${JSON.stringify(info)}\n`);
-  } else {
-    const lines = [
-      `control plane   ${iot.controlPlaneUrl}`,
-      `data endpoint   ${iot.endpoint}  (mqtts port ${iot.mqttsPort || "not running"}, wss port ${iot.wssPort || "not running"})`,
-      `CA certificate  ${iot.caFile}`,
-      `region/account  ${iot.region} / ${iot.accountId}`,
-      `state dir       ${iot.stateDir}`,
-      "",
-      "for AWS clients:",
-      `  export AWS_ENDPOINT_URL_IOT=${iot.controlPlaneUrl}`,
-      `  export AWS_ACCESS_KEY_ID=${iot.credentials.accessKeyId}`,
-      `  export AWS_SECRET_ACCESS_KEY=${iot.credentials.secretAccessKey}`,
-      `  export AWS_REGION=${iot.region}`,
-      `  export AWS_DEFAULT_REGION=${iot.region}`,
-    ];
-    out.stdout(`${lines.join("\n")}\n`);
-  }
-  if (!iot.brokerRunning)
-    out.stderr("local-iot: MQTT broker not started (--no-broker); control plane only\n");
-  if (faults) out.stderr(`local-iot: fault injection active: ${JSON.stringify(faults)}\n`);
-  return iot;
 }

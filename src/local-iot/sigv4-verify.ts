@@ -1,13 +1,21 @@
 /**
- * Verifies AWS Signature Version 4 on control-plane requests by recomputing
- * the signature with @smithy/signature-v4 (the SDK's own signer) over the
- * headers the client said it signed. A client with wrong credentials, region
- * or service name gets AWS's 403 errors instead of silently working locally
- * and failing against AWS.
+ * The local AWS IoT's one SigV4 verifier, for both ways a client signs:
+ * control-plane requests (an Authorization header: verifySigV4) and the
+ * observer's MQTT-over-WebSocket upgrade (a presigned URL:
+ * verifyPresignedUpgrade). Both recompute the signature with
+ * @smithy/signature-v4 (the SDK's own signer) over what the client said it
+ * signed, and share the date parsing, the clock skew and the credentials. A
+ * client with wrong credentials, region or service name gets AWS's 403
+ * answers instead of silently working locally and failing against AWS.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
+import {
+  IOT_DEVICE_GATEWAY_SERVICE,
+  MQTT_WS_PATH,
+  PRESIGN_EXPIRES_SEC_MAX,
+} from "../cloud/sigv4-mqtt-url.js";
 import { ApiError } from "./api-error.js";
 
 /**
@@ -22,6 +30,8 @@ export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 export interface LocalCredentials {
   accessKeyId: string;
   secretAccessKey: string;
+  /** Presigned URLs: when set, the appended X-Amz-Security-Token must equal it; otherwise any token is accepted. */
+  sessionToken?: string;
 }
 
 export interface IncomingSignedRequest {
@@ -46,6 +56,13 @@ function parseAmzDate(s: string | undefined): Date | undefined {
   if (!m) return undefined;
   const [y, mo, d, h, mi, sec] = m.slice(1).map(Number) as [number, number, number, number, number, number];
   return new Date(Date.UTC(y, mo - 1, d, h, mi, sec));
+}
+
+/** Compares signatures in constant time. */
+function sameSignature(expected: string, given: string): boolean {
+  const a = Buffer.from(expected, "utf8");
+  const b = Buffer.from(given, "utf8");
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /**
@@ -151,12 +168,102 @@ export async function verifySigV4(
     { signingDate, signableHeaders: new Set(signedNames) },
   );
   const expected = /Signature=([0-9a-f]{64})/.exec(String(signed.headers.authorization ?? ""))?.[1] ?? "";
-  const a = Buffer.from(expected);
-  const b = Buffer.from(signature ?? "");
-  if (a.length !== b.length || !timingSafeEqual(a, b)) {
+  if (!sameSignature(expected, signature ?? "")) {
     throw new ApiError(
       "InvalidSignatureException",
       "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
     );
   }
+}
+
+export type UpgradeVerdict =
+  | { ok: true; accessKeyId: string; signedAt: Date; expiresAt: Date }
+  | { ok: false; status: 403 | 404; reason: string };
+
+export interface UpgradeRequest {
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+function deny(reason: string): UpgradeVerdict {
+  return { ok: false, status: 403, reason };
+}
+
+/**
+ * Whether the query of a `GET /mqtt` upgrade request is a valid presigned
+ * URL for the local service's credentials. Like AWS IoT, the session token
+ * is not part of the signature: it is removed before recomputing, so a
+ * client that signed it is refused. A URL signed "in the future" passes
+ * within the clock skew AWS allows.
+ */
+export async function verifyPresignedUpgrade(
+  req: UpgradeRequest,
+  expected: { credentials: LocalCredentials; region: string },
+  now: Date = new Date(),
+): Promise<UpgradeVerdict> {
+  const url = new URL(req.url, "https://placeholder.invalid");
+  if (url.pathname !== MQTT_WS_PATH)
+    return { ok: false, status: 404, reason: `no WebSocket endpoint at ${url.pathname}` };
+  const q = url.searchParams;
+  const algorithm = q.get("X-Amz-Algorithm");
+  const credential = q.get("X-Amz-Credential");
+  const amzDate = q.get("X-Amz-Date");
+  const expiresText = q.get("X-Amz-Expires");
+  const signedHeaders = q.get("X-Amz-SignedHeaders");
+  const signature = q.get("X-Amz-Signature");
+  if (algorithm !== "AWS4-HMAC-SHA256") return deny("X-Amz-Algorithm must be AWS4-HMAC-SHA256");
+  if (!credential || !amzDate || !signedHeaders || !signature) {
+    return deny("presigned URL lacks X-Amz-Credential, X-Amz-Date, X-Amz-SignedHeaders or X-Amz-Signature");
+  }
+  if (!expiresText) return deny("presigned URL lacks X-Amz-Expires (the local service requires it)");
+
+  const [accessKeyId, shortDate, region, service, terminator, ...extra] = credential.split("/");
+  if (extra.length > 0 || terminator !== "aws4_request") return deny("malformed X-Amz-Credential scope");
+  if (accessKeyId !== expected.credentials.accessKeyId) return deny("unknown access key id");
+  if (region !== expected.region) return deny(`credential scope region ${region} is not ${expected.region}`);
+  if (service !== IOT_DEVICE_GATEWAY_SERVICE)
+    return deny(`credential scope service ${service} is not ${IOT_DEVICE_GATEWAY_SERVICE}`);
+
+  const signedAt = parseAmzDate(amzDate);
+  if (!signedAt || amzDate.slice(0, 8) !== shortDate)
+    return deny("X-Amz-Date malformed or not the scope's date");
+  const expiresSec = Number(expiresText);
+  if (!Number.isInteger(expiresSec) || expiresSec < 1 || expiresSec > PRESIGN_EXPIRES_SEC_MAX) {
+    return deny("X-Amz-Expires out of range");
+  }
+  const expiresAt = new Date(signedAt.getTime() + expiresSec * 1000);
+  if (signedAt.getTime() - MAX_CLOCK_SKEW_MS > now.getTime()) return deny("signature date is in the future");
+  if (now.getTime() > expiresAt.getTime()) return deny("presigned URL has expired");
+
+  const token = q.get("X-Amz-Security-Token");
+  if (expected.credentials.sessionToken !== undefined && token !== expected.credentials.sessionToken) {
+    return deny("X-Amz-Security-Token does not match the local credentials");
+  }
+
+  const headers: Record<string, string> = {};
+  for (const name of signedHeaders.split(";")) {
+    const v = req.headers[name];
+    if (v === undefined) return deny(`signed header ${name} missing from the request`);
+    headers[name] = Array.isArray(v) ? v.join(",") : v;
+  }
+  // Everything but the signature and the (unsigned) token goes back into the canonical query.
+  const query: Record<string, string> = {};
+  for (const [k, v] of q) {
+    if (k === "X-Amz-Signature" || k === "X-Amz-Security-Token") continue;
+    query[k] = v;
+  }
+  const signer = new SignatureV4({
+    service: IOT_DEVICE_GATEWAY_SERVICE,
+    region: expected.region,
+    credentials: { accessKeyId, secretAccessKey: expected.credentials.secretAccessKey },
+    sha256: Sha256,
+  });
+  const host = headers.host ?? "";
+  const recomputed = await signer.presign(
+    { method: "GET", protocol: "https:", hostname: host, path: url.pathname, headers, query },
+    { expiresIn: expiresSec, signingDate: signedAt },
+  );
+  if (!sameSignature(String(recomputed.query?.["X-Amz-Signature"] ?? ""), signature))
+    return deny("signature does not match");
+  return { ok: true, accessKeyId, signedAt, expiresAt };
 }

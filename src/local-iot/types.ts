@@ -5,7 +5,9 @@
  * connect / publish / subscribe so a certificate deactivated a moment ago is
  * refused at once.
  */
-export type CertificateStatus = "ACTIVE" | "INACTIVE" | "REVOKED" | "PENDING_TRANSFER" | "PENDING_ACTIVATION";
+import type { CertificateStatus } from "../cloud/iot-names.js";
+
+export type { CertificateStatus };
 
 export interface CertificateRecord {
   certificateId: string; // 64 hex = SHA-256 of the DER
@@ -33,7 +35,7 @@ export interface ThingRecord {
 }
 
 /** What the broker needs to know; implemented by the control plane's registry. */
-export interface RegistryView {
+export interface StoreView {
   readonly region: string;
   readonly accountId: string;
   /** By certificate id (= SHA-256 hex of the DER the client presented). */

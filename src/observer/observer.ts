@@ -1,5 +1,6 @@
 /**
- * The cloud-side watcher of design steps 6 and 8: one MQTT connection with
+ * The cloud-side watcher (watch before the restart, done at the first
+ * counter message: docs/architecture.md): one MQTT connection with
  * its own client id (never a device's: a second connection with the same
  * client id would disconnect the device) that subscribes to each device's
  * topic and lifecycle events BEFORE the device restarts, then reports the
@@ -9,8 +10,9 @@
  * with a client certificate. A station shares one observer for all ports.
  */
 import createDebug from "debug";
-import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import type { IClientOptions, MqttClient } from "mqtt";
 import { ProvisionError } from "../errors.js";
+import { connectError, connectOnce, describeUrl } from "./connect.js";
 import {
   applyLifecycle,
   fromBeforeRestart,
@@ -316,77 +318,6 @@ export class Observer {
   }
 }
 
-function connectError(e: unknown, where: string): ProvisionError {
-  if (e instanceof ProvisionError) return e;
-  const msg = (e as Error)?.message ?? String(e);
-  const code = (e as { code?: string })?.code;
-  if (
-    /Unexpected server response: 40[13]/.test(msg) ||
-    /Not authorized|Bad username or password/i.test(msg)
-  ) {
-    return new ProvisionError("CLOUD_ACCESS_DENIED", `the service refused the observer connection: ${msg}`, {
-      where,
-      hint: "the observer's credentials must allow iot:Connect (and be fresh: a presigned URL expires); see docs/aws.md",
-      cause: e,
-    });
-  }
-  return new ProvisionError("CLOUD_UNREACHABLE", `observer cannot connect to ${where}: ${code ?? msg}`, {
-    where,
-    hint: "check the network and the data endpoint (DescribeEndpoint iot:Data-ATS)",
-    cause: e,
-  });
-}
-
-function describeUrl(url: string): string {
-  // The query of a presigned URL holds the signature and the session token: never show it.
-  const q = url.indexOf("?");
-  return q >= 0 ? url.slice(0, q) : url;
-}
-
-/**
- * mqtt.connectAsync never settles when a WebSocket upgrade is refused (the
- * error goes to the stream only and the client just closes), so this listens
- * to both and to "close", with its own deadline.
- */
-function connectOnce(url: string, options: IClientOptions, timeoutMs: number): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, options);
-    let lastError: Error | undefined;
-    const fail = (e: Error) => {
-      cleanup();
-      client.end(true);
-      reject(e);
-    };
-    const onError = (e: Error) => {
-      lastError = e;
-      // A CONNACK refusal (bad credentials on mqtts) is final.
-      if ((e as { code?: unknown }).code !== undefined && typeof (e as { code?: unknown }).code === "number")
-        fail(e);
-    };
-    const onClose = () => fail(lastError ?? new Error("connection closed before CONNACK"));
-    const onConnect = () => {
-      cleanup();
-      resolve(client);
-    };
-    const timer = setTimeout(
-      () => fail(lastError ?? new Error(`no CONNACK within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    const cleanup = () => {
-      clearTimeout(timer);
-      client.off("connect", onConnect);
-      client.off("error", onError);
-      client.off("close", onClose);
-      client.stream?.off?.("error", onError);
-    };
-    client.on("connect", onConnect);
-    client.on("error", onError);
-    client.on("close", onClose);
-    client.stream?.on?.("error", onError);
-  });
-}
-
-/** Connects and resolves once the service accepted the observer (CONNACK). */
 export async function createObserver(options: ObserverOptions): Promise<Observer> {
   let currentUrl = typeof options.url === "string" ? options.url : await options.url();
   const where = describeUrl(currentUrl);

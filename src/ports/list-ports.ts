@@ -11,16 +11,12 @@ import { listSysfsPorts, SYSFS_ROOT_DEFAULT, type SysfsPort } from "./sysfs.js";
 
 const debug = createDebug("provision:ports");
 
-export interface PortDescription {
-  path: string;
-  /** USB vendor id, 4 lowercase hex digits. */
-  vid?: string;
-  pid?: string;
-  serialNumber?: string;
-  manufacturer?: string;
-  product?: string;
-  /** USB bus-port path of the interface, e.g. "1-1.3:1.0": stays with the physical socket. */
-  usbLocation?: string;
+/** What a port is; `usbLocation` stays with the physical socket. */
+export interface PortDescription
+  extends Pick<
+    SysfsPort,
+    "path" | "vid" | "pid" | "serialNumber" | "manufacturer" | "product" | "usbLocation"
+  > {
   /** Most likely board id, when the USB ids point to one. */
   boardGuess?: string;
   /** Every board id the USB ids match (a bridge chip is shared by many boards). */

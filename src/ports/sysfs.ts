@@ -19,6 +19,7 @@ export interface SysfsPort {
   /** Device node, /dev/NAME. */
   path: string;
   name: string;
+  /** USB vendor id, 4 lowercase hex digits. */
   vid?: string;
   pid?: string;
   serialNumber?: string;

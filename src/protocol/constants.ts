@@ -62,10 +62,33 @@ export function isKnownMessageType(type: number): type is MessageType {
 }
 
 export const KEY_TYPE = { EC_P256: 1, EC_P384: 2, RSA_2048: 3, RSA_3072: 4 } as const;
-export type KeyTypeName = keyof typeof KEY_TYPE;
 
 export const KEY_STORE = { NVS: 1, NVS_ENCRYPTED: 2, DS: 3, ATECC608: 4, FILE: 5 } as const;
-export type KeyStoreName = keyof typeof KEY_STORE;
+
+/**
+ * Key types and key stores as users, config files and board files name
+ * them, with their wire numbers: the one definition the config schema, the
+ * board schema, the CLI's choices, the pipeline and the firmware renderer
+ * derive theirs from.
+ */
+export const KEY_TYPE_NAMES = {
+  "ec-p256": KEY_TYPE.EC_P256,
+  "ec-p384": KEY_TYPE.EC_P384,
+  "rsa-2048": KEY_TYPE.RSA_2048,
+  "rsa-3072": KEY_TYPE.RSA_3072,
+} as const;
+export type KeyTypeName = keyof typeof KEY_TYPE_NAMES;
+export const KEY_TYPE_NAME_LIST = Object.keys(KEY_TYPE_NAMES) as [KeyTypeName, ...KeyTypeName[]];
+
+export const KEY_STORE_NAMES = {
+  nvs: KEY_STORE.NVS,
+  "nvs-encrypted": KEY_STORE.NVS_ENCRYPTED,
+  ds: KEY_STORE.DS,
+  atecc608: KEY_STORE.ATECC608,
+  file: KEY_STORE.FILE,
+} as const;
+export type KeyStoreName = keyof typeof KEY_STORE_NAMES;
+export const KEY_STORE_NAME_LIST = Object.keys(KEY_STORE_NAMES) as [KeyStoreName, ...KeyStoreName[]];
 
 export const DEVICE_STATE = { EMPTY: 0, KEYED: 1, STAGED: 2, PROVISIONED: 3, LOCKED: 4 } as const;
 export type DeviceStateName = keyof typeof DEVICE_STATE;

@@ -7,14 +7,16 @@
  * config key that set it.
  */
 import Handlebars from "handlebars";
+import { THING_NAME_PATTERN } from "../cloud/iot-names.js";
 import { ProvisionError } from "../errors.js";
 import type { CsrSubject, HelloAnswer } from "../protocol/index.js";
 import { THING_NAME_VARIABLE, TOPIC_MAX_BYTES, topicProblem } from "../registry/index.js";
 import { policyTopic } from "./credentials.js";
-import type { ProvisionPlan } from "./pipeline.js";
+import type { ProvisionPlan } from "./plan.js";
 
 /** AWS IoT: thing names are 1-128 of these. */
-export const THING_NAME_PATTERN = /^[a-zA-Z0-9:_-]{1,128}$/;
+export { THING_NAME_PATTERN } from "../cloud/iot-names.js";
+
 const THING_NAME_VARIABLES = ["deviceId", "boardId", "firmwareVersion"] as const;
 /** What a device's HELLO typically says, to try a template on before any device is met. */
 const SAMPLE_HELLO = { deviceId: "0123456789ab", boardId: "esp32-devkitc", firmwareVersion: "1.0.0" };

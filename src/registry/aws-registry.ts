@@ -17,20 +17,19 @@ import {
   DetachPolicyCommand,
   DetachThingPrincipalCommand,
   GetPolicyCommand,
-  IoTClient,
-  type IoTClientConfig,
+  type IoTClient,
   ListAttachedPoliciesCommand,
   ListCertificatesCommand,
   ListPrincipalThingsCommand,
   ListThingPrincipalsCommand,
   UpdateCertificateCommand,
 } from "@aws-sdk/client-iot";
-import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, RetryStrategyV2 } from "@smithy/types";
+import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import debugFactory from "debug";
 import { ProvisionError } from "../errors.js";
-import { mapAwsError } from "./aws-errors.js";
-import { OperationRateLimiter, type RateLimits } from "./rate-limits.js";
+import { AwsIotCalls } from "./aws-calls.js";
+import type { AwsRegistryOptions } from "./aws-client.js";
+import { awsThingAttributes, canonicalJson } from "./aws-values.js";
 import type {
   CertificateDescription,
   CertificateListEntry,
@@ -44,8 +43,6 @@ import type {
 
 const debug = debugFactory("provision:registry");
 
-export const MAX_ATTEMPTS_DEFAULT = 3;
-export const RETRY_MODE_DEFAULT = "standard";
 export const DETACH_WAIT_TIMEOUT_MS_DEFAULT = 30_000;
 export const DETACH_POLL_INTERVAL_MS_DEFAULT = 250;
 /** DeleteConflictException means "still attached"; detaching is asynchronous, so a few tries are expected. */
@@ -53,129 +50,12 @@ export const DELETE_CONFLICT_RETRIES = 6;
 export const DELETE_CONFLICT_DELAY_MS = 500;
 export const ENDPOINT_TYPE_ATS = "iot:Data-ATS";
 
-export interface AwsRegistryOptions {
-  /** Else AWS_REGION / the profile's region. */
-  region?: string;
-  /** A named profile from ~/.aws/config; else AWS_PROFILE or default. */
-  profile?: string;
-  /** Control-plane endpoint override; else AWS_ENDPOINT_URL_IOT / AWS_ENDPOINT_URL as the SDK reads them. */
-  endpoint?: string;
-  /** Else the standard Node provider chain (env, SSO, profile files, IMDS...). */
-  credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
-  /** SDK attempts including the first; default AWS_MAX_ATTEMPTS or 3. */
-  maxAttempts?: number;
-  /** "standard" or "adaptive"; default AWS_RETRY_MODE or standard. */
-  retryMode?: "standard" | "adaptive";
-  /**
-   * Client-side rate limits: true, the published quotas; an object, per-operation
-   * TPS over them; a limiter, shared with its owner (who stops it); default none.
-   * With limits, throttling is retried by the limiter, not by the SDK.
-   */
-  rateLimit?: boolean | RateLimits | OperationRateLimiter;
-  /** Polling after DetachThingPrincipal. */
-  detachWait?: WaitOptions;
-  /** Test seam: an SDK request handler (e.g. one that records requests). */
-  requestHandler?: IoTClientConfig["requestHandler"];
-}
-
-function envInt(name: string): number | undefined {
-  const v = process.env[name];
-  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * The SDK's retries minus throttling: with a rate limiter, a throttled call
- * goes back into the limiter's queue for its operation (which slows down for
- * everybody), instead of sleeping on a timer of its own.
- */
-class RetriesExceptThrottling implements RetryStrategyV2 {
-  constructor(private readonly inner: RetryStrategyV2) {}
-  acquireInitialRetryToken(scope: string) {
-    return this.inner.acquireInitialRetryToken(scope);
-  }
-  refreshRetryTokenForRetry(...args: Parameters<RetryStrategyV2["refreshRetryTokenForRetry"]>) {
-    if (args[1].errorType === "THROTTLING") throw new Error("throttling is retried by the rate limiter");
-    return this.inner.refreshRetryTokenForRetry(...args);
-  }
-  recordSuccess(token: Parameters<RetryStrategyV2["recordSuccess"]>[0]) {
-    this.inner.recordSuccess(token);
-  }
-}
-
-/**
- * Puts a client under the limiter: throttling is left to it, and each
- * attempt takes its operation's turn in the innermost middleware, right
- * before the request is written (after signing and endpoint resolution,
- * which on a busy machine could otherwise let turns and writes drift apart).
- */
-function limitClient(client: IoTClient, limiter: OperationRateLimiter): void {
-  const standard = client.config.retryStrategy;
-  client.config.retryStrategy = async () =>
-    new RetriesExceptThrottling((await standard()) as RetryStrategyV2);
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      await limiter.turn(String(context.commandName ?? "").replace(/Command$/, ""));
-      return next(args);
-    },
-    { step: "deserialize", priority: "low", name: "provisionRateTurn" },
-  );
-}
-
-/** Canonical JSON (sorted keys) so a policy AWS re-formatted still compares equal. */
-function canonicalJson(text: string): string {
-  const sort = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(sort)
-      : v !== null && typeof v === "object"
-        ? Object.fromEntries(
-            Object.keys(v as object)
-              .sort()
-              .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
-          )
-        : v;
-  try {
-    return JSON.stringify(sort(JSON.parse(text)));
-  } catch {
-    return text;
-  }
-}
-
-/**
- * AWS refuses thing attributes outside its patterns (InvalidRequestException):
- * names [a-zA-Z0-9_.,@/:#-]{1,128}, values [a-zA-Z0-9_.,@/:#=\[\]-]{0,800}.
- * Other characters become "_" (a firmware version "1.0.0+board" is stored
- * as "1.0.0_board") rather than failing every registration.
- */
-export function awsThingAttributes(attributes: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(attributes)) {
-    const name = k.replace(/[^a-zA-Z0-9_.,@/:#-]/g, "_").slice(0, 128);
-    if (name === "") continue;
-    out[name] = v.replace(/[^a-zA-Z0-9_.,@/:#=[\]-]/g, "_").slice(0, 800);
-  }
-  return out;
-}
-
-export class AwsCloudRegistry implements CloudRegistry {
-  readonly client: IoTClient;
-  /**
-   * CreateCertificateFromCsr goes through its own client without SDK retries:
-   * the SDK would retry a 5xx or a lost answer, and a retried CSR issues a
-   * second certificate (REFERENCE.md). Only throttling, which AWS answers
-   * before doing anything, is retried, here.
-   */
-  readonly certificateClient: IoTClient;
+/** The AWS IoT registry's operations, in AWS's order for rollback; the SDK calls go through AwsIotCalls. */
+export class AwsCloudRegistry extends AwsIotCalls implements CloudRegistry {
   /** Policies found (or made) with the wanted document in this process, by name + canonical document. */
   private readonly knownPolicies = new Map<string, PolicyResult>();
-  readonly region: string;
-  readonly endpointDescription: string;
-  readonly maxAttempts: number;
-  readonly retryMode: string;
-  private readonly limiter: OperationRateLimiter | undefined;
-  /** Whether close() stops the limiter (false when the caller shares it). */
-  private readonly ownsLimiter: boolean;
   private readonly detachWait: Required<WaitOptions>;
 
   /** Use createAwsRegistry(), which resolves the region first. */
@@ -186,73 +66,11 @@ export class AwsCloudRegistry implements CloudRegistry {
     endpointDescription: string,
     options: AwsRegistryOptions,
   ) {
-    this.client = client;
-    this.certificateClient = certificateClient;
-    this.region = region;
-    this.endpointDescription = endpointDescription;
-    this.maxAttempts = options.maxAttempts ?? envInt("AWS_MAX_ATTEMPTS") ?? MAX_ATTEMPTS_DEFAULT;
-    this.retryMode = options.retryMode ?? process.env.AWS_RETRY_MODE ?? RETRY_MODE_DEFAULT;
-    const rateLimit = options.rateLimit;
-    this.ownsLimiter = !(rateLimit instanceof OperationRateLimiter);
-    this.limiter =
-      rateLimit === undefined || rateLimit === false
-        ? undefined
-        : rateLimit instanceof OperationRateLimiter
-          ? rateLimit
-          : new OperationRateLimiter({ tps: rateLimit === true ? {} : rateLimit });
-    if (this.limiter) {
-      limitClient(client, this.limiter);
-      limitClient(certificateClient, this.limiter);
-    }
+    super(client, certificateClient, region, endpointDescription, options);
     this.detachWait = {
       timeoutMs: options.detachWait?.timeoutMs ?? DETACH_WAIT_TIMEOUT_MS_DEFAULT,
       intervalMs: options.detachWait?.intervalMs ?? DETACH_POLL_INTERVAL_MS_DEFAULT,
     };
-  }
-
-  /** Runs one API call through the rate limiter and maps its errors. */
-  private async call<T>(operation: string, resource: string | undefined, fn: () => Promise<T>): Promise<T> {
-    const run = async () => {
-      const started = Date.now();
-      try {
-        const out = await fn();
-        debug("%s %s ok in %d ms", operation, resource ?? "", Date.now() - started);
-        return out;
-      } catch (e) {
-        debug(
-          "%s %s failed in %d ms: %s",
-          operation,
-          resource ?? "",
-          Date.now() - started,
-          (e as Error).name,
-        );
-        throw e;
-      }
-    };
-    try {
-      // The SDK middleware takes the turn; run() answers throttling.
-      return await (this.limiter ? this.limiter.run(operation, run) : run());
-    } catch (e) {
-      throw this.mapError(e, operation, resource);
-    }
-  }
-
-  private mapError(e: unknown, operation: string, resource?: string): ProvisionError {
-    return mapAwsError(e, { operation, endpoint: this.endpointDescription, resource });
-  }
-
-  /** Like call(), but a ResourceNotFoundException is the answer `undefined`. */
-  private async callOrNotFound<T>(
-    operation: string,
-    resource: string,
-    fn: () => Promise<T>,
-  ): Promise<T | undefined> {
-    try {
-      return await this.call(operation, resource, fn);
-    } catch (e) {
-      if (e instanceof ProvisionError && e.details.awsError === "ResourceNotFoundException") return undefined;
-      throw e;
-    }
   }
 
   async createCertificateFromCsr(csrPem: string, setAsActive: boolean): Promise<IssuedCertificate> {
@@ -437,48 +255,38 @@ export class AwsCloudRegistry implements CloudRegistry {
     return out;
   }
 
-  async listPrincipalThings(certificateArn: string): Promise<string[]> {
-    const out: string[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await this.callOrNotFound("ListPrincipalThings", certificateArn, () =>
+  listPrincipalThings(certificateArn: string): Promise<string[]> {
+    return this.collect(
+      "ListPrincipalThings",
+      certificateArn,
+      (nextToken) =>
         this.client.send(new ListPrincipalThingsCommand({ principal: certificateArn, nextToken })),
-      );
-      if (page === undefined) return out;
-      out.push(...(page.things ?? []));
-      nextToken = page.nextToken;
-    } while (nextToken);
-    return out;
+      (p) => ({ items: p.things ?? [], next: p.nextToken }),
+    );
   }
 
-  async listThingPrincipals(thingName: string): Promise<string[]> {
-    const out: string[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await this.callOrNotFound("ListThingPrincipals", thingName, () =>
-        this.client.send(new ListThingPrincipalsCommand({ thingName, nextToken })),
-      );
-      if (page === undefined) return out;
-      out.push(...(page.principals ?? []));
-      nextToken = page.nextToken;
-    } while (nextToken);
-    return out;
+  listThingPrincipals(thingName: string): Promise<string[]> {
+    return this.collect(
+      "ListThingPrincipals",
+      thingName,
+      (nextToken) => this.client.send(new ListThingPrincipalsCommand({ thingName, nextToken })),
+      (p) => ({ items: p.principals ?? [], next: p.nextToken }),
+    );
   }
 
-  async listAttachedPolicies(certificateArn: string): Promise<string[]> {
-    const out: string[] = [];
-    let marker: string | undefined;
-    do {
-      const page = await this.callOrNotFound("ListAttachedPolicies", certificateArn, () =>
+  listAttachedPolicies(certificateArn: string): Promise<string[]> {
+    return this.collect(
+      "ListAttachedPolicies",
+      certificateArn,
+      (marker) =>
         this.client.send(
           new ListAttachedPoliciesCommand({ target: certificateArn, marker, recursive: false }),
         ),
-      );
-      if (page === undefined) return out;
-      for (const p of page.policies ?? []) if (p.policyName) out.push(p.policyName);
-      marker = page.nextMarker;
-    } while (marker);
-    return out;
+      (p) => ({
+        items: (p.policies ?? []).flatMap((x) => (x.policyName ? [x.policyName] : [])),
+        next: p.nextMarker,
+      }),
+    );
   }
 
   // Rollback operations are idempotent: a resource already gone counts as done,
@@ -568,38 +376,4 @@ export class AwsCloudRegistry implements CloudRegistry {
     this.client.destroy();
     this.certificateClient.destroy();
   }
-}
-
-/** Builds the client and resolves the region (throws CONFIG when none is configured). */
-export async function createAwsRegistry(options: AwsRegistryOptions = {}): Promise<AwsCloudRegistry> {
-  const credentials =
-    options.credentials ?? fromNodeProviderChain(options.profile ? { profile: options.profile } : {});
-  const config: IoTClientConfig = {
-    credentials,
-    maxAttempts: options.maxAttempts ?? envInt("AWS_MAX_ATTEMPTS") ?? MAX_ATTEMPTS_DEFAULT,
-    retryMode: options.retryMode ?? process.env.AWS_RETRY_MODE ?? RETRY_MODE_DEFAULT,
-  };
-  if (options.region !== undefined) config.region = options.region;
-  if (options.profile !== undefined) config.profile = options.profile;
-  if (options.endpoint !== undefined) config.endpoint = options.endpoint;
-  if (options.requestHandler !== undefined) config.requestHandler = options.requestHandler;
-  const client = new IoTClient(config);
-  const certificateClient = new IoTClient({ ...config, maxAttempts: 1 });
-  let region: string;
-  try {
-    region = await client.config.region();
-  } catch (e) {
-    client.destroy();
-    certificateClient.destroy();
-    throw new ProvisionError("CONFIG", `no AWS region configured: ${(e as Error).message}`, {
-      hint: "pass --region, set AWS_REGION, or set region in the AWS profile",
-      cause: e,
-    });
-  }
-  const endpoint =
-    options.endpoint ??
-    process.env.AWS_ENDPOINT_URL_IOT ??
-    process.env.AWS_ENDPOINT_URL ??
-    `https://iot.${region}.amazonaws.com`;
-  return new AwsCloudRegistry(client, certificateClient, region, endpoint, options);
 }

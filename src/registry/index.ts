@@ -1,14 +1,13 @@
+export { type AwsRegistryOptions, MAX_ATTEMPTS_DEFAULT, RETRY_MODE_DEFAULT } from "./aws-client.js";
 export { type AwsCallContext, awsErrorName, isUnclearOutcome, mapAwsError } from "./aws-errors.js";
 export {
   AwsCloudRegistry,
-  type AwsRegistryOptions,
-  createAwsRegistry,
   DELETE_CONFLICT_RETRIES,
   DETACH_WAIT_TIMEOUT_MS_DEFAULT,
   ENDPOINT_TYPE_ATS,
-  MAX_ATTEMPTS_DEFAULT,
-  RETRY_MODE_DEFAULT,
 } from "./aws-registry.js";
+export { awsThingAttributes } from "./aws-values.js";
+export { createAwsRegistry } from "./create-aws-registry.js";
 export {
   leastPrivilegePolicy,
   type PolicyTemplateOptions,

@@ -1,6 +1,6 @@
 /**
  * The built-in least-privilege device policy: the AWS developer guide's
- * shape (REFERENCE.md) with REGION and ACCOUNT filled. Thing policy variables
+ * shape (AWS IoT Developer Guide) with REGION and ACCOUNT filled. Thing policy variables
  * resolve only when the MQTT client id equals the thing name and the
  * certificate is attached to that thing, which is how the tool provisions.
  */

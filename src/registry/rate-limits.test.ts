@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalIot, startLocalIot } from "../local-iot/service.js";
-import { createAwsRegistry } from "./aws-registry.js";
+import { createAwsRegistry } from "./create-aws-registry.js";
 import { OperationRateLimiter } from "./rate-limits.js";
 
 let dir: string;

@@ -1,6 +1,7 @@
 /**
  * The cloud registry as the provisioning pipeline sees it: the step-by-step
- * AWS IoT operations of design step 4 and the rollback operations in the
+ * AWS IoT operations of registration (certificate, thing, policy, attach:
+ * docs/architecture.md) and the rollback operations in the
  * order AWS requires. One implementation talks to AWS IoT (or anything with
  * its API, such as the local AWS IoT) through @aws-sdk/client-iot.
  *
@@ -8,13 +9,9 @@
  * operation; "not found" is an answer (undefined), not an error, where the
  * caller needs to tell the two apart.
  */
-export type CertificateStatus =
-  | "ACTIVE"
-  | "INACTIVE"
-  | "REVOKED"
-  | "PENDING_TRANSFER"
-  | "REGISTER_INACTIVE"
-  | "PENDING_ACTIVATION";
+import type { CertificateStatus } from "../cloud/iot-names.js";
+
+export type { CertificateStatus };
 
 export interface IssuedCertificate {
   certificateId: string;

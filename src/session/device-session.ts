@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from "node:events";
 import { ProvisionError } from "../errors.js";
-import { deviceLogLine, printable } from "../printable.js";
+import { deviceLogLine } from "../printable.js";
 import {
   type Answers,
   BAUD_CONFIRM_MS,
@@ -15,7 +15,6 @@ import {
   type CommandTiming,
   type CredentialSet,
   type CsrSubject,
-  type DeviceEvent,
   decodeChunkAck,
   decodeEvent,
   decodeResponse,
@@ -41,64 +40,27 @@ import {
   splitIntoChunks,
 } from "../protocol/index.js";
 import type { Transport } from "../transport/index.js";
+import {
+  type DeviceContext,
+  deviceRefused,
+  noAnswer,
+  protocolError,
+  REFUSAL_HINTS,
+  type Trouble,
+} from "./session-errors.js";
+import {
+  CHUNK_RESTARTS_MAX,
+  DEVICE_LOG_LINES,
+  type DeviceSessionOptions,
+  ERROR_LOG_LINES,
+  type SessionEvents,
+  type SessionStats,
+  type SetBaudResult,
+  type TimingKey,
+  type WireRecord,
+} from "./session-types.js";
 
-/** How many device log lines are kept for error reports. */
-export const DEVICE_LOG_LINES = 50;
-/** How many of them go into an error's deviceLog. */
-export const ERROR_LOG_LINES = 20;
-/** A chunked request whose reassembly the device dropped (ERR_CHUNK/ERR_DIGEST) is restarted this often. */
-export const CHUNK_RESTARTS_MAX = 2;
-
-export type TimingKey = keyof typeof COMMAND_TIMING;
-
-export interface TraceEntry {
-  direction: "tx" | "rx";
-  frame: Frame;
-  /** Command name of the frame's type (or TYPE_0x..). */
-  name: string;
-  /** Attempt number for transmitted requests (1 = first). */
-  attempt?: number;
-}
-
-export interface WireRecord {
-  direction: "tx" | "rx";
-  bytes: Buffer;
-}
-
-export interface DeviceSessionOptions {
-  /** Overrides of the per-command timing of section 6 (tests use short timeouts). */
-  timing?: Partial<Record<TimingKey, Partial<CommandTiming>>>;
-  /** Ring buffer size for device log lines (default DEVICE_LOG_LINES). */
-  logLines?: number;
-  /** Keep every byte sent and received (for tests and overhead measurement). */
-  recordWire?: boolean;
-  /** Called for every frame sent and every frame received (a --trace flag). */
-  trace?: (entry: TraceEntry) => void;
-}
-
-export interface SessionEvents {
-  /** A line of device log text (ESP-IDF log, ROM banner), without its line end. */
-  log: [line: string];
-  /** An EVENT frame from the device; seq is the device's own event counter. */
-  event: [event: DeviceEvent & { seq: number }];
-}
-
-export interface SessionStats {
-  framesSent: number;
-  framesReceived: number;
-  /** Responses that matched no outstanding request (late answers to an earlier attempt). */
-  lateResponses: number;
-  /** Frame lines that failed to decode (bad CRC, base64, ...), bad_version included. */
-  frameErrors: number;
-  retries: number;
-}
-
-export interface SetBaudResult {
-  /** The rate both sides use now. */
-  baudRate: number;
-  /** True when the switch did not work and both sides went back to the old rate. */
-  fellBack: boolean;
-}
+export * from "./session-types.js";
 
 interface Pending {
   type: number;
@@ -106,30 +68,6 @@ interface Pending {
   resolve: (frame: Frame) => void;
   reject: (error: Error) => void;
 }
-
-/** What went wrong while waiting, to tell DEVICE_SILENT from DEVICE_PROTOCOL. */
-interface Trouble {
-  frameErrors: number;
-  badVersion: number | undefined;
-  unreadableLines: number;
-}
-
-const REFUSAL_HINTS: Record<string, string> = {
-  ERR_WRONG_STATE:
-    "check the device state (provision status); the steps must run in order: key, CSR, credentials, commit",
-  ERR_LOCKED: "the device is locked; only HELLO, STATUS, PING, SET_BAUD and RESTART work now",
-  ERR_UNSUPPORTED: "choose a key type and key store the board supports (see HELLO / the board file)",
-  ERR_NO_KEY: "generate the key first",
-  ERR_KEY_MISMATCH: "the certificate was not issued for this device's key: provision again from the CSR step",
-  ERR_VERSION: "update the tool or the device firmware so both speak the same protocol version",
-  ERR_BUSY: "wait for the device to finish and try again",
-  ERR_STORAGE: "the device's flash or key storage failed; erase the NVS partition or check the flash",
-  ERR_BAD_BAUD: "pick a rate from the device's HELLO list",
-  ERR_BAD_CERT: "the certificate or root CA PEM does not parse on the device: check the files given",
-  ERR_TOO_LARGE: "the credential set is larger than the device accepts: drop unneeded root CAs",
-  ERR_BAD_TOKEN: "the factory-reset token was wrong or older than 30 s: run the reset again",
-  ERR_CRYPTO: "the device's crypto library failed (code in the text): check the key store, then retry",
-};
 
 export class DeviceSession extends EventEmitter<SessionEvents> {
   readonly port: string;
@@ -483,62 +421,25 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
   }
 
   private refused(name: string, error: string, text: string): ProvisionError {
-    return new ProvisionError(
-      "DEVICE_REFUSED",
-      `${name} refused by device: ${printable(error)}${text ? `: ${printable(text)}` : ""}`,
-      {
-        where: this.port,
-        hint: REFUSAL_HINTS[error],
-        deviceLog: this.lastLog(),
-        details: { deviceError: error, command: name },
-      },
-    );
+    return deviceRefused(this.where(), name, error, text);
   }
 
   private protocolError(name: string, what: string, extra: { hint?: string } = {}): ProvisionError {
-    return new ProvisionError("DEVICE_PROTOCOL", `${name}: ${what}`, {
-      where: this.port,
-      hint: extra.hint ?? "check the baud rate and that the device runs this tool's provisioning firmware",
-      deviceLog: this.lastLog(),
-      details: { command: name },
-    });
+    return protocolError(this.where(), name, what, extra.hint);
   }
 
   private noAnswer(name: string, timing: CommandTiming, t: Trouble): ProvisionError {
-    const tries = `after ${timing.attempts} attempt${timing.attempts === 1 ? "" : "s"} of ${timing.timeoutMs} ms`;
-    if (t.badVersion !== undefined) {
-      return new ProvisionError(
-        "DEVICE_PROTOCOL",
-        `${name}: device answers in protocol version ${t.badVersion}, this host speaks ${PROTOCOL_VERSION} (no usable answer ${tries})`,
-        {
-          where: this.port,
-          hint: REFUSAL_HINTS.ERR_VERSION,
-          deviceLog: this.lastLog(),
-          details: { command: name, deviceVersion: t.badVersion },
-        },
-      );
-    }
-    if (t.frameErrors > 0 || t.unreadableLines > 0) {
-      return new ProvisionError(
-        "DEVICE_PROTOCOL",
-        `${name}: device sent only unreadable data (${t.frameErrors} broken frames, ${t.unreadableLines} garbled lines) ${tries}`,
-        {
-          where: this.port,
-          hint: `check the baud rate (now ${this.transport.baudRate}; the ROM bootloader uses 115200) and the cable, then press the board's reset button`,
-          deviceLog: this.lastLog(),
-          details: { command: name, frameErrors: t.frameErrors, garbledLines: t.unreadableLines },
-        },
-      );
-    }
-    const heard = this.logRing.length > 0;
-    return new ProvisionError("DEVICE_SILENT", `${name}: no answer from the device ${tries}`, {
-      where: this.port,
-      hint: heard
-        ? "the device prints log text but does not answer the protocol: is the provisioning firmware flashed? Press the reset button and try again"
-        : "check the port and the baud rate, that the provisioning firmware is flashed, and press the board's reset button",
+    return noAnswer(this.where(), name, timing, t);
+  }
+
+  /** What an error about this device needs: its port, line rate, and what it printed. */
+  private where(): DeviceContext {
+    return {
+      port: this.port,
+      baudRate: this.transport.baudRate,
       deviceLog: this.lastLog(),
-      details: { command: name, attempts: timing.attempts, timeoutMs: timing.timeoutMs },
-    });
+      heardLog: this.logRing.length > 0,
+    };
   }
 }
 

@@ -1,9 +1,9 @@
 /**
- * A Progress (src/cli/progress.ts) for one slot: instead of printing lines
+ * A Progress (src/provision/progress.ts) for one slot: instead of printing lines
  * it moves the slot's phase and keeps the step timings, so many pipelines
  * can run at once under one live view.
  */
-import type { Progress, StepTiming } from "../cli/progress.js";
+import type { Progress, StepTiming } from "../provision/progress.js";
 import { phaseOfStep, type SlotPhase } from "./slot.js";
 
 export interface SlotProgressHooks {

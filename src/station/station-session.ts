@@ -4,8 +4,8 @@
  * counting bytes on the wire against frame payload bytes (benchmark).
  */
 
-import { prepareLines } from "../commands/device-link.js";
 import { DeviceSession } from "../session/index.js";
+import { prepareLines } from "../session/prepare-lines.js";
 import { BAUD_DEFAULT, openSerialTransport, type Transport } from "../transport/index.js";
 import { PacedTransport } from "./paced-transport.js";
 

@@ -32,11 +32,14 @@ import {
 import type { CloudTarget } from "../provision/target.js";
 import type { DeviceSession } from "../session/index.js";
 import { BAUD_DEFAULT } from "../transport/index.js";
+import { type DeviceRecord, rollbackOutcomeOf, type StationSummary, summarize } from "./device-record.js";
 import type { Manifest } from "./manifest.js";
 import type { PortEvent, PortSource } from "./port-sources.js";
-import { newSlot, type RollbackOutcome, type SlotView } from "./slot.js";
+import { newSlot, type SlotView } from "./slot.js";
 import { createSlotProgress } from "./slot-progress.js";
 import { openStationSession, type WireCounters } from "./station-session.js";
+
+export { type DeviceRecord, rollbackOutcomeOf, type StationSummary } from "./device-record.js";
 
 export const CONCURRENCY_DEFAULT = 8;
 
@@ -73,65 +76,6 @@ export interface StationOptions {
   onInfo?: (text: string) => void;
   /** Test seam: runs after each successful pipeline step of a slot. */
   afterStep?: (slot: SlotView, step: string) => Promise<void> | void;
-}
-
-export interface DeviceRecord {
-  slot: string;
-  port: string;
-  ok: boolean;
-  /** provisioned | rotated | verified, the error code, or not-started (interrupted before its turn). */
-  outcome: string;
-  deviceId?: string;
-  boardId?: string;
-  firmwareVersion?: string;
-  thingName?: string;
-  certificateId?: string;
-  /** The step that failed. */
-  failedStep?: string;
-  error?: { code: string; message: string; hint?: string };
-  rollback?: RollbackOutcome;
-  startedAt: string;
-  totalMs: number;
-  timings: Record<string, number>;
-  /** Rate the exchange ran at after the optional switch. */
-  baud?: number;
-  wire?: WireCounters;
-  firstPublishMs?: number;
-}
-
-export interface StationSummary {
-  stationId: string;
-  startedAt: string;
-  durationMs: number;
-  devices: number;
-  ok: number;
-  provisioned: number;
-  verified: number;
-  failed: number;
-  /** Devices seen but never started because of the interrupt. */
-  notStarted: number;
-  /** Finished devices per minute over the time from the first device taken to the last one done. */
-  devicesPerMinute: number;
-  interrupted: boolean;
-  resumeCleanup?: CleanupReport;
-  records: DeviceRecord[];
-}
-
-/** From the ledger, after a failure: what the failed run left in the cloud. */
-export function rollbackOutcomeOf(
-  runs: readonly { device?: string; startedAt: string; status: string }[],
-  deviceId: string | undefined,
-  sinceIso: string,
-): RollbackOutcome {
-  if (deviceId === undefined) return "nothing-registered";
-  const mine = runs.filter((r) => r.device === deviceId && r.startedAt >= sinceIso);
-  if (mine.length === 0) return "nothing-registered";
-  const statuses = mine.map((r) => r.status);
-  if (statuses.some((s) => s === "in-progress" || s === "rollback-open" || s === "registered"))
-    return "rollback-open";
-  if (statuses.some((s) => s === "committed" || s === "verified")) return "kept";
-  if (statuses.some((s) => s === "rolled-back")) return "rolled-back";
-  return "nothing-registered";
 }
 
 export class Station {
@@ -352,7 +296,7 @@ export class Station {
       record.firmwareVersion = hello.firmwareVersion;
       slot.deviceId = hello.deviceId;
       this.changed(slot);
-      const switchTo = o.switchBaud ?? (o.plan as { switchBaud?: number }).switchBaud;
+      const switchTo = o.switchBaud ?? o.plan.switchBaud;
       if (switchTo !== undefined && hello.baudRates.includes(switchTo)) {
         const switched = await progress.step("baud", `switch to ${switchTo} baud`, () =>
           session.setBaud(switchTo),
@@ -376,12 +320,12 @@ export class Station {
           );
         }
       }
-      // The station made the baud switch above (before its own ledger check); the pipeline must not repeat it.
-      const plan = { ...o.plan };
-      delete (plan as { switchBaud?: number }).switchBaud;
+      // The station met the device and switched its baud rate above (before its own ledger check): the
+      // greeting tells the pipeline not to repeat either.
       const result = await provisionDevice(
         { session, target: o.target, ledger: o.ledger, observer: o.observer, progress, signal: o.signal },
-        plan,
+        o.plan,
+        { hello },
       );
       await this.succeeded(slot, record, result, known);
     } catch (e) {
@@ -434,22 +378,12 @@ export class Station {
   }
 
   private summary(startedAt: Date, interrupted: boolean, resumeCleanup?: CleanupReport): StationSummary {
-    const r = this.records;
-    const s: StationSummary = {
+    return summarize(this.records, {
       stationId: this.stationId,
-      startedAt: startedAt.toISOString(),
-      durationMs: Date.now() - startedAt.getTime(),
-      devices: r.filter((x) => x.outcome !== "not-started").length,
-      ok: r.filter((x) => x.ok).length,
-      provisioned: r.filter((x) => x.outcome === "provisioned" || x.outcome === "rotated").length,
-      verified: r.filter((x) => x.outcome === "verified").length,
-      failed: r.filter((x) => !x.ok && x.outcome !== "not-started").length,
-      notStarted: r.filter((x) => x.outcome === "not-started").length,
-      devicesPerMinute: Math.round(this.rate() * 10) / 10,
+      startedAt,
       interrupted,
-      records: r,
-    };
-    if (resumeCleanup) s.resumeCleanup = resumeCleanup;
-    return s;
+      rate: this.rate(),
+      resumeCleanup,
+    });
   }
 }

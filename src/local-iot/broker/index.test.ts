@@ -1,6 +1,6 @@
 /**
  * The broker end to end: real mqtt.js clients over real mutual TLS and real
- * WSS+SigV4 on 127.0.0.1, against an in-memory registry.
+ * WSS+SigV4 on 127.0.0.1, against an in-memory store.
  */
 import type { EventEmitter } from "node:events";
 import { connect as tlsConnect } from "node:tls";
@@ -8,8 +8,8 @@ import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { presignMqttUrl } from "../../cloud/sigv4-mqtt-url.js";
+import { FakeStore, type IssuedCert, leastPrivilegePolicy, TestCa } from "./broker.test-helper.js";
 import { type RunningBroker, startBroker } from "./index.js";
-import { FakeRegistry, type IssuedCert, leastPrivilegePolicy, TestCa } from "./test-support.js";
 
 const REGION = "us-east-1";
 const ACCOUNT = "123456789012";
@@ -17,7 +17,7 @@ const credentials = { accessKeyId: "AKIDLOCAL", secretAccessKey: "local-secret" 
 const WAIT_MS = 5_000;
 
 let ca: TestCa;
-let registry: FakeRegistry;
+let registry: FakeStore;
 let broker: RunningBroker;
 let observer: MqttClient;
 const seen: { topic: string; payload: string; at: number }[] = [];
@@ -141,7 +141,7 @@ function provisionDevice(
 beforeAll(async () => {
   ca = await TestCa.create("Local IoT test CA");
   const server = await ca.issueServer();
-  registry = new FakeRegistry(REGION, ACCOUNT);
+  registry = new FakeStore(REGION, ACCOUNT);
   for (const name of ["sensor-1", "sensor-2", "sensor-dup", "sensor-revoke"]) {
     provisionDevice(name, await ca.issueClient(name));
   }

@@ -1,30 +1,41 @@
 /**
  * The local AWS IoT message broker: aedes behind mutual TLS (devices) and
  * behind WSS with SigV4 presigned URLs (observers), enforcing the policies the
- * registry attaches to each certificate, and publishing AWS's lifecycle
- * events. Reads the registry only through RegistryView and asks it on every
- * CONNECT, PUBLISH, SUBSCRIBE and delivery, so registry changes apply at once.
+ * store attaches to each certificate, and publishing AWS's lifecycle
+ * events. Reads the store only through StoreView and asks it on every
+ * CONNECT, PUBLISH, SUBSCRIBE and delivery, so changes to the store apply at once.
  *
  * What is enforced and every known difference from AWS IoT Core:
  * docs/local-iot.md, section "MQTT broker".
  */
-import { createHash, randomUUID } from "node:crypto";
-import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
-import type { AddressInfo, Socket } from "node:net";
+import { randomUUID } from "node:crypto";
+import { createServer as createHttpsServer } from "node:https";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from "node:tls";
-import {
-  Aedes,
-  type AedesPublishPacket,
-  type AuthenticateError,
-  type Client,
-  type PublishPacket,
-  type Subscription,
-} from "aedes";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
+import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type Subscription } from "aedes";
 import createDebug from "debug";
 import { createWebSocketStream, WebSocketServer } from "ws";
 import { ProvisionError } from "../../errors.js";
-import type { RegistryView } from "../types.js";
+import { verifyPresignedUpgrade } from "../sigv4-verify.js";
+import type { StoreView } from "../types.js";
+import {
+  AEDES_SYS_PREFIX,
+  type AedesWithClients,
+  authError,
+  BROKER_HOST_DEFAULT,
+  type BrokerOptions,
+  type ClientWithFlags,
+  CONNACK_IDENTIFIER_REJECTED,
+  listen,
+  POLICY_VIOLATION_REASON,
+  type Principal,
+  RESERVED_PUBLISH_PREFIXES,
+  type RunningBroker,
+  type Session,
+  sha256Hex,
+  WS_CLOSE_ABNORMAL,
+} from "./broker-setup.js";
 import {
   connectedEvent,
   connectFailedEvent,
@@ -32,95 +43,20 @@ import {
   disconnectedEvent,
   hasLifecycleEvents,
   type LifecycleEvent,
-  PRESENCE_PREFIX,
-  type PresenceSession,
 } from "./lifecycle.js";
 import { clientIdLimitViolation, publishLimitViolation, QOS_MAX, topicLimitViolation } from "./limits.js";
 import { type Decision, evaluate, type IotAction, iotResourceArn, type ResourceKind } from "./policy.js";
-import { type LocalCredentials, verifyPresignedUpgrade } from "./sigv4-verify.js";
 
 const log = createDebug("provision:local-iot:broker");
 
-export const BROKER_HOST_DEFAULT = "127.0.0.1";
-/** MQTT CONNECT return codes (MQTT 3.1.1 table 3.1). */
-const CONNACK_IDENTIFIER_REJECTED = 2;
-const CONNACK_NOT_AUTHORIZED = 5;
-/**
- * Reason given in the disconnected event when a client is dropped for an
- * action its policy forbids (publish) or because its certificate stopped being
- * ACTIVE. AWS documents AUTH_ERROR as "the client failed to authenticate or
- * authorization failed"; FORBIDDEN_ACCESS as "not allowed to be connected"
- * (e.g. a denied IP address).
- */
-export const POLICY_VIOLATION_REASON: DisconnectReason = "AUTH_ERROR";
-/** Topics nobody may publish to: AWS reserves lifecycle topics; `$SYS/` is aedes' own. */
-const RESERVED_PUBLISH_PREFIXES = [PRESENCE_PREFIX, "$aws/events/", "$SYS/"];
-const AEDES_SYS_PREFIX = "$SYS";
-/** RFC 6455 close code for "no Close frame received" (connection dropped). */
-const WS_CLOSE_ABNORMAL = 1006;
+export {
+  BROKER_HOST_DEFAULT,
+  type BrokerOptions,
+  POLICY_VIOLATION_REASON,
+  type RunningBroker,
+} from "./broker-setup.js";
 
-export interface BrokerOptions {
-  host?: string;
-  /** 0 or omitted = an ephemeral port. */
-  mqttsPort?: number;
-  /** 0 or omitted = an ephemeral port. */
-  wssPort?: number;
-  serverCertPem?: string;
-  serverKeyPem?: string;
-  /** Alias of serverCertPem (the name src/local-iot/service.ts passes). */
-  serverCert?: string;
-  /** Alias of serverKeyPem. */
-  serverKey?: string;
-  /** The local CA that issued the device certificates (PEM, may hold several). */
-  caPem: string;
-  /** The IAM credentials observers sign WebSocket URLs with. */
-  credentials: LocalCredentials;
-  /** Region observers sign for; defaults to the registry's. */
-  region?: string;
-}
-
-export interface RunningBroker {
-  mqttsPort: number;
-  wssPort: number;
-  close(): Promise<void>;
-}
-
-type Principal =
-  | { kind: "certificate"; certificateId: string; certificateArn: string }
-  | { kind: "iam"; accessKeyId: string };
-
-interface Session extends PresenceSession {
-  principal: Principal;
-  /** Set when the broker decides to drop the client, before it closes. */
-  reason?: DisconnectReason;
-  announced: boolean;
-}
-
-/** aedes keeps its client table on the instance without typing it. */
-type AedesWithClients = Aedes & { clients: Record<string, Client> };
-/** aedes marks a client that sent DISCONNECT with this private flag (aedes 1.x lib/handlers/index.js). */
-type ClientWithFlags = Client & { _disconnected?: boolean };
-
-function authError(message: string, returnCode = CONNACK_NOT_AUTHORIZED): AuthenticateError {
-  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
-}
-
-function sha256Hex(der: Buffer): string {
-  return createHash("sha256").update(der).digest("hex");
-}
-
-function listen(server: TlsServer | HttpsServer, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (e: Error) => reject(e);
-    server.once("error", onError);
-    server.listen(port, host, () => {
-      server.off("error", onError);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-export async function startBroker(registry: RegistryView, opts: BrokerOptions): Promise<RunningBroker> {
+export async function startBroker(store: StoreView, opts: BrokerOptions): Promise<RunningBroker> {
   const host = opts.host ?? BROKER_HOST_DEFAULT;
   const serverCertPem = opts.serverCertPem ?? opts.serverCert;
   const serverKeyPem = opts.serverKeyPem ?? opts.serverKey;
@@ -130,7 +66,7 @@ export async function startBroker(registry: RegistryView, opts: BrokerOptions): 
     throw new TypeError("startBroker: serverKeyPem (the broker's TLS private key, PEM) is required");
   if (!opts.caPem)
     throw new TypeError("startBroker: caPem (the CA that issued device certificates) is required");
-  const region = opts.region ?? registry.region;
+  const region = opts.region ?? store.region;
   const sessions = new WeakMap<Client, Session>();
   const live = new Set<Client>();
   /** Principals of WebSocket streams, set at upgrade before aedes sees the stream. */
@@ -141,15 +77,15 @@ export async function startBroker(registry: RegistryView, opts: BrokerOptions): 
   let closing = false;
 
   function arn(kind: ResourceKind, name: string): string {
-    return iotResourceArn(registry.region, registry.accountId, kind, name);
+    return iotResourceArn(store.region, store.accountId, kind, name);
   }
 
   function decide(session: Session, action: IotAction, kind: ResourceKind, name: string): Decision {
     if (session.principal.kind === "iam") return { allowed: true, reason: "allow" };
     const { certificateArn } = session.principal;
-    return evaluate(registry.principalPolicies(certificateArn), action, arn(kind, name), {
+    return evaluate(store.principalPolicies(certificateArn), action, arn(kind, name), {
       clientId: session.clientId,
-      attachedThings: registry.principalThings(certificateArn),
+      attachedThings: store.principalThings(certificateArn),
     });
   }
 
@@ -182,7 +118,7 @@ export async function startBroker(registry: RegistryView, opts: BrokerOptions): 
     const der = peer?.raw;
     if (!der || der.length === 0) return { refused: "no client certificate on the connection" };
     const certificateId = sha256Hex(der);
-    const record = registry.getCertificate(certificateId);
+    const record = store.getCertificate(certificateId);
     if (!record)
       return {
         refused: `certificate ${certificateId} is not registered`,
@@ -325,11 +261,11 @@ export async function startBroker(registry: RegistryView, opts: BrokerOptions): 
   });
 
   /** A certificate that is no longer ACTIVE (or gone) loses its live connections. */
-  const unsubscribeRegistry = registry.onChange(() => {
+  const unsubscribeRegistry = store.onChange(() => {
     for (const client of [...live]) {
       const session = sessions.get(client);
       if (session?.principal.kind !== "certificate" || client.closed) continue;
-      const record = registry.getCertificate(session.principal.certificateId);
+      const record = store.getCertificate(session.principal.certificateId);
       if (record?.status === "ACTIVE") continue;
       log(
         "certificate %s now %s: disconnecting %s",

@@ -6,7 +6,7 @@ const ACCOUNT = "123456789012";
 const arn = (kind: "client" | "topic" | "topicfilter", name: string) =>
   iotResourceArn(REGION, ACCOUNT, kind, name);
 
-/** The least-privilege policy of the AWS developer guide (REFERENCE.md), verbatim shape. */
+/** The least-privilege policy of the AWS IoT Developer Guide, verbatim shape. */
 const LEAST_PRIVILEGE = JSON.stringify({
   Version: "2012-10-17",
   Statement: [

@@ -20,7 +20,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { presignMqttUrl } from "../../cloud/sigv4-mqtt-url.js";
 import { type LocalIot, startLocalIot } from "../service.js";
-import { leastPrivilegePolicy } from "./test-support.js";
+import { leastPrivilegePolicy } from "./broker.test-helper.js";
 
 const THING = "svc-sensor-1";
 const WAIT_MS = 5_000;

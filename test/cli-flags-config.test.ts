@@ -1,6 +1,9 @@
 /**
- * Defects a code review found in the CLI, each pinned from the user's side:
- * the real binary spawned, its exit status, stderr and files compared.
+ * How the CLI reads its flags, environment and config file: bad values are
+ * usage errors naming the flag, the config file's ledger and port are used,
+ * the station and verify get the flags the docs list, unusable state
+ * directories are configuration errors. The real binary spawned; its exit
+ * status, stderr and files compared.
  */
 
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -9,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEVICE_STATE } from "../src/protocol/index.js";
 import { ensureTwinBuilt, startTwin } from "../src/twin/index.js";
-import { deviceState, fixedMqttPort, localArgs, runCli } from "./cli-helpers.js";
+import { deviceState, fixedMqttPort, localArgs, runCli } from "./cli.test-helper.js";
 
 let dir: string;
 

@@ -1,12 +1,12 @@
 /**
- * Test helpers for the broker: an in-memory RegistryView and a tiny CA that
+ * Test helpers for the broker: an in-memory StoreView and a tiny CA that
  * issues real certificates, so tests run real mqtt.js clients over real
  * mutual TLS on 127.0.0.1. Not used by production code.
  */
 import "reflect-metadata";
 import { createHash, webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
-import type { CertificateRecord, CertificateStatus, PolicyRecord, RegistryView } from "../types.js";
+import type { CertificateRecord, CertificateStatus, PolicyRecord, StoreView } from "../types.js";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -100,8 +100,8 @@ export class TestCa {
   }
 }
 
-/** An in-memory registry for broker tests; mutate it with the methods, observe through RegistryView. */
-export class FakeRegistry implements RegistryView {
+/** An in-memory store for broker tests; mutate it with the methods, observe through StoreView. */
+export class FakeStore implements StoreView {
   readonly region: string;
   readonly accountId: string;
   private readonly certs = new Map<string, CertificateRecord>();
@@ -179,7 +179,7 @@ export class FakeRegistry implements RegistryView {
   }
 }
 
-/** The least-privilege policy of the AWS developer guide (REFERENCE.md), for a region and account. */
+/** The least-privilege policy of the AWS IoT Developer Guide, for a region and account. */
 export function leastPrivilegePolicy(region: string, accountId: string): object {
   const base = `arn:aws:iot:${region}:${accountId}`;
   // biome-ignore lint/suspicious/noTemplateCurlyInString: an AWS policy variable, kept literal

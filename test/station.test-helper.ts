@@ -12,7 +12,7 @@ import { OperationRateLimiter } from "../src/registry/index.js";
 import { Manifest, type ManifestRow, Station, type StationOptions } from "../src/station/index.js";
 import { PER_DEVICE_OPERATIONS, planRates, type RatePlan } from "../src/station/rate-plan.js";
 import { sampleRequestRates as sampleLocalIot } from "../src/station/request-rates.js";
-import { openLocalCloud, testPlan } from "./local-cloud.js";
+import { openLocalCloud, testPlan } from "./local-cloud.test-helper.js";
 
 export const plan = testPlan({ subject: { O: "station test" }, firstPublishTimeoutMs: 20_000 });
 

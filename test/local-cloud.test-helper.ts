@@ -7,12 +7,12 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Progress, StepTiming } from "../src/cli/progress.js";
 import { buildPlan } from "../src/commands/plan.js";
 import { Ledger } from "../src/ledger/index.js";
 import { type LocalIot, startLocalIot } from "../src/local-iot/service.js";
 import type { Observer } from "../src/observer/index.js";
 import type { ProvisionPlan } from "../src/provision/pipeline.js";
+import type { Progress, StepTiming } from "../src/provision/progress.js";
 import { type CloudTarget, type TargetOptions, targetForLocalIot } from "../src/provision/target.js";
 import type { CloudRegistry } from "../src/registry/index.js";
 

@@ -1,7 +1,7 @@
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { describe, expect, it } from "vitest";
-import { presignMqttUrl } from "../../cloud/sigv4-mqtt-url.js";
+import { presignMqttUrl } from "../cloud/sigv4-mqtt-url.js";
 import { verifyPresignedUpgrade } from "./sigv4-verify.js";
 
 const credentials = { accessKeyId: "AKIDLOCALTEST", secretAccessKey: "local/secret+key=" };

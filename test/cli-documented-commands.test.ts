@@ -1,18 +1,18 @@
 /**
- * What a new user following README.md and docs/*.md met, through the real
- * binary: flags the docs imply that were missing, and hints that named a
- * command or a behaviour that does not exist.
+ * Commands as README.md and docs/*.md describe them, through the real
+ * binary: firmware render's --key-store, the hint for a missing port, one
+ * `provision sim` per state dir, what `provision local-iot` prints for AWS
+ * clients.
  */
 
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTwin } from "../src/twin/index.js";
-import { runCli } from "./cli-helpers.js";
+import { BIN, runCli } from "./cli.test-helper.js";
 
-const BIN = resolve("bin/provision.js");
 let dir: string;
 
 const cli = (args: string[]) => runCli(args, { cwd: dir, inheritEnv: true });

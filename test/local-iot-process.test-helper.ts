@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { IoTClient } from "@aws-sdk/client-iot";
 import { ensureTwinBuilt, startTwin, type Twin, type TwinOptions } from "../src/twin/index.js";
-import { BIN, fixedMqttPort, localArgs } from "./cli-helpers.js";
+import { BIN, fixedMqttPort, localArgs } from "./cli.test-helper.js";
 
 export interface LocalIotInfo {
   controlPlaneUrl: string;

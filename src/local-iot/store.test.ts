@@ -5,15 +5,15 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isProvisionError } from "../errors.js";
 import type { ApiError } from "./api-error.js";
-import { MAX_POLICIES_PER_TARGET, Registry, STATE_FILE } from "./registry.js";
+import { IotStore, MAX_POLICIES_PER_TARGET, STATE_FILE } from "./store.js";
 
 const POLICY =
   '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}';
 let dir: string;
-let open: Registry[] = [];
+let open: IotStore[] = [];
 
-function registry(detachDelayMs = 100): Registry {
-  const r = new Registry({ stateDir: dir, region: "eu-west-1", accountId: "111122223333", detachDelayMs });
+function registry(detachDelayMs = 100): IotStore {
+  const r = new IotStore({ stateDir: dir, region: "eu-west-1", accountId: "111122223333", detachDelayMs });
   open.push(r);
   return r;
 }
@@ -56,7 +56,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe("Registry", () => {
+describe("IotStore", () => {
   it("builds ARNs from its region and account", async () => {
     const r = registry();
     const c = await r.addCertificate(fakeCert(1), true);
