@@ -6,12 +6,7 @@
  * misbehave on purpose (modes). The firmware's C core is the real device;
  * this one exists so the host can be tested without it.
  */
-import "reflect-metadata";
 import { webcrypto } from "node:crypto";
-
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
-
-import * as x509 from "@peculiar/x509";
 import {
   type Answers,
   BAUD_CONFIRM_MS,
@@ -30,9 +25,7 @@ import {
   FACTORY_RESET_TOKEN_BYTES,
   FLAG_CHUNK,
   FLAG_RESPONSE,
-  FRAME_END,
   FRAME_OVERHEAD_BYTES,
-  FRAME_START,
   type Frame,
   FrameReceiver,
   KEY_STORE,
@@ -45,8 +38,18 @@ import {
   sha256,
 } from "../protocol/index.js";
 import type { Transport } from "../transport/index.js";
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+import { type Key, makeKey, signCsr } from "./fake-device-keys.test-helper.js";
+import {
+  ALWAYS_ALLOWED,
+  BAUD_SWITCH_SETTLE_MS,
+  BOOT_LOG,
+  DeviceError,
+  garbage,
+  lineOf,
+  type Outcome,
+  STATE_NAMES,
+  VALID_STATES,
+} from "./fake-device-rules.test-helper.js";
 
 export type FakeDeviceMode = "normal" | "silent" | "garbage" | "wrong-version" | "drops-first-response";
 
@@ -63,45 +66,6 @@ export interface FakeDeviceOptions {
   deviceId?: string;
   /** Log lines printed at boot (default: ROM banner and a few ESP-IDF lines). */
   bootLog?: string[];
-}
-
-const BOOT_LOG = [
-  "ets Jun  8 2016 00:22:57",
-  "",
-  "rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)",
-  "\x1b[0;32mI (29) boot: ESP-IDF v5.2.1 2nd stage bootloader\x1b[0m",
-  "\x1b[0;32mI (339) prov: provisioning core ready, protocol 1\x1b[0m",
-];
-
-const BAUD_SWITCH_SETTLE_MS = 20;
-
-const ALWAYS_ALLOWED = new Set<CommandName>(["HELLO", "STATUS", "PING", "SET_BAUD", "RESTART"]);
-const VALID_STATES: Partial<Record<CommandName, number[]>> = {
-  GENERATE_KEY: [0, 1, 2, 3],
-  GET_CSR: [1, 2, 3],
-  WRITE_CREDENTIALS: [1, 2, 3],
-  COMMIT: [2],
-  LOCK: [3],
-  FACTORY_RESET: [0, 1, 2, 3],
-};
-const STATE_NAMES = ["EMPTY", "KEYED", "STAGED", "PROVISIONED", "LOCKED"];
-
-interface Key {
-  keyType: number;
-  keyStore: number;
-  pair: CryptoKeyPair;
-  spki: Buffer;
-}
-
-type Outcome = { ok: true; payload: Buffer } | { ok: false; status: number; text: string };
-
-class DeviceError extends Error {
-  constructor(
-    readonly status: number,
-    text: string,
-  ) {
-    super(text);
-  }
 }
 
 export class FakeDevice {
@@ -449,51 +413,6 @@ export class FakeDevice {
   }
 
   private async csr(subject: Requests["GET_CSR"]): Promise<Buffer> {
-    const key = this.pendingKey ?? (this.key as Key);
-    const name: Record<string, string[]>[] = [];
-    for (const attr of ["C", "ST", "L", "O", "OU", "CN"] as const) {
-      const v = subject[attr];
-      if (v !== undefined) name.push({ [attr]: [v] });
-    }
-    const ec = key.keyType === KEY_TYPE.EC_P256 || key.keyType === KEY_TYPE.EC_P384;
-    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-      name,
-      keys: key.pair,
-      signingAlgorithm: ec ? { name: "ECDSA", hash: "SHA-256" } : { name: "RSASSA-PKCS1-v1_5" },
-    });
-    return Buffer.from(csr.rawData);
+    return signCsr(this.pendingKey ?? (this.key as Key), subject);
   }
-}
-
-async function makeKey(keyType: number, keyStore: number): Promise<Key> {
-  const alg =
-    keyType === KEY_TYPE.EC_P256
-      ? { name: "ECDSA", namedCurve: "P-256" }
-      : keyType === KEY_TYPE.EC_P384
-        ? { name: "ECDSA", namedCurve: "P-384" }
-        : {
-            name: "RSASSA-PKCS1-v1_5",
-            modulusLength: keyType === KEY_TYPE.RSA_3072 ? 3072 : 2048,
-            publicExponent: new Uint8Array([1, 0, 1]),
-            hash: "SHA-256",
-          };
-  const pair = (await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"])) as CryptoKeyPair;
-  const spki = Buffer.from(await webcrypto.subtle.exportKey("spki", pair.publicKey));
-  return { keyType, keyStore, pair, spki };
-}
-
-function lineOf(body: Buffer): Buffer {
-  return Buffer.concat([
-    Buffer.from([FRAME_START]),
-    Buffer.from(body.toString("base64"), "latin1"),
-    Buffer.from([FRAME_END]),
-  ]);
-}
-
-/** Noise with frame markers in it but never a valid frame. */
-function garbage(n: number): Buffer {
-  const b = Buffer.from(webcrypto.getRandomValues(new Uint8Array(n)));
-  for (let i = 0; i < n; i += 37) b[i] = FRAME_START;
-  b[n - 1] = FRAME_END;
-  return b;
 }
