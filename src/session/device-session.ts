@@ -6,7 +6,6 @@
  */
 import { EventEmitter } from "node:events";
 import { ProvisionError } from "../errors.js";
-import { deviceLogLine } from "../printable.js";
 import {
   type Answers,
   BAUD_CONFIRM_MS,
@@ -40,6 +39,7 @@ import {
   splitIntoChunks,
 } from "../protocol/index.js";
 import type { Transport } from "../transport/index.js";
+import { DeviceLog, isUnreadable } from "./device-log.js";
 import {
   type DeviceContext,
   deviceRefused,
@@ -58,8 +58,10 @@ import {
   type SetBaudResult,
   type TimingKey,
   type WireRecord,
+  wireTotals,
 } from "./session-types.js";
 
+export { isUnreadable } from "./device-log.js";
 export * from "./session-types.js";
 
 interface Pending {
@@ -83,8 +85,7 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
   readonly wire: WireRecord[] = [];
 
   private readonly receiver = new FrameReceiver();
-  private readonly logRing: string[] = [];
-  private readonly logLimit: number;
+  private readonly log: DeviceLog;
   private readonly timing: Record<TimingKey, CommandTiming>;
   private readonly unsubscribe: (() => void)[] = [];
   private seq = 0;
@@ -103,7 +104,7 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
     super();
     this.port = transport.name;
     this.bootBaudRate = transport.baudRate;
-    this.logLimit = options.logLines ?? DEVICE_LOG_LINES;
+    this.log = new DeviceLog(options.logLines ?? DEVICE_LOG_LINES);
     const timing = {} as Record<TimingKey, CommandTiming>;
     for (const k of Object.keys(COMMAND_TIMING) as TimingKey[])
       timing[k] = { ...COMMAND_TIMING[k], ...options.timing?.[k] };
@@ -119,18 +120,12 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
 
   /** The last device log lines, oldest first. */
   get deviceLog(): string[] {
-    return [...this.logRing];
+    return this.log.lines();
   }
 
   /** Total bytes recorded per direction (needs recordWire). */
   wireBytes(): { tx: number; rx: number } {
-    let tx = 0;
-    let rx = 0;
-    for (const r of this.wire) {
-      if (r.direction === "tx") tx += r.bytes.length;
-      else rx += r.bytes.length;
-    }
-    return { tx, rx };
+    return wireTotals(this.wire);
   }
 
   // ---- commands ------------------------------------------------------------
@@ -139,12 +134,11 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
   async hello(): Promise<HelloAnswer> {
     const a = await this.call("HELLO", { hostVersion: PROTOCOL_VERSION });
     if (a.version !== PROTOCOL_VERSION) {
-      throw this.protocolError(
+      throw protocolError(
+        this.where(),
         "HELLO",
         `device speaks protocol version ${a.version}, this host ${PROTOCOL_VERSION}`,
-        {
-          hint: REFUSAL_HINTS.ERR_VERSION,
-        },
+        REFUSAL_HINTS.ERR_VERSION,
       );
     }
     this.info = a;
@@ -160,7 +154,7 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
   async ping(data?: Buffer): Promise<Buffer | undefined> {
     const a = await this.call("PING", data === undefined ? {} : { data });
     if ((data ?? Buffer.alloc(0)).compare(a.data ?? Buffer.alloc(0)) !== 0) {
-      throw this.protocolError("PING", "device echoed different bytes");
+      throw protocolError(this.where(), "PING", "device echoed different bytes");
     }
     return a.data;
   }
@@ -216,7 +210,8 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
     const payload = encodeRequest("WRITE_CREDENTIALS", set);
     const a = await this.call("WRITE_CREDENTIALS", set, payload);
     if (a.stagedLength !== payload.length || !a.digest.equals(sha256(payload))) {
-      throw this.protocolError(
+      throw protocolError(
+        this.where(),
         "WRITE_CREDENTIALS",
         `device staged ${a.stagedLength} bytes with a different digest than the ${payload.length} sent`,
       );
@@ -241,7 +236,7 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
   /** FACTORY_RESET, both steps: ask for a token, send it back. */
   async factoryReset(): Promise<void> {
     const { token } = await this.call("FACTORY_RESET", {});
-    if (!token) throw this.protocolError("FACTORY_RESET", "device answered step 1 without a token");
+    if (!token) throw protocolError(this.where(), "FACTORY_RESET", "device answered step 1 without a token");
     await this.call("FACTORY_RESET", { token });
   }
 
@@ -263,8 +258,8 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
       const body = payload ?? encodeRequest(name, fields);
       const frame = await this.send(name, body);
       const d = decodeResponse(name, frame.payload);
-      if (!d.ok) throw this.protocolError(name, `malformed answer: ${d.detail}`);
-      if (!d.value.ok) throw this.refused(name, d.value.error, d.value.text);
+      if (!d.ok) throw protocolError(this.where(), name, `malformed answer: ${d.detail}`);
+      if (!d.value.ok) throw deviceRefused(this.where(), name, d.value.error, d.value.text);
       return d.value.fields;
     };
     // One request outstanding per link: commands queue behind each other.
@@ -288,11 +283,12 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
           break;
         if (last) return answer;
         const ack = decodeChunkAck(answer.payload);
-        if (!ack.ok) throw this.protocolError(name, `malformed chunk answer: ${ack.detail}`);
-        if (!ack.value.ok) throw this.refused(name, ack.value.error, ack.value.text);
+        if (!ack.ok) throw protocolError(this.where(), name, `malformed chunk answer: ${ack.detail}`);
+        if (!ack.value.ok) throw deviceRefused(this.where(), name, ack.value.error, ack.value.text);
         sent += chunk.length - (i === 0 ? 40 : 8);
         if (ack.value.fields.received !== sent) {
-          throw this.protocolError(
+          throw protocolError(
+            this.where(),
             name,
             `device acknowledged ${ack.value.fields.received} bytes, ${sent} were sent`,
           );
@@ -351,7 +347,7 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
       this.pending = undefined;
       this.trouble = undefined;
     }
-    throw this.noAnswer(name, timing, trouble);
+    throw noAnswer(this.where(), name, timing, trouble);
   }
 
   private received(bytes: Buffer): void {
@@ -361,10 +357,7 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
 
   private handle(e: ReceiverEvent): void {
     if (e.kind === "log") {
-      // Kept and passed on escaped: this text reaches terminals, log files and --json.
-      const line = deviceLogLine(e.text);
-      this.logRing.push(line);
-      if (this.logRing.length > this.logLimit) this.logRing.shift();
+      const line = this.log.add(e.text);
       if (this.trouble && isUnreadable(e.text)) this.trouble.unreadableLines++;
       this.emit("log", line);
       return;
@@ -403,7 +396,7 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
         where: this.port,
         cause: error,
         hint: "check the cable; the device may have been unplugged or re-enumerated",
-        deviceLog: this.lastLog(),
+        deviceLog: this.log.last(ERROR_LOG_LINES),
       }),
     );
   }
@@ -416,42 +409,15 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
 
   // ---- errors ---------------------------------------------------------------
 
-  private lastLog(): string[] {
-    return this.logRing.slice(-ERROR_LOG_LINES);
-  }
-
-  private refused(name: string, error: string, text: string): ProvisionError {
-    return deviceRefused(this.where(), name, error, text);
-  }
-
-  private protocolError(name: string, what: string, extra: { hint?: string } = {}): ProvisionError {
-    return protocolError(this.where(), name, what, extra.hint);
-  }
-
-  private noAnswer(name: string, timing: CommandTiming, t: Trouble): ProvisionError {
-    return noAnswer(this.where(), name, timing, t);
-  }
-
   /** What an error about this device needs: its port, line rate, and what it printed. */
   private where(): DeviceContext {
     return {
       port: this.port,
       baudRate: this.transport.baudRate,
-      deviceLog: this.lastLog(),
-      heardLog: this.logRing.length > 0,
+      deviceLog: this.log.last(ERROR_LOG_LINES),
+      heardLog: this.log.heard(),
     };
   }
-}
-
-/** Wrong-baud noise decodes to replacement and control characters; real log text does not. */
-export function isUnreadable(line: string): boolean {
-  if (line.length < 4) return false;
-  let bad = 0;
-  for (const ch of line) {
-    const c = ch.codePointAt(0) as number;
-    if (c === 0xfffd || (c < 0x20 && c !== 0x09 && c !== 0x1b) || c === 0x7f) bad++;
-  }
-  return bad / line.length > 0.3;
 }
 
 function delay(ms: number): Promise<void> {

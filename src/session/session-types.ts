@@ -24,6 +24,17 @@ export interface WireRecord {
   bytes: Buffer;
 }
 
+/** Total bytes per direction of a wire record. */
+export function wireTotals(records: readonly WireRecord[]): { tx: number; rx: number } {
+  let tx = 0;
+  let rx = 0;
+  for (const r of records) {
+    if (r.direction === "tx") tx += r.bytes.length;
+    else rx += r.bytes.length;
+  }
+  return { tx, rx };
+}
+
 export interface DeviceSessionOptions {
   /** Overrides of the per-command timing of section 6 (tests use short timeouts). */
   timing?: Partial<Record<TimingKey, Partial<CommandTiming>>>;
