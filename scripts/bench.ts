@@ -1,51 +1,18 @@
-/**
- * Station benchmark, steady state: `npm run bench -- --slots S --devices M
- * [--quota Q] [--line-rate 115200|921600] [--baud-switch [RATE]] [--warmup K]
- * [--no-pace-host] [--json] [--keep]`.
- *
- * M device twins flow through S fixture slots: a slot takes the next twin
- * as soon as its device is done, like an operator swapping boards (the
- * finished twin is unplugged: stopped). The local AWS IoT runs in its OWN
- * process (so each process's CPU is its own) and limits every operation to
- * Q requests/s (a sliding 1 s window, as a per-account quota looks from
- * outside); without --quota it enforces AWS's default quotas per operation.
- * The station learns the limits the way it learns an account's: through
- * Service Quotas, then runs at 90% of each.
- *
- * Reported: devices/min over the steady part (src/station/throughput.ts),
- * the quota-bound rate 60 x the lowest per-device quota, their ratio,
- * per-device p50/p95, CPU per device (station, twins, service), peak
- * requests/s per operation and how many the service refused for rate, and
- * how long calls queued in the station's limiter per operation (which
- * operation binds).
- *
- * --warmup K (default 1) provisions K extra twins first, outside the
- * figures: a fresh process pays one-time CPU (JIT, lazy module and SDK
- * set-up) that is no device's cost.
- *
- * Pacing: the twin paces the bytes it sends; the station paces what it
- * writes (PacedTransport) unless --no-pace-host, so both directions take as
- * long as on a real UART. After a --baud-switch both sides pace at the new rate.
- */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { cpus, freemem, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { IOT_RATE_QUOTAS, IOT_RATE_UNLISTED_TPS } from "../src/cloud/iot-quotas.js";
 import { Ledger } from "../src/ledger/index.js";
-import type { FaultConfig } from "../src/local-iot/faults.js";
-import { startLocalIot } from "../src/local-iot/service.js";
 import { POLICY_NAME_DEFAULT, THING_NAME_TEMPLATE_DEFAULT } from "../src/provision/pipeline.js";
-import { type LocalIotEndpoints, targetForLocalIot } from "../src/provision/target.js";
+import { targetForLocalIot } from "../src/provision/target.js";
 import { OperationRateLimiter, TOPIC_DEFAULT } from "../src/registry/index.js";
 import { explicitPorts, Manifest, Station, swappedPorts } from "../src/station/index.js";
 import { PER_DEVICE_OPERATIONS, planRates } from "../src/station/rate-plan.js";
-import { sampleRequestRates } from "../src/station/request-rates.js";
 import { steadyThroughput } from "../src/station/throughput.js";
 import { startTwins, type Twin } from "../src/twin/index.js";
+import { serveLocalIot, startRemoteIot } from "./bench/local-iot-child.js";
 
 // Node 20 is supported by the SDK releases we pin; its notice would only clutter the report.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -53,97 +20,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const CLK_TCK = 100; // Linux USER_HZ, what /proc/<pid>/stat counts in
 /** Twins started at once: 160 spawns together would outlast the twin's start timeout on 2 busy cores. */
 const TWIN_START_BATCH = 32;
-
-/** The service's limits: Q for every operation, or AWS's defaults per operation. */
-function serviceLimits(quota: number | undefined): FaultConfig {
-  if (quota !== undefined) return { default: { maxRps: quota } };
-  return {
-    default: { maxRps: IOT_RATE_UNLISTED_TPS },
-    operations: Object.fromEntries(IOT_RATE_QUOTAS.map((q) => [q.operation, { maxRps: q.tps }])),
-  };
-}
-
-// ---- the local AWS IoT in a child process ---------------------------------
-
-/** Child mode: run the service, report its facts, answer "report" with stats, peaks and CPU. */
-async function serveLocalIot(stateDir: string, quota: number | undefined): Promise<void> {
-  const iot = await startLocalIot({ stateDir, faults: serviceLimits(quota) });
-  const counts = () => Object.fromEntries(Object.entries(iot.stats()).map(([op, s]) => [op, s.requests]));
-  let sampler = sampleRequestRates(counts);
-  let cpu = process.cpuUsage();
-  process.stdout.write(
-    `${JSON.stringify({
-      controlPlaneUrl: iot.controlPlaneUrl,
-      endpoint: iot.endpoint,
-      mqttsPort: iot.mqttsPort,
-      wssPort: iot.wssPort,
-      caFile: iot.caFile,
-      caPem: iot.caPem,
-      region: iot.region,
-      accountId: iot.accountId,
-      credentials: iot.credentials,
-      stateDir: iot.stateDir,
-      brokerRunning: iot.brokerRunning,
-    })}\n`,
-  );
-  for await (const line of createInterface({ input: process.stdin })) {
-    if (line === "start") {
-      sampler.stop();
-      sampler = sampleRequestRates(counts);
-      cpu = process.cpuUsage();
-    } else if (line === "report") {
-      const used = process.cpuUsage(cpu);
-      process.stdout.write(
-        `${JSON.stringify({ peaks: sampler.stop(), stats: iot.stats(), cpuMs: (used.user + used.system) / 1000 })}\n`,
-      );
-    }
-  }
-  await iot.stop();
-}
-
-interface RemoteIot {
-  iot: LocalIotEndpoints;
-  request(cmd: "start" | "report"): Promise<Record<string, unknown> | undefined>;
-  stop(): Promise<void>;
-}
-
-async function startRemoteIot(stateDir: string, quota: number | undefined): Promise<RemoteIot> {
-  const script = fileURLToPath(import.meta.url);
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      ...process.execArgv,
-      script,
-      "--serve-local-iot",
-      stateDir,
-      ...(quota === undefined ? [] : [String(quota)]),
-    ],
-    {
-      stdio: ["pipe", "pipe", "inherit"],
-    },
-  );
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const waiting: ((line: string) => void)[] = [];
-  lines.on("line", (l) => waiting.shift()?.(l));
-  const next = () => new Promise<string>((done) => waiting.push(done));
-  // The target only reads these facts; stats live in the child and come back through request().
-  const iot = JSON.parse(await next()) as LocalIotEndpoints;
-  return {
-    iot,
-    async request(cmd) {
-      child.stdin?.write(`${cmd}\n`);
-      if (cmd === "start") return undefined;
-      return JSON.parse(await next()) as Record<string, unknown>;
-    },
-    async stop() {
-      child.stdin?.end();
-      const exited = new Promise((r) => child.once("exit", r));
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
 
 // ---- measurement helpers ---------------------------------------------------
 
@@ -216,7 +92,7 @@ async function bench(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "provision-bench-"));
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const loadBefore = loadavg();
-  const remote = await startRemoteIot(join(dir, "local-iot"), quota);
+  const remote = await startRemoteIot(fileURLToPath(import.meta.url), join(dir, "local-iot"), quota);
   const limiter = new OperationRateLimiter();
   const target = await targetForLocalIot(remote.iot, { rateLimit: limiter });
   // Learnt as from AWS: Service Quotas on the service, then 90% of each.
