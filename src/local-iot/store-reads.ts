@@ -13,27 +13,6 @@ import type {
 } from "./state-file.js";
 import type { CertificateRecord, PolicyRecord, StoreView } from "./types.js";
 
-export { STATE_FILE } from "./state-file.js";
-/** AWS IoT allows at most 10 policies attached to one target. */
-export const MAX_POLICIES_PER_TARGET = 10;
-/** Real AWS needs "several seconds"; a short default keeps tests fast but still forces callers to poll. */
-export const DETACH_DELAY_MS_DEFAULT = 200;
-
-export type {
-  StoredCertificate,
-  StoredPolicy,
-  StoredThing,
-  ThingPrincipalLink,
-  ThingPrincipalType,
-} from "./state-file.js";
-
-export interface IotStoreOptions {
-  stateDir: string;
-  region: string;
-  accountId: string;
-  detachDelayMs?: number;
-}
-
 /**
  * The store's writes: every change with AWS's rules, on disk before it is
  * answered. The reads (what the broker asks, Describe and List calls) are
