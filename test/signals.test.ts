@@ -65,13 +65,22 @@ describe("Ctrl-C before key generation", () => {
   }
 
   it("SIGINT while the device state is read: exit 130, GENERATE_KEY never sent", async () => {
-    // A slow line (2400 baud) keeps STATUS in flight long enough for the signal to land in it.
-    const t = await twin("after-hello", 2400);
+    // The twin is frozen (SIGSTOP) once HELLO is answered, so STATUS is surely in flight when the
+    // signal lands, however loaded the machine; it thaws a moment later and answers.
+    const t = await twin("after-hello");
     const r = await runCli(provisionArgs(t.port, "after-hello.jsonl"), {
       cwd: fx.dir,
+      watch: {
+        after: /✔ meet the device/,
+        act: () => {
+          process.kill(t.pid, "SIGSTOP");
+          setTimeout(() => process.kill(t.pid, "SIGCONT"), 1500);
+        },
+      },
       kill: { after: /… read the device state/, signal: "SIGINT" },
     });
     expect(r.status, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/interrupted: finishing or rolling back what is in flight \(SIGINT/);
     expect(r.stderr).not.toMatch(/make or find the key/);
     expect(await deviceState(t.port)).toBe(DEVICE_STATE.EMPTY);
   }, 60_000);
