@@ -28,6 +28,19 @@ function cli(args: string[], opts: { untilLine?: boolean } | NodeJS.ProcessEnv =
 const openssl = (args: string[], input?: string) =>
   execFileSync("openssl", args, { cwd: dir, input, stdio: ["pipe", "pipe", "pipe"] }).toString();
 
+/** openssl's arguments for a new P-256 key, unencrypted. */
+const P256_NEW_KEY = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+
+/** A new P-256 key and a CSR for it, with openssl (no spaces in the arguments). */
+const p256Request = (keyFile: string, subject: string, csrFile: string) =>
+  openssl(`req -new ${P256_NEW_KEY} -keyout ${keyFile} -subj ${subject} -out ${csrFile}`.split(" "));
+
+/** A 2-day certificate for the CSR from the test's own CA (ca.pem, ca.key). */
+const signWithOwnCa = (csrFile: string, certFile: string) =>
+  openssl(
+    `x509 -req -in ${csrFile} -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out ${certFile}`.split(" "),
+  );
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "provision-cmds-"));
   await ensureTwinBuilt();
@@ -93,52 +106,10 @@ describe("provision csr / install against a twin", () => {
       "-out",
       "ca.pem",
     ]);
-    openssl([
-      "x509",
-      "-req",
-      "-in",
-      "dev.csr",
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-days",
-      "2",
-      "-out",
-      "dev.pem",
-    ]);
+    signWithOwnCa("dev.csr", "dev.pem");
     // A certificate for some other key, from the same CA.
-    openssl([
-      "req",
-      "-new",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      "other.key",
-      "-subj",
-      "/CN=other",
-      "-out",
-      "other.csr",
-    ]);
-    openssl([
-      "x509",
-      "-req",
-      "-in",
-      "other.csr",
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-days",
-      "2",
-      "-out",
-      "other.pem",
-    ]);
+    p256Request("other.key", "/CN=other", "other.csr");
+    signWithOwnCa("other.csr", "other.pem");
 
     const common = [
       "--port",
@@ -226,21 +197,7 @@ describe("provision with --local against a twin", () => {
   it("cleanup --ledger finishes a rollback that a failing cloud left open", async () => {
     const stateDir = join(dir, "iot-cleanup");
     const ledgerFile = join(dir, "cleanup-ledger.jsonl");
-    openssl([
-      "req",
-      "-new",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      "c.key",
-      "-subj",
-      "/CN=cleanup-1",
-      "-out",
-      "c.csr",
-    ]);
+    p256Request("c.key", "/CN=cleanup-1", "c.csr");
     const iot = await startLocalIot({ stateDir, detachDelayMs: 20 });
     const target = await targetForLocalIot(iot, { maxAttempts: 1 });
     const ledger = await Ledger.open(ledgerFile);

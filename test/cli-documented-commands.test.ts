@@ -22,19 +22,12 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** `firmware render` for the ESP32-DevKitC into `out`. */
+const renderDevkitc = (out: string) => ["firmware", "render", "--board", "esp32-devkitc", "--out", out];
+
 describe("firmware render (docs/firmware.md: a board's other key stores)", () => {
   it("--key-store builds the project for another store the board lists; --json prints the file list", async () => {
-    const r = await cli([
-      "firmware",
-      "render",
-      "--board",
-      "esp32-devkitc",
-      "--out",
-      "fw-enc",
-      "--key-store",
-      "nvs-encrypted",
-      "--json",
-    ]);
+    const r = await cli([...renderDevkitc("fw-enc"), "--key-store", "nvs-encrypted", "--json"]);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { board: string; outDir: string; files: string[] };
     expect(out.board).toBe("esp32-devkitc");
@@ -44,16 +37,7 @@ describe("firmware render (docs/firmware.md: a board's other key stores)", () =>
   });
 
   it("--key-store the board does not list is a usage error naming the ones it has", async () => {
-    const r = await cli([
-      "firmware",
-      "render",
-      "--board",
-      "esp32-devkitc",
-      "--out",
-      "fw-ds",
-      "--key-store",
-      "ds",
-    ]);
+    const r = await cli([...renderDevkitc("fw-ds"), "--key-store", "ds"]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/nvs, nvs-encrypted/);
     expect(existsSync(join(dir, "fw-ds"))).toBe(false);

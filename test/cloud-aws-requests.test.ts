@@ -10,7 +10,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { isProvisionError, type ProvisionError } from "../src/errors.js";
+import type { ProvisionError } from "../src/errors.js";
+import { rejection } from "../src/errors.test-helper.js";
 import { isUnclearOutcome } from "../src/registry/aws-errors.js";
 import { createAwsRegistry, mapAwsError, OperationRateLimiter } from "../src/registry/index.js";
 
@@ -70,16 +71,6 @@ afterEach(() => {
   captured = [];
   respond = () => ({ status: 200, body: {} });
 });
-
-async function caught(p: Promise<unknown>): Promise<ProvisionError> {
-  try {
-    await p;
-  } catch (e) {
-    if (isProvisionError(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a ProvisionError");
-}
 
 const registry = (extra: Parameters<typeof createAwsRegistry>[0] = {}) =>
   createAwsRegistry({ region: "eu-west-1", endpoint: url, credentials: CREDS, ...extra });
@@ -158,7 +149,7 @@ describe("retries", () => {
     expect(await r.client.config.maxAttempts()).toBe(4);
     const strategy = (await r.client.config.retryStrategy()) as { mode?: string };
     expect(strategy.mode).toBe("adaptive");
-    const e = await caught(r.attachPolicy("p", "arn:aws:iot:eu-west-1:123456789012:cert/x"));
+    const e = await rejection(r.attachPolicy("p", "arn:aws:iot:eu-west-1:123456789012:cert/x"));
     expect(captured).toHaveLength(4);
     expect(e.code).toBe("CLOUD_THROTTLED");
     expect(e.message).toMatch(/throttled AttachPolicy \(ThrottlingException\) after 4 attempts/);
@@ -168,7 +159,7 @@ describe("retries", () => {
   it("CreateCertificateFromCsr is never retried after a 5xx (a retry would issue a second certificate)", async () => {
     respond = () => ({ status: 500, errorType: "InternalFailureException" });
     const r = await registry({ maxAttempts: 5 });
-    const e = await caught(r.createCertificateFromCsr("CSR", true));
+    const e = await rejection(r.createCertificateFromCsr("CSR", true));
     expect(captured).toHaveLength(1);
     expect(e.code).toBe("CLOUD_FAILED");
     expect(e.message).toMatch(/CreateCertificateFromCsr failed: InternalFailureException \(HTTP 500\)/);
@@ -180,11 +171,11 @@ describe("retries", () => {
     // As the ledger's step judges it: the cause when there is one.
     const unclear = (e: ProvisionError) => isUnclearOutcome((e as { cause?: unknown }).cause ?? e);
     respond = () => ({ status: 200, body: {} });
-    const noCertificate = await caught(r.createCertificateFromCsr("CSR", true));
+    const noCertificate = await rejection(r.createCertificateFromCsr("CSR", true));
     expect(noCertificate.message).toMatch(/without a certificate/);
     expect(unclear(noCertificate)).toBe(true);
     respond = () => ({ status: 200, raw: "{not json" });
-    const unreadable = await caught(r.createCertificateFromCsr("CSR", true));
+    const unreadable = await rejection(r.createCertificateFromCsr("CSR", true));
     expect(unclear(unreadable)).toBe(true);
     expect(captured).toHaveLength(2);
     await r.close();
@@ -198,14 +189,14 @@ describe("retries", () => {
         ? { status: 500, errorType: "InternalFailureException" }
         : { status: 400, errorType: "ThrottlingException" };
     const r = await registry({ maxAttempts: 3 });
-    const e = await caught(r.createThing("thing-retried", {}, { lookedUp: true }));
+    const e = await rejection(r.createThing("thing-retried", {}, { lookedUp: true }));
     expect(captured).toHaveLength(3);
     expect(e.code).toBe("CLOUD_THROTTLED");
     expect(isUnclearOutcome((e as { cause?: unknown }).cause ?? e)).toBe(true);
     // One attempt refused before doing anything stays a clear failure.
     respond = () => ({ status: 400, errorType: "ThrottlingException" });
     const once = await registry({ maxAttempts: 1 });
-    const clear = await caught(once.createThing("thing-once", {}, { lookedUp: true }));
+    const clear = await rejection(once.createThing("thing-once", {}, { lookedUp: true }));
     expect(isUnclearOutcome((clear as { cause?: unknown }).cause ?? clear)).toBe(false);
     await r.close();
     await once.close();
@@ -249,7 +240,7 @@ describe("error mapping", () => {
   it("UnauthorizedException -> CLOUD_ACCESS_DENIED naming the operation and its IAM action", async () => {
     respond = () => ({ status: 401, errorType: "UnauthorizedException" });
     const r = await registry();
-    const e = await caught(
+    const e = await rejection(
       r.attachThingPrincipal("t", "arn:aws:iot:eu-west-1:123456789012:cert/x", { exclusive: true }),
     );
     expect(e.code).toBe("CLOUD_ACCESS_DENIED");
@@ -273,7 +264,7 @@ describe("error mapping", () => {
       credentials: CREDS,
       maxAttempts: 1,
     });
-    const e = await caught(r.describeEndpoint());
+    const e = await rejection(r.describeEndpoint());
     expect(e.code).toBe("CLOUD_UNREACHABLE");
     expect(e.message).toBe(`cannot reach AWS IoT at ${deadUrl} for DescribeEndpoint: ECONNREFUSED`);
     await r.close();
@@ -290,7 +281,7 @@ describe("error mapping", () => {
       process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, "credentials");
       process.env.AWS_EC2_METADATA_DISABLED = "true";
       const r = await createAwsRegistry({ region: "eu-west-1", endpoint: url, profile: "missing-profile" });
-      const e = await caught(r.describeEndpoint());
+      const e = await rejection(r.describeEndpoint());
       expect(e.code).toBe("CLOUD_NO_CREDENTIALS");
       expect(e.hint).toMatch(/aws configure/);
       expect(e.hint).toMatch(/AWS_PROFILE/);
@@ -317,7 +308,7 @@ describe("error mapping", () => {
   it("other service errors -> CLOUD_FAILED naming the operation", async () => {
     respond = () => ({ status: 400, errorType: "InvalidRequestException" });
     const r = await registry();
-    const e = await caught(r.attachPolicy("p", "bad"));
+    const e = await rejection(r.attachPolicy("p", "bad"));
     expect(e.code).toBe("CLOUD_FAILED");
     expect(e.message).toMatch(/^AWS IoT AttachPolicy failed: InvalidRequestException \(HTTP 400\)/);
     await r.close();

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { csrPublicKeySpki } from "../src/csr/index.js";
+import { rejection } from "../src/errors.test-helper.js";
 import {
   cleanupFromLedger,
   Ledger,
@@ -23,11 +24,11 @@ import type { LocalIot } from "../src/local-iot/service.js";
 import type { IotStore } from "../src/local-iot/store.js";
 import { type AwsCloudRegistry, leastPrivilegePolicy } from "../src/registry/index.js";
 import {
-  caught,
   counter,
   newCsr,
   POLICY,
   policyDocument,
+  registerFresh,
   reopenLedger,
   serviceState,
   thingExists,
@@ -49,7 +50,7 @@ describe("cleanup after failed and killed registrations, on the local AWS IoT", 
       operations: { AttachThingPrincipal: { serverErrorRate: 1 }, DeleteCertificate: { serverErrorRate: 1 } },
     });
     const before = new Set(serviceState().map((c) => c.id));
-    const e = await caught(
+    const e = await rejection(
       registerWithRollback(registry, ledger, {
         csrPem: newCsr(),
         thingName: "thing-rb",
@@ -247,7 +248,7 @@ await registerWithRollback(registry, ledger, {
   it("a ledger that cannot be written stops the run before any cloud call, as a CONFIG error", async () => {
     const full = await Ledger.open("/dev/full"); // every write fails with ENOSPC
     const before = counter("CreateCertificateFromCsr", "requests");
-    const e = await caught(
+    const e = await rejection(
       registerWithRollback(registry, full, {
         csrPem: newCsr(),
         thingName: "thing-nodisk",
@@ -263,12 +264,7 @@ await registerWithRollback(registry, ledger, {
 
   it("rollbackRegistration removes a completed registration; a thing that existed before is kept", async () => {
     await registry.createThing("thing-existing", { kept: "yes" });
-    const reg = await registerWithRollback(registry, ledger, {
-      csrPem: newCsr(),
-      thingName: "thing-existing",
-      policyName: POLICY,
-      policyDocument,
-    });
+    const reg = await registerFresh("thing-existing");
     expect(reg.thingCreated).toBe(false);
     await rollbackRegistration(registry, ledger, reg);
     expect(serviceState().some((c) => c.id === reg.certificateId)).toBe(false);
@@ -281,7 +277,7 @@ await registerWithRollback(registry, ledger, {
       "other-policy",
       leastPrivilegePolicy({ region: iot.region, accountId: iot.accountId, topic: "topic_001" }),
     );
-    const e = await caught(
+    const e = await rejection(
       registerWithRollback(registry, ledger, {
         csrPem: newCsr(),
         thingName: "thing-pol",

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isProvisionError, type ProvisionError } from "../src/errors.js";
+import { rejection } from "../src/errors.test-helper.js";
 import { Ledger, registerWithRollback } from "../src/ledger/index.js";
 import { type LocalIot, startLocalIot } from "../src/local-iot/service.js";
 import { createObserver, type Observer, presignedObserverUrl } from "../src/observer/index.js";
@@ -52,16 +52,6 @@ async function connectDevice(d: Device): Promise<MqttClient> {
   });
   devices.push(c);
   return c;
-}
-
-async function caught(p: Promise<unknown>): Promise<ProvisionError> {
-  try {
-    await p;
-  } catch (e) {
-    if (isProvisionError(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a ProvisionError");
 }
 
 beforeAll(async () => {
@@ -137,14 +127,14 @@ describe("observer on the local AWS IoT over presigned WSS", () => {
     const device = await connectDevice(d);
     // Outside its policy (another thing's topic): AWS disconnects the client.
     device.publish("someone-else/counter", "{}", { qos: 0 });
-    const e = await caught(wait);
+    const e = await rejection(wait);
     expect(e.code).toBe("VERIFY_REJECTED");
     expect(e.message).toBe("the service disconnected thing obs-bad: AUTH_ERROR");
     expect(e.details.reason).toBe("AUTH_ERROR");
   });
 
   it("a device that never publishes -> VERIFY_TIMEOUT naming the thing and the wait", async () => {
-    const e = await caught(observer.waitForFirstMessage("obs-silent", "obs-silent/counter", 300));
+    const e = await rejection(observer.waitForFirstMessage("obs-silent", "obs-silent/counter", 300));
     expect(e.code).toBe("VERIFY_TIMEOUT");
     expect(e.message).toMatch(
       /^no message from thing obs-silent on obs-silent\/counter within 3\d\d ms: it never connected$/,
@@ -155,7 +145,7 @@ describe("observer on the local AWS IoT over presigned WSS", () => {
     const d = await provisionDevice("obs-quiet");
     await observer.watch(d.thingName, `${d.thingName}/counter`);
     await connectDevice(d);
-    const e = await caught(observer.waitForFirstMessage(d.thingName, `${d.thingName}/counter`, 600));
+    const e = await rejection(observer.waitForFirstMessage(d.thingName, `${d.thingName}/counter`, 600));
     expect(e.message).toMatch(/it connected at .* but published nothing/);
   });
 
@@ -172,13 +162,13 @@ describe("observer on the local AWS IoT over presigned WSS", () => {
       region: iot.region,
       credentials: { accessKeyId: iot.credentials.accessKeyId, secretAccessKey: "wrong-secret" },
     });
-    const denied = await caught(
+    const denied = await rejection(
       createObserver({ url: bad, clientId: "obs-denied", ca: iot.caPem, connectTimeoutMs: 3000 }),
     );
     expect(denied.code).toBe("CLOUD_ACCESS_DENIED");
     // The signature is never shown.
     expect(denied.message).not.toContain("X-Amz-Signature");
-    const unreachable = await caught(
+    const unreachable = await rejection(
       createObserver({
         url: "wss://127.0.0.1:1/mqtt",
         clientId: "obs-nowhere",
@@ -188,5 +178,27 @@ describe("observer on the local AWS IoT over presigned WSS", () => {
     );
     expect(unreachable.code).toBe("CLOUD_UNREACHABLE");
     expect(unreachable.message).toMatch(/ECONNREFUSED/);
+  });
+});
+
+describe("observer: first message after a restart", () => {
+  it("ignores what the running device publishes before notBefore, reports the first message after", async () => {
+    const d = await provisionDevice("restart-thing-1");
+    const device = await connectDevice(d);
+    const topic = topicForThing(TOPIC_DEFAULT, d.thingName);
+    await observer.watch(d.thingName, topic);
+    // The running device's periodic message, between the watch and the restart.
+    await device.publishAsync(topic, JSON.stringify({ counter: 41 }), { qos: 1 });
+    await new Promise((r) => setTimeout(r, 100));
+    const notBefore = new Date(Date.now() + 300);
+    const waiting = observer.waitForFirstMessage(d.thingName, topic, 5000, { notBefore });
+    // One more from the old session while the restart is still pending, then the new boot's first.
+    await device.publishAsync(topic, JSON.stringify({ counter: 42 }), { qos: 1 });
+    await new Promise((r) => setTimeout(r, 400));
+    await device.publishAsync(topic, JSON.stringify({ counter: 0 }), { qos: 1 });
+    const first = await waiting;
+    expect(first.json).toEqual({ counter: 0 });
+    expect(first.receivedAt.getTime()).toBeGreaterThanOrEqual(notBefore.getTime());
+    await observer.unwatch(d.thingName, topic);
   });
 });

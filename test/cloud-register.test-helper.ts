@@ -8,8 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from "vitest";
-import { isProvisionError, type ProvisionError } from "../src/errors.js";
-import { Ledger } from "../src/ledger/index.js";
+import { Ledger, registerWithRollback } from "../src/ledger/index.js";
 import { type LocalIot, startLocalIot } from "../src/local-iot/service.js";
 import type { IotStore } from "../src/local-iot/store.js";
 import { type AwsCloudRegistry, createAwsRegistry, leastPrivilegePolicy } from "../src/registry/index.js";
@@ -34,6 +33,16 @@ export function newCsr(): string {
   const key = join(shared.dir, `k${n}.pem`);
   execFileSync("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key]);
   return execFileSync("openssl", ["req", "-new", "-key", key, "-subj", `/CN=dev-${n}`]).toString();
+}
+
+/** Registers a fresh CSR as `thingName` under the test policy, through this test's registry and ledger. */
+export function registerFresh(thingName: string) {
+  return registerWithRollback(shared.registry, shared.ledger, {
+    csrPem: newCsr(),
+    thingName,
+    policyName: POLICY,
+    policyDocument,
+  });
 }
 
 /** The service's own view, not the client's. */
@@ -64,16 +73,6 @@ export function assertNoActiveUnattached(): void {
 /** Request counters of the service are cumulative: tests look at differences. */
 export function counter(op: string, field: "requests" | "throttled"): number {
   return shared.iot.stats()[op]?.[field] ?? 0;
-}
-
-export async function caught(p: Promise<unknown>): Promise<ProvisionError> {
-  try {
-    await p;
-  } catch (e) {
-    if (isProvisionError(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a ProvisionError");
 }
 
 /** Opens the test's ledger again (after a test closed it), as the one the test's end closes. */

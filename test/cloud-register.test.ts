@@ -7,6 +7,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { rejection } from "../src/errors.test-helper.js";
 import {
   cleanupFromLedger,
   type Ledger,
@@ -21,11 +22,11 @@ import type { LocalIot } from "../src/local-iot/service.js";
 import type { IotStore } from "../src/local-iot/store.js";
 import type { AwsCloudRegistry } from "../src/registry/index.js";
 import {
-  caught,
   counter,
   newCsr,
   POLICY,
   policyDocument,
+  registerFresh,
   serviceState,
   thingExists,
   useRegisterCase,
@@ -115,14 +116,7 @@ describe("registerWithRollback on the local AWS IoT", () => {
     iot.setFaults({ operations: { CreateCertificateFromCsr: { throttleRate: 1 } } });
     const before = serviceState().length;
     const requestsBefore = counter("CreateCertificateFromCsr", "requests");
-    const e = await caught(
-      registerWithRollback(registry, ledger, {
-        csrPem: newCsr(),
-        thingName: "thing-t0",
-        policyName: POLICY,
-        policyDocument,
-      }),
-    );
+    const e = await rejection(registerFresh("thing-t0"));
     expect(e.code).toBe("CLOUD_THROTTLED");
     expect(e.message).toMatch(/CreateCertificateFromCsr/);
     // Throttling (answered before any work) is retried, up to maxAttempts.
@@ -140,7 +134,7 @@ describe("registerWithRollback on the local AWS IoT", () => {
       iot.setFaults({ operations: { [op]: { throttleRate: 1 } } });
       const before = new Set(serviceState().map((c) => c.id));
       const throttledBefore = counter(op, "throttled");
-      const e = await caught(
+      const e = await rejection(
         registerWithRollback(registry, ledger, {
           csrPem: newCsr(),
           thingName,
@@ -193,7 +187,7 @@ describe("registerWithRollback on the local AWS IoT", () => {
     const before = new Set(serviceState().map((c) => c.id));
     const requestsBefore = counter("CreateCertificateFromCsr", "requests");
     const csrPem = newCsr();
-    const e = await caught(
+    const e = await rejection(
       registerWithRollback(registry, ledger, {
         csrPem,
         thingName: "thing-5xx",
@@ -217,14 +211,7 @@ describe("registerWithRollback on the local AWS IoT", () => {
       const thingName = `thing-lost-${op}`;
       iot.setFaults({ operations: { [op]: { serverErrorAfterCommitRate: 1 } } });
       const before = new Set(serviceState().map((c) => c.id));
-      const e = await caught(
-        registerWithRollback(registry, ledger, {
-          csrPem: newCsr(),
-          thingName,
-          policyName: POLICY,
-          policyDocument,
-        }),
-      );
+      const e = await rejection(registerFresh(thingName));
       expect(e.code).toBe("CLOUD_FAILED");
       expect(e.message).toContain(`${op} failed: InternalFailureException`);
       expect(e.details.rolledBack).toBe(true);
@@ -247,14 +234,7 @@ describe("registerWithRollback on the local AWS IoT", () => {
         operations: { AttachThingPrincipal: { serverErrorRate: 1 }, [op]: { throttleRate: 1 } },
       });
       const before = new Set(serviceState().map((c) => c.id));
-      const e = await caught(
-        registerWithRollback(registry, ledger, {
-          csrPem: newCsr(),
-          thingName,
-          policyName: POLICY,
-          policyDocument,
-        }),
-      );
+      const e = await rejection(registerFresh(thingName));
       expect(e.code).toBe("ROLLBACK_INCOMPLETE");
       expect(e.message).toContain(op);
       expect((await ledgerState(ledgerFile)).openRuns.length).toBe(1);
@@ -267,14 +247,9 @@ describe("registerWithRollback on the local AWS IoT", () => {
   }
 
   it("throttling on DetachThingPrincipal while rolling back a registration: ROLLBACK_INCOMPLETE, then cleanup", async () => {
-    const reg = await registerWithRollback(registry, ledger, {
-      csrPem: newCsr(),
-      thingName: "thing-detach",
-      policyName: POLICY,
-      policyDocument,
-    });
+    const reg = await registerFresh("thing-detach");
     iot.setFaults({ operations: { DetachThingPrincipal: { throttleRate: 1 } } });
-    const e = await caught(rollbackRegistration(registry, ledger, reg));
+    const e = await rejection(rollbackRegistration(registry, ledger, reg));
     expect(e.code).toBe("ROLLBACK_INCOMPLETE");
     // Deactivated first: the certificate can no longer connect although it is still attached.
     expect(serviceState().find((c) => c.id === reg.certificateId)?.status).toBe("INACTIVE");
@@ -287,14 +262,7 @@ describe("registerWithRollback on the local AWS IoT", () => {
   it("an unclear failure while reading an existing thing never deletes that thing", async () => {
     await registry.createThing("thing-preexisting", {});
     iot.setFaults({ operations: { DescribeThing: { serverErrorRate: 1 } } });
-    const e = await caught(
-      registerWithRollback(registry, ledger, {
-        csrPem: newCsr(),
-        thingName: "thing-preexisting",
-        policyName: POLICY,
-        policyDocument,
-      }),
-    );
+    const e = await rejection(registerFresh("thing-preexisting"));
     expect(e.code).toBe("CLOUD_FAILED");
     iot.setFaults({});
     expect(thingExists("thing-preexisting")).toBe(true);

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import { describe, expect, it } from "vitest";
 import { getBoard, loadBoards } from "../src/boards/index.js";
-import { isProvisionError, type ProvisionError } from "../src/errors.js";
+import { thrown } from "../src/errors.test-helper.js";
 import { FIRMWARE_TEMPLATES_DIR_DEFAULT, renderFirmware } from "../src/firmware/render.js";
 
 const ESP_BOARDS = loadBoards()
@@ -22,16 +22,6 @@ function walk(root: string): string[] {
   };
   visit(root);
   return out.sort();
-}
-
-function thrown(fn: () => unknown): ProvisionError {
-  try {
-    fn();
-  } catch (e) {
-    if (isProvisionError(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a ProvisionError");
 }
 
 const rendered = new Map<string, { dir: string; files: string[] }>();

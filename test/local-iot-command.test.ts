@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runLocalIotCommand } from "../src/commands/local-iot.js";
 import { FAULTS_ENV } from "../src/local-iot/faults.js";
 import type { LocalIot } from "../src/local-iot/service.js";
+import { rejection } from "../src/local-iot/service.test-helper.js";
 
 let dir: string;
 
@@ -21,16 +22,6 @@ beforeAll(() => {
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** Resolves to the error the promise rejects with (fails if it resolves). */
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected the call to fail, it succeeded");
-}
 
 describe("CLI entry (provision local-iot)", () => {
   it("prints one JSON object a client can use, with faults from the environment", async () => {

@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isProvisionError, type ProvisionError } from "../src/errors.js";
+import { rejection } from "../src/errors.test-helper.js";
 import { DEVICE_STATE, KEY_STORE, KEY_TYPE, sha256 } from "../src/protocol/index.js";
 import { FakeDevice } from "../src/session/fake-device.test-helper.js";
 import { DeviceSession } from "../src/session/index.js";
@@ -36,16 +36,6 @@ beforeAll(async () => {
 afterAll(() => {
   socat?.kill();
 });
-
-async function rejection(p: Promise<unknown>): Promise<ProvisionError> {
-  try {
-    await p;
-  } catch (e) {
-    if (isProvisionError(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a ProvisionError");
-}
 
 describe("serial transport on a pseudo-terminal", () => {
   it("runs a session against the fake device across the pty pair", async () => {

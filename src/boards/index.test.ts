@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isProvisionError, type ProvisionError } from "../errors.js";
+import { thrown } from "../errors.test-helper.js";
 import { BOARDS_DIR_DEFAULT, getBoard, guessBoardByUsb, loadBoards } from "./index.js";
 
 function tempBoards(files: Record<string, unknown>): string {
@@ -14,16 +14,6 @@ function tempBoards(files: Record<string, unknown>): string {
 
 function devkitc(): Record<string, unknown> {
   return JSON.parse(readFileSync(join(BOARDS_DIR_DEFAULT, "esp32-devkitc.json"), "utf8"));
-}
-
-function thrown(fn: () => unknown): ProvisionError {
-  try {
-    fn();
-  } catch (e) {
-    if (isProvisionError(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a ProvisionError");
 }
 
 describe("loadBoards", () => {

@@ -87,6 +87,19 @@ describe("independent SigV4 reference (checked against AWS's published examples)
 describe("presignMqttUrl", () => {
   const date = new Date(Date.UTC(2026, 10, 27, 8, 30, 0));
   const longDate = "20261127T083000Z";
+  /** What the independent reference signs for GET /mqtt on iotdevicegateway with the example keys. */
+  const referenceMqttUrl = (host: string, region: string, expiresSec: number) =>
+    independentPresign({
+      accessKeyId: EXAMPLE_KEY_ID,
+      secretAccessKey: EXAMPLE_SECRET,
+      longDate,
+      region,
+      service: "iotdevicegateway",
+      host,
+      path: "/mqtt",
+      expiresSec,
+      payloadHash: EMPTY_SHA256,
+    });
 
   it("signs GET /mqtt for iotdevicegateway exactly like the independent reference", async () => {
     const url = await presignMqttUrl({
@@ -96,17 +109,7 @@ describe("presignMqttUrl", () => {
       expiresSec: 86400,
       date,
     });
-    const ref = independentPresign({
-      accessKeyId: EXAMPLE_KEY_ID,
-      secretAccessKey: EXAMPLE_SECRET,
-      longDate,
-      region: "eu-west-1",
-      service: "iotdevicegateway",
-      host: "abc123-ats.iot.eu-west-1.amazonaws.com",
-      path: "/mqtt",
-      expiresSec: 86400,
-      payloadHash: EMPTY_SHA256,
-    });
+    const ref = referenceMqttUrl("abc123-ats.iot.eu-west-1.amazonaws.com", "eu-west-1", 86400);
     // the URL lists its parameters sorted, the signature among them
     const expectedQuery = [...ref.query.split("&"), `X-Amz-Signature=${ref.signature}`].sort().join("&");
     expect(url).toBe(`wss://abc123-ats.iot.eu-west-1.amazonaws.com/mqtt?${expectedQuery}`);
@@ -124,17 +127,7 @@ describe("presignMqttUrl", () => {
       expiresSec: 60,
       date,
     });
-    const ref = independentPresign({
-      accessKeyId: EXAMPLE_KEY_ID,
-      secretAccessKey: EXAMPLE_SECRET,
-      longDate,
-      region: "us-east-1",
-      service: "iotdevicegateway",
-      host: "127.0.0.1:8443",
-      path: "/mqtt",
-      expiresSec: 60,
-      payloadHash: EMPTY_SHA256,
-    });
+    const ref = referenceMqttUrl("127.0.0.1:8443", "us-east-1", 60);
     expect(url.startsWith("wss://127.0.0.1:8443/mqtt?")).toBe(true);
     expect(new URL(url).searchParams.get("X-Amz-Signature")).toBe(ref.signature);
   });
@@ -157,17 +150,7 @@ describe("presignMqttUrl", () => {
     });
     expect(withToken).toBe(`${without}&X-Amz-Security-Token=FwoGZXIvYXdzE%2F%2Babc%3Ddef%3D%3D`);
     expect(new URL(withToken).searchParams.get("X-Amz-Security-Token")).toBe(token);
-    const ref = independentPresign({
-      accessKeyId: EXAMPLE_KEY_ID,
-      secretAccessKey: EXAMPLE_SECRET,
-      longDate,
-      region: "eu-west-1",
-      service: "iotdevicegateway",
-      host: "abc123-ats.iot.eu-west-1.amazonaws.com",
-      path: "/mqtt",
-      expiresSec: 300,
-      payloadHash: EMPTY_SHA256,
-    });
+    const ref = referenceMqttUrl("abc123-ats.iot.eu-west-1.amazonaws.com", "eu-west-1", 300);
     expect(new URL(withToken).searchParams.get("X-Amz-Signature")).toBe(ref.signature);
   });
 

@@ -7,6 +7,7 @@ import { CertificationRequest } from "@peculiar/asn1-csr";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isProvisionError } from "../errors.js";
+import { rejection } from "../errors.test-helper.js";
 import { KEY_POLICY_AWS, verifyCsr, verifyIssuedCertificate } from "./index.js";
 
 // Keys and CSRs come from the real openssl CLI and the real mbedTLS 2.28, not from the code under test.
@@ -36,16 +37,6 @@ function make(name: string, genArgs: string[], subject = "/CN=thing-1/O=Acme"): 
 
 const ec = (curve: string) => ["-algorithm", "EC", "-pkeyopt", `ec_paramgen_curve:${curve}`];
 const rsa = (bits: number) => ["-algorithm", "RSA", "-pkeyopt", `rsa_keygen_bits:${bits}`];
-
-async function rejection(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    if (isProvisionError(e)) return { code: e.code, message: e.message };
-    throw e;
-  }
-  throw new Error("expected a rejection");
-}
 
 let p256: Made;
 beforeAll(() => {

@@ -111,7 +111,12 @@ function certificateSummary(c: StoredCertificate): Record<string, unknown> {
 }
 
 function policySummary(p: StoredPolicy): Record<string, unknown> {
-  return { policyName: p.policyName, policyArn: p.policyArn };
+  return pick(p, "policyName", "policyArn");
+}
+
+/** The members of a stored record that AWS returns as they are. */
+function pick<T, K extends keyof T>(record: T, ...keys: K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((k) => [k, record[k]])) as Pick<T, K>;
 }
 
 function attributesOf(body: Record<string, unknown>): Record<string, string> {
@@ -155,11 +160,7 @@ export const ROUTES: Route[] = [
     const { csr } = await parseAndCheckCsr(req.body.certificateSigningRequest);
     const issued = await ctx.ca.issueForCsr(csr);
     const rec = await ctx.store.addCertificate(issued, setAsActive);
-    return {
-      certificateArn: rec.certificateArn,
-      certificateId: rec.certificateId,
-      certificatePem: rec.certificatePem,
-    };
+    return pick(rec, "certificateArn", "certificateId", "certificatePem");
   }),
   route("DescribeCertificate", "GET", "/certificates/{certificateId}", async (req, ctx) => {
     const c = ctx.store.describeCertificate(label(req, "certificateId"));
@@ -246,23 +247,14 @@ export const ROUTES: Route[] = [
   }),
   route("CreatePolicy", "POST", "/policies/{policyName}", async (req, ctx) => {
     const p = await ctx.store.createPolicy(label(req, "policyName"), bodyString(req, "policyDocument", true));
-    return {
-      policyName: p.policyName,
-      policyArn: p.policyArn,
-      policyDocument: p.policyDocument,
-      policyVersionId: p.defaultVersionId,
-    };
+    return { ...pick(p, "policyName", "policyArn", "policyDocument"), policyVersionId: p.defaultVersionId };
   }),
   route("GetPolicy", "GET", "/policies/{policyName}", async (req, ctx) => {
     const p = ctx.store.getPolicy(label(req, "policyName"));
     return {
-      policyName: p.policyName,
-      policyArn: p.policyArn,
-      policyDocument: p.policyDocument,
-      defaultVersionId: p.defaultVersionId,
+      ...pick(p, "policyName", "policyArn", "policyDocument", "defaultVersionId", "generationId"),
       creationDate: epochSeconds(p.creationDate),
       lastModifiedDate: epochSeconds(p.lastModifiedDate),
-      generationId: p.generationId,
     };
   }),
   route("DeletePolicy", "DELETE", "/policies/{policyName}", async (req, ctx) => {

@@ -6,30 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  AttachPolicyCommand,
-  AttachThingPrincipalCommand,
-  CreateCertificateFromCsrCommand,
-  CreatePolicyCommand,
-  CreateThingCommand,
-  DeleteCertificateCommand,
-  DeletePolicyCommand,
-  DeleteThingCommand,
-  DescribeCertificateCommand,
-  DescribeEndpointCommand,
-  DescribeThingCommand,
-  DetachPolicyCommand,
-  DetachThingPrincipalCommand,
-  GetPolicyCommand,
-  type IoTClient,
-  ListAttachedPoliciesCommand,
-  ListCertificatesCommand,
-  ListPoliciesCommand,
-  ListPrincipalThingsCommand,
-  ListThingPrincipalsCommand,
-  ListThingsCommand,
-  UpdateCertificateCommand,
-} from "@aws-sdk/client-iot";
+import * as sdk from "@aws-sdk/client-iot";
 import { describe, expect, it } from "vitest";
 import { type LocalIot, startLocalIot } from "./service.js";
 import {
@@ -47,7 +24,7 @@ import {
 let dir: string;
 let stateDir: string;
 let iot: LocalIot;
-let client: IoTClient;
+let client: sdk.IoTClient;
 useService((s) => {
   ({ dir, stateDir, iot, client } = s);
 });
@@ -64,7 +41,7 @@ describe("local AWS IoT control plane with the real SDK", () => {
     ] as const) {
       const csr = opensslCsr(name, [...newkey]);
       const r = await client.send(
-        new CreateCertificateFromCsrCommand({ certificateSigningRequest: csr, setAsActive: true }),
+        new sdk.CreateCertificateFromCsrCommand({ certificateSigningRequest: csr, setAsActive: true }),
       );
       expect(r.certificateId).toMatch(/^[0-9a-f]{64}$/);
       expect(r.certificateArn).toBe(`arn:aws:iot:us-east-1:123456789012:cert/${r.certificateId}`);
@@ -83,7 +60,7 @@ describe("local AWS IoT control plane with the real SDK", () => {
         p256Id = r.certificateId ?? "";
       } else rsaId = r.certificateId ?? "";
     }
-    const d = await client.send(new DescribeCertificateCommand({ certificateId: p256Id }));
+    const d = await client.send(new sdk.DescribeCertificateCommand({ certificateId: p256Id }));
     expect(d.certificateDescription?.status).toBe("ACTIVE");
     expect(d.certificateDescription?.validity?.notAfter?.toISOString()).toBe("2049-12-31T23:59:59.000Z");
     expect(readFileSync(iot.caFile, "utf8")).toBe(iot.caPem);
@@ -91,19 +68,19 @@ describe("local AWS IoT control plane with the real SDK", () => {
 
   it("issues a new certificate each time the same CSR is submitted, INACTIVE without setAsActive", async () => {
     const csr = opensslCsr("twice", P256);
-    const a = await client.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: csr }));
-    const b = await client.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: csr }));
+    const a = await client.send(new sdk.CreateCertificateFromCsrCommand({ certificateSigningRequest: csr }));
+    const b = await client.send(new sdk.CreateCertificateFromCsrCommand({ certificateSigningRequest: csr }));
     expect(a.certificateId).not.toBe(b.certificateId);
-    const d = await client.send(new DescribeCertificateCommand({ certificateId: a.certificateId }));
+    const d = await client.send(new sdk.DescribeCertificateCommand({ certificateId: a.certificateId }));
     expect(d.certificateDescription?.status).toBe("INACTIVE");
-    const listed = await client.send(new ListCertificatesCommand({ pageSize: 250 }));
+    const listed = await client.send(new sdk.ListCertificatesCommand({ pageSize: 250 }));
     const ids = listed.certificates?.map((c) => c.certificateId) ?? [];
     expect(ids).toEqual(expect.arrayContaining([p256Id, rsaId, a.certificateId, b.certificateId]));
     // Pagination walks the same set one by one.
     const paged: string[] = [];
     let marker: string | undefined;
     do {
-      const page = await client.send(new ListCertificatesCommand({ pageSize: 1, marker }));
+      const page = await client.send(new sdk.ListCertificatesCommand({ pageSize: 1, marker }));
       paged.push(...(page.certificates?.map((c) => c.certificateId ?? "") ?? []));
       marker = page.nextMarker;
     } while (marker);
@@ -117,7 +94,7 @@ describe("local AWS IoT control plane with the real SDK", () => {
       "hello",
     ]) {
       const e = await rejection(
-        client.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: csr })),
+        client.send(new sdk.CreateCertificateFromCsrCommand({ certificateSigningRequest: csr })),
       );
       expect(e.name).toBe("InvalidRequestException");
       expect(e.$metadata?.httpStatusCode).toBe(400);
@@ -126,13 +103,13 @@ describe("local AWS IoT control plane with the real SDK", () => {
 
   it("creates things idempotently, refuses a conflicting config, describes, filters and pages", async () => {
     const first = await client.send(
-      new CreateThingCommand({
+      new sdk.CreateThingCommand({
         thingName: "dev-1",
         attributePayload: { attributes: { model: "esp32", batch: "7" } },
       }),
     );
     const again = await client.send(
-      new CreateThingCommand({
+      new sdk.CreateThingCommand({
         thingName: "dev-1",
         attributePayload: { attributes: { batch: "7", model: "esp32" } },
       }),
@@ -140,69 +117,72 @@ describe("local AWS IoT control plane with the real SDK", () => {
     expect(again.thingId).toBe(first.thingId);
     const conflict = await rejection(
       client.send(
-        new CreateThingCommand({ thingName: "dev-1", attributePayload: { attributes: { model: "s3" } } }),
+        new sdk.CreateThingCommand({ thingName: "dev-1", attributePayload: { attributes: { model: "s3" } } }),
       ),
     );
     expect(conflict.name).toBe("ResourceAlreadyExistsException");
     expect(conflict.$metadata?.httpStatusCode).toBe(409);
     await client.send(
-      new CreateThingCommand({ thingName: "dev-2", attributePayload: { attributes: { model: "esp32s3" } } }),
+      new sdk.CreateThingCommand({
+        thingName: "dev-2",
+        attributePayload: { attributes: { model: "esp32s3" } },
+      }),
     );
-    await client.send(new CreateThingCommand({ thingName: "dev-3" }));
-    const d = await client.send(new DescribeThingCommand({ thingName: "dev-1" }));
+    await client.send(new sdk.CreateThingCommand({ thingName: "dev-3" }));
+    const d = await client.send(new sdk.DescribeThingCommand({ thingName: "dev-1" }));
     expect(d).toMatchObject({ thingName: "dev-1", attributes: { model: "esp32", batch: "7" }, version: 1 });
     expect(d.thingArn).toBe("arn:aws:iot:us-east-1:123456789012:thing/dev-1");
     const filtered = await client.send(
-      new ListThingsCommand({
+      new sdk.ListThingsCommand({
         attributeName: "model",
         attributeValue: "esp32",
         usePrefixAttributeValue: true,
       }),
     );
     expect(filtered.things?.map((t) => t.thingName)).toEqual(["dev-1", "dev-2"]);
-    const page1 = await client.send(new ListThingsCommand({ maxResults: 2 }));
-    const page2 = await client.send(new ListThingsCommand({ maxResults: 2, nextToken: page1.nextToken }));
+    const page1 = await client.send(new sdk.ListThingsCommand({ maxResults: 2 }));
+    const page2 = await client.send(new sdk.ListThingsCommand({ maxResults: 2, nextToken: page1.nextToken }));
     expect([...(page1.things ?? []), ...(page2.things ?? [])].map((t) => t.thingName)).toEqual([
       "dev-1",
       "dev-2",
       "dev-3",
     ]);
     expect(page2.nextToken).toBeUndefined();
-    const missing = await rejection(client.send(new DescribeThingCommand({ thingName: "nope" })));
+    const missing = await rejection(client.send(new sdk.DescribeThingCommand({ thingName: "nope" })));
     expect(missing.name).toBe("ResourceNotFoundException");
     expect(missing.$metadata?.httpStatusCode).toBe(404);
-    await client.send(new DeleteThingCommand({ thingName: "never-existed" })); // AWS: success
-    await client.send(new DeleteThingCommand({ thingName: "dev-3" }));
-    expect((await rejection(client.send(new DescribeThingCommand({ thingName: "dev-3" })))).name).toBe(
+    await client.send(new sdk.DeleteThingCommand({ thingName: "never-existed" })); // AWS: success
+    await client.send(new sdk.DeleteThingCommand({ thingName: "dev-3" }));
+    expect((await rejection(client.send(new sdk.DescribeThingCommand({ thingName: "dev-3" })))).name).toBe(
       "ResourceNotFoundException",
     );
   });
 
   it("manages policies: create, get, list, attach, conflicts, detach, delete", async () => {
     const created = await client.send(
-      new CreatePolicyCommand({ policyName: "dev-policy", policyDocument: POLICY }),
+      new sdk.CreatePolicyCommand({ policyName: "dev-policy", policyDocument: POLICY }),
     );
     expect(created).toMatchObject({ policyName: "dev-policy", policyVersionId: "1", policyDocument: POLICY });
     expect(
       (
         await rejection(
-          client.send(new CreatePolicyCommand({ policyName: "dev-policy", policyDocument: POLICY })),
+          client.send(new sdk.CreatePolicyCommand({ policyName: "dev-policy", policyDocument: POLICY })),
         )
       ).name,
     ).toBe("ResourceAlreadyExistsException");
     expect(
-      (await rejection(client.send(new CreatePolicyCommand({ policyName: "bad", policyDocument: "{" }))))
+      (await rejection(client.send(new sdk.CreatePolicyCommand({ policyName: "bad", policyDocument: "{" }))))
         .name,
     ).toBe("MalformedPolicyException");
-    await client.send(new CreatePolicyCommand({ policyName: "spare", policyDocument: POLICY }));
-    expect((await client.send(new GetPolicyCommand({ policyName: "dev-policy" }))).policyDocument).toBe(
+    await client.send(new sdk.CreatePolicyCommand({ policyName: "spare", policyDocument: POLICY }));
+    expect((await client.send(new sdk.GetPolicyCommand({ policyName: "dev-policy" }))).policyDocument).toBe(
       POLICY,
     );
-    const listed = await client.send(new ListPoliciesCommand({}));
+    const listed = await client.send(new sdk.ListPoliciesCommand({}));
     expect(listed.policies?.map((p) => p.policyName).sort()).toEqual(["dev-policy", "spare"]);
-    await client.send(new AttachPolicyCommand({ policyName: "dev-policy", target: p256Arn }));
-    await client.send(new AttachPolicyCommand({ policyName: "spare", target: p256Arn }));
-    const attached = await client.send(new ListAttachedPoliciesCommand({ target: p256Arn }));
+    await client.send(new sdk.AttachPolicyCommand({ policyName: "dev-policy", target: p256Arn }));
+    await client.send(new sdk.AttachPolicyCommand({ policyName: "spare", target: p256Arn }));
+    const attached = await client.send(new sdk.ListAttachedPoliciesCommand({ target: p256Arn }));
     expect(attached.policies?.map((p) => p.policyName)).toEqual(["dev-policy", "spare"]);
     expect(
       iot.store
@@ -210,19 +190,19 @@ describe("local AWS IoT control plane with the real SDK", () => {
         .map((p) => p.policyName)
         .sort(),
     ).toEqual(["dev-policy", "spare"]);
-    expect((await rejection(client.send(new DeletePolicyCommand({ policyName: "spare" })))).name).toBe(
+    expect((await rejection(client.send(new sdk.DeletePolicyCommand({ policyName: "spare" })))).name).toBe(
       "DeleteConflictException",
     );
-    await client.send(new DetachPolicyCommand({ policyName: "spare", target: p256Arn }));
-    await client.send(new DeletePolicyCommand({ policyName: "spare" }));
-    expect((await rejection(client.send(new GetPolicyCommand({ policyName: "spare" })))).name).toBe(
+    await client.send(new sdk.DetachPolicyCommand({ policyName: "spare", target: p256Arn }));
+    await client.send(new sdk.DeletePolicyCommand({ policyName: "spare" }));
+    expect((await rejection(client.send(new sdk.GetPolicyCommand({ policyName: "spare" })))).name).toBe(
       "ResourceNotFoundException",
     );
     const unknownCert = `arn:aws:iot:us-east-1:123456789012:cert/${"0".repeat(64)}`;
     expect(
       (
         await rejection(
-          client.send(new AttachPolicyCommand({ policyName: "dev-policy", target: unknownCert })),
+          client.send(new sdk.AttachPolicyCommand({ policyName: "dev-policy", target: unknownCert })),
         )
       ).name,
     ).toBe("ResourceNotFoundException");
@@ -230,56 +210,56 @@ describe("local AWS IoT control plane with the real SDK", () => {
 
   it("attaches principals (EXCLUSIVE_THING), enforces the delete rules, and detaches asynchronously", async () => {
     await client.send(
-      new AttachThingPrincipalCommand({
+      new sdk.AttachThingPrincipalCommand({
         thingName: "dev-1",
         principal: p256Arn,
         thingPrincipalType: "EXCLUSIVE_THING",
       }),
     );
     const elsewhere = await rejection(
-      client.send(new AttachThingPrincipalCommand({ thingName: "dev-2", principal: p256Arn })),
+      client.send(new sdk.AttachThingPrincipalCommand({ thingName: "dev-2", principal: p256Arn })),
     );
     expect(elsewhere.name).toBe("InvalidRequestException");
-    expect((await client.send(new ListThingPrincipalsCommand({ thingName: "dev-1" }))).principals).toEqual([
-      p256Arn,
-    ]);
-    expect((await client.send(new ListPrincipalThingsCommand({ principal: p256Arn }))).things).toEqual([
+    expect(
+      (await client.send(new sdk.ListThingPrincipalsCommand({ thingName: "dev-1" }))).principals,
+    ).toEqual([p256Arn]);
+    expect((await client.send(new sdk.ListPrincipalThingsCommand({ principal: p256Arn }))).things).toEqual([
       "dev-1",
     ]);
     expect(iot.store.principalThings(p256Arn)).toEqual(["dev-1"]);
 
-    const active = await rejection(client.send(new DeleteCertificateCommand({ certificateId: p256Id })));
+    const active = await rejection(client.send(new sdk.DeleteCertificateCommand({ certificateId: p256Id })));
     expect(active.name).toBe("CertificateStateException");
     expect(active.$metadata?.httpStatusCode).toBe(406);
 
     let changes = 0;
     const unsubscribe = iot.store.onChange(() => changes++);
-    await client.send(new UpdateCertificateCommand({ certificateId: p256Id, newStatus: "INACTIVE" }));
+    await client.send(new sdk.UpdateCertificateCommand({ certificateId: p256Id, newStatus: "INACTIVE" }));
     expect(iot.store.getCertificate(p256Id)?.status).toBe("INACTIVE");
     expect(changes).toBeGreaterThan(0);
 
     const attachedToThing = await rejection(
-      client.send(new DeleteCertificateCommand({ certificateId: p256Id, forceDelete: true })),
+      client.send(new sdk.DeleteCertificateCommand({ certificateId: p256Id, forceDelete: true })),
     );
     expect(attachedToThing.name).toBe("DeleteConflictException");
     expect(attachedToThing.$metadata?.httpStatusCode).toBe(409);
-    const thingBusy = await rejection(client.send(new DeleteThingCommand({ thingName: "dev-1" })));
+    const thingBusy = await rejection(client.send(new sdk.DeleteThingCommand({ thingName: "dev-1" })));
     expect(thingBusy.name).toBe("InvalidRequestException");
 
     const detachSent = Date.now();
-    await client.send(new DetachThingPrincipalCommand({ thingName: "dev-1", principal: p256Arn }));
+    await client.send(new sdk.DetachThingPrincipalCommand({ thingName: "dev-1", principal: p256Arn }));
     // Asynchronous as on AWS: right after the call the principal is still attached.
-    expect((await client.send(new ListPrincipalThingsCommand({ principal: p256Arn }))).things).toEqual([
+    expect((await client.send(new sdk.ListPrincipalThingsCommand({ principal: p256Arn }))).things).toEqual([
       "dev-1",
     ]);
-    expect((await rejection(client.send(new DeleteCertificateCommand({ certificateId: p256Id })))).name).toBe(
-      "DeleteConflictException",
-    );
+    expect(
+      (await rejection(client.send(new sdk.DeleteCertificateCommand({ certificateId: p256Id })))).name,
+    ).toBe("DeleteConflictException");
     const t0 = Date.now();
     let things: string[] | undefined = ["dev-1"];
     while (things?.length && Date.now() - t0 < 5000) {
       await new Promise((r) => setTimeout(r, 50));
-      things = (await client.send(new ListPrincipalThingsCommand({ principal: p256Arn }))).things;
+      things = (await client.send(new sdk.ListPrincipalThingsCommand({ principal: p256Arn }))).things;
     }
     expect(things).toEqual([]);
     // Measured from the detach itself: the calls in between take longer on a loaded machine.
@@ -291,38 +271,38 @@ describe("local AWS IoT control plane with the real SDK", () => {
 
     // Policy still attached: refused without forceDelete, which skips only that check.
     const policyAttached = await rejection(
-      client.send(new DeleteCertificateCommand({ certificateId: p256Id })),
+      client.send(new sdk.DeleteCertificateCommand({ certificateId: p256Id })),
     );
     expect(policyAttached.name).toBe("DeleteConflictException");
     expect(policyAttached.message).toMatch(/dev-policy/);
-    await client.send(new DeleteCertificateCommand({ certificateId: p256Id, forceDelete: true }));
+    await client.send(new sdk.DeleteCertificateCommand({ certificateId: p256Id, forceDelete: true }));
     expect(
-      (await rejection(client.send(new DescribeCertificateCommand({ certificateId: p256Id })))).name,
+      (await rejection(client.send(new sdk.DescribeCertificateCommand({ certificateId: p256Id })))).name,
     ).toBe("ResourceNotFoundException");
     expect(
       (
         await client.send(
-          new ListAttachedPoliciesCommand({ target: `arn:aws:iot:us-east-1:123456789012:cert/${rsaId}` }),
+          new sdk.ListAttachedPoliciesCommand({ target: `arn:aws:iot:us-east-1:123456789012:cert/${rsaId}` }),
         )
       ).policies,
     ).toEqual([]);
-    await client.send(new DeletePolicyCommand({ policyName: "dev-policy" })); // the forced delete detached it
+    await client.send(new sdk.DeletePolicyCommand({ policyName: "dev-policy" })); // the forced delete detached it
 
-    await client.send(new UpdateCertificateCommand({ certificateId: rsaId, newStatus: "REVOKED" }));
+    await client.send(new sdk.UpdateCertificateCommand({ certificateId: rsaId, newStatus: "REVOKED" }));
     expect(
       (
         await rejection(
-          client.send(new UpdateCertificateCommand({ certificateId: rsaId, newStatus: "ACTIVE" })),
+          client.send(new sdk.UpdateCertificateCommand({ certificateId: rsaId, newStatus: "ACTIVE" })),
         )
       ).name,
     ).toBe("CertificateStateException");
   });
 
   it("answers DescribeEndpoint iot:Data-ATS with the local data endpoint", async () => {
-    const r = await client.send(new DescribeEndpointCommand({ endpointType: "iot:Data-ATS" }));
+    const r = await client.send(new sdk.DescribeEndpointCommand({ endpointType: "iot:Data-ATS" }));
     expect(r.endpointAddress).toBe(iot.endpoint);
     expect(r.endpointAddress).toBe("127.0.0.1");
-    const legacy = await client.send(new DescribeEndpointCommand({}));
+    const legacy = await client.send(new sdk.DescribeEndpointCommand({}));
     expect(legacy.endpointAddress).not.toBe(iot.endpoint);
   });
 
@@ -352,15 +332,19 @@ describe("local AWS IoT control plane with the real SDK", () => {
   });
 
   it("keeps everything across a restart of the service", async () => {
-    const before = {
-      certs: (await client.send(new ListCertificatesCommand({ pageSize: 250 }))).certificates?.map((c) => [
-        c.certificateId,
-        c.status,
+    // What the service holds, as the SDK lists it.
+    const snapshot = async () => ({
+      certs: (await client.send(new sdk.ListCertificatesCommand({ pageSize: 250 }))).certificates?.map(
+        (c) => [c.certificateId, c.status],
+      ),
+      things: (await client.send(new sdk.ListThingsCommand({}))).things?.map((t) => [
+        t.thingName,
+        t.attributes,
       ]),
-      things: (await client.send(new ListThingsCommand({}))).things?.map((t) => [t.thingName, t.attributes]),
-      policies: (await client.send(new ListPoliciesCommand({}))).policies,
-    };
-    await client.send(new CreatePolicyCommand({ policyName: "kept", policyDocument: POLICY }));
+      policies: (await client.send(new sdk.ListPoliciesCommand({}))).policies,
+    });
+    const before = await snapshot();
+    await client.send(new sdk.CreatePolicyCommand({ policyName: "kept", policyDocument: POLICY }));
     const credentials = { ...iot.credentials };
     const caPem = iot.caPem;
     client.destroy();
@@ -369,14 +353,7 @@ describe("local AWS IoT control plane with the real SDK", () => {
     client = replaceService(iot);
     expect(iot.credentials).toEqual(credentials);
     expect(iot.caPem).toBe(caPem);
-    const after = {
-      certs: (await client.send(new ListCertificatesCommand({ pageSize: 250 }))).certificates?.map((c) => [
-        c.certificateId,
-        c.status,
-      ]),
-      things: (await client.send(new ListThingsCommand({}))).things?.map((t) => [t.thingName, t.attributes]),
-      policies: (await client.send(new ListPoliciesCommand({}))).policies,
-    };
+    const after = await snapshot();
     expect(after.certs).toEqual(before.certs);
     expect(after.things).toEqual(before.things);
     expect(after.policies?.map((p) => p.policyName).sort()).toEqual(

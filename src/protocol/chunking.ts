@@ -29,6 +29,11 @@ export function needsChunking(payloadLength: number, maxFrame: number): boolean 
   return payloadLength > maxPayloadForFrame(maxFrame);
 }
 
+/** Bytes of the payload a chunk from splitIntoChunks carries (the first one also carries the digest). */
+export function chunkDataLength(chunk: Uint8Array, first: boolean): number {
+  return chunk.length - CHUNK_HEADER_BYTES - (first ? SHA256_BYTES : 0);
+}
+
 /**
  * Chunk payloads (each to go in its own CHUNK frame) for a max frame body of
  * `maxFrame` bytes. Throws TypeError for an empty payload, one over

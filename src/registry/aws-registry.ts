@@ -17,7 +17,6 @@ import {
   DetachPolicyCommand,
   DetachThingPrincipalCommand,
   GetPolicyCommand,
-  type IoTClient,
   ListAttachedPoliciesCommand,
   ListCertificatesCommand,
   ListPrincipalThingsCommand,
@@ -28,7 +27,6 @@ import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import debugFactory from "debug";
 import { ProvisionError } from "../errors.js";
 import { AwsIotCalls } from "./aws-calls.js";
-import type { AwsRegistryOptions } from "./aws-client.js";
 import { awsThingAttributes, canonicalJson } from "./aws-values.js";
 import type {
   CertificateDescription,
@@ -59,14 +57,9 @@ export class AwsCloudRegistry extends AwsIotCalls implements CloudRegistry {
   private readonly detachWait: Required<WaitOptions>;
 
   /** Use createAwsRegistry(), which resolves the region first. */
-  constructor(
-    client: IoTClient,
-    certificateClient: IoTClient,
-    region: string,
-    endpointDescription: string,
-    options: AwsRegistryOptions,
-  ) {
-    super(client, certificateClient, region, endpointDescription, options);
+  constructor(...args: ConstructorParameters<typeof AwsIotCalls>) {
+    super(...args);
+    const options = args[4];
     this.detachWait = {
       timeoutMs: options.detachWait?.timeoutMs ?? DETACH_WAIT_TIMEOUT_MS_DEFAULT,
       intervalMs: options.detachWait?.intervalMs ?? DETACH_POLL_INTERVAL_MS_DEFAULT,

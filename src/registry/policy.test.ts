@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { isProvisionError } from "../errors.js";
 import { evaluate, iotResourceArn } from "../local-iot/broker/policy.js";
+import { developerGuidePolicy } from "./developer-guide-policy.test-helper.js";
 import { leastPrivilegePolicy, THING_NAME_VARIABLE, TOPIC_DEFAULT, topicForThing } from "./policy.js";
 
 const REGION = "eu-west-1";
@@ -28,26 +29,7 @@ function allowed(
 describe("leastPrivilegePolicy", () => {
   it("is the developer guide's shape with REGION and ACCOUNT filled", () => {
     const doc = JSON.parse(leastPrivilegePolicy({ region: REGION, accountId: ACCOUNT }));
-    expect(doc).toEqual({
-      Version: "2012-10-17",
-      Statement: [
-        {
-          Effect: "Allow",
-          Action: ["iot:Connect"],
-          Resource: [`arn:aws:iot:${REGION}:${ACCOUNT}:client/\${iot:Connection.Thing.ThingName}`],
-        },
-        {
-          Effect: "Allow",
-          Action: ["iot:Publish", "iot:Receive"],
-          Resource: [`arn:aws:iot:${REGION}:${ACCOUNT}:topic/\${iot:Connection.Thing.ThingName}/*`],
-        },
-        {
-          Effect: "Allow",
-          Action: ["iot:Subscribe"],
-          Resource: [`arn:aws:iot:${REGION}:${ACCOUNT}:topicfilter/\${iot:Connection.Thing.ThingName}/*`],
-        },
-      ],
-    });
+    expect(doc).toEqual(developerGuidePolicy(REGION, ACCOUNT));
   });
 
   it("the default topic is allowed for the thing and nobody else", () => {

@@ -2,7 +2,7 @@ import "reflect-metadata";
 import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { afterEach, describe, expect, it } from "vitest";
-import { isProvisionError, type ProvisionError } from "../errors.js";
+import { rejection } from "../errors.test-helper.js";
 import {
   type CredentialSet,
   DEVICE_STATE,
@@ -68,16 +68,6 @@ function setup(device: FakeDeviceOptions = {}, session: DeviceSessionOptions = {
   const s = new DeviceSession(host, { timing: FAST, recordWire: true, ...session });
   open.push({ session: s, device: d });
   return { session: s, device: d, host, dev };
-}
-
-async function rejection(p: Promise<unknown>): Promise<ProvisionError> {
-  try {
-    await p;
-  } catch (e) {
-    if (isProvisionError(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a ProvisionError");
 }
 
 /** Decodes the recorded host->device bytes back into frames. */

@@ -8,13 +8,11 @@ import { EventEmitter } from "node:events";
 import { ProvisionError } from "../errors.js";
 import {
   type Answers,
-  BAUD_CONFIRM_MS,
   COMMAND_TIMING,
   type CommandName,
   type CommandTiming,
   type CredentialSet,
   type CsrSubject,
-  decodeChunkAck,
   decodeEvent,
   decodeResponse,
   encodeFrame,
@@ -33,12 +31,12 @@ import {
   PROTOCOL_VERSION,
   type ReceiverEvent,
   type Requests,
-  STATUS,
   type StatusAnswer,
   sha256,
-  splitIntoChunks,
 } from "../protocol/index.js";
 import type { Transport } from "../transport/index.js";
+import { switchBaudRate } from "./baud-switch.js";
+import { sendChunked } from "./chunked-request.js";
 import { DeviceLog, isUnreadable } from "./device-log.js";
 import {
   type DeviceContext,
@@ -49,7 +47,6 @@ import {
   type Trouble,
 } from "./session-errors.js";
 import {
-  CHUNK_RESTARTS_MAX,
   DEVICE_LOG_LINES,
   type DeviceSessionOptions,
   ERROR_LOG_LINES,
@@ -159,34 +156,17 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
     return a.data;
   }
 
-  /**
-   * SET_BAUD with the fallback of section 5.3: switch after the answer, PING
-   * at the new rate, and if that fails go back to the old rate (the device
-   * does the same after BAUD_CONFIRM_MS) and confirm with a PING there.
-   */
+  /** SET_BAUD, falling back to the old rate when the new one does not work (see baud-switch.ts). */
   async setBaud(baudRate: number): Promise<SetBaudResult> {
-    const oldRate = this.transport.baudRate;
-    if (baudRate === oldRate) return { baudRate, fellBack: false };
-    try {
-      await this.call("SET_BAUD", { baud: baudRate });
-    } catch (e) {
-      if (e instanceof ProvisionError && e.code === "DEVICE_REFUSED") throw e;
-      // No (readable) answer: the device may or may not have switched; if it did it comes back by itself.
-      await delay(BAUD_CONFIRM_MS + 100);
-      await this.ping();
-      return { baudRate: oldRate, fellBack: true };
-    }
-    await this.transport.setBaudRate(baudRate);
-    try {
-      await this.ping();
-      return { baudRate, fellBack: false };
-    } catch (e) {
-      if (!(e instanceof ProvisionError) || e.code === "PORT_IO") throw e;
-    }
-    await this.transport.setBaudRate(oldRate);
-    await delay(Math.max(0, BAUD_CONFIRM_MS - this.timing.PING.timeoutMs * this.timing.PING.attempts) + 100);
-    await this.ping();
-    return { baudRate: oldRate, fellBack: true };
+    return switchBaudRate(
+      {
+        transport: this.transport,
+        askDevice: (baud) => this.call("SET_BAUD", { baud }),
+        ping: () => this.ping(),
+        pingBudgetMs: this.timing.PING.timeoutMs * this.timing.PING.attempts,
+      },
+      baudRate,
+    );
   }
 
   /** GENERATE_KEY: an existing key is reported (created false) unless force. */
@@ -272,29 +252,13 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
     const type = MSG[name];
     if (!needsChunking(payload.length, this.frameLimit))
       return this.exchange(name, type, 0, payload, this.timing[name]);
-    for (let restart = 0; ; restart++) {
-      const chunks = splitIntoChunks(payload, this.frameLimit);
-      let sent = 0;
-      for (const [i, chunk] of chunks.entries()) {
-        const answer = await this.exchange(name, type, FLAG_CHUNK, chunk, this.timing.CHUNK);
-        const last = i === chunks.length - 1;
-        const status = answer.payload[0];
-        if ((status === STATUS.ERR_CHUNK || status === STATUS.ERR_DIGEST) && restart < CHUNK_RESTARTS_MAX)
-          break;
-        if (last) return answer;
-        const ack = decodeChunkAck(answer.payload);
-        if (!ack.ok) throw protocolError(this.where(), name, `malformed chunk answer: ${ack.detail}`);
-        if (!ack.value.ok) throw deviceRefused(this.where(), name, ack.value.error, ack.value.text);
-        sent += chunk.length - (i === 0 ? 40 : 8);
-        if (ack.value.fields.received !== sent) {
-          throw protocolError(
-            this.where(),
-            name,
-            `device acknowledged ${ack.value.fields.received} bytes, ${sent} were sent`,
-          );
-        }
-      }
-    }
+    return sendChunked(
+      name,
+      payload,
+      this.frameLimit,
+      (chunk) => this.exchange(name, type, FLAG_CHUNK, chunk, this.timing.CHUNK),
+      () => this.where(),
+    );
   }
 
   /** One request frame, its attempts, and its answer. */
@@ -418,8 +382,4 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
       heardLog: this.log.heard(),
     };
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

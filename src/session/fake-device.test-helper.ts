@@ -50,6 +50,7 @@ import {
   STATE_NAMES,
   VALID_STATES,
 } from "./fake-device-rules.test-helper.js";
+import { type CommittedSet, statusAnswerOf } from "./fake-device-state.test-helper.js";
 
 export type FakeDeviceMode = "normal" | "silent" | "garbage" | "wrong-version" | "drops-first-response";
 
@@ -77,7 +78,7 @@ export class FakeDevice {
   key: Key | undefined;
   pendingKey: Key | undefined;
   staged: Buffer | undefined;
-  committed: { payload: Buffer; certDigest: Buffer; fields: Requests["WRITE_CREDENTIALS"] } | undefined;
+  committed: CommittedSet | undefined;
   generation = 0;
 
   private readonly mode: FakeDeviceMode;
@@ -267,7 +268,7 @@ export class FakeDevice {
           baudRates: this.options.baudRates ?? [115200, 460800, 921600],
         });
       case "STATUS":
-        return done(this.statusAnswer());
+        return done(statusAnswerOf(this));
       case "PING":
         return done(r);
       case "SET_BAUD": {
@@ -361,30 +362,6 @@ export class FakeDevice {
       this.baudRevert = undefined;
       void this.transport.setBaudRate(old).catch(() => undefined);
     }, BAUD_CONFIRM_MS);
-  }
-
-  private statusAnswer(): Answers["STATUS"] {
-    const a: Answers["STATUS"] = { state: this.state };
-    if (this.key) {
-      a.keyType = this.key.keyType;
-      a.keyStore = this.key.keyStore;
-      a.publicKeySha256 = sha256(this.key.spki);
-    }
-    if (this.pendingKey) a.pendingKeySha256 = sha256(this.pendingKey.spki);
-    if (this.committed) {
-      const c = this.committed.fields;
-      Object.assign(a, {
-        thingName: c.thingName,
-        endpoint: c.endpoint,
-        mqttPort: c.mqttPort,
-        topic: c.topic,
-        certSha256: this.committed.certDigest,
-        generation: this.generation,
-        setDigest: sha256(this.committed.payload),
-      });
-    }
-    if (this.staged) a.stagedLength = this.staged.length;
-    return a;
   }
 
   private async generateKey(r: Requests["GENERATE_KEY"]): Promise<Answers["GENERATE_KEY"]> {

@@ -30,6 +30,26 @@ import {
 
 useBroker();
 
+/** A device's TLS session with a hand-written CONNECT (keepalive in s), once the broker accepted it. */
+async function rawDeviceSession(clientId: string, keepaliveSec: number) {
+  const cert = devices[clientId] as IssuedCert;
+  const socket = tlsConnect({
+    host: "127.0.0.1",
+    port: broker.mqttsPort,
+    ca: ca.caPem,
+    cert: cert.certPem,
+    key: cert.keyPem,
+  });
+  const connack = firstBytes(socket, "data", CONNACK_ACCEPTED.length);
+  socket.once("secureConnect", () => socket.write(rawConnectPacket(clientId, keepaliveSec)));
+  expect(await connack).toEqual(CONNACK_ACCEPTED);
+  return socket;
+}
+
+/** A presigned WSS URL for the broker, with the fixture's credentials unless told otherwise. */
+const signedUrl = (o: Partial<Parameters<typeof presignMqttUrl>[0]> = {}) =>
+  presignMqttUrl({ host: "127.0.0.1", port: broker.wssPort, region: REGION, credentials, ...o });
+
 describe("live connections", () => {
   it("disconnects the older connection when a second one uses the same client id", async () => {
     const since = Date.now();
@@ -71,17 +91,7 @@ describe("live connections", () => {
 describe("disconnect reasons of misbehaving clients", () => {
   it("reports MQTT_KEEP_ALIVE_TIMEOUT for a client silent for 1.5 keepalive periods", async () => {
     const since = Date.now();
-    const cert = devices["sensor-2"] as IssuedCert;
-    const socket = tlsConnect({
-      host: "127.0.0.1",
-      port: broker.mqttsPort,
-      ca: ca.caPem,
-      cert: cert.certPem,
-      key: cert.keyPem,
-    });
-    const connack = firstBytes(socket, "data", CONNACK_ACCEPTED.length);
-    socket.once("secureConnect", () => socket.write(rawConnectPacket("sensor-2", 1)));
-    expect(await connack).toEqual(CONNACK_ACCEPTED);
+    const socket = await rawDeviceSession("sensor-2", 1);
     const ended = new Promise<void>((resolve) => socket.once("close", () => resolve()));
     await ended; // the broker drops it after ~1.5 s without PINGREQ
     const bye = await seenMessage("$aws/events/presence/disconnected/sensor-2", () => true, since);
@@ -90,12 +100,7 @@ describe("disconnect reasons of misbehaving clients", () => {
 
   it("reports a WebSocket Close frame without MQTT DISCONNECT as CLIENT_INITIATED_DISCONNECT", async () => {
     const since = Date.now();
-    const url = await presignMqttUrl({
-      host: "127.0.0.1",
-      port: broker.wssPort,
-      region: REGION,
-      credentials,
-    });
+    const url = await signedUrl();
     const ws = new WebSocket(url, ["mqtt"], { ca: ca.caPem });
     await new Promise<void>((resolve, reject) => {
       ws.once("open", () => resolve());
@@ -115,17 +120,7 @@ describe("disconnect reasons of misbehaving clients", () => {
 
   it("reports a dropped TCP connection as CONNECTION_LOST", async () => {
     const since = Date.now();
-    const cert = devices["sensor-2"] as IssuedCert;
-    const socket = tlsConnect({
-      host: "127.0.0.1",
-      port: broker.mqttsPort,
-      ca: ca.caPem,
-      cert: cert.certPem,
-      key: cert.keyPem,
-    });
-    const connack = firstBytes(socket, "data", CONNACK_ACCEPTED.length);
-    socket.once("secureConnect", () => socket.write(rawConnectPacket("sensor-2", 60)));
-    expect(await connack).toEqual(CONNACK_ACCEPTED);
+    const socket = await rawDeviceSession("sensor-2", 60);
     socket.destroy();
     const bye = await seenMessage("$aws/events/presence/disconnected/sensor-2", () => true, since);
     expect(bye.disconnectReason).toBe("CONNECTION_LOST");
@@ -149,50 +144,23 @@ describe("observers over WSS with SigV4", () => {
   }
 
   it("refuses a bad signature, a wrong secret and an expired URL with HTTP 403", async () => {
-    const good = await presignMqttUrl({
-      host: "127.0.0.1",
-      port: broker.wssPort,
-      region: REGION,
-      credentials,
-    });
+    const good = await signedUrl();
     expect(await upgradeStatus(good)).toBe(101);
-    const withToken = await presignMqttUrl({
-      host: "127.0.0.1",
-      port: broker.wssPort,
-      region: REGION,
-      credentials: { ...credentials, sessionToken: "session/token+=" },
-    });
+    const withToken = await signedUrl({ credentials: { ...credentials, sessionToken: "session/token+=" } });
     expect(await upgradeStatus(withToken)).toBe(101);
     const bad = good.replace(
       /X-Amz-Signature=([0-9a-f])/,
       (_m, c: string) => `X-Amz-Signature=${c === "a" ? "b" : "a"}`,
     );
     expect(await upgradeStatus(bad)).toBe(403);
-    const wrongSecret = await presignMqttUrl({
-      host: "127.0.0.1",
-      port: broker.wssPort,
-      region: REGION,
-      credentials: { ...credentials, secretAccessKey: "guess" },
-    });
+    const wrongSecret = await signedUrl({ credentials: { ...credentials, secretAccessKey: "guess" } });
     expect(await upgradeStatus(wrongSecret)).toBe(403);
-    const expired = await presignMqttUrl({
-      host: "127.0.0.1",
-      port: broker.wssPort,
-      region: REGION,
-      credentials,
-      expiresSec: 60,
-      date: new Date(Date.now() - 3600_000),
-    });
+    const expired = await signedUrl({ credentials, expiresSec: 60, date: new Date(Date.now() - 3600_000) });
     expect(await upgradeStatus(expired)).toBe(403);
   });
 
   it("lets an observer subscribe to anything but not publish on lifecycle topics", async () => {
-    const url = await presignMqttUrl({
-      host: "127.0.0.1",
-      port: broker.wssPort,
-      region: REGION,
-      credentials,
-    });
+    const url = await signedUrl();
     const o = mqtt.connect(url, {
       clientId: "observer-2",
       ca: ca.caPem,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { developerGuidePolicy } from "../../registry/developer-guide-policy.test-helper.js";
 import { evaluate, type IotAction, iotResourceArn, matchesPattern, type PolicyContext } from "./policy.js";
 
 const REGION = "eu-west-1";
@@ -7,26 +8,7 @@ const arn = (kind: "client" | "topic" | "topicfilter", name: string) =>
   iotResourceArn(REGION, ACCOUNT, kind, name);
 
 /** The least-privilege policy of the AWS IoT Developer Guide, verbatim shape. */
-const LEAST_PRIVILEGE = JSON.stringify({
-  Version: "2012-10-17",
-  Statement: [
-    {
-      Effect: "Allow",
-      Action: ["iot:Connect"],
-      Resource: [`arn:aws:iot:${REGION}:${ACCOUNT}:client/\${iot:Connection.Thing.ThingName}`],
-    },
-    {
-      Effect: "Allow",
-      Action: ["iot:Publish", "iot:Receive"],
-      Resource: [`arn:aws:iot:${REGION}:${ACCOUNT}:topic/\${iot:Connection.Thing.ThingName}/*`],
-    },
-    {
-      Effect: "Allow",
-      Action: ["iot:Subscribe"],
-      Resource: [`arn:aws:iot:${REGION}:${ACCOUNT}:topicfilter/\${iot:Connection.Thing.ThingName}/*`],
-    },
-  ],
-});
+const LEAST_PRIVILEGE = JSON.stringify(developerGuidePolicy(REGION, ACCOUNT));
 
 function policy(...statements: object[]) {
   return {
