@@ -9,7 +9,7 @@ import { POLICY_NAME_DEFAULT, THING_NAME_TEMPLATE_DEFAULT } from "../src/provisi
 import { targetForLocalIot } from "../src/provision/target.js";
 import { OperationRateLimiter, TOPIC_DEFAULT } from "../src/registry/index.js";
 import { explicitPorts, Manifest, Station, swappedPorts } from "../src/station/index.js";
-import { PER_DEVICE_OPERATIONS, planRates } from "../src/station/rate-plan.js";
+import { PER_DEVICE_OPERATIONS, planRates, quotaShareFromHeadroom } from "../src/station/rate-plan.js";
 import { steadyThroughput } from "../src/station/throughput.js";
 import { startTwins, type Twin } from "../src/twin/index.js";
 import { serveLocalIot, startRemoteIot } from "./bench/local-iot-child.js";
@@ -69,6 +69,7 @@ async function bench(): Promise<void> {
       slots: { type: "string", default: "16" },
       devices: { type: "string", default: "160" },
       quota: { type: "string" },
+      headroom: { type: "string" },
       "line-rate": { type: "string", default: "115200" },
       "baud-switch": { type: "string" },
       "no-pace-host": { type: "boolean", default: false },
@@ -83,6 +84,7 @@ async function bench(): Promise<void> {
   const slots = Math.min(devices, wholeNumber("slots", values.slots, 1));
   const quota = values.quota === undefined ? undefined : Number(values.quota);
   if (quota !== undefined && !(quota > 0)) throw new Error(`--quota ${values.quota}: requests/s > 0`);
+  const share = quotaShareFromHeadroom(values.headroom === undefined ? undefined : Number(values.headroom));
   const lineRate = wholeNumber("line-rate", values["line-rate"], 0);
   const switchBaud =
     values["baud-switch"] === undefined ? undefined : Number(values["baud-switch"] || 921600);
@@ -93,10 +95,10 @@ async function bench(): Promise<void> {
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const loadBefore = loadavg();
   const remote = await startRemoteIot(fileURLToPath(import.meta.url), join(dir, "local-iot"), quota);
-  const limiter = new OperationRateLimiter();
+  const limiter = new OperationRateLimiter({ share });
   const target = await targetForLocalIot(remote.iot, { rateLimit: limiter });
-  // Learnt as from AWS: Service Quotas on the service, then 90% of each.
-  const plan = planRates(await target.readQuotas());
+  // Learnt as from AWS: Service Quotas on the service, then `share` of each (90% by default).
+  const plan = planRates(await target.readQuotas(), {}, share);
   limiter.configure(plan.rates, target.region);
   const observer = await target.openObserver();
   const ledger = await Ledger.open(join(dir, "ledger.jsonl"));
@@ -213,6 +215,7 @@ async function bench(): Promise<void> {
       devices,
       slots,
       quota: quota ?? "AWS defaults",
+      headroomPercent: Math.round((1 - share) * 100),
       steady: throughput.steady,
       steadyDevices: throughput.devices,
       steadyWindowMs: throughput.windowMs,
@@ -259,7 +262,7 @@ async function bench(): Promise<void> {
       process.stdout.write(
         [
           `devices            ${result.ok}/${devices} ok (${result.failed} failed) through ${slots} slots, ${warmTwins.length} warm-up device(s) before`,
-          `service limits     ${quota === undefined ? "AWS's default quotas" : `${quota} requests/s on every operation`}; station learnt them via Service Quotas, binding: ${result.bindingOperation}`,
+          `service limits     ${quota === undefined ? "AWS's default quotas" : `${quota} requests/s on every operation`}; station learnt them via Service Quotas and sends at ${Math.round(share * 100)}% of each, binding: ${result.bindingOperation}`,
           `throughput         ${result.devicesPerMin} devices/min ${throughput.steady ? `over the steady part (${throughput.devices} devices in ${(throughput.windowMs / 1000).toFixed(1)} s)` : "over the whole run (too few devices for a steady part)"}`,
           `quota-bound        ${quotaBoundPerMin} devices/min (60 x ${bindingQuota}/s): ratio ${result.ratio}`,
           `per device         p50 ${result.totalMsP50} ms, p95 ${result.totalMsP95} ms; step p50 ${JSON.stringify(stepMedians)}`,

@@ -243,7 +243,7 @@ describe("provision with --local against a twin", () => {
 });
 
 describe("provision station", () => {
-  it("takes ports as arguments, prints one JSON line per device, writes the manifest once per device", async () => {
+  it("takes ports as arguments, prints one JSON line per device, writes the manifest once per device; --headroom reaches its limiters", async () => {
     const twins = await Promise.all([0, 1].map((i) => startTwin({ stateDir: join(dir, `st-twin-${i}`) })));
     try {
       const local = localArgs(join(dir, "iot-station"));
@@ -253,9 +253,14 @@ describe("provision station", () => {
         ...local,
         "--manifest",
         "line1",
+        "--headroom",
+        "5",
         "--json",
       ]);
       expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(
+        /the station sends at 95% of each; CreateCertificateFromCsr binds: at most 855 devices\/min/,
+      );
       const lines = r.stdout
         .trim()
         .split("\n")

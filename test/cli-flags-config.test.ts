@@ -43,6 +43,15 @@ describe("bad flag values are usage errors (exit 2), not internal errors (exit 1
     expect(r.stderr).toMatch(/--timeout/);
   });
 
+  it("station --headroom abc and --headroom 80 name the flag and exit 2 before any port is opened", async () => {
+    for (const value of ["abc", "80"]) {
+      const r = await cli(["station", "/dev/nonexistent-port", "--headroom", value]);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/--headroom/);
+      expect(r.stderr).not.toMatch(/nonexistent-port/);
+    }
+  });
+
   it("an unknown flag exits 2 as the README's exit-code table says", async () => {
     const r = await cli(["--no-such-flag"]);
     expect(r.status).toBe(2);

@@ -121,6 +121,10 @@ describe("stationCommand", () => {
         code: "USAGE",
       },
     );
+    await expect(stationCommand({ ports: ["/dev/null"], headroom: 60 })).rejects.toMatchObject({
+      code: "USAGE",
+      message: expect.stringMatching(/--headroom 60/),
+    });
     await expect(stationCommand({ fixture: join(dir, "missing.json") })).rejects.toMatchObject({
       code: "CONFIG",
     });

@@ -68,6 +68,11 @@ function wholeNumber(min: number) {
   };
 }
 const positive = wholeNumber(1);
+const percentage = (v: string): number => {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError("expected a percentage, e.g. 5");
+  return n;
+};
 const portNumber = (v: string): number => {
   const n = wholeNumber(0)(v);
   if (n > 65535) throw new InvalidArgumentError("expected a port number 0-65535");
@@ -290,6 +295,12 @@ planOptions(cloudOptions(program.command("station")))
     "--quota <op=tps>",
     "an account quota (requests/s) over what Service Quotas says, e.g. CreateCertificateFromCsr=50; repeatable",
     collect,
+  )
+  .addOption(
+    new Option(
+      "--headroom <pct>",
+      "how far under each quota the station stays, in percent (1-50; default 10); give every station on one --rate-store the same",
+    ).argParser(percentage),
   )
   .option(
     "--rate-store <url>",

@@ -25,7 +25,12 @@ import {
   type StationSummary,
   watchPorts,
 } from "../station/index.js";
-import { describeRatePlan, parseQuotaOverrides, planRates } from "../station/rate-plan.js";
+import {
+  describeRatePlan,
+  parseQuotaOverrides,
+  planRates,
+  quotaShareFromHeadroom,
+} from "../station/rate-plan.js";
 import { printStationLine } from "./json-output.js";
 import { buildPlan, loadConfig, type PlanFlags, targetOptions } from "./plan.js";
 import { LEDGER_FILE_DEFAULT, openLedger } from "./provision.js";
@@ -51,6 +56,8 @@ export interface StationCommandOptions extends PlanFlags {
   localIotInfo?: string;
   /** "Operation=TPS" quotas over the account's, e.g. CreateCertificateFromCsr=50. */
   quota?: string[];
+  /** Percent under each quota the station stays (default 10): `--headroom`. */
+  headroom?: number;
   /** redis://host:port: share one budget per operation with every station on that Redis. */
   rateStore?: string;
   /** Switch each device to this rate after HELLO when it lists it (e.g. 921600). */
@@ -108,12 +115,13 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
   const info = (text: string) => (view ? view.info(text) : process.stderr.write(`${text}\n`));
   const source = portSource(opts, info);
   const quotaOverrides = parseQuotaOverrides(opts.quota);
+  const share = quotaShareFromHeadroom(opts.headroom);
   try {
     // Interruption points before each thing that is opened (crash-consistency: docs/reliability.md).
     throwIfInterrupted(signal);
     const store = opts.rateStore === undefined ? undefined : await openRateStore(opts.rateStore);
     if (store) closers.push(() => store.close());
-    const limiter = new OperationRateLimiter({ store });
+    const limiter = new OperationRateLimiter({ store, share });
     closers.push(() => limiter.stop());
     throwIfInterrupted(signal);
     const target = await openTarget(
@@ -122,7 +130,7 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
     );
     closers.push(() => target.close());
     // Quotas are per account and region: stations share a budget only within one region.
-    const rates = planRates(await target.readQuotas(), quotaOverrides);
+    const rates = planRates(await target.readQuotas(), quotaOverrides, share);
     limiter.configure(rates.rates, target.region);
     info(describeRatePlan(rates) + (store ? `; budget shared through ${store.description}` : ""));
     throwIfInterrupted(signal);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PACING_WINDOW_MS, Pacer } from "./pacer.js";
+import { PACING_WINDOW_MS, Pacer, pacingWindowMs } from "./pacer.js";
 
 const busyFor = (ms: number) => {
   const end = performance.now() + ms;
@@ -41,6 +41,23 @@ describe("Pacer", () => {
     expect((starts.at(-1) as number) - (starts[0] as number)).toBeGreaterThanOrEqual(
       2 * PACING_WINDOW_MS - 10,
     );
+  });
+
+  it("with 5% headroom: 4.75/s is 5 calls in any 1.053 s, so a one-second window never sees a 6th", async () => {
+    const windowMs = pacingWindowMs(0.95);
+    expect(windowMs).toBeCloseTo(1052.6, 1);
+    const pacer = new Pacer(4.75, windowMs);
+    const starts: number[] = [];
+    await Promise.all(
+      Array.from({ length: 11 }, () => pacer.acquire().then(() => starts.push(performance.now()))),
+    );
+    expect(mostInWindow(starts, windowMs - 30)).toBe(5);
+    // Two windows of 1053 ms for 11 calls: faster than at the default share (2 x 1111 ms), never under 2 x 1053.
+    const span = (starts.at(-1) as number) - (starts[0] as number);
+    expect(span).toBeGreaterThanOrEqual(2 * windowMs - 10);
+    expect(span).toBeLessThan(2 * PACING_WINDOW_MS);
+    expect(() => pacingWindowMs(0)).toThrow(/quota share/);
+    expect(() => pacingWindowMs(1.2)).toThrow(/quota share/);
   });
 
   it("takes a new rate at once, and refuses turns once stopped", async () => {

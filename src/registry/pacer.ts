@@ -1,12 +1,13 @@
 /**
  * Lets one operation's calls go at `tps` on average, in the form the
- * service counts them: at most N calls in any window of PACING_WINDOW_MS,
- * N = tps x window, judged on the moments calls are actually let go.
+ * service counts them: at most N calls in any window, N = tps x window,
+ * judged on the moments calls are actually let go.
  *
- * The window is 1/0.9 of a second: a station sends at 90% of a quota
- * (RATE_HEADROOM), so N is the quota itself, and a call may arrive up to
- * ~111 ms earlier than its turn (network, a busy service) before the
- * service's one-second window could see N + 1.
+ * The window is 1/share of a second, where share is the part of each quota
+ * a station sends at (QUOTA_SHARE_DEFAULT 0.9, `--headroom 10`): N is then
+ * the quota itself, and a call may arrive up to (1/share - 1) of a second
+ * earlier than its turn (network, a busy service; ~111 ms at 0.9, ~53 ms at
+ * 0.95) before the service's one-second window could see N + 1.
  *
  * Why not a schedule computed in advance (Bottleneck's local mode gives each
  * queued call its start time when it is queued): after the event loop was
@@ -18,14 +19,27 @@
  * makes up a stall only as far as the quota allows, at most twice as fast
  * as the average rate.
  */
-export const PACING_WINDOW_MS = 1000 / 0.9;
+
+/** The part of each quota a station sends at unless told otherwise (docs/decisions.md D9). */
+export const QUOTA_SHARE_DEFAULT = 0.9;
+
+/** The pacing window for a station that sends at `share` of each quota. */
+export function pacingWindowMs(share: number = QUOTA_SHARE_DEFAULT): number {
+  if (!(share > 0 && share <= 1)) throw new TypeError(`quota share must be in (0, 1], got ${share}`);
+  return 1000 / share;
+}
+
+export const PACING_WINDOW_MS = pacingWindowMs();
 
 /** Calls allowed per window, and the least gap between two (catching up at most twice as fast). */
-export function windowShare(tps: number): { perWindow: number; minGapMs: number } {
+export function windowShare(
+  tps: number,
+  windowMs: number = PACING_WINDOW_MS,
+): { perWindow: number; minGapMs: number } {
   if (!(tps > 0)) throw new TypeError(`rate must be > 0, got ${tps}`);
   // The epsilon keeps 4.5/s x 1111.1 ms = 5 from rounding down to 4.
-  const perWindow = Math.max(1, Math.floor((tps * PACING_WINDOW_MS) / 1000 + 1e-9));
-  return { perWindow, minGapMs: PACING_WINDOW_MS / perWindow / 2 };
+  const perWindow = Math.max(1, Math.floor((tps * windowMs) / 1000 + 1e-9));
+  return { perWindow, minGapMs: windowMs / perWindow / 2 };
 }
 
 export class Pacer {
@@ -37,12 +51,15 @@ export class Pacer {
   private perWindow = 1;
   private minGapMs = 0;
 
-  constructor(tps: number) {
+  constructor(
+    tps: number,
+    private readonly windowMs: number = PACING_WINDOW_MS,
+  ) {
     this.setRate(tps);
   }
 
   setRate(tps: number): void {
-    ({ perWindow: this.perWindow, minGapMs: this.minGapMs } = windowShare(tps));
+    ({ perWindow: this.perWindow, minGapMs: this.minGapMs } = windowShare(tps, this.windowMs));
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
@@ -64,7 +81,7 @@ export class Pacer {
     const last = this.starts.at(-1) ?? Number.NEGATIVE_INFINITY;
     const full =
       this.starts.length >= this.perWindow
-        ? (this.starts[this.starts.length - this.perWindow] as number) + PACING_WINDOW_MS
+        ? (this.starts[this.starts.length - this.perWindow] as number) + this.windowMs
         : Number.NEGATIVE_INFINITY;
     return Math.max(last + this.minGapMs, full);
   }
@@ -72,8 +89,7 @@ export class Pacer {
   private pump(): void {
     if (this.timer !== undefined || this.waiting.length === 0) return;
     const now = performance.now();
-    while (this.starts.length > 0 && (this.starts[0] as number) <= now - PACING_WINDOW_MS)
-      this.starts.shift();
+    while (this.starts.length > 0 && (this.starts[0] as number) <= now - this.windowMs) this.starts.shift();
     if (now >= this.nextStartMs()) {
       this.starts.push(now);
       this.waiting.shift()?.resolve();

@@ -15,7 +15,7 @@ import { IOT_API_TPS_DEFAULT, IOT_RATE_UNLISTED_TPS } from "../cloud/iot-quotas.
 import { ProvisionError } from "../errors.js";
 import { AdaptiveRate } from "./adaptive-rate.js";
 import { isThrottlingError } from "./aws-errors.js";
-import { Pacer } from "./pacer.js";
+import { Pacer, pacingWindowMs } from "./pacer.js";
 import type { RateStore } from "./rate-store.js";
 import { RedisPacer } from "./redis-pacer.js";
 
@@ -35,6 +35,11 @@ export interface OperationRateLimiterOptions {
   /** Names the budget in the store (e.g. the region): stations share only with the same scope. */
   scope?: string;
   throttleRequeues?: number;
+  /**
+   * The part of each quota the rates given are (QUOTA_SHARE_DEFAULT 0.9):
+   * sets the pacing window so that N per window is the quota itself.
+   */
+  share?: number;
 }
 
 export interface OperationRateStats {
@@ -65,8 +70,10 @@ export class OperationRateLimiter {
   private readonly store: RateStore | undefined;
   private scope: string;
   private readonly throttleRequeues: number;
+  private readonly windowMs: number;
 
   constructor(options: OperationRateLimiterOptions = {}) {
+    this.windowMs = pacingWindowMs(options.share);
     this.tps = { ...IOT_API_TPS_DEFAULT, ...options.tps };
     this.store = options.store;
     this.scope = options.scope ?? "default";
@@ -115,8 +122,9 @@ export class OperationRateLimiter {
   }
 
   private async newTurns(operation: string, tps: number): Promise<Turns> {
-    if (this.store === undefined) return new Pacer(tps);
-    const pacer = new RedisPacer(this.store.redis, `provision:pace:${this.scope}:${operation}`, tps);
+    if (this.store === undefined) return new Pacer(tps, this.windowMs);
+    const key = `provision:pace:${this.scope}:${operation}`;
+    const pacer = new RedisPacer(this.store.redis, key, tps, this.windowMs);
     // The quotas just read win over what an earlier station left in Redis.
     await pacer.setRate(tps);
     return pacer;

@@ -59,14 +59,15 @@ export class RedisPacer {
     private readonly redis: Redis,
     private readonly key: string,
     tps: number,
+    private readonly windowMs: number = PACING_WINDOW_MS,
   ) {
     this.rateKey = `${key}:perWindow`;
-    this.perWindow = windowShare(tps).perWindow;
+    this.perWindow = windowShare(tps, windowMs).perWindow;
   }
 
   /** Shares a new rate with every station on this Redis (the last one set wins). */
   async setRate(tps: number): Promise<void> {
-    this.perWindow = windowShare(tps).perWindow;
+    this.perWindow = windowShare(tps, this.windowMs).perWindow;
     await this.redis.set(this.rateKey, this.perWindow, "PX", SHARED_RATE_TTL_MS);
   }
 
@@ -88,7 +89,7 @@ export class RedisPacer {
           this.key,
           this.rateKey,
           this.perWindow,
-          PACING_WINDOW_MS,
+          this.windowMs,
           member,
         ),
       );

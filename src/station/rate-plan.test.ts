@@ -5,6 +5,7 @@ import {
   PER_DEVICE_OPERATIONS,
   parseQuotaOverrides,
   planRates,
+  quotaShareFromHeadroom,
   RATE_HEADROOM,
 } from "./rate-plan.js";
 
@@ -53,5 +54,21 @@ describe("rate plan", () => {
     expect(() => parseQuotaOverrides(["CreateThing=fast"])).toThrow(/--quota CreateThing=fast/);
     expect(() => parseQuotaOverrides(["CreateThing=0"])).toThrow(/expected Operation=TPS/);
     expect(parseQuotaOverrides(["DescribeThing=12.5"])).toEqual({ DescribeThing: 12.5 });
+  });
+
+  it("--headroom sets the share of each quota the station sends at; out of range is a usage error naming it", () => {
+    expect(quotaShareFromHeadroom(undefined)).toBe(RATE_HEADROOM);
+    expect(quotaShareFromHeadroom(5)).toBeCloseTo(0.95, 10);
+    const plan = planRates(defaults, {}, quotaShareFromHeadroom(5));
+    expect(plan.binding).toEqual({ operation: "CreateCertificateFromCsr", tps: 14.25, devicesPerMin: 855 });
+    expect(describeRatePlan(plan)).toMatch(/the station sends at 95% of each; .* at most 855 devices\/min/);
+    for (const bad of [0, 0.5, 51, 100, Number.NaN]) {
+      expect(() => quotaShareFromHeadroom(bad), String(bad)).toThrow(
+        expect.objectContaining({
+          code: "USAGE",
+          message: expect.stringMatching(/^--headroom .*from 1 to 50/),
+        }),
+      );
+    }
   });
 });

@@ -1,21 +1,40 @@
 /**
  * From quotas to the rates a station sends at: the account's quotas (read
  * from Service Quotas, or AWS's defaults), the operator's `--quota OP=N`
- * over them, then each times RATE_HEADROOM. Also names the binding
+ * over them, then each times the share the station sends at (`--headroom`).
+ * Also names the binding
  * operation, so the operator sees what caps the station before it starts.
  */
 import { ProvisionError } from "../errors.js";
+import { QUOTA_SHARE_DEFAULT } from "../registry/pacer.js";
 import type { QuotaReading } from "../registry/service-quotas.js";
 
 /**
- * The station stays this far under each quota. AWS (and the local AWS IoT)
- * count requests in a sliding second; calls sent evenly at exactly the
- * quota arrive unevenly (network, event loops, a busy service), and a
- * request that arrives early puts one too many into some window. At 0.9
- * a request may arrive up to ~1/9 of a second early per window before one
- * is refused (docs/decisions.md D9).
+ * The station stays this far under each quota by default. AWS (and the
+ * local AWS IoT) count requests in a sliding second; calls sent evenly at
+ * exactly the quota arrive unevenly (network, event loops, a busy service),
+ * and a request that arrives early puts one too many into some window. At
+ * 0.9 a request may arrive up to ~1/9 of a second early per window before
+ * one is refused (docs/decisions.md D9); `--headroom PCT` trades that
+ * margin for throughput.
  */
-export const RATE_HEADROOM = 0.9;
+export const RATE_HEADROOM = QUOTA_SHARE_DEFAULT;
+
+/** `--headroom PCT`: the station sends at (100 - PCT)% of each quota. */
+export const HEADROOM_PERCENT_RANGE = { min: 1, max: 50 } as const;
+
+/** The share of each quota for `--headroom PCT` (default 10); out of range is a USAGE error naming the flag. */
+export function quotaShareFromHeadroom(percent: number | undefined): number {
+  if (percent === undefined) return QUOTA_SHARE_DEFAULT;
+  const { min, max } = HEADROOM_PERCENT_RANGE;
+  if (!(Number.isFinite(percent) && percent >= min && percent <= max)) {
+    throw new ProvisionError(
+      "USAGE",
+      `--headroom ${percent}: expected a percentage from ${min} to ${max} (how far under each quota the station stays; default 10)`,
+    );
+  }
+  return 1 - percent / 100;
+}
 
 /** The calls every new device costs, once each (src/ledger/register.ts). */
 export const PER_DEVICE_OPERATIONS = [
@@ -29,8 +48,9 @@ export const PER_DEVICE_OPERATIONS = [
 export interface RatePlan {
   /** The quota per operation (requests/s) and where it came from. */
   quotas: Record<string, { tps: number; from: "account" | "default" | "--quota" }>;
-  /** What the station's limiters run at. */
+  /** What the station's limiters run at: each quota times share. */
   rates: Record<string, number>;
+  share: number;
   /** The per-device operation with the lowest rate: it caps the station at 60 * rate devices/min. */
   binding: { operation: string; tps: number; devicesPerMin: number };
   fallbackReason?: string;
@@ -53,19 +73,28 @@ export function parseQuotaOverrides(pairs: readonly string[] | undefined): Recor
   return out;
 }
 
-export function planRates(reading: QuotaReading, overrides: Record<string, number> = {}): RatePlan {
+export function planRates(
+  reading: QuotaReading,
+  overrides: Record<string, number> = {},
+  share: number = QUOTA_SHARE_DEFAULT,
+): RatePlan {
   const quotas: RatePlan["quotas"] = {};
   for (const [op, tps] of Object.entries(reading.tps)) {
     quotas[op] = { tps, from: reading.fromAccount.includes(op) ? "account" : "default" };
   }
   for (const [op, tps] of Object.entries(overrides)) quotas[op] = { tps, from: "--quota" };
-  const rates = Object.fromEntries(Object.entries(quotas).map(([op, q]) => [op, q.tps * RATE_HEADROOM]));
+  const rates = Object.fromEntries(Object.entries(quotas).map(([op, q]) => [op, q.tps * share]));
   const [operation, tps] = PER_DEVICE_OPERATIONS.map(
     (op) => [op, rates[op] ?? Number.POSITIVE_INFINITY] as const,
   )
     .sort((a, b) => a[1] - b[1])
     .at(0) as readonly [string, number];
-  const plan: RatePlan = { quotas, rates, binding: { operation, tps, devicesPerMin: Math.floor(60 * tps) } };
+  const plan: RatePlan = {
+    quotas,
+    rates,
+    share,
+    binding: { operation, tps, devicesPerMin: Math.floor(60 * tps) },
+  };
   if (reading.fallbackReason !== undefined) plan.fallbackReason = reading.fallbackReason;
   return plan;
 }
@@ -81,7 +110,7 @@ export function describeRatePlan(plan: RatePlan): string {
       ? "quotas from Service Quotas (iotcore)"
       : `quotas: AWS's defaults where unread (${plan.fallbackReason}; allow servicequotas:ListServiceQuotas and servicequotas:GetServiceQuota, or pass --quota OP=N)`;
   return (
-    `${source}: ${perDevice} requests/s; the station sends at ${Math.round(RATE_HEADROOM * 100)}% of each; ` +
+    `${source}: ${perDevice} requests/s; the station sends at ${Math.round(plan.share * 100)}% of each; ` +
     `${plan.binding.operation} binds: at most ${plan.binding.devicesPerMin} devices/min`
   );
 }
