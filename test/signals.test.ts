@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ledgerState } from "../src/ledger/index.js";
 import { lockHolder } from "../src/local-iot/lock.js";
 import { DEVICE_STATE, deviceState, runCli } from "./cli.test-helper.js";
+import { startHoldingRelay } from "./holding-relay.test-helper.js";
 import { auditLocalIot, violations } from "./iot-audit.test-helper.js";
 import {
   type ServiceFixture,
@@ -65,23 +66,26 @@ describe("Ctrl-C before key generation", () => {
   }
 
   it("SIGINT while the device state is read: exit 130, GENERATE_KEY never sent", async () => {
-    // The twin is frozen (SIGSTOP) once HELLO is answered, so STATUS is surely in flight when the
-    // signal lands, however loaded the machine; it thaws a moment later and answers.
-    const t = await twin("after-hello");
-    const r = await runCli(provisionArgs(t.port, "after-hello.jsonl"), {
-      cwd: fx.dir,
-      watch: {
-        after: /✔ meet the device/,
-        act: () => {
-          process.kill(t.pid, "SIGSTOP");
-          setTimeout(() => process.kill(t.pid, "SIGCONT"), 1500);
-        },
-      },
-      kill: { after: /… read the device state/, signal: "SIGINT" },
-    });
-    expect(r.status, r.stderr).toBe(130);
-    expect(r.stderr).toMatch(/interrupted: finishing or rolling back what is in flight \(SIGINT/);
-    expect(r.stderr).not.toMatch(/make or find the key/);
+    // A relay passes HELLO's answer and holds STATUS's until the tool has taken the signal, so the
+    // signal surely lands while the state is read, however fast the twin or loaded the machine.
+    const t = await twin("during-status");
+    const relay = await startHoldingRelay(t.port, 1);
+    try {
+      const r = await runCli(provisionArgs(relay.port, "during-status.jsonl"), {
+        cwd: fx.dir,
+        kill: { after: /… read the device state/, signal: "SIGINT" },
+        watch: { after: /interrupted: finishing or rolling back/, act: () => relay.release() },
+      });
+      expect(r.status, r.stderr).toBe(130);
+      expect(r.stderr).toMatch(/interrupted: finishing or rolling back what is in flight \(SIGINT/);
+      expect(r.stderr).not.toMatch(/make or find the key/);
+      // The signal landed while STATUS was unanswered: the step ends only after it.
+      const interruptedAt = r.stderr.indexOf("interrupted: finishing");
+      expect(interruptedAt).toBeGreaterThan(r.stderr.indexOf("… read the device state"));
+      expect(r.stderr.indexOf("✔ read the device state", interruptedAt)).not.toBe(-1);
+    } finally {
+      relay.stop();
+    }
     expect(await deviceState(t.port)).toBe(DEVICE_STATE.EMPTY);
   }, 60_000);
 });
