@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ledgerState } from "../src/ledger/index.js";
 import type { Twin } from "../src/twin/index.js";
 import { type CliOptions, DEVICE_STATE, deviceStatus, runCli } from "./cli.test-helper.js";
+import { startHoldingRelay } from "./holding-relay.test-helper.js";
 import { auditLocalIot, violations } from "./iot-audit.test-helper.js";
 import { type ServiceFixture, serviceFixture } from "./local-iot-process.test-helper.js";
 
@@ -120,6 +121,37 @@ describe("recovery of each ledger state", () => {
     expect(JSON.parse(again.stdout).mode).toBe("verified");
     const runs = (await ledgerState(join(fx.dir, "after-commit.jsonl"))).runs;
     expect(runs.map((r) => r.status)).toEqual(["committed"]);
+    expect(await thingCertificates(`twin-${t.deviceId}`)).toEqual(certs);
+    await auditClean([t]);
+  }, 120_000);
+
+  it("the port goes away with COMMIT's answer in flight: the registration is kept (commitUnknown), and the next run finds the device holds it", async () => {
+    // Unpaced twin behind a relay that holds the device's answer to COMMIT (type 0x21): the twin has
+    // committed, the tool has not heard, and then the relay's port disappears, as on a power cut or a
+    // pulled cable. Rolling back here (as the tool once did) strands a device holding a deleted certificate.
+    const t = await fx.twin("commit-cut");
+    const relay = await startHoldingRelay(t.port, { holdType: 0x21 });
+    let cut: Awaited<ReturnType<typeof cli>>;
+    try {
+      const running = cli(provision(relay.port, "commit-cut.jsonl", ["--json"]));
+      await relay.holding;
+      relay.stop();
+      cut = await running;
+    } finally {
+      relay.stop();
+    }
+    expect([13, 14], cut.stderr).toContain(cut.status);
+    const error = JSON.parse(cut.stdout).error;
+    expect(error).toMatchObject({ rolledBack: false, commitUnknown: true });
+    expect(error.hint).toMatch(/run provision again on this device/);
+    expect(cut.stderr).not.toMatch(/rolling back/);
+    expect((await deviceStatus(t.port)).state).toBe(DEVICE_STATE.PROVISIONED);
+    const certs = await thingCertificates(`twin-${t.deviceId}`);
+    expect(Object.values(certs)).toEqual(["ACTIVE"]);
+
+    const again = await cli(provision(t.port, "commit-cut.jsonl", ["--json"]));
+    expect(again.status, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).mode).toBe("verified");
     expect(await thingCertificates(`twin-${t.deviceId}`)).toEqual(certs);
     await auditClean([t]);
   }, 120_000);

@@ -69,7 +69,7 @@ describe("Ctrl-C before key generation", () => {
     // A relay passes HELLO's answer and holds STATUS's until the tool has taken the signal, so the
     // signal surely lands while the state is read, however fast the twin or loaded the machine.
     const t = await twin("during-status");
-    const relay = await startHoldingRelay(t.port, 1);
+    const relay = await startHoldingRelay(t.port, { passFrames: 1 });
     try {
       const r = await runCli(provisionArgs(relay.port, "during-status.jsonl"), {
         cwd: fx.dir,

@@ -80,20 +80,25 @@ export async function installCredentials(session: DeviceSession, set: Credential
 }
 
 /**
- * After a lost answer (not a refusal, not a digest mismatch) the COMMIT may
- * still have happened: STATUS tells, by the committed set's digest, which
- * covers the new certificate, so an earlier set cannot match.
+ * What a COMMIT that did not answer as expected left on the device. A
+ * refusal (the device said no) or a digest mismatch (it holds another set)
+ * means not ours; otherwise the COMMIT may have happened, and STATUS tells
+ * by the committed set's digest, which covers the new certificate, so an
+ * earlier set cannot match. When STATUS cannot be read either (the port
+ * went away: a power cut, a pulled cable) nobody knows yet.
  */
-export async function committedDespite(
+export async function commitOutcome(
   session: DeviceSession,
   set: CredentialSet,
   failure: ProvisionError,
-): Promise<boolean> {
-  if (failure.code !== "DEVICE_SILENT" && failure.code !== "DEVICE_PROTOCOL") return false;
+): Promise<"committed" | "not-committed" | "unknown"> {
+  if (failure.code === "DEVICE_REFUSED" || failure.code === "DEVICE_MISMATCH") return "not-committed";
   try {
     const status = await session.status();
-    return status.setDigest?.equals(sha256(encodeRequest("WRITE_CREDENTIALS", set))) === true;
+    return status.setDigest?.equals(sha256(encodeRequest("WRITE_CREDENTIALS", set))) === true
+      ? "committed"
+      : "not-committed";
   } catch {
-    return false;
+    return "unknown";
   }
 }

@@ -1,14 +1,18 @@
 /**
  * Credentials into the device: the data endpoint, then the set staged and
  * committed. Until COMMIT the cloud holds a certificate the device does
- * not, so any failure rolls the registration back, except when the answer
- * to COMMIT was lost and STATUS shows the device holds the new set
- * (docs/decisions.md D13).
+ * not, so a failure before COMMIT rolls the registration back. Once COMMIT
+ * went out, only a device that says it does not hold the set lets the
+ * registration go: when STATUS shows the new set it is kept (the answer was
+ * lost), and when the device cannot be asked (the port went away with the
+ * COMMIT in flight) the run is left registered, as a kill at that moment
+ * would leave it, for the next run on the device to settle
+ * (docs/decisions.md D13, docs/reliability.md).
  */
-import { asProvisionError } from "../errors.js";
+import { asProvisionError, ProvisionError } from "../errors.js";
 import { type Registration, rollbackRegistration } from "../ledger/index.js";
 import type { CredentialSet } from "../protocol/index.js";
-import { commitCredentials, committedDespite, credentialSet, stageCredentials } from "./credentials.js";
+import { commitCredentials, commitOutcome, credentialSet, stageCredentials } from "./credentials.js";
 import type { ProvisionDeps, ProvisionPlan, Step } from "./plan.js";
 
 export interface Installed {
@@ -25,6 +29,7 @@ export async function installStep(
 ): Promise<Installed> {
   const { session, target, ledger, progress } = deps;
   let set: CredentialSet | undefined;
+  let commitSent = false;
   try {
     const endpoint = await step("endpoint", "find the data endpoint", () => target.endpoint());
     const toWrite = credentialSet(registration, target, endpoint, plan);
@@ -38,18 +43,37 @@ export async function installStep(
     await step(
       "commit",
       "commit the credentials",
-      () => commitCredentials(session, toWrite),
+      () => {
+        commitSent = true;
+        return commitCredentials(session, toWrite);
+      },
       (c) => `generation ${c.generation}`,
     );
     return { endpoint, set: toWrite };
   } catch (e) {
     const failure = asProvisionError(e);
-    if (set !== undefined && (await committedDespite(session, set, failure))) {
+    const outcome = set !== undefined && commitSent ? await commitOutcome(session, set, failure) : undefined;
+    if (set !== undefined && outcome === "committed") {
       // Deleting the certificate now would strand a device that holds it.
       progress.info(
         `the answer to COMMIT was lost, but ${thingName} holds the new credentials: keeping them`,
       );
       return { endpoint: set.endpoint, set };
+    }
+    if (outcome === "unknown") {
+      // The device may hold the set: deleting its certificate could strand it, keeping it strands nothing.
+      progress.info(
+        `${thingName} could not be asked whether it committed the credentials: keeping its registration`,
+      );
+      throw new ProvisionError(failure.code, failure.message, {
+        ...(failure.where === undefined ? {} : { where: failure.where }),
+        hint:
+          "the device may hold the new certificate: run provision again on this device once it is back; " +
+          "it asks the device, then finishes the job or rolls it back (`provision cleanup` reports the run meanwhile)",
+        deviceLog: failure.deviceLog,
+        cause: failure,
+        details: { ...failure.details, rolledBack: false, commitUnknown: true },
+      });
     }
     progress.info(`rolling back ${thingName}: ${failure.message}`);
     await rollbackRegistration(target.registry, ledger, registration);
