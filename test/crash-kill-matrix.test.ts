@@ -67,7 +67,15 @@ describe.each<Tool>(["provision", "station"])("%s killed just after each step, t
         const args = toolArgs(tool, twin.port, name);
         const killed = await runCli(args, { cwd: fx.dir, kill: { after: s[tool], signal } });
         expect(killed.stderr, "the step line never came").toMatch(s[tool]);
-        if (signal === "SIGKILL") {
+        // After the last step line the tool has almost nothing left to do (the station
+        // prints one summary line), so on a loaded machine the run can end before the
+        // signal reaches it. That is a finished run, not a handled signal: it must have
+        // exited 0 with the device committed, and the re-run below must still hold.
+        const finishedFirst = s.step === "first publish" && killed.status === 0;
+        if (finishedFirst) {
+          expect((await deviceStatus(twin.port)).state).toBe(DEVICE_STATE.PROVISIONED);
+          expect((await ledgerState(join(fx.dir, `${name}.jsonl`))).openRuns).toEqual([]);
+        } else if (signal === "SIGKILL") {
           expect(killed.signal).toBe("SIGKILL");
         } else {
           // Handled: the next safe point, rollback or finish, exit 143 (128 + SIGTERM).
