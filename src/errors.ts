@@ -73,6 +73,24 @@ export class ProvisionError extends Error {
     this.details = options.details ?? {};
   }
 
+  /**
+   * The same failure told better by a caller that knows more (where it
+   * happened, what to do now, the device's last lines): code and message
+   * stay, the options given replace those of this one, which becomes the
+   * cause unless another is given.
+   */
+  with(options: ProvisionErrorOptions): ProvisionError {
+    const { where, hint, deviceLog, details } = this;
+    return new ProvisionError(this.code, this.message, {
+      where,
+      hint,
+      deviceLog,
+      details,
+      cause: this,
+      ...options,
+    });
+  }
+
   /** Human text: what, where, what to do, and the device's last words. */
   describe(): string {
     // Messages quote device text (HELLO strings, refusal texts): never let it act on the terminal.

@@ -23,6 +23,7 @@ import { TOPIC_DEFAULT } from "../src/registry/index.js";
 import { openSerialTransport } from "../src/transport/index.js";
 import { ensureTwinBuilt, startTwin, type Twin } from "../src/twin/index.js";
 import { BIN, localArgs, runCli, WITHOUT_FILE_OVERRIDE } from "./cli.test-helper.js";
+import { startPtyProgram } from "./pty-program.test-helper.js";
 
 let dir: string;
 
@@ -122,8 +123,7 @@ describe("provision CLI errors and exit codes", () => {
 
     it("device silent (wrong firmware: logs, never answers): exit 14 naming the command and port, with its last log lines", async () => {
       // A pty whose far end prints ESP-IDF log lines but speaks no protocol, like a chip without the shim.
-      const chatter = spawn("python3", [
-        "-c",
+      const { child: chatter, port } = await startPtyProgram(
         [
           "import os, pty, sys, time",
           "m, s = pty.openpty()",
@@ -132,11 +132,8 @@ describe("provision CLI errors and exit codes", () => {
           "    os.write(m, b'I (%d) app_main: blinking LED, no provisioning here\\r\\n' % (i * 100))",
           "    time.sleep(0.05)",
         ].join("\n"),
-      ]);
+      );
       try {
-        const port = await new Promise<string>((res) =>
-          chatter.stdout.once("data", (d) => res(String(d).trim())),
-        );
         const r = await cli(["--port", port, ...localArgs(join(dir, "iot-silent"))]);
         expect(r.status).toBe(14);
         expect(r.stderr).toMatch(/HELLO/);

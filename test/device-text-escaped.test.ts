@@ -5,13 +5,14 @@
  * terminal: in the error report, with --verbose, and in --json, control
  * characters are shown escaped and garbage is summarised.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { terminalControls } from "../src/printable.js";
 import { runCli } from "./cli.test-helper.js";
+import { startPtyProgram } from "./pty-program.test-helper.js";
 
 let dir: string;
 let device: ChildProcess;
@@ -28,8 +29,7 @@ const HOSTILE = [
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "hostile-device-"));
-  device = spawn("python3", [
-    "-c",
+  ({ child: device, port } = await startPtyProgram(
     [
       "import os, pty, time",
       "m, s = pty.openpty()",
@@ -41,8 +41,7 @@ beforeAll(async () => {
       "    i += 1",
       "    time.sleep(0.02)",
     ].join("\n"),
-  ]);
-  port = await new Promise<string>((res) => device.stdout?.once("data", (d) => res(String(d).trim())));
+  ));
 }, 30_000);
 
 afterAll(async () => {

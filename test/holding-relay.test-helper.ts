@@ -4,13 +4,9 @@
  * has sent `passFrames` protocol frames or a frame of type `holdType`, then
  * keeping what the device sends (that frame on) until `release()`. A test can then act while the tool is surely waiting
  * for an answer, however fast the device or slow the machine (freezing the
- * device after a step line raced the device's 2 ms answer).
- *
- * Python's pty module makes the pseudo-terminal (Node has none built in);
- * SIGUSR1 releases.
+ * device after a step line raced the device's 2 ms answer). SIGUSR1 releases.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
+import { startPtyProgram } from "./pty-program.test-helper.js";
 
 const RELAY = `
 import base64, os, pty, select, signal, sys, time, tty
@@ -88,18 +84,8 @@ export interface HoldFrom {
 
 export async function startHoldingRelay(devicePort: string, from: HoldFrom): Promise<HoldingRelay> {
   const args = [String(from.passFrames ?? Number.MAX_SAFE_INTEGER), String(from.holdType ?? -1)];
-  const child: ChildProcess = spawn("python3", ["-c", RELAY, devicePort, ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const next = () =>
-    new Promise<string>((resolve, reject) => {
-      child.once("error", reject);
-      child.once("exit", (code) => reject(new Error(`the relay exited (${code})`)));
-      lines.once("line", resolve);
-    });
-  const port = (await next()).trim();
-  const holding = next().then(() => undefined);
+  const { child, port, nextLine } = await startPtyProgram(RELAY, [devicePort, ...args]);
+  const holding = nextLine().then(() => undefined);
   holding.catch(() => undefined);
   return {
     port,

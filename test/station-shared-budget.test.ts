@@ -31,6 +31,7 @@ const AT_LEARNT_QUOTA = process.env.SHARED_BUDGET_AT_LEARNT_QUOTA === "1";
 const told = AT_LEARNT_QUOTA ? {} : loadedMachineQuotas(QUOTA);
 /** SHARED_BUDGET_HEADROOM=5: every station gets `--headroom 5` (the docs' second measurement). */
 const HEADROOM = process.env.SHARED_BUDGET_HEADROOM || undefined;
+const SHARE = quotaShareFromHeadroom(HEADROOM === undefined ? undefined : Number(HEADROOM));
 const STATIONS = 3;
 /** SHARED_BUDGET_DEVICES=N: N devices per station (a longer window for the docs' figures; default 24). */
 const DEVICES_PER_STATION = Number(process.env.SHARED_BUDGET_DEVICES || 24);
@@ -129,15 +130,14 @@ describe("three stations sharing one budget through Redis", () => {
     const inside = lines.map(doneAt).filter((t) => t > from && t <= to).length;
     const perMin = (inside * 60_000) / (to - from);
     const quotaBoundPerMin = 60 * QUOTA;
-    const share = quotaShareFromHeadroom(HEADROOM === undefined ? undefined : Number(HEADROOM));
     console.log(
       `three stations: ${perMin.toFixed(1)} devices/min combined while all three ran (${inside} devices in ${to - from} ms), ` +
         `${((100 * perMin) / quotaBoundPerMin).toFixed(1)}% of the quota-bound ${quotaBoundPerMin} ` +
-        `(the stations send at ${Math.round(share * 100)}% of each quota); peaks ${JSON.stringify(peaks)}`,
+        `(the stations send at ${Math.round(SHARE * 100)}% of each quota); peaks ${JSON.stringify(peaks)}`,
     );
     // The real figure is in docs/station.md; a loaded CI box gets a wide margin below the rate the
     // stations were given, none above the service's.
-    const givenPerMin = 60 * (told.CreateCertificateFromCsr ?? QUOTA) * share;
+    const givenPerMin = 60 * (told.CreateCertificateFromCsr ?? QUOTA) * SHARE;
     expect(perMin).toBeGreaterThan(0.7 * givenPerMin);
     expect(perMin).toBeLessThanOrEqual(quotaBoundPerMin);
 

@@ -3,7 +3,7 @@
  * first message. Abandoned (not failed) when the job is interrupted: the
  * device keeps what it committed, and `provision verify` can wait later.
  */
-import { asProvisionError, ProvisionError } from "../errors.js";
+import { asProvisionError } from "../errors.js";
 import type { Observer } from "../observer/index.js";
 import { RESTART_DELAY_DEFAULT_MS } from "../protocol/index.js";
 import type { DeviceSession } from "../session/index.js";
@@ -51,10 +51,8 @@ export async function restartAndWatch(
       .catch((e: unknown) => {
         // The device's own words are the best clue for a device that never published.
         const err = asProvisionError(e);
-        throw new ProvisionError(err.code, err.message, {
+        throw err.with({
           where: `${err.where ?? `thing ${thingName}`} on ${session.port}`,
-          hint: err.hint,
-          details: err.details,
           deviceLog: session.deviceLog.slice(-20),
           cause: e,
         });

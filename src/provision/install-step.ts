@@ -9,7 +9,7 @@
  * would leave it, for the next run on the device to settle
  * (docs/decisions.md D13, docs/reliability.md).
  */
-import { asProvisionError, ProvisionError } from "../errors.js";
+import { asProvisionError } from "../errors.js";
 import { type Registration, rollbackRegistration } from "../ledger/index.js";
 import type { CredentialSet } from "../protocol/index.js";
 import { commitCredentials, commitOutcome, credentialSet, stageCredentials } from "./credentials.js";
@@ -28,12 +28,11 @@ export async function installStep(
   thingName: string,
 ): Promise<Installed> {
   const { session, target, ledger, progress } = deps;
-  let set: CredentialSet | undefined;
-  let commitSent = false;
+  // The set whose COMMIT went out: from then on the device may hold it, whatever the answer.
+  let committing: CredentialSet | undefined;
   try {
     const endpoint = await step("endpoint", "find the data endpoint", () => target.endpoint());
     const toWrite = credentialSet(registration, target, endpoint, plan);
-    set = toWrite;
     await step(
       "credentials",
       "write the credentials (staged)",
@@ -44,7 +43,7 @@ export async function installStep(
       "commit",
       "commit the credentials",
       () => {
-        commitSent = true;
+        committing = toWrite;
         return commitCredentials(session, toWrite);
       },
       (c) => `generation ${c.generation}`,
@@ -52,26 +51,24 @@ export async function installStep(
     return { endpoint, set: toWrite };
   } catch (e) {
     const failure = asProvisionError(e);
-    const outcome = set !== undefined && commitSent ? await commitOutcome(session, set, failure) : undefined;
-    if (set !== undefined && outcome === "committed") {
+    const outcome =
+      committing === undefined ? "not-committed" : await commitOutcome(session, committing, failure);
+    if (committing !== undefined && outcome === "committed") {
       // Deleting the certificate now would strand a device that holds it.
       progress.info(
         `the answer to COMMIT was lost, but ${thingName} holds the new credentials: keeping them`,
       );
-      return { endpoint: set.endpoint, set };
+      return { endpoint: committing.endpoint, set: committing };
     }
     if (outcome === "unknown") {
       // The device may hold the set: deleting its certificate could strand it, keeping it strands nothing.
       progress.info(
         `${thingName} could not be asked whether it committed the credentials: keeping its registration`,
       );
-      throw new ProvisionError(failure.code, failure.message, {
-        ...(failure.where === undefined ? {} : { where: failure.where }),
+      throw failure.with({
         hint:
           "the device may hold the new certificate: run provision again on this device once it is back; " +
           "it asks the device, then finishes the job or rolls it back (`provision cleanup` reports the run meanwhile)",
-        deviceLog: failure.deviceLog,
-        cause: failure,
         details: { ...failure.details, rolledBack: false, commitUnknown: true },
       });
     }

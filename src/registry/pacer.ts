@@ -20,7 +20,14 @@
  * as the average rate.
  */
 
-/** The part of each quota a station sends at unless told otherwise (docs/decisions.md D9). */
+/**
+ * The part of each quota a station sends at unless told otherwise. AWS (and
+ * the local AWS IoT) count requests in a sliding second; calls sent evenly
+ * at exactly the quota arrive unevenly (network, event loops, a busy
+ * service), and a request that arrives early puts one too many into some
+ * window. `--headroom PCT` trades that margin for throughput
+ * (docs/decisions.md D9).
+ */
 export const QUOTA_SHARE_DEFAULT = 0.9;
 
 /** The pacing window for a station that sends at `share` of each quota. */

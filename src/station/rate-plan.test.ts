@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { IOT_API_TPS_DEFAULT } from "../cloud/iot-quotas.js";
+import { QUOTA_SHARE_DEFAULT } from "../registry/pacer.js";
 import {
   describeRatePlan,
   PER_DEVICE_OPERATIONS,
   parseQuotaOverrides,
   planRates,
   quotaShareFromHeadroom,
-  RATE_HEADROOM,
 } from "./rate-plan.js";
 
 const defaults = { tps: { ...IOT_API_TPS_DEFAULT }, fromAccount: [] };
@@ -15,7 +15,7 @@ describe("rate plan", () => {
   it("with AWS's defaults only the 15/s certificate and policy calls bind; DescribeThing no longer does", () => {
     const plan = planRates(defaults);
     expect(plan.binding.operation).toBe("CreateCertificateFromCsr");
-    expect(plan.binding.devicesPerMin).toBe(Math.floor(60 * 15 * RATE_HEADROOM));
+    expect(plan.binding.devicesPerMin).toBe(Math.floor(60 * 15 * QUOTA_SHARE_DEFAULT));
     const others = PER_DEVICE_OPERATIONS.filter(
       (op) => op !== "CreateCertificateFromCsr" && op !== "AttachPolicy",
     );
@@ -57,7 +57,7 @@ describe("rate plan", () => {
   });
 
   it("--headroom sets the share of each quota the station sends at; out of range is a usage error naming it", () => {
-    expect(quotaShareFromHeadroom(undefined)).toBe(RATE_HEADROOM);
+    expect(quotaShareFromHeadroom(undefined)).toBe(QUOTA_SHARE_DEFAULT);
     expect(quotaShareFromHeadroom(5)).toBeCloseTo(0.95, 10);
     const plan = planRates(defaults, {}, quotaShareFromHeadroom(5));
     expect(plan.binding).toEqual({ operation: "CreateCertificateFromCsr", tps: 14.25, devicesPerMin: 855 });

@@ -9,17 +9,6 @@ import { ProvisionError } from "../errors.js";
 import { QUOTA_SHARE_DEFAULT } from "../registry/pacer.js";
 import type { QuotaReading } from "../registry/service-quotas.js";
 
-/**
- * The station stays this far under each quota by default. AWS (and the
- * local AWS IoT) count requests in a sliding second; calls sent evenly at
- * exactly the quota arrive unevenly (network, event loops, a busy service),
- * and a request that arrives early puts one too many into some window. At
- * 0.9 a request may arrive up to ~1/9 of a second early per window before
- * one is refused (docs/decisions.md D9); `--headroom PCT` trades that
- * margin for throughput.
- */
-export const RATE_HEADROOM = QUOTA_SHARE_DEFAULT;
-
 /** `--headroom PCT`: the station sends at (100 - PCT)% of each quota. */
 export const HEADROOM_PERCENT_RANGE = { min: 1, max: 50 } as const;
 
