@@ -260,11 +260,11 @@ describe("provision CLI errors and exit codes", () => {
           { session, observer, progress: createProgress({ quiet: true }) },
           hello,
           status,
-          15_000,
+          { timeoutMs: 15_000 },
         );
         expect(result.mode).toBe("verified");
-        expect(JSON.parse(result.firstMessage.payload)).toEqual({ counter: 0 });
-        expect(result.firstMessage.firstPublishMs).toBeGreaterThan(0);
+        expect(JSON.parse(result.firstMessage?.payload ?? "null")).toEqual({ counter: 0 });
+        expect(result.firstMessage?.firstPublishMs).toBeGreaterThan(0);
       } finally {
         await session.close();
         await observer.close();

@@ -28,6 +28,7 @@ const BELOW_PIPELINE = [
   "config",
   "ports",
   "twin",
+  "emulator",
 ];
 const PIPELINE_AND_BELOW = [...BELOW_PIPELINE, "provision", "station"];
 /** The chain, lowest first: a layer imports only from layers before it (and side modules). */

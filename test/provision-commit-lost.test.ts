@@ -77,7 +77,7 @@ describe("COMMIT answered but the answers were lost", () => {
       );
       expect(session.stats.retries).toBeGreaterThanOrEqual(1);
       expect(result.mode).toBe("provisioned");
-      expect(JSON.parse(result.firstMessage.payload)).toEqual({ counter: 0 });
+      expect(JSON.parse(result.firstMessage?.payload ?? "null")).toEqual({ counter: 0 });
       const cert = await target.registry.describeCertificate(result.certificateId ?? "");
       expect(cert?.status).toBe("ACTIVE");
     } finally {

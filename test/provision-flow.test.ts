@@ -91,8 +91,8 @@ describe("provisioning a twin against the local AWS IoT", () => {
     if (!outcome.ok) throw new Error(`${outcome.code}: ${outcome.message}`);
     const r = outcome.result;
     expect(r.mode).toBe("provisioned");
-    expect(JSON.parse(r.firstMessage.payload)).toEqual({ counter: 0 });
-    expect(r.firstMessage.topic).toBe(`${r.thingName}/counter`);
+    expect(JSON.parse(r.firstMessage?.payload ?? "null")).toEqual({ counter: 0 });
+    expect(r.firstMessage?.topic).toBe(`${r.thingName}/counter`);
     const cert = await target.registry.describeCertificate(r.certificateId ?? "");
     expect(cert?.status).toBe("ACTIVE");
     expect(await target.registry.listPrincipalThings(cert?.certificateArn ?? "")).toEqual([r.thingName]);
@@ -112,15 +112,15 @@ describe("provisioning a twin against the local AWS IoT", () => {
     // LOCK goes out after the restart, at the boot rate again.
     expect(steps.at(-1)).toBe("lock");
     expect(outcome.result.locked).toBe(true);
-    expect(JSON.parse(outcome.result.firstMessage.payload)).toEqual({ counter: 0 });
+    expect(JSON.parse(outcome.result.firstMessage?.payload ?? "null")).toEqual({ counter: 0 });
   });
 
   it("the reference walkthrough's fixed topic topic_001 works under its own least-privilege policy", async () => {
     const outcome = await runOnce({ plan: { topic: "topic_001", policyName: "topic-001-policy" } });
     if (!outcome.ok) throw new Error(`${outcome.code}: ${outcome.message}`);
     expect(outcome.result.topic).toBe("topic_001");
-    expect(outcome.result.firstMessage.topic).toBe("topic_001");
-    expect(JSON.parse(outcome.result.firstMessage.payload)).toEqual({ counter: 0 });
+    expect(outcome.result.firstMessage?.topic).toBe("topic_001");
+    expect(JSON.parse(outcome.result.firstMessage?.payload ?? "null")).toEqual({ counter: 0 });
   });
 
   it("a second run verifies instead of registering; --force rotates and retires the old certificate after the new one publishes; --lock locks", async () => {

@@ -7,7 +7,7 @@
  * paths, and boards/schema.json (scripts/gen-board-schema.ts).
  */
 import { z } from "zod";
-import { KEY_STORE_NAME_LIST, KEY_TYPE_NAME_LIST } from "../protocol/constants.js";
+import { DEVICE_TIMEOUT_NAMES, KEY_STORE_NAME_LIST, KEY_TYPE_NAME_LIST } from "../protocol/constants.js";
 
 /** "linux" is ESP-IDF's linux target (the port built for this host); "host" is the device twin. */
 export const CHIPS = ["esp32", "esp32s2", "esp32s3", "esp32c3", "esp32c6", "linux", "host"] as const;
@@ -146,6 +146,12 @@ export const BoardSchema = z
     ds: DsSchema.optional(),
     nvsEncryption: NvsEncryptionSchema.optional(),
     wifi: z.boolean(),
+    deviceTimeoutsMs: z
+      .partialRecord(z.enum(DEVICE_TIMEOUT_NAMES), z.number().int().min(100).max(3_600_000))
+      .optional()
+      .describe(
+        "longer waits for a slow chip: a command's wait per attempt (e.g. GENERATE_KEY for RSA on a slow part), or BOOT (reset to the console's first answer), in ms; they only raise the tool's defaults",
+      ),
   })
   .superRefine((b, ctx) => {
     const issue = (path: (string | number)[], message: string) =>

@@ -6,8 +6,9 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { printFailure } from "../commands/json-output.js";
 import { asProvisionError, ProvisionError } from "../errors.js";
-import { KEY_STORE_NAME_LIST, KEY_TYPE_NAME_LIST } from "../protocol/constants.js";
+import { DEVICE_TIMEOUT_NAMES, KEY_STORE_NAME_LIST, KEY_TYPE_NAME_LIST } from "../protocol/constants.js";
 import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
+import { UNTIL_VALUES } from "../provision/plan.js";
 import { exitCodeFor, exitStatusOf } from "./exit-codes.js";
 import { installInterruptHandler, interrupt } from "./interrupt.js";
 
@@ -87,6 +88,23 @@ function parseLocalPorts(v: string): { controlPlane: number; mqtts: number; wss:
   return { controlPlane: n[0] ?? 0, mqtts: n[1] ?? 0, wss: n[2] ?? 0 };
 }
 
+/** `--device-timeout NAME=MS`, repeatable, into one object (names as DEVICE_TIMEOUT_NAMES, any case). */
+function deviceTimeout(v: string, prev: Record<string, number> = {}): Record<string, number> {
+  const m = /^([A-Za-z_]+)=(\d+)$/.exec(v.trim());
+  const name = m?.[1]?.toUpperCase() ?? "";
+  if (!m || !(DEVICE_TIMEOUT_NAMES as readonly string[]).includes(name))
+    throw new InvalidArgumentError(`expected NAME=MS with NAME one of ${DEVICE_TIMEOUT_NAMES.join(", ")}`);
+  const ms = Number(m[2]);
+  if (ms < 100 || ms > 3_600_000) throw new InvalidArgumentError("expected 100 to 3600000 ms");
+  return { ...prev, [name]: ms };
+}
+
+const untilOption = () =>
+  new Option(
+    "--until <what>",
+    "end at the first publish (default), or at `committed`: after COMMIT, a restart and a STATUS showing the committed set (devices without a network)",
+  ).choices(UNTIL_VALUES);
+
 const KEY_TYPES: string[] = KEY_TYPE_NAME_LIST;
 const KEY_STORES: string[] = KEY_STORE_NAME_LIST;
 
@@ -113,6 +131,7 @@ function planOptions(cmd: Command): Command {
     .addOption(new Option("--wifi-ssid <ssid>", "Wi-Fi network").env("PROVISION_WIFI_SSID"))
     .option("--wifi-password-file <file>", "file holding the Wi-Fi password (or env PROVISION_WIFI_PASSWORD)")
     .addOption(new Option("--timeout <ms>", "how long to wait for the first publish").argParser(positive))
+    .addOption(untilOption())
     .addOption(
       new Option("--switch-baud <rate>", "after HELLO, switch to this baud rate for the transfers").argParser(
         positive,
@@ -134,7 +153,13 @@ function deviceOptions(cmd: Command): Command {
     .option("--board <id>", "board definition (default: from HELLO / USB ids)")
     .option("--no-reset", "do not reset the chip when opening the port")
     .option("--verbose", "show the device log")
-    .option("--trace", "show every decoded frame");
+    .option("--trace", "show every decoded frame")
+    .addOption(
+      new Option(
+        "--device-timeout <name=ms>",
+        "wait longer for a slow device, repeatable: BOOT (reset to first answer) or a command (GENERATE_KEY, GET_CSR, COMMIT, ...) per attempt",
+      ).argParser(deviceTimeout),
+    );
 }
 
 /** Flags shared by every command that talks to AWS IoT (or the local AWS IoT). */
@@ -183,6 +208,7 @@ planOptions(cloudOptions(deviceOptions(program)))
 cloudOptions(deviceOptions(program.command("verify")))
   .description("QA: restart an already provisioned device and wait for its first publish")
   .addOption(new Option("--timeout <ms>", "how long to wait for the first publish").argParser(positive))
+  .addOption(untilOption())
   .option("--json", "print one JSON result object on stdout")
   .action(run(async () => (await import("../commands/verify.js")).verifyCommand));
 
@@ -228,15 +254,20 @@ const IDF_OPTION_HELP =
 
 program
   .command("sim")
-  .description("start devices on pseudo-terminals (twins, or the ESP-IDF port on ESP-IDF's linux target)")
+  .description(
+    "start devices on pseudo-terminals (twins, the ESP-IDF port on ESP-IDF's linux target, or a chip image on an emulated chip)",
+  )
   .addOption(new Option("--count <n>", "how many devices").argParser(positive).default(1))
+  .option(
+    "--board <id>",
+    "twin (the C core on Linux), idf-linux (the ESP-IDF port, built with ESP-IDF), or a chip board with --emulate",
+    "twin",
+  )
+  .option("--emulate", "boot the board's whole image on an emulated chip (QEMU; esp32-c3-devkitm-1)")
   .addOption(
-    new Option(
-      "--board <id>",
-      "twin (the C core on Linux) or idf-linux (the ESP-IDF port, built with ESP-IDF)",
-    )
-      .choices(["twin", "idf-linux"])
-      .default("twin"),
+    new Option("--key-store <store>", "with --emulate: the image's key store (default: the board's)").choices(
+      KEY_STORES.filter((s) => s !== "file"),
+    ),
   )
   .option("--idf <version|dir>", IDF_OPTION_HELP)
   .option("--state-dir <dir>", "where the devices keep their flash", ".state/twins")
@@ -274,9 +305,17 @@ firmware
   .action(run(async () => (await import("../commands/firmware.js")).firmwareRenderCommand));
 firmware
   .command("build")
-  .description("build the firmware that runs on this host: the twin, or idf-linux (ESP-IDF's linux target)")
+  .description(
+    "build firmware: the twin, idf-linux (ESP-IDF's linux target), or a chip board's images (bootloader, partition table, app)",
+  )
   .requiredOption("--board <id>", "board id")
+  .addOption(
+    new Option("--key-store <store>", "key store to build in, chip boards (default: the board's)").choices(
+      KEY_STORES.filter((s) => s !== "file"),
+    ),
+  )
   .option("--idf <version|dir>", IDF_OPTION_HELP)
+  .option("--json", "print what was built as one JSON object (chip boards: buildDir, images, partitions)")
   .action(run(async () => (await import("../commands/firmware.js")).firmwareBuildCommand));
 
 planOptions(cloudOptions(program.command("station")))
@@ -313,6 +352,12 @@ planOptions(cloudOptions(program.command("station")))
   .option("--board <id>", "board definition (default: from HELLO)")
   .addOption(
     new Option("-b, --baud <rate>", "baud rate to meet each device at").env("ESPBAUD").argParser(positive),
+  )
+  .addOption(
+    new Option(
+      "--device-timeout <name=ms>",
+      "wait longer for slow devices, repeatable: BOOT or a command (GENERATE_KEY, GET_CSR, COMMIT, ...) per attempt",
+    ).argParser(deviceTimeout),
   )
   .option("--force", "rotate: new key and certificate even for provisioned devices")
   .option("--lock", "lock each device's provisioning commands when done")

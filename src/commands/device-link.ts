@@ -4,9 +4,11 @@
  * request (--verbose, --trace). Shared by every command that talks to a
  * device so they all fail the same clear way.
  */
+
+import { getBoard } from "../boards/index.js";
 import { ProvisionError } from "../errors.js";
 import { messageName } from "../protocol/index.js";
-import { DeviceSession } from "../session/index.js";
+import { DeviceSession, type DeviceTimeouts } from "../session/index.js";
 import { type LineOptions, prepareLines } from "../session/prepare-lines.js";
 import { BAUD_DEFAULT, openSerialTransport } from "../transport/index.js";
 
@@ -15,6 +17,8 @@ export interface DeviceLinkOptions extends LineOptions {
   baud?: number;
   verbose?: boolean;
   trace?: boolean;
+  /** `--device-timeout NAME=MS`, parsed: waits raised for a slow device. */
+  deviceTimeout?: DeviceTimeouts;
 }
 
 /** The device the flags name, else the config file (its port and baud rate). */
@@ -41,6 +45,9 @@ export async function openDevice(opts: DeviceLinkOptions): Promise<DeviceSession
           )
       : undefined,
   });
+  // A named board's waits apply from the first HELLO on; one learnt from HELLO raises them in greet().
+  if (opts.board) session.raiseTimeouts(getBoard(opts.board).deviceTimeoutsMs ?? {});
+  if (opts.deviceTimeout) session.raiseTimeouts(opts.deviceTimeout);
   if (opts.verbose) session.on("log", (line) => process.stderr.write(`[device] ${line}\n`));
   return session;
 }

@@ -1,6 +1,7 @@
 import type { KeyStoreKind } from "../boards/index.js";
 import { getBoard } from "../boards/index.js";
 import { ProvisionError } from "../errors.js";
+import { type ChipImage, ensureChipImageBuilt } from "../firmware/chip-image.js";
 import { checkIdfVersion, idfSelection, readIdfVersion } from "../firmware/idf.js";
 import { ensureIdfLinuxBuilt, IDF_LINUX_BOARD } from "../firmware/idf-linux.js";
 import { renderFirmware } from "../firmware/render.js";
@@ -53,33 +54,83 @@ export async function firmwareRenderCommand(opts: FirmwareRenderCommandOptions):
 }
 
 /**
- * `provision firmware build --board <id> [--idf <version|dir>]`: builds what
- * runs on this host and prints the binary's path: the twin (gcc and Debian's
- * Mbed TLS) or the idf-linux device (ESP-IDF's linux target, with $IDF_PATH
- * or the ESP-IDF kit). Chip boards build with ESP-IDF's idf.py.
+ * `provision firmware build --board <id> [--key-store S] [--idf <version|dir>]`:
+ * builds the twin (gcc and Debian's Mbed TLS), the idf-linux device
+ * (ESP-IDF's linux target), or a chip board's whole images (bootloader,
+ * partition table, app); prints what was built (`--json`: one object).
  */
-export async function firmwareBuildCommand(opts: { board: string; idf?: string }): Promise<void> {
+export async function firmwareBuildCommand(opts: {
+  board: string;
+  idf?: string;
+  keyStore?: KeyStoreKind;
+  json?: boolean;
+}): Promise<void> {
   const board = getBoard(opts.board);
-  if (board.id === IDF_LINUX_BOARD) {
-    const r = await ensureIdfLinuxBuilt({
-      ...idfSelection(opts.idf),
-      onProgress: (t) => process.stderr.write(`${t}\n`),
-    });
-    process.stderr.write(
-      `${r.built ? "built" : "up to date:"} the idf-linux device with ESP-IDF v${r.idf.version.text} (${r.ms} ms)\n`,
+  const progress = (t: string) => process.stderr.write(`${t}\n`);
+  if (board.chip === "host" || board.chip === "linux") {
+    if (opts.keyStore)
+      throw new ProvisionError("USAGE", `--key-store applies to chip boards; ${board.id} has one store`, {
+        where: "--key-store",
+      });
+    const r =
+      board.id === IDF_LINUX_BOARD
+        ? await ensureIdfLinuxBuilt({ ...idfSelection(opts.idf), onProgress: progress })
+        : { binary: await ensureTwinBuilt(), built: undefined, ms: undefined, idf: undefined };
+    if (r.idf)
+      progress(
+        `${r.built ? "built" : "up to date:"} the idf-linux device with ESP-IDF v${r.idf.version.text} (${r.ms} ms)`,
+      );
+    process.stdout.write(
+      opts.json ? `${JSON.stringify({ board: board.id, binary: r.binary })}\n` : `${r.binary}\n`,
     );
-    process.stdout.write(`${r.binary}\n`);
     return;
   }
-  if (board.chip !== "host") {
-    throw new ProvisionError(
-      "USAGE",
-      `${board.id} is an ${board.chip} board: it builds with ESP-IDF's idf.py, not here`,
-      {
-        hint: `provision firmware render --board ${board.id} --out fw && cd fw && idf.py set-target ${board.chip} && idf.py build flash`,
-      },
-    );
+  if (opts.keyStore && !board.keyStore.supported.includes(opts.keyStore))
+    throw new ProvisionError("USAGE", `${board.id} has no key store "${opts.keyStore}"`, {
+      where: "--key-store",
+      hint: `choose one of: ${board.keyStore.supported.join(", ")}`,
+    });
+  const image = await ensureChipImageBuilt({
+    board: board.id,
+    keyStore: opts.keyStore,
+    ...idfSelection(opts.idf),
+    onProgress: progress,
+  });
+  for (const w of image.warnings) progress(`warning: ${w}`);
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(chipImageJson(image))}\n`);
+    return;
   }
-  const binary = await ensureTwinBuilt();
-  process.stdout.write(`${binary}\n`);
+  progress(
+    `${image.built ? "built" : "up to date:"} ${image.board} (${image.keyStore}) with ESP-IDF v${image.idfVersion}${image.toolchain === "kit" ? " and the emulated-chip kit" : ""} (${image.ms} ms)`,
+  );
+  for (const i of image.images)
+    progress(
+      `  ${hex(i.offset).padEnd(9)} ${i.role.padEnd(16)} ${String(i.size).padStart(8)} bytes  ${i.file}`,
+    );
+  for (const p of image.partitions)
+    progress(
+      `  partition ${p.label.padEnd(10)} ${hex(p.offset).padEnd(9)} ${String(p.size).padStart(8)} bytes${p.fill !== undefined ? `  ${(p.fill * 100).toFixed(1)} % used by the app` : ""}`,
+    );
+  process.stdout.write(`${image.buildDir}\n`);
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+/** The `--json` shape of a chip image build (docs/json-output.md). */
+export function chipImageJson(image: ChipImage) {
+  return {
+    board: image.board,
+    chip: image.chip,
+    keyStore: image.keyStore,
+    idfVersion: image.idfVersion,
+    toolchain: image.toolchain,
+    buildDir: image.buildDir,
+    images: image.images.map((i) => ({ role: i.role, file: i.file, offset: hex(i.offset), size: i.size })),
+    partitions: image.partitions.map((p) => ({ ...p, offset: hex(p.offset) })),
+    merged: image.merged,
+    warnings: image.warnings,
+    built: image.built,
+    ms: image.ms,
+  };
 }

@@ -16,6 +16,7 @@ import {
   POLICY_NAME_DEFAULT,
   type ProvisionPlan,
   THING_NAME_TEMPLATE_DEFAULT,
+  type Until,
 } from "../provision/pipeline.js";
 import { type PlanIssue, planIssues } from "../provision/plan-rules.js";
 import type { TargetOptions } from "../provision/target.js";
@@ -46,6 +47,7 @@ export interface PlanFlags {
   force?: boolean;
   lock?: boolean;
   switchBaud?: number;
+  until?: Until;
 }
 
 export function loadConfig(file: string | undefined): ProvisionConfig {
@@ -137,6 +139,8 @@ export function buildPlan(flags: PlanFlags, config: ProvisionConfig): ProvisionP
   if (keyStore) plan.keyStore = keyStore;
   if (policyDocument) plan.policyDocument = policyDocument;
   if (flags.switchBaud) plan.switchBaud = flags.switchBaud;
+  const until = flags.until ?? config.until;
+  if (until) plan.until = until;
   const board = flags.board ?? config.board;
   if (board) plan.boardId = board;
   const wifi = wifiFrom(flags, config);

@@ -37,11 +37,7 @@ export function printResult(
     `${result.mode === "verified" ? "verified" : result.mode === "rotated" ? "rotated" : "provisioned"} ${result.thingName} (device ${result.deviceId}, ${result.boardId}) in ${total} ms`,
     `  endpoint     ${result.endpoint}`,
     result.certificateId ? `  certificate  ${result.certificateId}` : undefined,
-    `  first message on ${result.firstMessage.topic}: ${result.firstMessage.payload}` +
-      (result.firstMessage.connectMs !== undefined
-        ? ` (connected after ${result.firstMessage.connectMs} ms,`
-        : " (") +
-      ` published after ${result.firstMessage.firstPublishMs} ms)`,
+    firstMessageLine(result),
     result.retiredCertificateId
       ? `  previous certificate ${result.retiredCertificateId} deactivated`
       : undefined,
@@ -49,6 +45,17 @@ export function printResult(
   ].filter((l) => l !== undefined);
   // The first payload and the device's identity are the device's words: shown escaped.
   process.stderr.write(`${lines.map(printable).join("\n")}\n`);
+}
+
+function firstMessageLine(result: ProvisionResult): string {
+  const m = result.firstMessage;
+  if (!m)
+    return `  committed    generation ${result.committed?.generation} read back after a restart; first publish not checked (--until committed: run \`provision verify\` where the device has a network)`;
+  return (
+    `  first message on ${m.topic}: ${m.payload}` +
+    (m.connectMs !== undefined ? ` (connected after ${m.connectMs} ms,` : " (") +
+    ` published after ${m.firstPublishMs} ms)`
+  );
 }
 
 /** Opens the ledger, says if a crash had torn its last line, and keeps a forced exit waiting for it. */

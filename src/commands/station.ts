@@ -14,6 +14,7 @@ import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption
 import { openTarget } from "../provision/target.js";
 import { OperationRateLimiter } from "../registry/rate-limits.js";
 import { openRateStore } from "../registry/rate-store.js";
+import type { DeviceTimeouts } from "../session/index.js";
 import {
   CONCURRENCY_DEFAULT,
   explicitPorts,
@@ -62,6 +63,8 @@ export interface StationCommandOptions extends PlanFlags {
   rateStore?: string;
   /** Switch each device to this rate after HELLO when it lists it (e.g. 921600). */
   switchBaud?: number;
+  /** `--device-timeout NAME=MS`, parsed. */
+  deviceTimeout?: DeviceTimeouts;
   json?: boolean;
   /** Test/benchmark seam: abort signal instead of the process's SIGINT. */
   signal?: AbortSignal;
@@ -152,6 +155,7 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
       signal,
       baud: opts.baud ?? config.baud,
       switchBaud: opts.switchBaud,
+      deviceTimeouts: opts.deviceTimeout,
       onSlotChange: (slot) => view?.slotChanged(slot),
       onInfo: info,
       onDevice: (record) => {

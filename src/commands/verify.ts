@@ -6,7 +6,7 @@
 import { interrupt } from "../cli/interrupt.js";
 import { progressFor, timingsObject } from "../cli/progress.js";
 import { throwIfInterrupted } from "../provision/interruption.js";
-import { FIRST_PUBLISH_TIMEOUT_MS_DEFAULT, verifyProvisioned } from "../provision/pipeline.js";
+import { FIRST_PUBLISH_TIMEOUT_MS_DEFAULT, type Until, verifyProvisioned } from "../provision/pipeline.js";
 import { openTarget, type TargetOptions } from "../provision/target.js";
 import { type DeviceLinkOptions, openConfiguredDevice } from "./device-link.js";
 import { loadConfig, targetOptions } from "./plan.js";
@@ -14,6 +14,7 @@ import { printResult } from "./provision.js";
 
 export interface VerifyCommandOptions extends DeviceLinkOptions, TargetOptions {
   timeout?: number;
+  until?: Until;
   json?: boolean;
 }
 
@@ -40,12 +41,10 @@ export async function verifyCommand(opts: VerifyCommandOptions): Promise<void> {
       target.openObserver(),
     );
     closers.push(() => observer.close());
-    const result = await verifyProvisioned(
-      { session, observer, progress, signal },
-      hello,
-      status,
-      opts.timeout ?? config.timeoutMs ?? FIRST_PUBLISH_TIMEOUT_MS_DEFAULT,
-    );
+    const result = await verifyProvisioned({ session, observer, progress, signal }, hello, status, {
+      timeoutMs: opts.timeout ?? config.timeoutMs ?? FIRST_PUBLISH_TIMEOUT_MS_DEFAULT,
+      until: opts.until,
+    });
     printResult("verify", result, timingsObject(progress.timings), opts.json);
   } finally {
     for (const close of closers.reverse()) await close().catch(() => undefined);

@@ -44,6 +44,10 @@ export const ConfigSchema = z
     profile: z.string().optional(),
     endpointUrl: z.string().url().optional(),
     timeoutMs: z.number().int().positive().optional(),
+    until: z
+      .enum(["published", "committed"])
+      .describe("published: wait for the first publish (default); committed: stop after COMMIT and a restart")
+      .optional(),
     ledger: z.string().optional(),
   })
   .strict();

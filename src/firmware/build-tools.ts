@@ -4,8 +4,9 @@
  * processes around the work.
  */
 import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { mkdir, rm, stat } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { ProvisionError } from "../errors.js";
 
 export interface ToolRun {
@@ -68,4 +69,57 @@ export async function withDirLock<T>(
   } finally {
     await rm(lock, { recursive: true, force: true });
   }
+}
+
+const UNPACK_LOCK_STALE_MS = 10 * 60_000;
+
+/**
+ * A kit tarball (ESP-IDF, the emulated chip) unpacked once into `target`,
+ * through a temporary folder and a rename so that a killed unpack never
+ * looks finished. `inner`: the tarball's top folder, whose content becomes
+ * `target`; `readyFile`: a file (relative to target) that only a finished
+ * unpack has.
+ */
+export async function unpackOnce(opts: {
+  tarball: string;
+  target: string;
+  inner: string;
+  readyFile: string;
+  what: string;
+  missingHint: string;
+  onProgress?: (text: string) => void;
+}): Promise<string> {
+  const { tarball, target } = opts;
+  const ready = () => existsSync(join(target, opts.readyFile));
+  if (ready()) return target;
+  if (!existsSync(tarball))
+    throw new ProvisionError("CONFIG", `${opts.what} is not available`, {
+      where: tarball,
+      hint: opts.missingHint,
+    });
+  return withDirLock(
+    `${target}.lock`,
+    { staleMs: UNPACK_LOCK_STALE_MS, what: `${opts.what} unpack` },
+    async () => {
+      if (ready()) return target; // another process unpacked it meanwhile
+      const tmp = `${target}.tmp-${process.pid}`;
+      rmSync(tmp, { recursive: true, force: true });
+      mkdirSync(tmp, { recursive: true });
+      opts.onProgress?.(`unpacking ${opts.what} into ${target}`);
+      const r = await runTool("tar", ["-xJf", tarball, "-C", tmp], {});
+      if (r.code !== 0) {
+        rmSync(tmp, { recursive: true, force: true });
+        throw new ProvisionError("CONFIG", `cannot unpack ${opts.what} (tar exit ${r.code})`, {
+          where: tarball,
+          hint: "needs tar and xz-utils, and free space under build/",
+          deviceLog: r.output.trim().split("\n").slice(-5),
+        });
+      }
+      const inner = join(tmp, opts.inner);
+      rmSync(target, { recursive: true, force: true });
+      renameSync(existsSync(inner) ? inner : tmp, target);
+      rmSync(tmp, { recursive: true, force: true });
+      return target;
+    },
+  );
 }

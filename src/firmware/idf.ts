@@ -14,17 +14,17 @@
  * A kit's IDF_PATH is recognised as such (its `toolchain/` and `python/`
  * folders sit beside `esp-idf/`) and gets the kit's environment too.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ProvisionError } from "../errors.js";
-import { runTool, withDirLock } from "./build-tools.js";
+import { runTool, unpackOnce } from "./build-tools.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** Where kits are unpacked; inside build/ so that git never sees them. */
-export const KIT_UNPACK_DIR = join(REPO_ROOT, "build", "esp-idf-kit");
+export const BUILD_CACHE_ROOT = join(REPO_ROOT, "build");
+export const KIT_UNPACK_DIR = join(BUILD_CACHE_ROOT, "esp-idf-kit");
 const KIT_TARBALL = /^esp-idf-kit-v(\d+\.\d+\.\d+)\.tar\.xz$/;
-const UNPACK_LOCK_STALE_MS = 10 * 60_000;
 
 /** The oldest and newest ESP-IDF the port is written and checked for (docs/firmware.md). */
 export const IDF_VERSION_MIN = "5.2.0";
@@ -162,39 +162,17 @@ export async function ensureKit(
   opts: { env?: NodeJS.ProcessEnv; onProgress?: (text: string) => void } = {},
 ): Promise<string> {
   const target = join(KIT_UNPACK_DIR, `v${version}`);
-  const ready = () => existsSync(join(target, "esp-idf", "tools", "cmake", "version.cmake"));
-  if (ready()) return target;
   const tarball = join(kitSearchDir(opts.env), `esp-idf-kit-v${version}.tar.xz`);
-  if (!existsSync(tarball))
-    throw new ProvisionError("CONFIG", `the ESP-IDF kit v${version} is not available`, {
-      where: tarball,
-      hint: "set PROVISION_IDF_KIT_DIR to the folder with esp-idf-kit-v*.tar.xz, or set IDF_PATH to an ESP-IDF installation",
-    });
-  return withDirLock(
-    `${target}.lock`,
-    { staleMs: UNPACK_LOCK_STALE_MS, what: "ESP-IDF kit unpack" },
-    async () => {
-      if (ready()) return target; // another process unpacked it meanwhile
-      const tmp = `${target}.tmp-${process.pid}`;
-      rmSync(tmp, { recursive: true, force: true });
-      mkdirSync(tmp, { recursive: true });
-      opts.onProgress?.(`unpacking the ESP-IDF kit v${version} into ${target}`);
-      const r = await runTool("tar", ["-xJf", tarball, "-C", tmp], {});
-      if (r.code !== 0) {
-        rmSync(tmp, { recursive: true, force: true });
-        throw new ProvisionError("CONFIG", `cannot unpack the ESP-IDF kit (tar exit ${r.code})`, {
-          where: tarball,
-          hint: "needs tar and xz-utils, and free space under build/",
-          deviceLog: r.output.trim().split("\n").slice(-5),
-        });
-      }
-      const inner = join(tmp, "esp-idf-kit");
-      rmSync(target, { recursive: true, force: true });
-      renameSync(existsSync(inner) ? inner : tmp, target);
-      rmSync(tmp, { recursive: true, force: true });
-      return target;
-    },
-  );
+  return unpackOnce({
+    tarball,
+    target,
+    inner: "esp-idf-kit",
+    readyFile: join("esp-idf", "tools", "cmake", "version.cmake"),
+    what: `the ESP-IDF kit v${version}`,
+    missingHint:
+      "set PROVISION_IDF_KIT_DIR to the folder with esp-idf-kit-v*.tar.xz, or set IDF_PATH to an ESP-IDF installation",
+    onProgress: opts.onProgress,
+  });
 }
 
 export interface ResolveIdfOptions {
@@ -256,6 +234,12 @@ export async function configureIdfProject(opts: {
   buildDir: string;
   target: string;
   extraArgs?: string[];
+  /**
+   * Build only main and what it requires (default). The kits lack components
+   * (bt, ...) that ESP-IDF's full list would pull in; a real installation
+   * building a whole image takes the full list, as idf.py does.
+   */
+  allComponents?: boolean;
 }): Promise<IdfStepResult> {
   const args = [
     "-G",
@@ -265,8 +249,7 @@ export async function configureIdfProject(opts: {
     "-B",
     opts.buildDir,
     `-DIDF_TARGET=${opts.target}`,
-    // Only main and what it requires: the chip images are never linked here.
-    "-DCOMPONENTS=main",
+    ...(opts.allComponents ? [] : ["-DCOMPONENTS=main"]),
     `-DSDKCONFIG=${join(opts.buildDir, "sdkconfig")}`,
     ...opts.idf.cmakeArgs,
     ...(opts.extraArgs ?? []),

@@ -166,6 +166,34 @@ export function nameOf<T extends Record<string, number>>(table: T, value: number
   return undefined;
 }
 
+/**
+ * GENERATE_KEY's wait per attempt, by key type: the slowest supported chip
+ * with margin. mbedTLS RSA-2048 on an ESP32 takes seconds to over 10 s with a
+ * long tail, RSA-3072 several times that; the emulated ESP32-C3 on a loaded
+ * host ran past 60 s for RSA-2048. A retry never makes a second key (the
+ * device answers a repeated request from its cache), so the worst case is
+ * attempts x this. Boards and `--device-timeout` can raise it.
+ */
+export const KEYGEN_TIMEOUT_MS: Readonly<Record<number, number>> = {
+  [KEY_TYPE.EC_P256]: 30_000,
+  [KEY_TYPE.EC_P384]: 30_000,
+  [KEY_TYPE.RSA_2048]: 120_000,
+  [KEY_TYPE.RSA_3072]: 300_000,
+};
+
+/** What `--device-timeout NAME=MS` and a board's deviceTimeoutsMs may raise: a command's wait per attempt, or BOOT. */
+export const DEVICE_TIMEOUT_NAMES = [
+  "BOOT",
+  "GENERATE_KEY",
+  "GET_CSR",
+  "WRITE_CREDENTIALS",
+  "COMMIT",
+  "RESTART",
+  "HELLO",
+  "STATUS",
+] as const;
+export type DeviceTimeoutName = (typeof DEVICE_TIMEOUT_NAMES)[number];
+
 /** Host timing per command (section 6): timeout per attempt, and attempts. */
 export interface CommandTiming {
   timeoutMs: number;
@@ -178,7 +206,7 @@ export const COMMAND_TIMING: Record<MessageName, CommandTiming> & { CHUNK: Comma
   PING: { timeoutMs: 1000, attempts: 3 },
   // One attempt: a lost SET_BAUD answer is resolved by the PING fallback, not a resend.
   SET_BAUD: { timeoutMs: 1000, attempts: 1 },
-  // RSA key generation on an ESP32 can take over 10 s.
+  // The EC wait; RSA waits longer (KEYGEN_TIMEOUT_MS).
   GENERATE_KEY: { timeoutMs: 30000, attempts: 2 },
   GET_CSR: { timeoutMs: 15000, attempts: 2 },
   /** The final (unchunked-equivalent) WRITE_CREDENTIALS request and single-frame writes. */

@@ -6,26 +6,47 @@
 import { asProvisionError, ProvisionError } from "../errors.js";
 import { type Registration, recordCommitted, recordFirstPublish } from "../ledger/index.js";
 import type { HelloAnswer } from "../protocol/index.js";
+import { type CommittedCheck, type ExpectedSet, restartAndConfirmCommitted } from "./committed-check.js";
 import { type FirstPublish, restartAndWatch } from "./first-publish.js";
 import type { ProvisionDeps, ProvisionPlan, Step } from "./plan.js";
 import { retireOthers } from "./verify.js";
 
-export interface Finished {
-  first: FirstPublish;
-  retired: string[];
-}
+export type Finished =
+  | { first: FirstPublish; committed?: undefined; retired: string[] }
+  | { first?: undefined; committed: CommittedCheck; retired: string[] };
 
 export async function afterCommitSteps(
   step: Step,
   deps: ProvisionDeps,
-  plan: Pick<ProvisionPlan, "firstPublishTimeoutMs" | "lock">,
-  device: { hello: HelloAnswer; thingName: string; topic: string; registration: Registration },
+  plan: Pick<ProvisionPlan, "firstPublishTimeoutMs" | "lock" | "until">,
+  device: {
+    hello: HelloAnswer;
+    thingName: string;
+    topic: string;
+    registration: Registration;
+    expected: ExpectedSet;
+  },
 ): Promise<Finished> {
   const { session, ledger, observer, signal } = deps;
   const { hello, thingName, topic, registration } = device;
   const where = session.port;
   const marker = { run: registration.run, deviceId: hello.deviceId, thingName };
   await recordCommitted(ledger, marker, { certificateId: registration.certificateId });
+  if (plan.until === "committed") {
+    // No publish is seen, so no certificate is retired: the next `provision verify` that sees one does it.
+    try {
+      const committed = await step(
+        "restartCheck",
+        "restart and read the committed set back (first publish not checked)",
+        () => restartAndConfirmCommitted(session, device.expected, { signal }),
+        (c) => `generation ${c.generation} after a reboot of ${c.rebootMs} ms`,
+      );
+      if (plan.lock) await step("lock", "lock the device's provisioning commands", () => session.lock());
+      return { committed, retired: [] };
+    } catch (e) {
+      throw afterCommit(e, thingName, where);
+    }
+  }
   let first: FirstPublish;
   try {
     first = await step(

@@ -58,13 +58,16 @@ export async function greet(
     throwIfInterrupted(signal);
     await switchBaud(session, hello, plan.switchBaud, progress);
   }
+  const board = tryBoard(hello.boardId);
+  // A board known only from HELLO still gets its slow-device waits (key generation, boot).
+  if (board?.deviceTimeoutsMs) session.raiseTimeouts(board.deviceTimeoutsMs);
   const status = await step(
     "status",
     "read the device state",
     () => session.status(),
     (s) => stateName(s.state),
   );
-  return { hello, status, board: tryBoard(hello.boardId) };
+  return { hello, status, board };
 }
 
 /** The faster line rate for the long transfers, if the device offers it; the session falls back on failure. */

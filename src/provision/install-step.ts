@@ -18,6 +18,8 @@ import type { ProvisionDeps, ProvisionPlan, Step } from "./plan.js";
 export interface Installed {
   endpoint: string;
   set: CredentialSet;
+  /** The committed generation, from COMMIT's answer (undefined when that answer was lost). */
+  generation?: number;
 }
 
 export async function installStep(
@@ -39,7 +41,7 @@ export async function installStep(
       () => stageCredentials(session, toWrite),
       (s) => `${s.stagedLength} bytes`,
     );
-    await step(
+    const committed = await step(
       "commit",
       "commit the credentials",
       () => {
@@ -48,7 +50,7 @@ export async function installStep(
       },
       (c) => `generation ${c.generation}`,
     );
-    return { endpoint, set: toWrite };
+    return { endpoint, set: toWrite, generation: committed.generation };
   } catch (e) {
     const failure = asProvisionError(e);
     const outcome =

@@ -14,6 +14,7 @@ import { ProvisionError } from "../errors.js";
 import { DEVICE_STATE as STATE } from "../protocol/index.js";
 import { afterCommitSteps } from "./after-commit.js";
 import { checkedSteps } from "./checked-step.js";
+import { expectedSet } from "./committed-check.js";
 import { firstMessageReport } from "./first-publish.js";
 import { type Greeting, greet } from "./greet.js";
 import { installStep } from "./install-step.js";
@@ -60,7 +61,7 @@ export async function provisionDevice(
     );
   }
   if ((status.state === STATE.PROVISIONED || status.state === STATE.LOCKED) && !plan.force) {
-    return verifyAndSettle(deps, hello, status, plan.firstPublishTimeoutMs);
+    return verifyAndSettle(deps, hello, status, plan);
   }
 
   // A bad --thing-name template must fail before the chip makes a key.
@@ -72,13 +73,14 @@ export async function provisionDevice(
     csr,
     keyCreated: key.created,
   });
-  const { endpoint, set } = await installStep(step, deps, plan, registration, thingName);
+  const { endpoint, set, generation } = await installStep(step, deps, plan, registration, thingName);
   const topic = set.topic;
-  const { first, retired } = await afterCommitSteps(step, deps, plan, {
+  const finished = await afterCommitSteps(step, deps, plan, {
     hello,
     thingName,
     topic,
     registration,
+    expected: expectedSet(set, generation),
   });
 
   return {
@@ -94,9 +96,12 @@ export async function provisionDevice(
     endpoint: `${endpoint}:${target.mqttPort}`,
     keyType: csr.keyType,
     topic,
-    firstMessage: firstMessageReport(first),
+    ...(finished.first
+      ? { firstMessage: firstMessageReport(finished.first) }
+      : { committed: finished.committed }),
+    until: plan.until ?? "published",
     locked: plan.lock,
-    ...retiredFields(retired),
+    ...retiredFields(finished.retired),
     ...(registration.adopted ? { adopted: true } : {}),
   };
 }

@@ -7,6 +7,7 @@ import type { Ledger } from "../ledger/index.js";
 import type { Observer } from "../observer/index.js";
 import type { CsrSubject, KeyStoreName, KeyTypeName } from "../protocol/index.js";
 import type { DeviceSession } from "../session/index.js";
+import type { CommittedCheck } from "./committed-check.js";
 import type { FirstMessageReport } from "./first-publish.js";
 import type { Progress } from "./progress.js";
 import type { CloudTarget } from "./target.js";
@@ -43,7 +44,13 @@ export interface ProvisionPlan {
   boardId?: string;
   /** After HELLO, switch both sides to this baud rate (confirmed by PING, falls back if it fails). */
   switchBaud?: number;
+  /** Stop after COMMIT, a restart and a STATUS showing the committed set ("committed"); default "published". */
+  until?: Until;
 }
+
+/** What a provisioning waits for at its end (`--until`). */
+export type Until = "published" | "committed";
+export const UNTIL_VALUES: readonly Until[] = ["published", "committed"];
 
 export interface ProvisionDeps {
   session: DeviceSession;
@@ -71,7 +78,12 @@ export interface ProvisionResult {
   endpoint: string;
   keyType?: string;
   topic: string;
-  firstMessage: FirstMessageReport;
+  /** The device's first message; absent with `until: "committed"` (not waited for). */
+  firstMessage?: FirstMessageReport;
+  /** With `until: "committed"`: the set the device reported after its restart, read back from flash. */
+  committed?: CommittedCheck;
+  /** What the run waited for: the first publish (default), or only the committed set after a restart. */
+  until: Until;
   locked: boolean;
   /** Certificate deactivated after a rotation (the first of retiredCertificateIds). */
   retiredCertificateId?: string;

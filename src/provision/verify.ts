@@ -8,16 +8,23 @@ import { retireSuperseded, settleDeviceHolds, supersededCertificates } from "../
 import type { HelloAnswer, StatusAnswer } from "../protocol/index.js";
 import { DEVICE_STATE as STATE } from "../protocol/index.js";
 import { checkedSteps } from "./checked-step.js";
+import { restartAndConfirmCommitted } from "./committed-check.js";
 import { firstMessageReport, restartAndWatch } from "./first-publish.js";
 import { keyTypeName, stateName } from "./names.js";
-import type { ProvisionDeps, ProvisionResult } from "./plan.js";
+import type { ProvisionDeps, ProvisionPlan, ProvisionResult, Until } from "./plan.js";
 
-/** QA: a provisioned device restarts and must publish; nothing is written. */
+/** How a verification ends: the first publish within `timeoutMs`, or (`until: "committed"`) a restart that keeps the set. */
+export interface VerifyWait {
+  timeoutMs: number;
+  until?: Until;
+}
+
+/** QA: a provisioned device restarts and must publish (or, `until: "committed"`, come back with its set); nothing is written. */
 export async function verifyProvisioned(
   deps: Pick<ProvisionDeps, "session" | "observer" | "progress" | "signal">,
   hello: HelloAnswer,
   status: StatusAnswer,
-  timeoutMs: number,
+  wait: VerifyWait,
 ): Promise<ProvisionResult> {
   const { session, observer, progress, signal } = deps;
   if (status.state !== STATE.PROVISIONED && status.state !== STATE.LOCKED) {
@@ -32,12 +39,36 @@ export async function verifyProvisioned(
   }
   const thingName = status.thingName ?? "";
   const topic = status.topic ?? "";
-  const first = await checkedSteps(progress, signal)(
-    "firstPublish",
-    `restart ${thingName} and wait for its first publish on ${topic}`,
-    () => restartAndWatch(session, observer, thingName, topic, timeoutMs, signal),
-    (m) => m.payload,
-  );
+  const step = checkedSteps(progress, signal);
+  const ending =
+    wait.until === "committed"
+      ? {
+          committed: await step(
+            "restartCheck",
+            `restart ${thingName} and read its committed set back (first publish not checked)`,
+            () =>
+              restartAndConfirmCommitted(
+                session,
+                {
+                  setDigest: status.setDigest ?? Buffer.alloc(0),
+                  certSha256: status.certSha256 ?? Buffer.alloc(0),
+                  generation: status.generation,
+                },
+                { signal },
+              ),
+            (c) => `generation ${c.generation} after a reboot of ${c.rebootMs} ms`,
+          ),
+        }
+      : {
+          firstMessage: firstMessageReport(
+            await step(
+              "firstPublish",
+              `restart ${thingName} and wait for its first publish on ${topic}`,
+              () => restartAndWatch(session, observer, thingName, topic, wait.timeoutMs, signal),
+              (m) => m.payload,
+            ),
+          ),
+        };
   return {
     ok: true,
     mode: "verified",
@@ -49,7 +80,8 @@ export async function verifyProvisioned(
     endpoint: `${status.endpoint}:${status.mqttPort}`,
     keyType: keyTypeName(status.keyType),
     topic,
-    firstMessage: firstMessageReport(first),
+    ...ending,
+    until: wait.until ?? "published",
     locked: status.state === STATE.LOCKED,
   };
 }
@@ -64,7 +96,7 @@ export async function verifyAndSettle(
   deps: ProvisionDeps,
   hello: HelloAnswer,
   status: StatusAnswer,
-  timeoutMs: number,
+  plan: Pick<ProvisionPlan, "firstPublishTimeoutMs" | "until">,
 ): Promise<ProvisionResult> {
   const { target, ledger, progress } = deps;
   progress.info(`device is already provisioned as ${status.thingName}: verifying instead (--force rotates)`);
@@ -78,8 +110,12 @@ export async function verifyAndSettle(
     progress.info(
       `the ledger had no COMMIT for certificate ${holds.certificateId.slice(0, 12)}… (an interrupted run): recorded it`,
     );
-  const result = await verifyProvisioned(deps, hello, status, timeoutMs);
-  if (holds.certificateId === undefined) return result;
+  const result = await verifyProvisioned(deps, hello, status, {
+    timeoutMs: plan.firstPublishTimeoutMs,
+    until: plan.until,
+  });
+  // Retiring needs a publish seen with the certificate the device holds.
+  if (holds.certificateId === undefined || result.until === "committed") return result;
   const retired = await retireOthers(deps, hello.deviceId, holds.certificateId);
   return { ...result, ...retiredFields(retired) };
 }

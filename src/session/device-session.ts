@@ -24,6 +24,7 @@ import {
   type Frame,
   FrameReceiver,
   type HelloAnswer,
+  KEYGEN_TIMEOUT_MS,
   LOCK_CONFIRMATION,
   MSG,
   messageName,
@@ -36,6 +37,7 @@ import {
 } from "../protocol/index.js";
 import type { Transport } from "../transport/index.js";
 import { switchBaudRate } from "./baud-switch.js";
+import { BOOT_TIMEOUT_DEFAULT_MS } from "./boot-timeout.js";
 import { sendChunked } from "./chunked-request.js";
 import { DeviceLog, isUnreadable } from "./device-log.js";
 import {
@@ -49,6 +51,7 @@ import {
 import {
   DEVICE_LOG_LINES,
   type DeviceSessionOptions,
+  type DeviceTimeouts,
   ERROR_LOG_LINES,
   type SessionEvents,
   type SessionStats,
@@ -91,6 +94,7 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private frameLimit = FRAME_BODY_MIN;
+  private bootBudgetMs = BOOT_TIMEOUT_DEFAULT_MS;
   /** The rate the link was opened at: the device's rate after every boot. */
   private readonly bootBaudRate: number;
 
@@ -169,12 +173,39 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
     );
   }
 
-  /** GENERATE_KEY: an existing key is reported (created false) unless force. */
+  /** GENERATE_KEY: an existing key is reported (created false) unless force. Waits as long as the key type needs. */
   async generateKey(request: Requests["GENERATE_KEY"]): Promise<Answers["GENERATE_KEY"]> {
+    const base = this.timing.GENERATE_KEY;
+    const timing = this.options.timing?.GENERATE_KEY?.timeoutMs
+      ? base
+      : { ...base, timeoutMs: Math.max(base.timeoutMs, KEYGEN_TIMEOUT_MS[request.keyType] ?? 0) };
     return this.call(
       "GENERATE_KEY",
       request.force ? request : { keyType: request.keyType, keyStore: request.keyStore },
+      undefined,
+      timing,
     );
+  }
+
+  /** How long a boot (after RESTART, a reset, power-on) may take before the console answers. */
+  get bootTimeoutMs(): number {
+    return this.bootBudgetMs;
+  }
+
+  /**
+   * Raises waits for a slow device (a board file's deviceTimeoutsMs,
+   * `--device-timeout NAME=MS`): per attempt for commands, in all for BOOT.
+   * Never lowers one.
+   */
+  raiseTimeouts(waits: DeviceTimeouts): void {
+    for (const [name, ms] of Object.entries(waits)) {
+      if (ms === undefined) continue;
+      if (name === "BOOT") this.bootBudgetMs = Math.max(this.bootBudgetMs, ms);
+      else {
+        const t = this.timing[name as TimingKey];
+        if (t) t.timeoutMs = Math.max(t.timeoutMs, ms);
+      }
+    }
   }
 
   /** GET_CSR: the CSR (DER) signed on the device. */
@@ -233,10 +264,15 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
   // ---- request machinery ---------------------------------------------------
 
   /** Encodes, sends (chunked if needed), decodes; a device error status becomes DEVICE_REFUSED. */
-  private call<N extends CommandName>(name: N, fields: Requests[N], payload?: Buffer): Promise<Answers[N]> {
+  private call<N extends CommandName>(
+    name: N,
+    fields: Requests[N],
+    payload?: Buffer,
+    timing?: CommandTiming,
+  ): Promise<Answers[N]> {
     const run = async () => {
       const body = payload ?? encodeRequest(name, fields);
-      const frame = await this.send(name, body);
+      const frame = await this.send(name, body, timing);
       const d = decodeResponse(name, frame.payload);
       if (!d.ok) throw protocolError(this.where(), name, `malformed answer: ${d.detail}`);
       if (!d.value.ok) throw deviceRefused(this.where(), name, d.value.error, d.value.text);
@@ -248,10 +284,10 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
     return p;
   }
 
-  private async send(name: CommandName, payload: Buffer): Promise<Frame> {
+  private async send(name: CommandName, payload: Buffer, timing?: CommandTiming): Promise<Frame> {
     const type = MSG[name];
     if (!needsChunking(payload.length, this.frameLimit))
-      return this.exchange(name, type, 0, payload, this.timing[name]);
+      return this.exchange(name, type, 0, payload, timing ?? this.timing[name]);
     return sendChunked(
       name,
       payload,

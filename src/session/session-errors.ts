@@ -63,8 +63,15 @@ export function protocolError(at: DeviceContext, name: string, what: string, hin
   });
 }
 
+/** Commands whose answer waits on the chip's own work (key generation, signing, flash writes). */
+const SLOW_COMMANDS = new Set(["GENERATE_KEY", "GET_CSR", "COMMIT"]);
+
+function waitText(ms: number): string {
+  return ms >= 10_000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
+}
+
 export function noAnswer(at: DeviceContext, name: string, timing: CommandTiming, t: Trouble): ProvisionError {
-  const tries = `after ${timing.attempts} attempt${timing.attempts === 1 ? "" : "s"} of ${timing.timeoutMs} ms`;
+  const tries = `after waiting ${waitText(timing.attempts * timing.timeoutMs)} (${timing.attempts} attempt${timing.attempts === 1 ? "" : "s"} of ${timing.timeoutMs} ms)`;
   if (t.badVersion !== undefined) {
     return new ProvisionError(
       "DEVICE_PROTOCOL",
@@ -93,7 +100,9 @@ export function noAnswer(at: DeviceContext, name: string, timing: CommandTiming,
   return new ProvisionError("DEVICE_SILENT", `${name}: no answer from the device ${tries}`, {
     where: at.port,
     hint: heard
-      ? "the device prints log text but does not answer the protocol: is the provisioning firmware flashed? Press the reset button and try again"
+      ? SLOW_COMMANDS.has(name)
+        ? `the device is busy or slow: give it longer with --device-timeout ${name}=MS (or the board file's deviceTimeoutsMs), then run again; a key it made meanwhile is picked up, not made twice`
+        : "the device prints log text but does not answer the protocol: is the provisioning firmware flashed? Press the reset button and try again"
       : "check the port and the baud rate, that the provisioning firmware is flashed, and press the board's reset button",
     deviceLog: at.deviceLog,
     details: { command: name, attempts: timing.attempts, timeoutMs: timing.timeoutMs },

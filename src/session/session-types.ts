@@ -1,5 +1,11 @@
 /** What a device session is given and reports: options, events, statistics, traces. */
-import type { COMMAND_TIMING, CommandTiming, DeviceEvent, Frame } from "../protocol/index.js";
+import type {
+  COMMAND_TIMING,
+  CommandTiming,
+  DeviceEvent,
+  DeviceTimeoutName,
+  Frame,
+} from "../protocol/index.js";
 
 /** How many device log lines are kept for error reports. */
 export const DEVICE_LOG_LINES = 50;
@@ -34,6 +40,9 @@ export function wireTotals(records: readonly WireRecord[]): { tx: number; rx: nu
   }
   return { tx, rx };
 }
+
+/** Waits raised for a slow device, by name (DEVICE_TIMEOUT_NAMES). */
+export type DeviceTimeouts = Partial<Record<DeviceTimeoutName, number>>;
 
 export interface DeviceSessionOptions {
   /** Overrides of the per-command timing of section 6 (tests use short timeouts). */

@@ -28,6 +28,8 @@ export interface DeviceRecord {
   baud?: number;
   wire?: WireCounters;
   firstPublishMs?: number;
+  /** `--until committed`: the generation the device reported after its restart (no publish checked). */
+  committedGeneration?: number;
 }
 
 export interface StationSummary {

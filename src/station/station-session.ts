@@ -3,8 +3,8 @@
  * optionally paced like a UART on the host side (device twins), optionally
  * counting bytes on the wire against frame payload bytes (benchmark).
  */
-
-import { DeviceSession } from "../session/index.js";
+import { getBoard } from "../boards/index.js";
+import { DeviceSession, type DeviceTimeouts } from "../session/index.js";
 import { prepareLines } from "../session/prepare-lines.js";
 import { BAUD_DEFAULT, openSerialTransport, type Transport } from "../transport/index.js";
 import { PacedTransport } from "./paced-transport.js";
@@ -26,6 +26,8 @@ export interface StationSessionOptions {
   reset?: boolean;
   paceHost?: boolean;
   measureWire?: boolean;
+  /** `--device-timeout`: waits raised for slow devices. */
+  deviceTimeouts?: DeviceTimeouts;
 }
 
 export async function openStationSession(
@@ -36,15 +38,22 @@ export async function openStationSession(
   // Same line handling as `provision --port`: never leave the chip held in reset by DTR/RTS.
   await prepareLines(serial, port, { board: options.board, reset: options.reset });
   const transport: Transport = options.paceHost ? new PacedTransport(serial) : serial;
-  if (!options.measureWire) return { session: new DeviceSession(transport) };
+  const slow = (session: DeviceSession) => {
+    if (options.board) session.raiseTimeouts(getBoard(options.board).deviceTimeoutsMs ?? {});
+    if (options.deviceTimeouts) session.raiseTimeouts(options.deviceTimeouts);
+    return session;
+  };
+  if (!options.measureWire) return { session: slow(new DeviceSession(transport)) };
   const wire: WireCounters = { txBytes: 0, rxBytes: 0, txPayload: 0, rxPayload: 0 };
-  const session = new DeviceSession(transport, {
-    recordWire: true,
-    trace: (t) => {
-      if (t.direction === "tx") wire.txPayload += t.frame.payload.length;
-      else wire.rxPayload += t.frame.payload.length;
-    },
-  });
+  const session = slow(
+    new DeviceSession(transport, {
+      recordWire: true,
+      trace: (t) => {
+        if (t.direction === "tx") wire.txPayload += t.frame.payload.length;
+        else wire.rxPayload += t.frame.payload.length;
+      },
+    }),
+  );
   // Read the session's byte counts when asked, so the figures include everything up to close().
   return {
     session,

@@ -30,7 +30,7 @@ import {
   stateName,
 } from "../provision/pipeline.js";
 import type { CloudTarget } from "../provision/target.js";
-import type { DeviceSession } from "../session/index.js";
+import type { DeviceSession, DeviceTimeouts } from "../session/index.js";
 import { BAUD_DEFAULT } from "../transport/index.js";
 import { type DeviceRecord, rollbackOutcomeOf, type StationSummary, summarize } from "./device-record.js";
 import type { Manifest } from "./manifest.js";
@@ -64,6 +64,8 @@ export interface StationOptions {
   paceHost?: boolean;
   /** Count bytes on the wire and frame payload bytes per device (benchmark). */
   measureWire?: boolean;
+  /** `--device-timeout`: waits raised for slow devices. */
+  deviceTimeouts?: DeviceTimeouts;
   /** Test seam / other links: how a port becomes a session. */
   openSession?: (port: string) => Promise<{ session: DeviceSession; wire?: WireCounters }>;
   /** Skip the start-up cleanup of open runs (default: clean them). */
@@ -288,6 +290,7 @@ export class Station {
             board: o.plan.boardId,
             paceHost: o.paceHost,
             measureWire: o.measureWire,
+            deviceTimeouts: o.deviceTimeouts,
           }));
       const session = link.session;
       const hello = await progress.step("hello", `meet the device on ${port}`, () => session.hello());
@@ -358,7 +361,8 @@ export class Station {
     record.ok = true;
     record.outcome = result.mode;
     record.thingName = result.thingName;
-    record.firstPublishMs = result.firstMessage.firstPublishMs;
+    if (result.firstMessage) record.firstPublishMs = result.firstMessage.firstPublishMs;
+    if (result.committed) record.committedGeneration = result.committed.generation;
     const certificateId = result.certificateId ?? known?.certificateId;
     if (certificateId) record.certificateId = certificateId;
     if (this.options.manifest) {

@@ -68,7 +68,8 @@ export interface TwinOptions {
 }
 
 export interface Twin {
-  firmware: DeviceFirmware;
+  /** What runs: a twin, the idf-linux device, or a chip image on the emulated ESP32-C3 (src/emulator). */
+  firmware: DeviceFirmware | "emulated-chip";
   /** The pty path to open as a serial port. */
   port: string;
   deviceId: string;
