@@ -2,7 +2,8 @@
 # The README's test command (`npm test`): every check the project has, the
 # TypeScript suite (vitest), the C suites (cmocka), a short libFuzzer run,
 # the ESP-IDF port compiled against real ESP-IDF (every board x key store x
-# kit) and the idf-linux device built with each kit, lint and typecheck,
+# kit) and the idf-linux device built with each kit, the chip image built,
+# booted on the emulated ESP32-C3 and provisioned, lint and typecheck,
 # summed into one closing line `N passed, N failed`.
 set -u
 cd "$(dirname "$0")/.."
@@ -66,6 +67,23 @@ for kit in 5.5.5 6.0.2; do
   echo "   ($(( $(date +%s) - start )) s)"
   count "idf-linux build with ESP-IDF $kit" "$status"
 done
+
+echo "== emulated ESP32-C3: the whole chip image built with each kit, booted, provisioned (scripts/chip-check.ts)"
+chip_report=build/chip-check.jsonl
+npx tsx scripts/chip-check.ts --report "$chip_report"
+chip_status=$?
+if [ -s "$chip_report" ]; then
+  read -r chip_pass chip_fail < <(node -e '
+    const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+    const bad = rows.filter((r) => r.status === "failed").length;
+    console.log(rows.length - bad, bad);' "$chip_report")
+  passed=$((passed + chip_pass))
+  failed=$((failed + chip_fail))
+  [ "$chip_fail" -gt 0 ] && failures+=("emulated chip: $chip_fail board/key-store/kit combination(s)")
+  if [ "$chip_status" -ne 0 ] && [ "$chip_fail" -eq 0 ]; then count "emulated chip check" 1; fi
+else
+  count "emulated chip check (no report: see the message above)" 1
+fi
 
 echo "== TypeScript (vitest)"
 npx vitest run --reporter=default --reporter=json --outputFile=build/vitest.json

@@ -139,12 +139,32 @@ export async function startEmulatedChip(o: EmulatedChipOptions): Promise<Emulate
   };
 }
 
+/** Resets seen before the app answered that make a boot loop (a crash or an abort during start-up). */
+const BOOT_LOOP_RESETS = 3;
+
 /** The app is up when its console answers HELLO; the port is closed again for whoever uses the chip. */
 async function awaitApp(qemu: QemuRun, budgetMs: number): Promise<void> {
   const transport = await openSerialTransport(qemu.port);
   const session = new DeviceSession(transport);
+  let resets = 0;
+  let looping: (() => void) | undefined;
+  const bootLoop = new Promise<never>((_, fail) => {
+    looping = () =>
+      fail(
+        new ProvisionError("DEVICE_SILENT", `the app restarts during start-up: ${resets} boots and no answer`, {
+          where: qemu.port,
+          hint: "the firmware resets before its console runs; its log below shows how far each boot got",
+          deviceLog: session.deviceLog,
+        }),
+      );
+  });
+  // The ROM prints its reset reason at every boot.
+  session.on("log", (line) => {
+    if (/^rst:0x/.test(line) && ++resets >= BOOT_LOOP_RESETS) looping?.();
+  });
   try {
     await Promise.race([
+      bootLoop,
       helloAfterBoot(session, budgetMs),
       qemu.exited.then((code) => {
         throw new ProvisionError("INTERNAL", `QEMU exited (code ${code}) while the chip booted`, {
