@@ -52,6 +52,19 @@ describe("bad flag values are usage errors (exit 2), not internal errors (exit 1
     }
   });
 
+  it("--device-timeout and --until name what they accept and exit 2", async () => {
+    for (const bad of ["KEYGEN=1000", "GENERATE_KEY=abc", "GENERATE_KEY=50", "BOOT"]) {
+      const r = await cli(["--port", "/dev/null", "--device-timeout", bad]);
+      expect(r.status, `${bad}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(/--device-timeout/);
+    }
+    const r = await cli(["--port", "/dev/null", "--device-timeout", "KEYGEN=1000"]);
+    expect(r.stderr).toMatch(/BOOT, GENERATE_KEY, GET_CSR/);
+    const until = await cli(["--port", "/dev/null", "--until", "connected"]);
+    expect(until.status).toBe(2);
+    expect(until.stderr).toMatch(/published, committed/);
+  });
+
   it("an unknown flag exits 2 as the README's exit-code table says", async () => {
     const r = await cli(["--no-such-flag"]);
     expect(r.status).toBe(2);

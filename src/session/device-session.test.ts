@@ -1,7 +1,7 @@
 import "reflect-metadata";
 import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { rejection } from "../errors.test-helper.js";
 import {
   type CredentialSet,
@@ -336,5 +336,58 @@ describe("DeviceSession against the fake device", () => {
     expect(results[0]).toMatchObject({ version: 1 });
     const seqs = txFrames(session).map((f) => f.seq);
     expect(seqs).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe("waits for a slow device", () => {
+  afterEach(() => vi.useRealTimers());
+
+  /** A device that never answers, the session's own timing for GENERATE_KEY, and a clock the test moves. */
+  async function silentKeygen(keyType: number, raise?: Parameters<DeviceSession["raiseTimeouts"]>[0]) {
+    const { GENERATE_KEY: _, ...others } = FAST ?? {};
+    const { session } = setup({ mode: "silent" }, { timing: others });
+    if (raise) session.raiseTimeouts(raise);
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const outcome = rejection(session.generateKey({ keyType, keyStore: KEY_STORE.FILE }));
+    const sent = () => txFrames(session).filter((f) => f.type === MSG.GENERATE_KEY).length;
+    return { session, outcome, sent };
+  }
+
+  it("gives RSA-2048 key generation 120 s per attempt and EC 30 s, and says how long it waited", async () => {
+    const rsa = await silentKeygen(KEY_TYPE.RSA_2048);
+    await vi.advanceTimersByTimeAsync(119_000);
+    expect(rsa.sent()).toBe(1);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(rsa.sent()).toBe(2); // the retry: the same frame, answered from the device's cache if it was busy
+    await vi.advanceTimersByTimeAsync(120_000);
+    const e = await rsa.outcome;
+    expect(e.code).toBe("DEVICE_SILENT");
+    expect(e.message).toMatch(/^GENERATE_KEY: no answer .* after waiting 240 s \(2 attempts of 120000 ms\)/);
+
+    const ec = await silentKeygen(KEY_TYPE.EC_P256);
+    await vi.advanceTimersByTimeAsync(29_000);
+    expect(ec.sent()).toBe(1);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(ec.sent()).toBe(2);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect((await ec.outcome).message).toMatch(/after waiting 60 s/);
+  });
+
+  it("lets a board or --device-timeout raise a wait, never lower it", async () => {
+    const raised = await silentKeygen(KEY_TYPE.EC_P256, { GENERATE_KEY: 45_000, BOOT: 25_000 });
+    expect(raised.session.bootTimeoutMs).toBe(25_000);
+    await vi.advanceTimersByTimeAsync(44_000);
+    expect(raised.sent()).toBe(1);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(raised.sent()).toBe(2);
+    await vi.advanceTimersByTimeAsync(45_000);
+    await raised.outcome;
+
+    const lowered = await silentKeygen(KEY_TYPE.RSA_2048, { GENERATE_KEY: 1_000, BOOT: 1_000 });
+    expect(lowered.session.bootTimeoutMs).toBe(10_000);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(lowered.sent()).toBe(1); // still the key type's 120 s
+    await vi.advanceTimersByTimeAsync(200_000);
+    await lowered.outcome;
   });
 });
