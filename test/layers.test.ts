@@ -29,6 +29,7 @@ const BELOW_PIPELINE = [
   "ports",
   "twin",
   "emulator",
+  "flash",
 ];
 const PIPELINE_AND_BELOW = [...BELOW_PIPELINE, "provision", "station"];
 /** The chain, lowest first: a layer imports only from layers before it (and side modules). */

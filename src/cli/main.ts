@@ -213,6 +213,45 @@ cloudOptions(deviceOptions(program.command("verify")))
   .action(run(async () => (await import("../commands/verify.js")).verifyCommand));
 
 program
+  .command("flash")
+  .addOption(
+    new Option("-p, --port <path>", "serial port: a device, socket://HOST:PORT or rfc2217://HOST:PORT").env(
+      "ESPPORT",
+    ),
+  )
+  .option("--board <id>", "board definition, for its reset circuit (default: DTR/RTS auto-reset)")
+  .description(
+    "write firmware through the chip's ROM loader (esptool-js), verify it by MD5, reset into the app",
+  )
+  .requiredOption(
+    "--image <dir|file>",
+    "an ESP-IDF build folder (flasher_args.json), or a merged image file with --offset",
+  )
+  .option("--offset <addr>", "where a merged image file goes, e.g. 0x0")
+  .addOption(
+    new Option("--before <how>", "how to enter the loader (default: the board's reset circuit)").choices([
+      "default-reset",
+      "usb-reset",
+      "no-reset",
+    ]),
+  )
+  .addOption(
+    new Option("--after <how>", "what to do after").choices(["hard-reset", "no-reset"]).default("hard-reset"),
+  )
+  .addOption(
+    new Option("--flash-baud <rate>", "line rate for the transfers (falls back to 115200)").argParser(
+      positive,
+    ),
+  )
+  .option("--no-stub", "use the ROM loader only (no flasher stub in RAM)")
+  .option("--erase-credentials", "also erase the NVS partition: the device's key and credentials")
+  .option("--erase-all", "erase the whole flash first (asks to confirm; --yes in scripts)")
+  .option("--yes", "confirm --erase-all without asking")
+  .option("--reflash", "write every region even when the chip already holds it")
+  .option("--json", "print one JSON result object on stdout")
+  .action(run(async () => (await import("../commands/flash.js")).flashCommand));
+
+program
   .command("ports")
   .description("list serial ports with USB ids, location and a board guess")
   .option("--all", "also list ports without USB ids (on-board UARTs, ptys)")

@@ -21,6 +21,9 @@ function writeLine(value: unknown): void {
   process.stdout.write(`${safeJson(value)}\n`);
 }
 
+/** One object of the shape, built by its command (flash). */
+export const writeJsonLine = writeLine;
+
 /** The error object of the shape: the error's own fields, `rolledBack` always there. */
 export function errorJson(err: ProvisionError): Record<string, unknown> {
   return { ...err.toJSON(), rolledBack: err.details.rolledBack === true };

@@ -15,13 +15,14 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { join, resolve } from "node:path";
 import { ProvisionError } from "../errors.js";
 import type { ChipImage } from "../firmware/chip-image.js";
-import { ensureChipKit } from "../firmware/chip-kit.js";
+import { type ChipKit, ensureChipKit } from "../firmware/chip-kit.js";
 import { flashSizeBytes } from "../firmware/flasher-args.js";
 import { BOOT_TIMEOUT_DEFAULT_MS, DeviceSession, helloAfterBoot } from "../session/index.js";
 import { openSerialTransport } from "../transport/index.js";
 import type { Twin } from "../twin/index.js";
+import { type Board, startBoard } from "./board.js";
 import { efuseImage, macOf } from "./efuse.js";
-import { type QemuRun, startQemu } from "./qemu.js";
+import { startQemu } from "./qemu.js";
 
 /** Chips this emulator models (the kit's QEMU has the esp32c3 machine only). */
 export const EMULATED_CHIPS: readonly string[] = ["esp32c3"];
@@ -42,14 +43,21 @@ export interface EmulatedChipOptions {
   deviceId?: string;
   /** Strapping pins for the ROM's UART download mode. */
   download?: boolean;
-  /** UART0 on a pty (default) or a TCP socket (socket://127.0.0.1:PORT, as esptool writes it). */
-  uart?: "pty" | "tcp";
+  /**
+   * UART0 on a pty (default); on a TCP socket (socket://127.0.0.1:PORT, as
+   * esptool writes it; no reset lines); or behind an emulated board with the
+   * auto-reset circuit, as an RFC 2217 port (rfc2217://127.0.0.1:PORT): DTR
+   * and RTS reset the chip into the app or the ROM loader (board.ts).
+   */
+  uart?: "pty" | "tcp" | "rfc2217";
   /** Wait until the app answers HELLO before resolving (default: when booting an app over a pty). */
   waitForApp?: boolean;
   bootTimeoutMs?: number;
 }
 
 export interface EmulatedChip extends Twin {
+  /** uart "rfc2217": the board (power cuts, boot count, the chip's mode). */
+  board?: Board;
   flashFile: string;
   efuseFile: string;
   /** QEMU start to the app's first HELLO answer (when waited for). */
@@ -105,12 +113,13 @@ export async function startEmulatedChip(o: EmulatedChipOptions): Promise<Emulate
   const stateDir = resolve(o.stateDir);
   const { flashFile, efuseFile, deviceId } = prepareState(o);
   const started = Date.now();
+  if (o.uart === "rfc2217") return onBoard(o, { kit, stateDir, flashFile, efuseFile, deviceId });
   const qemu = await startQemu({ kit, flashFile, efuseFile, download: o.download, uart: o.uart });
   let bootMs: number | undefined;
   const waitForApp = o.waitForApp ?? (!o.download && (o.uart ?? "pty") === "pty");
   if (waitForApp) {
     try {
-      await awaitApp(qemu, o.bootTimeoutMs ?? EMULATED_BOOT_TIMEOUT_MS);
+      await awaitApp(qemu.port, qemu.exited, qemu.output, o.bootTimeoutMs ?? EMULATED_BOOT_TIMEOUT_MS);
       bootMs = Date.now() - started;
     } catch (e) {
       await qemu.kill("SIGKILL");
@@ -142,20 +151,72 @@ export async function startEmulatedChip(o: EmulatedChipOptions): Promise<Emulate
 /** Resets seen before the app answered that make a boot loop (a crash or an abort during start-up). */
 const BOOT_LOOP_RESETS = 3;
 
+/** The chip behind an emulated board with reset lines, served as an RFC 2217 port. */
+async function onBoard(
+  o: EmulatedChipOptions,
+  s: { kit: ChipKit; stateDir: string; flashFile: string; efuseFile: string; deviceId: string },
+): Promise<EmulatedChip> {
+  const started = Date.now();
+  const board = await startBoard({
+    kit: s.kit,
+    flashFile: s.flashFile,
+    efuseFile: s.efuseFile,
+    download: o.download,
+  });
+  let bootMs: number | undefined;
+  if (o.waitForApp ?? !o.download) {
+    try {
+      await awaitApp(board.port, board.closed, board.qemuOutput, o.bootTimeoutMs ?? EMULATED_BOOT_TIMEOUT_MS);
+      bootMs = Date.now() - started;
+    } catch (e) {
+      await board.stop();
+      throw e;
+    }
+  }
+  return {
+    firmware: "emulated-chip",
+    port: board.port,
+    deviceId: s.deviceId,
+    stateDir: s.stateDir,
+    get pid() {
+      return board.pid;
+    },
+    stderrLines: board.qemuOutput,
+    qemuOutput: board.qemuOutput,
+    exited: board.closed.then(() => 0),
+    stop: () => board.stop(),
+    // Unplugging the board is as close as it gets to a signal: the chip and the port are gone.
+    kill: () => board.stop(),
+    flashFile: s.flashFile,
+    efuseFile: s.efuseFile,
+    bootMs,
+    board,
+  };
+}
+
 /** The app is up when its console answers HELLO; the port is closed again for whoever uses the chip. */
-async function awaitApp(qemu: QemuRun, budgetMs: number): Promise<void> {
-  const transport = await openSerialTransport(qemu.port);
+async function awaitApp(
+  port: string,
+  exited: Promise<unknown>,
+  qemuOutput: string[],
+  budgetMs: number,
+): Promise<void> {
+  const transport = await openSerialTransport(port);
   const session = new DeviceSession(transport);
   let resets = 0;
   let looping: (() => void) | undefined;
   const bootLoop = new Promise<never>((_, fail) => {
     looping = () =>
       fail(
-        new ProvisionError("DEVICE_SILENT", `the app restarts during start-up: ${resets} boots and no answer`, {
-          where: qemu.port,
-          hint: "the firmware resets before its console runs; its log below shows how far each boot got",
-          deviceLog: session.deviceLog,
-        }),
+        new ProvisionError(
+          "DEVICE_SILENT",
+          `the app restarts during start-up: ${resets} boots and no answer`,
+          {
+            where: port,
+            hint: "the firmware resets before its console runs; its log below shows how far each boot got",
+            deviceLog: session.deviceLog,
+          },
+        ),
       );
   });
   // The ROM prints its reset reason at every boot.
@@ -166,10 +227,10 @@ async function awaitApp(qemu: QemuRun, budgetMs: number): Promise<void> {
     await Promise.race([
       bootLoop,
       helloAfterBoot(session, budgetMs),
-      qemu.exited.then((code) => {
+      exited.then((code) => {
         throw new ProvisionError("INTERNAL", `QEMU exited (code ${code}) while the chip booted`, {
-          where: qemu.port,
-          deviceLog: [...session.deviceLog, ...qemu.output],
+          where: port,
+          deviceLog: [...session.deviceLog, ...qemuOutput],
         });
       }),
     ]);

@@ -9,7 +9,7 @@
  * the file keeps what the chip had written, as a chip's flash does.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { createInterface } from "node:readline";
 import { ProvisionError } from "../errors.js";
 import type { ChipKit } from "../firmware/chip-kit.js";
@@ -24,13 +24,20 @@ export interface QemuOptions {
   efuseFile: string;
   /** Strapping pins for the ROM's UART download mode (the loader answers esptool). */
   download?: boolean;
-  /** UART0 on a new pty (default), or on a TCP server socket at 127.0.0.1 (esptool's socket://). */
-  uart?: "pty" | "tcp";
+  /**
+   * UART0 on a new pty (default); on a TCP server socket at 127.0.0.1 that
+   * any client may connect to (esptool's socket://); or ("socket") on a TCP
+   * socket that startQemu connects itself before the chip runs, so that not a
+   * byte of the boot is lost (the emulated board's bridge uses it).
+   */
+  uart?: "pty" | "tcp" | "socket";
 }
 
 export interface QemuRun {
   /** A pty path, or socket://127.0.0.1:PORT. */
   port: string;
+  /** uart "socket": UART0, connected. */
+  uartSocket?: Socket;
   pid: number;
   /** QEMU's own messages (not the chip's UART). */
   readonly output: string[];
@@ -43,6 +50,27 @@ const live = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const c of live) c.kill("SIGKILL");
 });
+
+/** Connects to QEMU's UART server as soon as it listens (it listens before the chip runs). */
+async function connectWhenListening(port: number, exited: Promise<unknown>): Promise<Socket> {
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  for (;;) {
+    if (gone) throw new Error("QEMU exited before its UART listened");
+    const s = await new Promise<Socket | undefined>((done) => {
+      const c = connect({ host: "127.0.0.1", port });
+      c.once("connect", () => {
+        c.setNoDelay(true);
+        done(c);
+      });
+      c.once("error", () => done(undefined));
+    });
+    if (s) return s;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 async function freeLoopbackPort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -83,8 +111,11 @@ export function qemuArgs(o: QemuOptions, serial: string): string[] {
 
 /** Starts QEMU and resolves once its UART is there to open. */
 export async function startQemu(o: QemuOptions): Promise<QemuRun> {
-  const tcpPort = o.uart === "tcp" ? await freeLoopbackPort() : undefined;
-  const serial = tcpPort === undefined ? "pty" : `tcp:127.0.0.1:${tcpPort},server,nowait`;
+  const tcpPort = o.uart === "tcp" || o.uart === "socket" ? await freeLoopbackPort() : undefined;
+  const serial =
+    tcpPort === undefined
+      ? "pty"
+      : `tcp:127.0.0.1:${tcpPort},server=on,wait=${o.uart === "socket" ? "on" : "off"}`;
   const child = spawn(o.kit.qemu, qemuArgs(o, serial), { stdio: ["ignore", "pipe", "pipe"] });
   live.add(child);
   const output: string[] = [];
@@ -102,6 +133,7 @@ export async function startQemu(o: QemuOptions): Promise<QemuRun> {
     });
   });
   const where = `emulated ESP32-C3 (flash ${o.flashFile})`;
+  let uartSocket: Socket | undefined;
   const port = await new Promise<string>((done, fail) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
@@ -116,7 +148,13 @@ export async function startQemu(o: QemuOptions): Promise<QemuRun> {
       clearTimeout(timer);
       done(p);
     };
-    if (tcpPort !== undefined) {
+    if (o.uart === "socket" && tcpPort !== undefined) {
+      // With wait=on QEMU holds the chip until this connection is made.
+      void connectWhenListening(tcpPort, exited).then((s) => {
+        uartSocket = s;
+        ready(`socket://127.0.0.1:${tcpPort}`);
+      }, fail);
+    } else if (tcpPort !== undefined) {
       // QEMU listens before it runs the chip; its first line ("Adding SPI flash device") comes after.
       stdout.once("line", () => ready(`socket://127.0.0.1:${tcpPort}`));
     } else {
@@ -142,6 +180,7 @@ export async function startQemu(o: QemuOptions): Promise<QemuRun> {
   });
   return {
     port,
+    uartSocket,
     pid: child.pid ?? 0,
     output,
     exited,

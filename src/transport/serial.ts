@@ -1,8 +1,10 @@
 /**
- * Transport over a serial port or pseudo-terminal, using node-serialport.
+ * Transport over a serial port or pseudo-terminal, using node-serialport (and
+ * the entry for serial ports over TCP: network.ts).
  */
 import { SerialPort } from "serialport";
 import { ProvisionError } from "../errors.js";
+import { openNetworkTransport, parseNetworkPort } from "./network.js";
 import { type Transport, TransportListeners } from "./transport.js";
 
 export const BAUD_DEFAULT = 115200;
@@ -45,7 +47,11 @@ export function mapOpenError(path: string, error: unknown): ProvisionError {
   return new ProvisionError("PORT_IO", `cannot open serial port ${path}: ${msg}`, opts);
 }
 
-/** Opens `path` (8N1, no flow control, exclusive lock) and returns it as a Transport. */
+/**
+ * Opens `path` (8N1, no flow control, exclusive lock) and returns it as a
+ * Transport; `socket://HOST:PORT` and `rfc2217://HOST:PORT` are serial ports
+ * over TCP, as esptool writes them (network.ts).
+ */
 export async function openSerialTransport(
   path: string,
   options: SerialTransportOptions = {},
@@ -53,6 +59,8 @@ export async function openSerialTransport(
   const baudRate = options.baudRate ?? BAUD_DEFAULT;
   if (!Number.isInteger(baudRate) || baudRate <= 0)
     throw new TypeError(`baudRate must be a positive integer, got ${baudRate}`);
+  const remote = parseNetworkPort(path);
+  if (remote) return openNetworkTransport(path, remote, baudRate);
   const port = new SerialPort({ path, baudRate, autoOpen: false, hupcl: options.hupcl ?? false, lock: true });
   await new Promise<void>((resolve, reject) => {
     port.open((err) => (err ? reject(mapOpenError(path, err)) : resolve()));
