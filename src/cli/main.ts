@@ -162,6 +162,34 @@ function deviceOptions(cmd: Command): Command {
     );
 }
 
+/** Flashing as the first step of one pass (provision, station): `--flash DIR` and what goes with it. */
+function flashFlags(cmd: Command): Command {
+  return cmd
+    .option(
+      "--flash <dir|file>",
+      "flash this firmware first (an ESP-IDF build folder, or a merged image with --flash-offset)",
+    )
+    .option("--flash-offset <addr>", "where a merged image file goes, e.g. 0x0")
+    .addOption(
+      new Option(
+        "--flash-baud <rate>",
+        "line rate for flashing (default 921600, falls back to 115200)",
+      ).argParser(positive),
+    )
+    .option("--no-stub", "flash with the ROM loader only (no flasher stub in RAM)")
+    .option("--reflash", "write every region even when the board already holds it")
+    .option(
+      "--erase-credentials",
+      "with --flash: also erase the NVS partition (the board's key and credentials)",
+    )
+    .addOption(
+      new Option(
+        "--before <how>",
+        "how to enter the ROM loader (default: the board's reset circuit)",
+      ).choices(["default-reset", "usb-reset", "no-reset"]),
+    );
+}
+
 /** Flags shared by every command that talks to AWS IoT (or the local AWS IoT). */
 function cloudOptions(cmd: Command): Command {
   return cmd
@@ -199,7 +227,7 @@ program.hook("preAction", (_root, action) => {
   commandName = names.length > 0 ? names.join(" ") : "provision";
 });
 
-planOptions(cloudOptions(deviceOptions(program)))
+flashFlags(planOptions(cloudOptions(deviceOptions(program))))
   .option("--force", "rotate: new key and certificate even if the device is provisioned")
   .option("--lock", "lock the device's provisioning commands when done")
   .option("--json", "print one JSON result object on stdout")
@@ -303,6 +331,16 @@ program
     "twin",
   )
   .option("--emulate", "boot the board's whole image on an emulated chip (QEMU; esp32-c3-devkitm-1)")
+  .option(
+    "--blank",
+    "with --emulate: a blank board (erased flash) to flash, on an rfc2217:// port with reset lines",
+  )
+  .addOption(
+    new Option(
+      "--uart <kind>",
+      "with --emulate: UART0 on a pty, or on an rfc2217:// port with DTR/RTS auto-reset",
+    ).choices(["pty", "rfc2217"]),
+  )
   .addOption(
     new Option("--key-store <store>", "with --emulate: the image's key store (default: the board's)").choices(
       KEY_STORES.filter((s) => s !== "file"),
@@ -357,7 +395,7 @@ firmware
   .option("--json", "print what was built as one JSON object (chip boards: buildDir, images, partitions)")
   .action(run(async () => (await import("../commands/firmware.js")).firmwareBuildCommand));
 
-planOptions(cloudOptions(program.command("station")))
+flashFlags(planOptions(cloudOptions(program.command("station"))))
   .description("factory station: provision every device that appears on the given or watched ports")
   .argument("[ports...]", "explicit ports, one slot each (or --watch / --fixture)")
   .option("--watch", "watch for ports whose USB ids match a board (hotplug)")

@@ -6,13 +6,12 @@
  * (the device's key and credentials) is kept unless asked.
  */
 import { createInterface } from "node:readline/promises";
-import { getBoard } from "../boards/index.js";
 import { interrupt } from "../cli/interrupt.js";
 import { progressFor, timingsObject } from "../cli/progress.js";
 import { ProvisionError } from "../errors.js";
 import { type FlashResult, flashDevice } from "../flash/flash.js";
 import { type After, type Before, FLASH_BAUD_DEFAULT } from "../flash/loader.js";
-import type { ImageSpec } from "../flash/plan.js";
+import { beforeFor, imageSpec } from "../flash/options.js";
 import { printable } from "../printable.js";
 import { writeJsonLine } from "./json-output.js";
 
@@ -32,32 +31,6 @@ export interface FlashCommandOptions {
   reflash?: boolean;
   verbose?: boolean;
   json?: boolean;
-}
-
-/** `--offset 0x10000` (hex or decimal), for a merged image file. */
-export function parseOffset(text: string): number {
-  const n = /^0x[0-9a-f]+$/i.test(text)
-    ? Number.parseInt(text, 16)
-    : /^\d+$/.test(text)
-      ? Number(text)
-      : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < 0 || n % 4096 !== 0)
-    throw new ProvisionError(
-      "USAGE",
-      `--offset ${text}: expected a flash offset aligned to 4 KiB, e.g. 0x0 or 0x10000`,
-      {
-        where: "--offset",
-      },
-    );
-  return n;
-}
-
-/** The board's reset circuit decides how to enter the loader, unless --before says. */
-export function beforeFor(opts: Pick<FlashCommandOptions, "before" | "board">): Before {
-  if (opts.before) return opts.before;
-  if (!opts.board) return "default-reset";
-  const strategy = getBoard(opts.board).reset.strategy;
-  return strategy === "usb-jtag-serial" ? "usb-reset" : strategy === "none" ? "no-reset" : "default-reset";
 }
 
 /** --erase-all wipes the device's key for good: a person confirms it, a script says --yes. */
@@ -86,12 +59,6 @@ export async function confirmEraseAll(
   } finally {
     rl.close();
   }
-}
-
-export function imageSpec(opts: Pick<FlashCommandOptions, "image" | "offset">): ImageSpec {
-  return opts.offset === undefined
-    ? { dir: opts.image }
-    : { file: opts.image, offset: parseOffset(opts.offset) };
 }
 
 export async function flashCommand(opts: FlashCommandOptions): Promise<void> {

@@ -7,6 +7,7 @@
  * (`mode`, the station's `timings`) are kept beside the unified ones.
  */
 import type { ProvisionError } from "../errors.js";
+import type { FlashResult } from "../flash/flash.js";
 import type { CleanupReport } from "../ledger/index.js";
 import { safeJson } from "../printable.js";
 import type { ProvisionResult } from "../provision/pipeline.js";
@@ -38,7 +39,7 @@ export function printFailure(command: JsonCommand, err: ProvisionError): void {
 /** One provisioned or verified device (`provision --json`, `verify --json`, `demo --json`). */
 export function printDeviceResult(
   command: JsonCommand,
-  result: ProvisionResult,
+  result: ProvisionResult & { flash?: FlashResult },
   timingsMs: Record<string, number>,
 ): void {
   writeLine({ command, outcome: result.mode, ...result, timingsMs });

@@ -5,6 +5,9 @@
 import { getBoard } from "../boards/index.js";
 import { beforeForcedExit, interrupt } from "../cli/interrupt.js";
 import { progressFor, timingsObject } from "../cli/progress.js";
+import { ProvisionError } from "../errors.js";
+import type { FlashResult } from "../flash/flash.js";
+import { type FlashFlags, flashImageOf, flashStep, meetAfterFlash } from "../flash/options.js";
 import { Ledger } from "../ledger/index.js";
 import { printable } from "../printable.js";
 import { throwIfInterrupted } from "../provision/interruption.js";
@@ -16,7 +19,7 @@ import { buildPlan, loadConfig, type PlanFlags, type TargetFlags, targetOptions 
 
 export const LEDGER_FILE_DEFAULT = "provision-ledger.jsonl";
 
-export interface ProvisionCommandOptions extends PlanFlags, TargetFlags {
+export interface ProvisionCommandOptions extends PlanFlags, TargetFlags, FlashFlags {
   verbose?: boolean;
   trace?: boolean;
   json?: boolean;
@@ -24,7 +27,7 @@ export interface ProvisionCommandOptions extends PlanFlags, TargetFlags {
 
 export function printResult(
   command: JsonCommand,
-  result: ProvisionResult,
+  result: ProvisionResult & { flash?: FlashResult },
   timings: Record<string, number>,
   json: boolean | undefined,
 ) {
@@ -38,6 +41,9 @@ export function printResult(
     `  endpoint     ${result.endpoint}`,
     result.certificateId ? `  certificate  ${result.certificateId}` : undefined,
     firstMessageLine(result),
+    result.flash
+      ? `  flashed      ${result.flash.regions.filter((r) => r.written).length} of ${result.flash.regions.length} region(s) written and verified in ${(result.flash.durationMs / 1000).toFixed(1)} s (${result.flash.chip.type} ${result.flash.chip.mac})`
+      : undefined,
     result.retiredCertificateId
       ? `  previous certificate ${result.retiredCertificateId} deactivated`
       : undefined,
@@ -75,11 +81,24 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
   const plan = buildPlan(opts, config);
   // A typo in --board should fail before anything touches the device or the cloud.
   if (plan.boardId) getBoard(plan.boardId);
+  const image = flashImageOf(opts);
   const signal = interrupt.signal;
   const progress = progressFor(opts);
   // Interruption points before each thing that is opened: a Ctrl-C right after start touches nothing.
   throwIfInterrupted(signal);
-  const session = await openConfiguredDevice(opts, config);
+  let flashed: FlashResult | undefined;
+  if (image) {
+    const port = opts.port ?? config.port;
+    if (!port)
+      throw new ProvisionError("PORT_NOT_GIVEN", "no serial port given", {
+        hint: "pass --port /dev/ttyUSB0 (or set ESPPORT); `provision ports` lists the serial ports",
+      });
+    flashed = await flashStep(opts, image, port, progress, { signal });
+    throwIfInterrupted(signal);
+  }
+  // Just flashed: the chip was reset into the app already, and boots now.
+  const session = await openConfiguredDevice(flashed ? { ...opts, reset: false } : opts, config);
+  if (flashed) await meetAfterFlash(session, progress);
   const closers: (() => Promise<void>)[] = [() => session.close()];
   try {
     throwIfInterrupted(signal);
@@ -94,7 +113,12 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
     );
     closers.push(() => observer.close());
     const result = await provisionDevice({ session, target, ledger, observer, progress, signal }, plan);
-    printResult("provision", result, timingsObject(progress.timings), opts.json);
+    printResult(
+      "provision",
+      flashed ? { ...result, flash: flashed } : result,
+      timingsObject(progress.timings),
+      opts.json,
+    );
   } finally {
     for (const close of closers.reverse()) await close().catch(() => undefined);
   }

@@ -22,6 +22,10 @@ export interface SimCommandOptions {
   board?: string;
   emulate?: boolean;
   keyStore?: KeyStoreKind;
+  /** --emulate: start from erased flash (a blank board), for flashing. */
+  blank?: boolean;
+  /** --emulate: UART0 on a pty, or behind a board with reset lines (an RFC 2217 port). */
+  uart?: "pty" | "rfc2217";
   idf?: string;
   stateDir: string;
   lineRate?: number;
@@ -96,17 +100,34 @@ async function emulatedSim(opts: SimCommandOptions & { board: string }): Promise
     throw new ProvisionError("USAGE", "--line-rate paces twins only: the emulated chip has its own UART", {
       where: "--line-rate",
     });
+  if (opts.blank && (opts.keyStore || opts.idf))
+    throw new ProvisionError(
+      "USAGE",
+      "--blank starts with erased flash: there is no image to choose a key store or ESP-IDF for",
+      {
+        where: opts.keyStore ? "--key-store" : "--idf",
+        hint: "flash the image with `provision flash` (or `provision --flash DIR`) once the board runs",
+      },
+    );
   const progress = (t: string) => process.stderr.write(`${t}\n`);
-  const image = await ensureChipImageBuilt({
-    board: board.id,
-    keyStore: opts.keyStore,
-    ...idfSelection(opts.idf),
-    onProgress: progress,
-  });
+  // A blank board is flashed through the ROM loader: it needs the reset lines of an RFC 2217 port.
+  const uart = opts.uart ?? (opts.blank ? "rfc2217" : "pty");
+  const image = opts.blank
+    ? undefined
+    : await ensureChipImageBuilt({
+        board: board.id,
+        keyStore: opts.keyStore,
+        ...idfSelection(opts.idf),
+        onProgress: progress,
+      });
   const baseDir = resolve(opts.stateDir);
   const started = await Promise.allSettled(
     Array.from({ length: opts.count }, (_, i) =>
-      startEmulatedChip({ stateDir: join(baseDir, `chip-${i}`), image }),
+      startEmulatedChip({
+        stateDir: join(baseDir, `chip-${i}`),
+        ...(image ? { image } : { blank: true, waitForApp: false }),
+        uart,
+      }),
     ),
   );
   const chips = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
@@ -116,6 +137,14 @@ async function emulatedSim(opts: SimCommandOptions & { board: string }): Promise
     throw failed.reason;
   }
   for (const c of chips)
-    progress(`emulated ${board.chip} ${c.deviceId} booted in ${c.bootMs} ms on ${c.port}`);
-  await serveUntilInterrupted(chips, opts, `emulated ${board.chip} chip(s) (${board.id}, ${image.keyStore})`);
+    progress(
+      c.bootMs === undefined
+        ? `emulated ${board.chip} ${c.deviceId} on ${c.port}${uart === "rfc2217" ? " (a board with DTR/RTS auto-reset)" : ""}`
+        : `emulated ${board.chip} ${c.deviceId} booted in ${c.bootMs} ms on ${c.port}`,
+    );
+  await serveUntilInterrupted(
+    chips,
+    opts,
+    `emulated ${board.chip} chip(s) (${board.id}, ${image ? image.keyStore : "blank flash"})`,
+  );
 }

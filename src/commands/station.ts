@@ -9,6 +9,7 @@ import { hostname } from "node:os";
 import { getBoard } from "../boards/index.js";
 import { interrupt } from "../cli/interrupt.js";
 import { ProvisionError } from "../errors.js";
+import { type FlashFlags, flashImageOf } from "../flash/options.js";
 import { printable } from "../printable.js";
 import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
 import { openTarget } from "../provision/target.js";
@@ -38,7 +39,7 @@ import { LEDGER_FILE_DEFAULT, openLedger } from "./provision.js";
 
 export const MANIFEST_PREFIX_DEFAULT = "provision-manifest";
 
-export interface StationCommandOptions extends PlanFlags {
+export interface StationCommandOptions extends PlanFlags, FlashFlags {
   /** Explicit ports (each its own slot). */
   ports?: string[];
   /** Poll the port list every second and take ports whose USB ids match a board. */
@@ -111,6 +112,8 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
   const config = loadConfig(opts.config);
   const plan = buildPlan(opts, config);
   if (plan.boardId) getBoard(plan.boardId);
+  // A bad image fails here, before any port is opened (exit 2).
+  const image = flashImageOf(opts);
   const concurrency = opts.concurrency ?? CONCURRENCY_DEFAULT;
   const signal = opts.signal ?? interrupt.signal;
   const closers: (() => Promise<void>)[] = [];
@@ -156,6 +159,7 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
       baud: opts.baud ?? config.baud,
       switchBaud: opts.switchBaud,
       deviceTimeouts: opts.deviceTimeout,
+      ...(image ? { flash: { flags: opts, image } } : {}),
       onSlotChange: (slot) => view?.slotChanged(slot),
       onInfo: info,
       onDevice: (record) => {

@@ -25,6 +25,7 @@ export interface LiveViewOptions {
 
 const PHASE_LABEL: Record<SlotView["phase"], string> = {
   waiting: "waiting",
+  flash: "flashing",
   hello: "hello",
   baud: "baud switch",
   key: "key",
@@ -33,6 +34,7 @@ const PHASE_LABEL: Record<SlotView["phase"], string> = {
   credentials: "credentials",
   commit: "commit",
   firstPublish: "first publish",
+  restartCheck: "restart check",
   done: "done",
   failed: "FAILED",
 };

@@ -6,6 +6,7 @@
  */
 export type SlotPhase =
   | "waiting"
+  | "flash"
   | "hello"
   | "baud"
   | "key"
@@ -14,11 +15,15 @@ export type SlotPhase =
   | "credentials"
   | "commit"
   | "firstPublish"
+  | "restartCheck"
   | "done"
   | "failed";
 
 /** Pipeline step name (progress.step) -> the phase the view shows. */
 const PHASE_OF_STEP: Record<string, SlotPhase> = {
+  loader: "flash",
+  reset: "flash",
+  boot: "flash",
   hello: "hello",
   status: "hello",
   baud: "baud",
@@ -31,10 +36,12 @@ const PHASE_OF_STEP: Record<string, SlotPhase> = {
   firstPublish: "firstPublish",
   retire: "firstPublish",
   lock: "firstPublish",
+  restartCheck: "restartCheck",
 };
 
 export function phaseOfStep(step: string): SlotPhase | undefined {
-  return PHASE_OF_STEP[step];
+  // One step per flash region: flash:bootloader, flash:app, ...
+  return step.startsWith("flash:") ? "flash" : PHASE_OF_STEP[step];
 }
 
 /** What an earlier failure left in the cloud, from the ledger after the pipeline gave up. */
@@ -70,6 +77,8 @@ export interface SlotView {
   startedAt?: number;
   /** Last info line of the pipeline (e.g. "rolling back ..."). */
   note?: string;
+  /** How far the current long step is (flashing: the region's payload sent), 0..1. */
+  progress?: number;
   last?: SlotResult;
   /** Devices this slot finished (ok) and failed since the station started. */
   okCount: number;

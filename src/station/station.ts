@@ -19,6 +19,8 @@
 import { hostname } from "node:os";
 import pLimit from "p-limit";
 import { asProvisionError, ProvisionError } from "../errors.js";
+import { type FlashFlags, flashStep, meetAfterFlash } from "../flash/options.js";
+import type { FlashImage } from "../flash/plan.js";
 import type { DeviceSummary } from "../ledger/index.js";
 import { type CleanupReport, cleanupFromLedger, type Ledger, ledgerState } from "../ledger/index.js";
 import type { Observer } from "../observer/index.js";
@@ -29,10 +31,17 @@ import {
   provisionDevice,
   stateName,
 } from "../provision/pipeline.js";
+import type { Progress } from "../provision/progress.js";
 import type { CloudTarget } from "../provision/target.js";
 import type { DeviceSession, DeviceTimeouts } from "../session/index.js";
 import { BAUD_DEFAULT } from "../transport/index.js";
-import { type DeviceRecord, rollbackOutcomeOf, type StationSummary, summarize } from "./device-record.js";
+import {
+  type DeviceRecord,
+  flashRecord,
+  rollbackOutcomeOf,
+  type StationSummary,
+  summarize,
+} from "./device-record.js";
 import type { Manifest } from "./manifest.js";
 import type { PortEvent, PortSource } from "./port-sources.js";
 import { newSlot, type SlotView } from "./slot.js";
@@ -66,6 +75,8 @@ export interface StationOptions {
   measureWire?: boolean;
   /** `--device-timeout`: waits raised for slow devices. */
   deviceTimeouts?: DeviceTimeouts;
+  /** `--flash DIR`: each board is flashed in its slot first (the image read and checked at start). */
+  flash?: { flags: FlashFlags; image: FlashImage };
   /** Test seam / other links: how a port becomes a session. */
   openSession?: (port: string) => Promise<{ session: DeviceSession; wire?: WireCounters }>;
   /** Skip the start-up cleanup of open runs (default: clean them). */
@@ -254,6 +265,7 @@ export class Station {
     slot.startedAt = startedAt.getTime();
     slot.deviceId = undefined;
     slot.note = undefined;
+    slot.progress = undefined;
     let failedStep: string | undefined;
     const progress = createSlotProgress({
       onPhase: (phase) => {
@@ -281,6 +293,8 @@ export class Station {
     };
     let link: { session: DeviceSession; wire?: WireCounters } | undefined;
     try {
+      const flashed = o.flash ? await this.flashSlot(slot, port, progress, o.flash) : undefined;
+      if (flashed) record.flash = flashRecord(flashed);
       slot.phase = "hello";
       this.changed(slot);
       link = await (o.openSession
@@ -288,12 +302,16 @@ export class Station {
         : openStationSession(port, {
             baud: o.baud,
             board: o.plan.boardId,
+            // just flashed: the chip was reset into the app and boots now
+            ...(flashed ? { reset: false } : {}),
             paceHost: o.paceHost,
             measureWire: o.measureWire,
             deviceTimeouts: o.deviceTimeouts,
           }));
       const session = link.session;
-      const hello = await progress.step("hello", `meet the device on ${port}`, () => session.hello());
+      const hello = flashed
+        ? await meetAfterFlash(session, progress)
+        : await progress.step("hello", `meet the device on ${port}`, () => session.hello());
       record.deviceId = hello.deviceId;
       record.boardId = hello.boardId;
       record.firmwareVersion = hello.firmwareVersion;
@@ -350,6 +368,27 @@ export class Station {
     for (const t of progress.timings) record.timings[t.step] = (record.timings[t.step] ?? 0) + t.ms;
     if (link?.wire) record.wire = { ...link.wire };
     this.finish(slot, record);
+  }
+
+  /** Flashes the board in `slot`, its progress as the slot's note ("app 45 %"). */
+  private flashSlot(
+    slot: SlotView,
+    port: string,
+    progress: Progress,
+    flash: NonNullable<StationOptions["flash"]>,
+  ) {
+    let shown = -1;
+    return flashStep(flash.flags, flash.image, port, progress, {
+      signal: this.options.signal,
+      onRegionProgress: (region, sent, total) => {
+        const pct = total > 0 ? Math.floor((sent * 100) / total / 10) * 10 : 0;
+        if (pct === shown) return;
+        shown = pct;
+        slot.note = `${region.role} ${pct} %`;
+        slot.progress = total > 0 ? sent / total : 0;
+        this.changed(slot);
+      },
+    });
   }
 
   private async succeeded(
