@@ -70,6 +70,19 @@ class LoaderLog implements IEspLoaderTerminal {
   }
 }
 
+/** esptool-js's transport, its trace lines (some printed whatever the tracing flag says) kept in the log, not on stdout. */
+class QuietTransport extends LoaderTransport {
+  constructor(
+    port: ConstructorParameters<typeof LoaderTransport>[0],
+    private readonly sink: LoaderLog,
+  ) {
+    super(port, false);
+  }
+  override trace(message: string): void {
+    this.sink.writeLine(`trace: ${message}`);
+  }
+}
+
 /** A hard reset into the app by the board's own steps (esptool-js 0.7.0's HardReset never pulls EN low). */
 class BoardHardReset extends HardReset {
   constructor(
@@ -130,9 +143,9 @@ export async function openLoader(o: LoaderOptions): Promise<LoaderSession> {
     open: (baudRate) => openSerialTransport(o.port, { baudRate }),
     ...(o.usb ? { usb: o.usb } : {}),
   });
-  const transport = new LoaderTransport(
+  const transport = new QuietTransport(
     port as unknown as ConstructorParameters<typeof LoaderTransport>[0],
-    false,
+    log,
   );
   const hardReset = o.hardReset ?? resetStepsFor({ reset: { strategy: "classic" } });
   const loader = new OptionalStubLoader({
