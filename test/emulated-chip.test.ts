@@ -10,8 +10,7 @@
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { Ajv2020 } from "ajv/dist/2020.js";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalIot } from "../src/local-iot/service.js";
 import { DEVICE_STATE } from "../src/protocol/index.js";
@@ -22,14 +21,10 @@ import {
   EMULATED_BOARD,
   EMULATED_CHIP_KINDS,
 } from "./device-kinds.test-helper.js";
+import { expectDocumented } from "./json-schema.test-helper.js";
 
 const dir = mkdtempSync(join(tmpdir(), "emulated-chip-"));
-const validate = new Ajv2020({ allErrors: true, strict: false }).compile(
-  JSON.parse(readFileSync(resolve("docs/json-output.schema.json"), "utf8")),
-);
-const documented = (line: unknown) => {
-  expect(validate(line), JSON.stringify(validate.errors)).toBe(true);
-};
+
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const cli = (args: string[], extra: { untilLine?: boolean } = {}) =>
   runCli(args, { cwd: dir, inheritEnv: true, ...extra });
@@ -111,7 +106,7 @@ describe.each(EMULATED_CHIP_KINDS)("$name", (kind) => {
       ]);
       expect(run.status, run.stderr).toBe(0);
       const result = JSON.parse(run.stdout);
-      documented(result);
+      expectDocumented(result);
       expect(result).toMatchObject({
         ok: true,
         mode: "provisioned",
@@ -192,7 +187,7 @@ describe("station --until committed on emulated chips", () => {
         );
       expect(lines.map((l) => l.deviceId).sort()).toEqual(chips.map((c) => c.deviceId).sort());
       for (const l of lines) {
-        documented(l);
+        expectDocumented(l);
         expect(l).toMatchObject({ ok: true, outcome: "provisioned", committedGeneration: 1 });
       }
       for (const c of chips) expect((await deviceStatus(c.port)).state).toBe(DEVICE_STATE.PROVISIONED);

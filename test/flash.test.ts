@@ -21,6 +21,7 @@ import { DEVICE_STATE } from "../src/protocol/index.js";
 import { localArgs, runCli } from "./cli.test-helper.js";
 import { CHIP_IMAGE_BUILD_TIMEOUT_MS, EMULATED_BOARD } from "./device-kinds.test-helper.js";
 import { blankBoard, esptool, helloOn, restartBoard } from "./emulated-board.test-helper.js";
+import { expectDocumented } from "./json-schema.test-helper.js";
 
 const dir = mkdtempSync(join(tmpdir(), "flash-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -72,6 +73,7 @@ describe("a blank board", () => {
       const r = await cli(flashArgs(chip.port));
       expect(r.status, r.stderr).toBe(0);
       const out = JSON.parse(r.stdout);
+      expectDocumented(out);
       expect(out).toMatchObject({ command: "flash", ok: true, outcome: "flashed", unchanged: false });
       expect(out.chip).toMatchObject({ type: "ESP32-C3", revision: "v0.3", stub: false });
       expect(out.chip.mac.replaceAll(":", "")).toBe(chip.deviceId);
@@ -174,6 +176,7 @@ describe("a blank board", () => {
       const erase = await cli(flashArgs(chip.port, "--erase-credentials"));
       expect(erase.status, erase.stderr).toBe(0);
       const erased = JSON.parse(erase.stdout);
+      expectDocumented(erased);
       expect(erased.nvs).toMatchObject({ blank: false, kept: false });
       expect(erased.regions).toContainEqual(
         expect.objectContaining({ offset: "0x9000", role: "erase", written: true }),

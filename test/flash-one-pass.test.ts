@@ -1,0 +1,147 @@
+/**
+ * Blank boards to provisioned devices in one pass, on emulated ESP32-C3
+ * boards with the auto-reset circuit: `provision --port P --flash DIR`
+ * flashes, boots, meets the firmware and provisions (`--until committed`:
+ * the emulated chip has no network); a second run finds the build on the
+ * chip and writes nothing; `provision station --flash DIR` does the same for
+ * two boards at once, each slot flashing in parallel, and reports the flash
+ * per device. A bad image stops the station before any port is opened.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EmulatedChip } from "../src/emulator/emulated-chip.js";
+import type { ChipImage } from "../src/firmware/chip-image.js";
+import { DEVICE_STATE } from "../src/protocol/index.js";
+import { localArgs, runCli } from "./cli.test-helper.js";
+import { CHIP_IMAGE_BUILD_TIMEOUT_MS, EMULATED_BOARD } from "./device-kinds.test-helper.js";
+import { blankBoard, helloOn } from "./emulated-board.test-helper.js";
+import { expectDocumented } from "./json-schema.test-helper.js";
+
+const dir = mkdtempSync(join(tmpdir(), "flash-one-pass-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const cli = (args: string[]) => runCli(args, { cwd: dir, inheritEnv: true, timeoutMs: 600_000 });
+const ONE_PASS_MS = 600_000;
+
+let image: ChipImage;
+const boards: EmulatedChip[] = [];
+beforeAll(async () => {
+  const { ensureChipImageBuilt } = await import("../src/firmware/chip-image.js");
+  image = await ensureChipImageBuilt({ board: EMULATED_BOARD, keyStore: "nvs", kitVersion: "5.5.5" });
+}, CHIP_IMAGE_BUILD_TIMEOUT_MS);
+afterAll(async () => {
+  for (const b of boards) await b.stop();
+});
+
+const onePass = (port: string, name: string) => [
+  "--port",
+  port,
+  "--flash",
+  image.buildDir,
+  "--no-stub",
+  "--key-store",
+  "nvs",
+  ...localArgs(join(dir, `${name}-iot`)),
+  "--ledger",
+  join(dir, `${name}.jsonl`),
+  "--until",
+  "committed",
+  "--json",
+];
+
+describe("provision --port P --flash DIR", () => {
+  it(
+    "takes a blank board to a committed device; a second run finds the build on the chip and writes nothing",
+    async () => {
+      const chip = await blankBoard(join(dir, "one"));
+      boards.push(chip);
+      const first = await cli(onePass(chip.port, "one"));
+      expect(first.status, first.stderr).toBe(0);
+      const r = JSON.parse(first.stdout);
+      expectDocumented(r);
+      expect(r).toMatchObject({
+        ok: true,
+        mode: "provisioned",
+        deviceId: chip.deviceId,
+        committed: { generation: 1 },
+      });
+      expect(r.flash.regions.filter((x: { written: boolean }) => x.written)).toHaveLength(3);
+      expect(r.flash.chip.mac.replaceAll(":", "")).toBe(chip.deviceId);
+      // the steps in order: flash, meet the new firmware, then provision
+      const steps = Object.keys(r.timingsMs);
+      expect(steps.indexOf("flash:app")).toBeLessThan(steps.indexOf("boot"));
+      expect(steps.indexOf("boot")).toBeLessThan(steps.indexOf("key"));
+
+      const second = await cli(onePass(chip.port, "one"));
+      expect(second.status, second.stderr).toBe(0);
+      const again = JSON.parse(second.stdout);
+      expect(again.mode).toBe("verified");
+      expect(again.flash.unchanged).toBe(true);
+      expect(again.flash.nvs).toMatchObject({ blank: false, kept: true });
+      expect((await helloOn(chip.port)).status.state).toBe(DEVICE_STATE.PROVISIONED);
+    },
+    ONE_PASS_MS,
+  );
+});
+
+describe("provision station --flash DIR", () => {
+  it("refuses a bad image before opening any port", async () => {
+    const r = await cli([
+      "station",
+      "rfc2217://127.0.0.1:9",
+      "--flash",
+      join(dir, "nothing-here"),
+      "--local",
+      "--json",
+    ]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/is not an ESP-IDF build folder/);
+  });
+
+  it(
+    "flashes two blank boards in parallel, then provisions each, and reports the flash per device",
+    async () => {
+      const chips = await Promise.all([blankBoard(join(dir, "s0")), blankBoard(join(dir, "s1"))]);
+      boards.push(...chips);
+      const run = await cli([
+        "station",
+        ...chips.map((c) => c.port),
+        "--flash",
+        image.buildDir,
+        "--no-stub",
+        "--key-store",
+        "nvs",
+        ...localArgs(join(dir, "station-iot")),
+        "--ledger",
+        join(dir, "station.jsonl"),
+        "--manifest",
+        join(dir, "station-manifest"),
+        "--until",
+        "committed",
+        "--json",
+      ]);
+      expect(run.status, run.stderr).toBe(0);
+      const lines = run.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.deviceId).sort()).toEqual(chips.map((c) => c.deviceId).sort());
+      for (const l of lines) {
+        expectDocumented(l);
+        expect(l).toMatchObject({ ok: true, outcome: "provisioned", committedGeneration: 1 });
+        expect(l.flash).toMatchObject({ chip: "ESP32-C3", outcome: "flashed" });
+        expect(l.flash.mac.replaceAll(":", "")).toBe(l.deviceId);
+        expect(l.flash.regions).toHaveLength(3);
+        expect(l.timingsMs["flash:app"]).toBeGreaterThan(0);
+      }
+      // in parallel: the two app writes overlapped in time
+      const [a, b] = lines.map((l) => ({
+        start: Date.parse(l.startedAt),
+        end: Date.parse(l.startedAt) + l.totalMs,
+      }));
+      expect(a && b && a.start < b.end && b.start < a.end).toBe(true);
+    },
+    ONE_PASS_MS,
+  );
+});
