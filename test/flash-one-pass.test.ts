@@ -52,38 +52,52 @@ const onePass = (port: string, name: string) => [
 
 describe("provision --port P --flash DIR", () => {
   it(
-    "takes a blank board to a committed device; a second run finds the build on the chip and writes nothing",
+    "takes a blank board (provision sim --emulate --blank, as the README shows) to a committed device; a second run finds the build on the chip and writes nothing",
     async () => {
-      const chip = await blankBoard(join(dir, "one"));
-      boards.push(chip);
-      const first = await cli(onePass(chip.port, "one"));
-      expect(first.status, first.stderr).toBe(0);
-      const r = JSON.parse(first.stdout);
-      expectDocumented(r);
-      expect(r).toMatchObject({
-        ok: true,
-        mode: "provisioned",
-        deviceId: chip.deviceId,
-        committed: { generation: 1 },
-      });
-      expect(r.flash.regions.filter((x: { written: boolean }) => x.written)).toHaveLength(3);
-      expect(r.flash.chip.mac.replaceAll(":", "")).toBe(chip.deviceId);
-      // the steps in order: flash, meet the new firmware, then provision
-      const steps = Object.keys(r.timingsMs);
-      expect(steps.indexOf("flash:app")).toBeLessThan(steps.indexOf("boot"));
-      expect(steps.indexOf("boot")).toBeLessThan(steps.indexOf("key"));
-
-      const second = await cli(onePass(chip.port, "one"));
-      expect(second.status, second.stderr).toBe(0);
-      const again = JSON.parse(second.stdout);
-      expect(again.mode).toBe("verified");
-      expect(again.flash.unchanged).toBe(true);
-      expect(again.flash.nvs).toMatchObject({ blank: false, kept: true });
-      expect((await helloOn(chip.port)).status.state).toBe(DEVICE_STATE.PROVISIONED);
+      const sim = await runCli(
+        ["sim", "--board", EMULATED_BOARD, "--emulate", "--blank", "--state-dir", join(dir, "one"), "--json"],
+        { cwd: dir, inheritEnv: true, untilLine: true },
+      );
+      const [chip] = JSON.parse(sim.stdout.split("\n")[0] ?? "[]") as { port: string; deviceId: string }[];
+      if (!chip) throw new Error(`sim printed no board: ${sim.stderr}`);
+      expect(chip.port).toMatch(/^rfc2217:\/\/127\.0\.0\.1:\d+$/);
+      try {
+        await onePassTwice(chip);
+      } finally {
+        sim.interrupt();
+        expect(await sim.exited).toBe(130);
+      }
     },
     ONE_PASS_MS,
   );
 });
+
+async function onePassTwice(chip: { port: string; deviceId: string }) {
+  const first = await cli(onePass(chip.port, "one"));
+  expect(first.status, first.stderr).toBe(0);
+  const r = JSON.parse(first.stdout);
+  expectDocumented(r);
+  expect(r).toMatchObject({
+    ok: true,
+    mode: "provisioned",
+    deviceId: chip.deviceId,
+    committed: { generation: 1 },
+  });
+  expect(r.flash.regions.filter((x: { written: boolean }) => x.written)).toHaveLength(3);
+  expect(r.flash.chip.mac.replaceAll(":", "")).toBe(chip.deviceId);
+  // the steps in order: flash, meet the new firmware, then provision
+  const steps = Object.keys(r.timingsMs);
+  expect(steps.indexOf("flash:app")).toBeLessThan(steps.indexOf("boot"));
+  expect(steps.indexOf("boot")).toBeLessThan(steps.indexOf("key"));
+
+  const second = await cli(onePass(chip.port, "one"));
+  expect(second.status, second.stderr).toBe(0);
+  const again = JSON.parse(second.stdout);
+  expect(again.mode).toBe("verified");
+  expect(again.flash.unchanged).toBe(true);
+  expect(again.flash.nvs).toMatchObject({ blank: false, kept: true });
+  expect((await helloOn(chip.port)).status.state).toBe(DEVICE_STATE.PROVISIONED);
+}
 
 describe("provision station --flash DIR", () => {
   it("refuses a bad image before opening any port", async () => {
