@@ -1,16 +1,34 @@
 #!/usr/bin/env node
-// The tool ships as TypeScript run through tsx's loader, so `npx provision`
-// works from a fresh clone without a build step.
+// Runs the compiled JavaScript in dist/ (`npm run build`; `npm ci` in a clone
+// builds it through `prepare`, and a packed install ships it). No TypeScript
+// loader at run time: the tool starts in a few tens of milliseconds.
 //
-// Loading takes about a second. A signal in that time would kill the process
+// A signal before src/cli/interrupt.ts is installed would kill the process
 // the default way (no exit status of ours); nothing has been touched yet, but
 // scripts should see the same 130/143/129 as later, so the signal is kept and
 // src/cli/interrupt.ts acts on it as soon as it is installed.
+import module from "node:module";
+
 const signals = [];
 const remember = (signal) => signals.push(signal);
 for (const s of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(s, remember);
 globalThis[Symbol.for("provision.earlySignals")] = { signals, remember };
 
-const { register } = await import("tsx/esm/api");
-register();
-await import("../src/cli/main.ts");
+// V8's compiled code for every module loaded from here on, kept on disk
+// between runs (Node 22.1+; in the OS temp folder, NODE_COMPILE_CACHE to move
+// it, NODE_DISABLE_COMPILE_CACHE=1 to turn it off): the second start of a
+// command parses nothing again. docs/performance.md has the figures.
+module.enableCompileCache?.();
+
+const main = new URL("../dist/cli/main.js", import.meta.url);
+try {
+  await import(main.href);
+} catch (e) {
+  if (e?.code === "ERR_MODULE_NOT_FOUND" && e.url === main.href) {
+    process.stderr.write(
+      "provision: dist/ is missing: this is a source checkout that was not built; run `npm run build` (or `npm ci`, which builds)\n",
+    );
+    process.exit(1);
+  }
+  throw e;
+}

@@ -13,19 +13,13 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { ProvisionError } from "../errors.js";
+import { PACKAGE_ROOT } from "../package-root.js";
 import { withDirLock } from "./build-tools.js";
-import {
-  buildIdfProject,
-  configureIdfProject,
-  type Idf,
-  REPO_ROOT,
-  type ResolveIdfOptions,
-  resolveIdf,
-} from "./idf.js";
-import { FIRMWARE_TEMPLATES_DIR_DEFAULT, renderFirmware } from "./render.js";
+import { buildIdfProject, configureIdfProject, type Idf, type ResolveIdfOptions, resolveIdf } from "./idf.js";
+import { FIRMWARE_TEMPLATES_DIR_DEFAULT, RENDERER_SOURCE, renderFirmware } from "./render.js";
 
 export const IDF_LINUX_BOARD = "idf-linux";
-const BUILD_ROOT = join(REPO_ROOT, "build", "idf-linux");
+const BUILD_ROOT = join(PACKAGE_ROOT, "build", "idf-linux");
 const BINARY_NAME = "provision-idf-linux.elf";
 const LOCK_STALE_MS = 10 * 60_000;
 
@@ -54,11 +48,11 @@ function inputsHash(idf: Idf): string {
     ...filesUnder(join(FIRMWARE_TEMPLATES_DIR_DEFAULT, "esp-idf")),
     ...filesUnder(join(FIRMWARE_TEMPLATES_DIR_DEFAULT, "core", "include")),
     ...filesUnder(join(FIRMWARE_TEMPLATES_DIR_DEFAULT, "core", "src")),
-    join(REPO_ROOT, "boards", `${IDF_LINUX_BOARD}.json`),
+    join(PACKAGE_ROOT, "boards", `${IDF_LINUX_BOARD}.json`),
     // the renderer decides which files and values go in
-    join(REPO_ROOT, "src", "firmware", "render.ts"),
+    RENDERER_SOURCE,
   ];
-  for (const f of inputs) h.update(`${relative(REPO_ROOT, f)}\0`).update(readFileSync(f));
+  for (const f of inputs) h.update(`${relative(PACKAGE_ROOT, f)}\0`).update(readFileSync(f));
   return h.digest("hex");
 }
 
