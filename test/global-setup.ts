@@ -8,8 +8,12 @@ import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 
 export default function setup(): void {
-  const r = spawnSync(process.execPath, [resolve(import.meta.dirname, "../scripts/build.mjs"), "--if-stale"], {
-    stdio: "inherit",
-  });
+  const r = spawnSync(
+    process.execPath,
+    [resolve(import.meta.dirname, "../scripts/build.mjs"), "--if-stale"],
+    {
+      stdio: "inherit",
+    },
+  );
   if (r.status !== 0) throw new Error("building dist/ failed (see above): the CLI tests would run old code");
 }
