@@ -3,10 +3,10 @@
 // builds it through `prepare`, and a packed install ships it). No TypeScript
 // loader at run time: the tool starts in a few tens of milliseconds.
 //
-// A signal before src/cli/interrupt.ts is installed would kill the process
+// A signal before src/commands/interrupt.ts is installed would kill the process
 // the default way (no exit status of ours); nothing has been touched yet, but
 // scripts should see the same 130/143/129 as later, so the signal is kept and
-// src/cli/interrupt.ts acts on it as soon as it is installed.
+// src/commands/interrupt.ts acts on it as soon as it is installed.
 import module from "node:module";
 
 const signals = [];

@@ -9,7 +9,7 @@ import { asProvisionError, ProvisionError } from "../errors.js";
 import { KEY_STORE_NAME_LIST, KEY_TYPE_NAME_LIST } from "../protocol/constants.js";
 import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
 import { exitCodeFor, exitStatusOf } from "./exit-codes.js";
-import { installInterruptHandler, interrupt } from "./interrupt.js";
+import { installInterruptHandler, interrupt } from "../commands/interrupt.js";
 
 // The SDK warns on every run under Node 20 that releases after January 2027
 // need Node 22; the README says so once, the CLI need not repeat it.

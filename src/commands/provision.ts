@@ -3,16 +3,16 @@
  * target, the ledger and the observer into the pipeline, and reports.
  */
 import { getBoard } from "../boards/index.js";
-import { beforeForcedExit, interrupt } from "../cli/interrupt.js";
-import { progressFor, timingsObject } from "../cli/progress.js";
 import { Ledger } from "../ledger/index.js";
 import { printable } from "../printable.js";
 import { throwIfInterrupted } from "../provision/interruption.js";
 import { type ProvisionResult, provisionDevice } from "../provision/pipeline.js";
 import { openTarget } from "../provision/target.js";
 import { openConfiguredDevice } from "./device-link.js";
+import { beforeForcedExit, interrupt } from "./interrupt.js";
 import { type JsonCommand, printDeviceResult } from "./json-output.js";
 import { buildPlan, loadConfig, type PlanFlags, type TargetFlags, targetOptions } from "./plan.js";
+import { progressFor, timingsObject } from "./progress.js";
 
 export const LEDGER_FILE_DEFAULT = "provision-ledger.jsonl";
 

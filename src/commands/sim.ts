@@ -7,11 +7,11 @@
  * key and flash.
  */
 import { resolve } from "node:path";
-import { interrupt } from "../cli/interrupt.js";
 import { ProvisionError } from "../errors.js";
 import { idfSelection } from "../firmware/idf.js";
 import { whenInterrupted } from "../provision/interruption.js";
 import { type DeviceFirmware, startTwins } from "../twin/index.js";
+import { interrupt } from "./interrupt.js";
 
 export interface SimCommandOptions {
   count: number;

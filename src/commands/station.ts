@@ -7,7 +7,6 @@
  */
 import { hostname } from "node:os";
 import { getBoard } from "../boards/index.js";
-import { interrupt } from "../cli/interrupt.js";
 import { ProvisionError } from "../errors.js";
 import { printable } from "../printable.js";
 import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
@@ -31,6 +30,7 @@ import {
   planRates,
   quotaShareFromHeadroom,
 } from "../station/rate-plan.js";
+import { interrupt } from "./interrupt.js";
 import { printStationLine } from "./json-output.js";
 import { buildPlan, loadConfig, type PlanFlags, targetOptions } from "./plan.js";
 import { LEDGER_FILE_DEFAULT, openLedger } from "./provision.js";
