@@ -7,6 +7,7 @@
 // the default way (no exit status of ours); nothing has been touched yet, but
 // scripts should see the same 130/143/129 as later, so the signal is kept and
 // src/commands/interrupt.ts acts on it as soon as it is installed.
+import { readFileSync } from "node:fs";
 import module from "node:module";
 
 const signals = [];
@@ -19,6 +20,15 @@ globalThis[Symbol.for("provision.earlySignals")] = { signals, remember };
 // it, NODE_DISABLE_COMPILE_CACHE=1 to turn it off): the second start of a
 // command parses nothing again. docs/performance.md has the figures.
 module.enableCompileCache?.();
+
+// `provision --version` alone is answered here, before the command table and its libraries load:
+// scripts and QA rigs ask it per unit. src/cli/main.ts gives commander the same package.json version.
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+  const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+  process.stdout.write(`${version}\n`);
+  process.exit(0);
+}
 
 const main = new URL("../dist/cli/main.js", import.meta.url);
 try {

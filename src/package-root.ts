@@ -7,6 +7,13 @@
  * which is why the build keeps dist/ a mirror of src/ (tsconfig.build.json,
  * rootDir src).
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const PACKAGE_ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+/** `provision --version`: package.json's, the one version (bin/provision.js answers it the same way). */
+export const PACKAGE_VERSION: string = JSON.parse(
+  readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8"),
+).version;

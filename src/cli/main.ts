@@ -4,12 +4,13 @@
  * into an exit status. Commands throw; they never call process.exit.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
+import { installInterruptHandler, interrupt } from "../commands/interrupt.js";
 import { printFailure } from "../commands/json-output.js";
 import { asProvisionError, ProvisionError } from "../errors.js";
+import { PACKAGE_VERSION } from "../package-root.js";
 import { KEY_STORE_NAME_LIST, KEY_TYPE_NAME_LIST } from "../protocol/constants.js";
 import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
 import { exitCodeFor, exitStatusOf } from "./exit-codes.js";
-import { installInterruptHandler, interrupt } from "../commands/interrupt.js";
 
 // The SDK warns on every run under Node 20 that releases after January 2027
 // need Node 22; the README says so once, the CLI need not repeat it.
@@ -162,7 +163,7 @@ program
     "Provision ESP32-class devices for AWS IoT: the key is made on the chip, the CSR comes back over the UART, " +
       "the certificate goes into flash, and the tool waits for the device's first publish.",
   )
-  .version("0.1.0")
+  .version(PACKAGE_VERSION)
   // Flags after a subcommand belong to it (both the default command and `verify` have --port).
   .enablePositionalOptions()
   .showHelpAfterError();

@@ -1,13 +1,18 @@
 /**
  * `provision --port P`: the main job. Wires the device link, the cloud
  * target, the ledger and the observer into the pipeline, and reports.
+ *
+ * The device comes first: its HELLO goes out before the cloud side (the AWS
+ * SDK or the local AWS IoT, the ledger, the observer, the pipeline) is even
+ * loaded, so a wrong port or a silent device shows at once, and the static
+ * imports here are only what that needs (docs/architecture.md, "Loading on
+ * demand").
  */
-import { getBoard } from "../boards/index.js";
-import { Ledger } from "../ledger/index.js";
+import type { Ledger } from "../ledger/index.js";
 import { printable } from "../printable.js";
+import { meetDevice } from "../provision/greet.js";
 import { throwIfInterrupted } from "../provision/interruption.js";
-import { type ProvisionResult, provisionDevice } from "../provision/pipeline.js";
-import { openTarget } from "../provision/target.js";
+import type { ProvisionResult } from "../provision/plan.js";
 import { openConfiguredDevice } from "./device-link.js";
 import { beforeForcedExit, interrupt } from "./interrupt.js";
 import { type JsonCommand, printDeviceResult } from "./json-output.js";
@@ -53,6 +58,7 @@ export function printResult(
 
 /** Opens the ledger, says if a crash had torn its last line, and keeps a forced exit waiting for it. */
 export async function openLedger(file: string, info: (text: string) => void): Promise<Ledger> {
+  const { Ledger } = await import("../ledger/index.js");
   const ledger = await Ledger.open(file);
   if (ledger.tornTail)
     info(
@@ -64,10 +70,10 @@ export async function openLedger(file: string, info: (text: string) => void): Pr
 }
 
 export async function provisionCommand(opts: ProvisionCommandOptions): Promise<void> {
-  const config = loadConfig(opts.config);
+  const config = await loadConfig(opts.config);
   const plan = buildPlan(opts, config);
   // A typo in --board should fail before anything touches the device or the cloud.
-  if (plan.boardId) getBoard(plan.boardId);
+  if (plan.boardId) (await import("../boards/index.js")).getBoard(plan.boardId);
   const signal = interrupt.signal;
   const progress = progressFor(opts);
   // Interruption points before each thing that is opened: a Ctrl-C right after start touches nothing.
@@ -75,6 +81,12 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
   const session = await openConfiguredDevice(opts, config);
   const closers: (() => Promise<void>)[] = [() => session.close()];
   try {
+    const greeting = await meetDevice({ session, progress, signal }, plan);
+    throwIfInterrupted(signal);
+    const [{ openTarget }, { provisionDevice }] = await Promise.all([
+      import("../provision/target.js"),
+      import("../provision/pipeline.js"),
+    ]);
     throwIfInterrupted(signal);
     const target = await openTarget(targetOptions(opts, config), (text) => progress.info(text));
     closers.push(() => target.close());
@@ -86,7 +98,11 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
       target.openObserver(),
     );
     closers.push(() => observer.close());
-    const result = await provisionDevice({ session, target, ledger, observer, progress, signal }, plan);
+    const result = await provisionDevice(
+      { session, target, ledger, observer, progress, signal },
+      plan,
+      greeting,
+    );
     printResult("provision", result, timingsObject(progress.timings), opts.json);
   } finally {
     for (const close of closers.reverse()) await close().catch(() => undefined);

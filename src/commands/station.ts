@@ -105,7 +105,7 @@ export function summaryText(s: StationSummary): string {
 }
 
 export async function stationCommand(opts: StationCommandOptions): Promise<StationSummary> {
-  const config = loadConfig(opts.config);
+  const config = await loadConfig(opts.config);
   const plan = buildPlan(opts, config);
   if (plan.boardId) getBoard(plan.boardId);
   const concurrency = opts.concurrency ?? CONCURRENCY_DEFAULT;

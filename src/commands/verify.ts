@@ -20,7 +20,7 @@ export interface VerifyCommandOptions extends DeviceLinkOptions, TargetOptions {
 
 export async function verifyCommand(opts: VerifyCommandOptions): Promise<void> {
   // The same provision.config.json as `provision`: its port, region and profile find the same device and cloud.
-  const config = loadConfig(undefined);
+  const config = await loadConfig(undefined);
   const progress = progressFor(opts);
   const signal = interrupt.signal;
   throwIfInterrupted(signal);

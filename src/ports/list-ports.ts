@@ -5,8 +5,8 @@
  * a lookup the caller passes (the boards module's guessBoardByUsb).
  */
 import { basename } from "node:path";
+import { autoDetect } from "@serialport/bindings-cpp";
 import createDebug from "debug";
-import { SerialPort } from "serialport";
 import { listSysfsPorts, SYSFS_ROOT_DEFAULT, type SysfsPort } from "./sysfs.js";
 
 const debug = createDebug("provision:ports");
@@ -42,7 +42,7 @@ export interface UdevPortInfo {
 export interface ListPortsOptions {
   /** Default /sys; tests pass a fake tree. */
   sysfsRoot?: string;
-  /** Default SerialPort.list. */
+  /** Default: the native binding's list (serialport's SerialPort.list). */
   udevList?: () => Promise<UdevPortInfo[]>;
   guessBoard?: BoardLookup;
   /** Only ports with USB ids (default true): on-board UARTs and placeholders are not devices to provision. */
@@ -66,7 +66,7 @@ export async function listPorts(options: ListPortsOptions = {}): Promise<PortDes
   const byName = new Map<string, SysfsPort>(sysfs.map((p) => [p.name, p]));
   let ports: PortDescription[];
   try {
-    const udev = await (options.udevList ?? (() => SerialPort.list()))();
+    const udev = await (options.udevList ?? (() => autoDetect().list()))();
     ports = udev.map((u) => {
       const s = byName.get(basename(u.path));
       return {

@@ -1,7 +1,8 @@
 /**
  * Transport over a serial port or pseudo-terminal, using node-serialport.
  */
-import { SerialPort } from "serialport";
+import { autoDetect } from "@serialport/bindings-cpp";
+import { SerialPortStream } from "@serialport/stream";
 import { ProvisionError } from "../errors.js";
 import { type Transport, TransportListeners } from "./transport.js";
 
@@ -53,7 +54,16 @@ export async function openSerialTransport(
   const baudRate = options.baudRate ?? BAUD_DEFAULT;
   if (!Number.isInteger(baudRate) || baudRate <= 0)
     throw new TypeError(`baudRate must be a positive integer, got ${baudRate}`);
-  const port = new SerialPort({ path, baudRate, autoOpen: false, hupcl: options.hupcl ?? false, lock: true });
+  // serialport's own two halves, without the umbrella package's ten parsers we do not use: the stream
+  // over the native binding for this OS, as `new SerialPort()` builds it (docs/decisions.md D25).
+  const port = new SerialPortStream({
+    binding: autoDetect(),
+    path,
+    baudRate,
+    autoOpen: false,
+    hupcl: options.hupcl ?? false,
+    lock: true,
+  });
   await new Promise<void>((resolve, reject) => {
     port.open((err) => (err ? reject(mapOpenError(path, err)) : resolve()));
   });
@@ -68,7 +78,7 @@ class SerialTransport implements Transport {
 
   constructor(
     readonly name: string,
-    private readonly port: SerialPort,
+    private readonly port: SerialPortStream,
     private rate: number,
   ) {
     port.on("data", (bytes: Buffer) => this.listeners.emitData(bytes));
