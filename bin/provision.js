@@ -21,13 +21,23 @@ globalThis[Symbol.for("provision.earlySignals")] = { signals, remember };
 // command parses nothing again. docs/performance.md has the figures.
 module.enableCompileCache?.();
 
-// `provision --version` alone is answered here, before the command table and its libraries load:
-// scripts and QA rigs ask it per unit. src/cli/main.ts gives commander the same package.json version.
+// `provision --version` and, off a terminal, `provision --help` alone are answered here, before the
+// command table and its libraries load: scripts and QA rigs ask them per unit. The version is
+// package.json's, as src/cli/main.ts gives it to commander; the help is commander's own text, written
+// into dist/ by the build (a terminal gets commander itself, which wraps to its width).
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
   process.stdout.write(`${version}\n`);
   process.exit(0);
+}
+if (args.length === 1 && (args[0] === "--help" || args[0] === "-h") && !process.stdout.isTTY) {
+  try {
+    process.stdout.write(readFileSync(new URL("../dist/help.txt", import.meta.url), "utf8"));
+    process.exit(0);
+  } catch {
+    // not built with it: commander answers below
+  }
 }
 
 const main = new URL("../dist/cli/main.js", import.meta.url);

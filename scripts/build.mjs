@@ -41,6 +41,11 @@ function build() {
     stdio: "inherit",
   });
   if (r.status !== 0) throw new Error(`tsc failed (exit ${r.status ?? r.signal}): dist/ left as it was`);
+  // `provision --help` as commander prints it off a terminal, kept for bin/provision.js to print without
+  // loading commander and the command table (docs/performance.md, start-up); a test compares the two.
+  const help = spawnSync(process.execPath, [join(next, "cli", "main.js"), "--help"], { encoding: "utf8" });
+  if (help.status !== 0) throw new Error(`dist/cli/main.js --help failed: ${help.stderr}`);
+  writeFileSync(join(next, "help.txt"), help.stdout);
   writeFileSync(join(next, ".built"), `${new Date().toISOString()}\n`);
   rmSync(DIST, { recursive: true, force: true });
   renameSync(next, DIST);
