@@ -6,7 +6,7 @@
  * local AWS IoT, first publish) and a firmware render. Also what the package
  * holds: what runs, nothing of the tests, the sources or the build tools.
  */
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
@@ -14,6 +14,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "./cli.test-helper.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
@@ -32,22 +33,11 @@ const run = promisify(execFile);
 const npmEnv = { ...process.env, PATH: `${resolve(process.execPath, "..")}:${process.env.PATH}` };
 
 /** The installed CLI in a folder of its own, with a user's clean environment. */
-function provisionCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const cwd = mkdtempSync(join(work, "cwd-"));
-  return new Promise((done) => {
-    const child = spawn(provision, args, {
-      cwd,
-      env: { PATH: npmEnv.PATH, HOME: cwd, AWS_EC2_METADATA_DISABLED: "true" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (status) => done({ status, stdout, stderr }));
+function provisionCli(args: string[]) {
+  return runCli(args, {
+    cwd: mkdtempSync(join(work, "cwd-")),
+    installed: provision,
+    env: { PATH: npmEnv.PATH },
   });
 }
 
