@@ -3,6 +3,8 @@
  * travels as CHUNK frames carrying offset, total, (first chunk) SHA-256 of
  * the whole payload, and data. Pure; the reassembler never throws.
  */
+import type * as Crypto from "node:crypto";
+import { createRequire } from "node:module";
 import {
   FRAME_BODY_MAX,
   FRAME_BODY_MIN,
@@ -16,12 +18,14 @@ const CHUNK_HEADER_BYTES = 8;
 
 /**
  * node:crypto is loaded at the first digest, not with the protocol: a HELLO
- * needs none, and loading it costs a quarter of a bare Node start
+ * needs none, and loading it costs milliseconds of every start
  * (docs/performance.md, start-up).
  */
 export function sha256(bytes: Uint8Array | string): Buffer {
-  return process.getBuiltinModule("node:crypto").createHash("sha256").update(bytes).digest();
+  nodeCrypto ??= createRequire(import.meta.url)("node:crypto") as typeof Crypto;
+  return nodeCrypto.createHash("sha256").update(bytes).digest();
 }
+let nodeCrypto: typeof Crypto | undefined;
 
 /** Largest payload that fits one frame body of `maxFrame` bytes. */
 export function maxPayloadForFrame(maxFrame: number): number {
