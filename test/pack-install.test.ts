@@ -140,7 +140,7 @@ describe("the packed package", () => {
   }, 60_000);
 });
 
-/** Every package a compiled file loads: imports, import() and createRequire(...)("x") / require("x"). */
+/** Every package a compiled file loads: imports, import(), require("x") and requireCommonJs("x"). */
 function packagesLoadedBy(file: string): string[] {
   const source = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
   const specs: string[] = [];
@@ -155,7 +155,7 @@ function packagesLoadedBy(file: string): string[] {
       const callee = node.expression;
       const isImport = callee.kind === ts.SyntaxKind.ImportKeyword;
       const isRequire =
-        (ts.isIdentifier(callee) && callee.text === "require") ||
+        (ts.isIdentifier(callee) && ["require", "requireCommonJs"].includes(callee.text)) ||
         (ts.isCallExpression(callee) &&
           ts.isIdentifier(callee.expression) &&
           callee.expression.text === "createRequire");

@@ -5,11 +5,14 @@
  * a lookup the caller passes (the boards module's guessBoardByUsb).
  */
 import { basename } from "node:path";
-import { autoDetect } from "@serialport/bindings-cpp";
-import createDebug from "debug";
+import type * as Bindings from "@serialport/bindings-cpp";
+import type createDebugType from "debug";
+import { requireCommonJs } from "../require-commonjs.js";
 import { listSysfsPorts, SYSFS_ROOT_DEFAULT, type SysfsPort } from "./sysfs.js";
 
-const debug = createDebug("provision:ports");
+// CommonJS on the start-up path: required, not imported (src/require-commonjs.ts).
+const { autoDetect } = requireCommonJs("@serialport/bindings-cpp") as typeof Bindings;
+const debug = (requireCommonJs("debug") as typeof createDebugType)("provision:ports");
 
 /** What a port is; `usbLocation` stays with the physical socket. */
 export interface PortDescription

@@ -4,7 +4,7 @@
  * the whole payload, and data. Pure; the reassembler never throws.
  */
 import type * as Crypto from "node:crypto";
-import { createRequire } from "node:module";
+import { requireCommonJs } from "../require-commonjs.js";
 import {
   FRAME_BODY_MAX,
   FRAME_BODY_MIN,
@@ -22,7 +22,7 @@ const CHUNK_HEADER_BYTES = 8;
  * (docs/performance.md, start-up).
  */
 export function sha256(bytes: Uint8Array | string): Buffer {
-  nodeCrypto ??= createRequire(import.meta.url)("node:crypto") as typeof Crypto;
+  nodeCrypto ??= requireCommonJs("node:crypto") as typeof Crypto;
   return nodeCrypto.createHash("sha256").update(bytes).digest();
 }
 let nodeCrypto: typeof Crypto | undefined;

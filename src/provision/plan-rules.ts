@@ -6,12 +6,12 @@
  * back). Each problem names its plan field, so the CLI can name the flag or
  * config key that set it.
  */
-import { createRequire } from "node:module";
 import type Handlebars from "handlebars";
 import { THING_NAME_PATTERN } from "../cloud/iot-names.js";
 import { ProvisionError } from "../errors.js";
 import type { CsrSubject, HelloAnswer } from "../protocol/index.js";
 import { THING_NAME_VARIABLE, TOPIC_MAX_BYTES, topicProblem } from "../registry/policy.js";
+import { requireCommonJs } from "../require-commonjs.js";
 import { policyTopic } from "./credentials.js";
 import type { ProvisionPlan } from "./plan.js";
 
@@ -77,7 +77,7 @@ export function renderTemplate(template: string, vars: Record<string, string>): 
 let handlebars: typeof Handlebars | undefined;
 /** Handlebars is CommonJS: required on first use, synchronously, so renderTemplate stays synchronous. */
 function loadHandlebars(): typeof Handlebars {
-  handlebars ??= createRequire(import.meta.url)("handlebars") as typeof Handlebars;
+  handlebars ??= requireCommonJs("handlebars") as typeof Handlebars;
   return handlebars;
 }
 

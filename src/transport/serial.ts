@@ -1,10 +1,14 @@
 /**
  * Transport over a serial port or pseudo-terminal, using node-serialport.
  */
-import { autoDetect } from "@serialport/bindings-cpp";
-import { SerialPortStream } from "@serialport/stream";
+import type * as Bindings from "@serialport/bindings-cpp";
+import type * as Stream from "@serialport/stream";
 import { ProvisionError } from "../errors.js";
+import { requireCommonJs } from "../require-commonjs.js";
 import { type Transport, TransportListeners } from "./transport.js";
+
+const { autoDetect } = requireCommonJs("@serialport/bindings-cpp") as typeof Bindings;
+const { SerialPortStream } = requireCommonJs("@serialport/stream") as typeof Stream;
 
 export const BAUD_DEFAULT = 115200;
 
@@ -78,7 +82,7 @@ class SerialTransport implements Transport {
 
   constructor(
     readonly name: string,
-    private readonly port: SerialPortStream,
+    private readonly port: Stream.SerialPortStream,
     private rate: number,
   ) {
     port.on("data", (bytes: Buffer) => this.listeners.emitData(bytes));
