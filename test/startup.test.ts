@@ -27,6 +27,8 @@ const HEAVY = [
   "handlebars",
   "@peculiar/x509",
   "reflect-metadata",
+  // flashing (provision flash, --flash): loaded only when an image is given
+  "esptool-js",
 ];
 
 const work = mkdtempSync(join(tmpdir(), "provision-startup-"));
