@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startEmulatedChip } from "../src/emulator/emulated-chip.js";
 import { ensureChipImageBuilt } from "../src/firmware/chip-image.js";
-import { REPO_ROOT } from "../src/firmware/idf.js";
+import { PACKAGE_ROOT as REPO_ROOT } from "../src/package-root.js";
 
 const BOARD = "esp32-c3-devkitm-1";
 const CLI = join(REPO_ROOT, "bin", "provision.js");

@@ -16,7 +16,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startEmulatedChip } from "../src/emulator/emulated-chip.js";
 import { ensureChipImageBuilt } from "../src/firmware/chip-image.js";
-import { ensureKit, REPO_ROOT } from "../src/firmware/idf.js";
+import { ensureKit } from "../src/firmware/idf.js";
+import { PACKAGE_ROOT as REPO_ROOT } from "../src/package-root.js";
 
 const BOARD = "esp32-c3-devkitm-1";
 

@@ -25,7 +25,8 @@ import { getBoard, type KeyStoreKind } from "../src/boards/index.js";
 import { startEmulatedChip } from "../src/emulator/emulated-chip.js";
 import { asProvisionError, ProvisionError } from "../src/errors.js";
 import { type ChipImage, ensureChipImageBuilt } from "../src/firmware/chip-image.js";
-import { availableKits, REPO_ROOT } from "../src/firmware/idf.js";
+import { availableKits } from "../src/firmware/idf.js";
+import { PACKAGE_ROOT as REPO_ROOT } from "../src/package-root.js";
 
 const BOARD = "esp32-c3-devkitm-1";
 const CLI = join(REPO_ROOT, "bin", "provision.js");

@@ -33,13 +33,14 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadBoards } from "../src/boards/index.js";
 import { ProvisionError } from "../src/errors.js";
-import { availableKits, configureIdfProject, type Idf, REPO_ROOT, resolveIdf } from "../src/firmware/idf.js";
+import { availableKits, configureIdfProject, type Idf, resolveIdf } from "../src/firmware/idf.js";
 import { renderFirmware, sdkconfigDefaultsFiles } from "../src/firmware/render.js";
+import { PACKAGE_ROOT } from "../src/package-root.js";
 import { argvFor, type CompileCommand, type OptLevel, ownCommands } from "./idf/compile-commands.js";
 import { checkSdkconfig, describeProblem, parseSdkconfig } from "./idf/sdkconfig-check.js";
 
 const OPT_LEVELS: OptLevel[] = ["-Og", "-O2"];
-const WORK_DIR = join(REPO_ROOT, "build", "idf-check");
+const WORK_DIR = join(PACKAGE_ROOT, "build", "idf-check");
 
 /** How faithful the compiler for each target is (see the kit's README). */
 const COMPILER_NOTE: Record<string, string> = {

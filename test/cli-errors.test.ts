@@ -9,8 +9,8 @@ import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createProgress } from "../src/cli/progress.js";
 import { openDevice } from "../src/commands/device-link.js";
+import { createProgress } from "../src/commands/progress.js";
 import { Ledger } from "../src/ledger/index.js";
 import { type LocalIot, startLocalIot } from "../src/local-iot/service.js";
 import {

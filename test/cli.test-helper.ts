@@ -45,6 +45,8 @@ export interface CliOptions {
   prefix?: string[];
   /** Another TypeScript entry to run the same way instead of the CLI (e.g. scripts/soak.ts). */
   script?: string;
+  /** An installed `provision` (a packed install's bin) to run instead of this checkout's, by its shebang. */
+  installed?: string;
 }
 
 /**
@@ -65,8 +67,8 @@ export function runCli(args: string[], opts: CliOptions): Promise<CliRun> {
   const base: NodeJS.ProcessEnv = opts.inheritEnv
     ? { ...process.env }
     : { PATH: process.env.PATH, HOME: opts.cwd, AWS_EC2_METADATA_DISABLED: "true" };
-  const [command, ...prefixArgs] = [...(opts.prefix ?? []), process.execPath];
-  const entry = opts.script ? ["--import", "tsx", opts.script] : [BIN];
+  const [command, ...prefixArgs] = [...(opts.prefix ?? []), opts.installed ?? process.execPath];
+  const entry = opts.installed ? [] : opts.script ? ["--import", "tsx", opts.script] : [BIN];
   const child = spawn(command as string, [...prefixArgs, ...entry, ...args], {
     cwd: opts.cwd,
     env: { ...base, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...opts.env },

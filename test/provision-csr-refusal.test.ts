@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createProgress } from "../src/cli/progress.js";
+import { createProgress } from "../src/commands/progress.js";
 import { asProvisionError } from "../src/errors.js";
 import type { Ledger } from "../src/ledger/index.js";
 import type { LocalIot } from "../src/local-iot/service.js";

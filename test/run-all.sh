@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`): every check the project has, the
-# TypeScript suite (vitest), the C suites (cmocka), a short libFuzzer run,
+# build (src/ -> dist/, what the CLI runs), the TypeScript suite (vitest), the
+# C suites (cmocka), a short libFuzzer run,
 # the ESP-IDF port compiled against real ESP-IDF (every board x key store x
 # kit) and the idf-linux device built with each kit, the chip image built,
 # booted on the emulated ESP32-C3 and provisioned, lint and typecheck,
@@ -15,6 +16,69 @@ failures=()
 count() { # name, exit status
   if [ "$2" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1"); fi
 }
+
+# vitest_run REPORT [FILE...]: the TypeScript tests (all, or these files), their results counted.
+vitest_run() {
+  local report=$1
+  shift
+  rm -f "$report"
+  npx vitest run "$@" --reporter=default --reporter=json --outputFile="$report"
+  local status=$?
+  if [ -f "$report" ]; then
+    read -r ts_pass ts_fail < <(node -e '
+      const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      // A file that fails to load has no test results but is a failure.
+      const broken = r.testResults.filter((f) => f.status === "failed" && f.assertionResults.length === 0).length;
+      console.log(r.numPassedTests, r.numFailedTests + broken);' "$report")
+    passed=$((passed + ts_pass))
+    failed=$((failed + ts_fail))
+    [ "$ts_fail" -gt 0 ] && failures+=("TS: $ts_fail vitest test(s)")
+    if [ "$status" -ne 0 ] && [ "$ts_fail" -eq 0 ]; then count "vitest run" 1; fi
+  else
+    count "vitest run" 1
+  fi
+}
+
+# report_count REPORT STATUS LABEL: a check script's JSON lines, one per combination, counted ("refused":
+# the render refuses a store that version cannot build, as it should; only "failed" fails).
+report_count() {
+  local report=$1 status=$2 label=$3
+  if [ ! -s "$report" ]; then
+    count "$label (no report: see the message above)" 1
+    return
+  fi
+  read -r r_pass r_fail < <(node -e '
+    const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+    const bad = rows.filter((r) => r.status === "failed").length;
+    console.log(rows.length - bad, bad);' "$report")
+  passed=$((passed + r_pass))
+  failed=$((failed + r_fail))
+  [ "$r_fail" -gt 0 ] && failures+=("$label: $r_fail board/key-store/kit combination(s)")
+  if [ "$status" -ne 0 ] && [ "$r_fail" -eq 0 ]; then count "$label check" 1; fi
+}
+
+summary() {
+  echo
+  if [ "${#failures[@]}" -gt 0 ]; then printf 'failed: %s\n' "${failures[@]}"; fi
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}
+
+# `--e2e` (npm run test:e2e): only the end-to-end tests, the tool as users run it: the demo, provisioning
+# a twin (library and CLI), the station, the idf-linux device, signals, the packed install. CI runs them
+# again on the older supported Node (.ci/run); dist/ must be built.
+E2E_TESTS=(test/demo.test.ts test/json-output.test.ts test/cli-commands.test.ts test/provision-flow.test.ts
+           test/station-command.test.ts test/idf-linux-device.test.ts test/signals.test.ts test/pack-install.test.ts
+           test/emulated-chip.test.ts)
+if [ "${1:-}" = "--e2e" ]; then
+  echo "== end-to-end tests (vitest) on Node $(node --version)"
+  vitest_run build/vitest-e2e.json "${E2E_TESTS[@]}"
+  summary
+  exit $?
+fi
+
+echo "== build (tsc: src/ -> dist/) on Node $(node --version)"
+npm run --silent build; count build $?
 
 echo "== typecheck (tsc --noEmit)"
 npx tsc --noEmit -p tsconfig.json; count typecheck $?
@@ -41,27 +105,13 @@ tail -n 3 build/fuzz.log
 count "fuzz" "$fuzz_status"
 
 echo "== ESP-IDF port: every board x key store, compiled with each ESP-IDF kit at -Og and -O2 (scripts/idf-check.ts)"
-idf_report=build/idf-check.jsonl
-npx tsx scripts/idf-check.ts --report "$idf_report"
-idf_status=$?
-if [ -s "$idf_report" ]; then
-  read -r idf_pass idf_fail < <(node -e '
-    const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
-    // "refused": the render refuses a store that version cannot build, as it should
-    const bad = rows.filter((r) => r.status === "failed").length;
-    console.log(rows.length - bad, bad);' "$idf_report")
-  passed=$((passed + idf_pass))
-  failed=$((failed + idf_fail))
-  [ "$idf_fail" -gt 0 ] && failures+=("ESP-IDF port: $idf_fail board/key-store/kit combination(s)")
-  if [ "$idf_status" -ne 0 ] && [ "$idf_fail" -eq 0 ]; then count "ESP-IDF compile check" 1; fi
-else
-  count "ESP-IDF compile check (no report: see the message above)" 1
-fi
+npx tsx scripts/idf-check.ts --report build/idf-check.jsonl
+report_count build/idf-check.jsonl $? "ESP-IDF port"
 
 echo "== idf-linux device: the ESP-IDF port built for ESP-IDF's linux target with each kit"
 for kit in 5.5.5 6.0.2; do
   start=$(date +%s)
-  npx tsx src/cli/main.ts firmware build --board idf-linux --idf "$kit" >build/idf-linux-$kit.log 2>&1
+  node bin/provision.js firmware build --board idf-linux --idf "$kit" >build/idf-linux-$kit.log 2>&1
   status=$?
   tail -n 2 build/idf-linux-$kit.log
   echo "   ($(( $(date +%s) - start )) s)"
@@ -69,40 +119,10 @@ for kit in 5.5.5 6.0.2; do
 done
 
 echo "== emulated ESP32-C3: the whole chip image built with each kit, booted, provisioned (scripts/chip-check.ts)"
-chip_report=build/chip-check.jsonl
-npx tsx scripts/chip-check.ts --report "$chip_report"
-chip_status=$?
-if [ -s "$chip_report" ]; then
-  read -r chip_pass chip_fail < <(node -e '
-    const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
-    const bad = rows.filter((r) => r.status === "failed").length;
-    console.log(rows.length - bad, bad);' "$chip_report")
-  passed=$((passed + chip_pass))
-  failed=$((failed + chip_fail))
-  [ "$chip_fail" -gt 0 ] && failures+=("emulated chip: $chip_fail board/key-store/kit combination(s)")
-  if [ "$chip_status" -ne 0 ] && [ "$chip_fail" -eq 0 ]; then count "emulated chip check" 1; fi
-else
-  count "emulated chip check (no report: see the message above)" 1
-fi
+npx tsx scripts/chip-check.ts --report build/chip-check.jsonl
+report_count build/chip-check.jsonl $? "emulated chip"
 
-echo "== TypeScript (vitest)"
-npx vitest run --reporter=default --reporter=json --outputFile=build/vitest.json
-ts_status=$?
-if [ -f build/vitest.json ]; then
-  read -r ts_pass ts_fail < <(node -e '
-    const r = JSON.parse(require("fs").readFileSync("build/vitest.json", "utf8"));
-    // A file that fails to load has no test results but is a failure.
-    const broken = r.testResults.filter((f) => f.status === "failed" && f.assertionResults.length === 0).length;
-    console.log(r.numPassedTests, r.numFailedTests + broken);')
-  passed=$((passed + ts_pass))
-  failed=$((failed + ts_fail))
-  [ "$ts_fail" -gt 0 ] && failures+=("TS: $ts_fail vitest test(s)")
-  if [ "$ts_status" -ne 0 ] && [ "$ts_fail" -eq 0 ]; then count "vitest run" 1; fi
-else
-  count "vitest run" 1
-fi
+echo "== TypeScript (vitest) on Node $(node --version)"
+vitest_run build/vitest.json
 
-echo
-if [ "${#failures[@]}" -gt 0 ]; then printf 'failed: %s\n' "${failures[@]}"; fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

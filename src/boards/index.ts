@@ -7,9 +7,9 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { z } from "zod";
 import { ProvisionError } from "../errors.js";
+import { PACKAGE_ROOT } from "../package-root.js";
 import { type Board, BoardSchema } from "./schema.js";
 
 export {
@@ -22,8 +22,8 @@ export {
 export type { Board, Chip, KeyStoreKind, KeyType } from "./schema.js";
 export { BoardSchema, CHIPS, KEY_STORES, KEY_TYPES } from "./schema.js";
 
-/** The repository's boards/ directory (two levels up from src/boards/). */
-export const BOARDS_DIR_DEFAULT = fileURLToPath(new URL("../../boards/", import.meta.url));
+/** The package's boards/ directory. */
+export const BOARDS_DIR_DEFAULT = join(PACKAGE_ROOT, "boards");
 
 const cache = new Map<string, Board[]>();
 

@@ -10,8 +10,20 @@
  * #384, #1605).
  */
 import { ProvisionError } from "../errors.js";
-import type { Board } from "./schema.js";
-import { RESET_SEQUENCE_PATTERN } from "./schema.js";
+
+/**
+ * classic: DTR/RTS drive EN and IO0 through two transistors; usb-jtag-serial:
+ * the chip's own USB controller; none: no reset lines.
+ */
+export const RESET_STRATEGIES = ["classic", "usb-jtag-serial", "none"] as const;
+export type ResetStrategy = (typeof RESET_STRATEGIES)[number];
+
+/**
+ * esptool-js's custom reset language, times in milliseconds:
+ * D = DTR, R = RTS (1 = asserted), W = wait. Example: `D0|R1|W100|D1|R0|W50|D0`.
+ * Here, not in the board schema, so that opening a port needs no zod.
+ */
+export const RESET_SEQUENCE_PATTERN = /^(?:[DR][01]|W\d{1,5})(?:\|(?:[DR][01]|W\d{1,5}))*$/;
 
 export type ResetStep = { line: "dtr" | "rts"; asserted: boolean } | { waitMs: number };
 
@@ -23,7 +35,7 @@ export const RESET_IDLE_SIGNALS = { dtr: false, rts: false } as const;
  * holds EN low with IO0 released; USB-Serial-JTAG needs longer because the
  * USB device re-enumerates.
  */
-export const RESET_SEQUENCE_DEFAULT: Record<Board["reset"]["strategy"], string> = {
+export const RESET_SEQUENCE_DEFAULT: Record<ResetStrategy, string> = {
   classic: "D0|R1|W100|R0",
   "usb-jtag-serial": "D0|R1|W200|R0|W200",
   none: "",
@@ -45,7 +57,9 @@ export function parseResetSequence(text: string): ResetStep[] {
 }
 
 /** The board's hard-reset-into-app steps: its custom sequence, else its strategy's default. */
-export function resetStepsFor(board: Pick<Board, "reset">): ResetStep[] {
+export function resetStepsFor(board: {
+  reset: { strategy: ResetStrategy; sequence?: string | undefined };
+}): ResetStep[] {
   return parseResetSequence(board.reset.sequence ?? RESET_SEQUENCE_DEFAULT[board.reset.strategy]);
 }
 

@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { DEVICE_TIMEOUT_NAMES, KEY_STORE_NAME_LIST, KEY_TYPE_NAME_LIST } from "../protocol/constants.js";
+import { RESET_SEQUENCE_PATTERN, RESET_STRATEGIES } from "./reset.js";
 
 /** "linux" is ESP-IDF's linux target (the port built for this host); "host" is the device twin. */
 export const CHIPS = ["esp32", "esp32s2", "esp32s3", "esp32c3", "esp32c6", "linux", "host"] as const;
@@ -33,15 +34,9 @@ export const UsbIdSchema = z.strictObject({
   description: z.string().min(1).describe('the USB-serial bridge, e.g. "Silicon Labs CP2102"'),
 });
 
-/**
- * esptool-js's custom reset language, times in milliseconds:
- * D = DTR, R = RTS (1 = asserted), W = wait. Example: `D0|R1|W100|D1|R0|W50|D0`.
- */
-export const RESET_SEQUENCE_PATTERN = /^(?:[DR][01]|W\d{1,5})(?:\|(?:[DR][01]|W\d{1,5}))*$/;
-
 export const ResetSchema = z.strictObject({
   strategy: z
-    .enum(["classic", "usb-jtag-serial", "none"])
+    .enum(RESET_STRATEGIES)
     .describe(
       "classic: DTR/RTS drive EN and IO0 through two transistors; usb-jtag-serial: the chip's own USB controller (resets on open); none: no reset lines",
     ),

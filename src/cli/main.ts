@@ -4,13 +4,13 @@
  * into an exit status. Commands throw; they never call process.exit.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
+import { installInterruptHandler, interrupt } from "../commands/interrupt.js";
 import { printFailure } from "../commands/json-output.js";
 import { asProvisionError, ProvisionError } from "../errors.js";
+import { PACKAGE_VERSION } from "../package-root.js";
 import { DEVICE_TIMEOUT_NAMES, KEY_STORE_NAME_LIST, KEY_TYPE_NAME_LIST } from "../protocol/constants.js";
 import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
-import { UNTIL_VALUES } from "../provision/plan.js";
 import { exitCodeFor, exitStatusOf } from "./exit-codes.js";
-import { installInterruptHandler, interrupt } from "./interrupt.js";
 
 // The SDK warns on every run under Node 20 that releases after January 2027
 // need Node 22; the README says so once, the CLI need not repeat it.
@@ -103,7 +103,7 @@ const untilOption = () =>
   new Option(
     "--until <what>",
     "end at the first publish (default), or at `committed`: after COMMIT, a restart and a STATUS showing the committed set (devices without a network)",
-  ).choices(UNTIL_VALUES);
+  ).choices(["published", "committed"]);
 
 const KEY_TYPES: string[] = KEY_TYPE_NAME_LIST;
 const KEY_STORES: string[] = KEY_STORE_NAME_LIST;
@@ -215,7 +215,7 @@ program
     "Provision ESP32-class devices for AWS IoT: the key is made on the chip, the CSR comes back over the UART, " +
       "the certificate goes into flash, and the tool waits for the device's first publish.",
   )
-  .version("0.1.0")
+  .version(PACKAGE_VERSION)
   // Flags after a subcommand belong to it (both the default command and `verify` have --port).
   .enablePositionalOptions()
   .showHelpAfterError();

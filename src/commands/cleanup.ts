@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
-import { interrupt } from "../cli/interrupt.js";
 import { ProvisionError } from "../errors.js";
 import { type CleanupReport, cleanupFromLedger } from "../ledger/index.js";
 import { printable } from "../printable.js";
 import { openTarget, type TargetOptions } from "../provision/target.js";
+import { interrupt } from "./interrupt.js";
 import { printCleanupReport } from "./json-output.js";
 
 export interface CleanupCommandOptions extends TargetOptions {

@@ -8,15 +8,15 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { interrupt } from "../cli/interrupt.js";
-import { progressFor, timingsObject } from "../cli/progress.js";
 import { Ledger } from "../ledger/index.js";
 import { startLocalIot } from "../local-iot/service.js";
 import { type KeyTypeName, provisionDevice } from "../provision/pipeline.js";
 import { targetForLocalIot } from "../provision/target.js";
 import { ensureTwinBuilt, startTwin } from "../twin/index.js";
 import { openDevice } from "./device-link.js";
+import { interrupt } from "./interrupt.js";
 import { buildPlan } from "./plan.js";
+import { progressFor, timingsObject } from "./progress.js";
 import { printResult } from "./provision.js";
 
 export interface DemoCommandOptions {

@@ -5,7 +5,6 @@
  * device so they all fail the same clear way.
  */
 
-import { getBoard } from "../boards/index.js";
 import { ProvisionError } from "../errors.js";
 import { messageName } from "../protocol/index.js";
 import { DeviceSession, type DeviceTimeouts } from "../session/index.js";
@@ -46,7 +45,8 @@ export async function openDevice(opts: DeviceLinkOptions): Promise<DeviceSession
       : undefined,
   });
   // A named board's waits apply from the first HELLO on; one learnt from HELLO raises them in greet().
-  if (opts.board) session.raiseTimeouts(getBoard(opts.board).deviceTimeoutsMs ?? {});
+  if (opts.board)
+    session.raiseTimeouts((await import("../boards/index.js")).getBoard(opts.board).deviceTimeoutsMs ?? {});
   if (opts.deviceTimeout) session.raiseTimeouts(opts.deviceTimeout);
   if (opts.verbose) session.on("log", (line) => process.stderr.write(`[device] ${line}\n`));
   return session;

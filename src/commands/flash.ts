@@ -6,14 +6,14 @@
  * (the device's key and credentials) is kept unless asked.
  */
 import { createInterface } from "node:readline/promises";
-import { interrupt } from "../cli/interrupt.js";
-import { progressFor, timingsObject } from "../cli/progress.js";
 import { ProvisionError } from "../errors.js";
 import { type FlashResult, flashDevice } from "../flash/flash.js";
 import { type After, type Before, FLASH_BAUD_DEFAULT } from "../flash/loader.js";
 import { beforeFor, imageSpec } from "../flash/options.js";
 import { printable } from "../printable.js";
+import { interrupt } from "./interrupt.js";
 import { writeJsonLine } from "./json-output.js";
+import { progressFor, timingsObject } from "./progress.js";
 
 export interface FlashCommandOptions {
   port?: string;

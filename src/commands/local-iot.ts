@@ -1,9 +1,9 @@
 import { join } from "node:path";
-import { interrupt } from "../cli/interrupt.js";
 import { ProvisionError } from "../errors.js";
 import { type FaultConfig, faultConfigFromEnv } from "../local-iot/faults.js";
 import { describeForClients, type LocalIot, startLocalIot } from "../local-iot/service.js";
 import { whenInterrupted } from "../provision/interruption.js";
+import { interrupt } from "./interrupt.js";
 
 export interface LocalIotCommandOptions {
   port?: number;

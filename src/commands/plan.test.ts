@@ -26,34 +26,43 @@ function thrown(f: () => unknown): ProvisionError {
   throw new Error("did not throw");
 }
 
+async function rejected(p: Promise<unknown>): Promise<ProvisionError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as ProvisionError;
+  }
+  throw new Error("did not reject");
+}
+
 describe("config file", () => {
-  it("a missing default config file is no error; a missing named one is", () => {
+  it("a missing default config file is no error; a missing named one is", async () => {
     // The default name, looked up in a directory that has none.
     const cwd = process.cwd();
     process.chdir(dir);
     try {
-      expect(loadConfig(undefined)).toEqual({});
+      expect(await loadConfig(undefined)).toEqual({});
     } finally {
       process.chdir(cwd);
     }
-    const e = thrown(() => loadConfig(join(dir, "absent.json")));
+    const e = await rejected(loadConfig(join(dir, "absent.json")));
     expect(e.code).toBe("CONFIG");
     expect(e.where).toContain("absent.json");
   });
 
-  it("names the field that is wrong, and refuses unknown fields", () => {
+  it("names the field that is wrong, and refuses unknown fields", async () => {
     const bad = write("bad.json", JSON.stringify({ intervalMs: 10, subject: { C: "Japan" } }));
-    const e = thrown(() => loadConfig(bad));
+    const e = await rejected(loadConfig(bad));
     expect(e.code).toBe("CONFIG");
     expect(e.message).toMatch(/intervalMs/);
     expect(e.message).toMatch(/subject\.C/);
     const unknown = write("unknown.json", JSON.stringify({ thingname: "x" }));
-    expect(thrown(() => loadConfig(unknown)).message).toMatch(/thingname/);
+    expect((await rejected(loadConfig(unknown))).message).toMatch(/thingname/);
     const notJson = write("broken.json", "{ not json");
-    expect(thrown(() => loadConfig(notJson)).message).toMatch(/not valid JSON/);
+    expect((await rejected(loadConfig(notJson))).message).toMatch(/not valid JSON/);
   });
 
-  it("flags override the file, the file overrides defaults", () => {
+  it("flags override the file, the file overrides defaults", async () => {
     const file = write(
       "ok.json",
       JSON.stringify({
@@ -63,7 +72,7 @@ describe("config file", () => {
         keyType: "rsa-2048",
       }),
     );
-    const plan = buildPlan({ interval: 2000, subject: ["OU=line 4"] }, loadConfig(file));
+    const plan = buildPlan({ interval: 2000, subject: ["OU=line 4"] }, await loadConfig(file));
     expect(plan.topic).toBe("topic_001");
     expect(plan.intervalMs).toBe(2000);
     expect(plan.subject).toEqual({ O: "Acme", OU: "line 4" });

@@ -4,8 +4,7 @@
  * the environment, never from a flag value that `ps` would show.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { formatIssues } from "../boards/index.js";
-import { ConfigSchema, type ProvisionConfig } from "../config/schema.js";
+import type { ProvisionConfig } from "../config/schema.js";
 import { ProvisionError } from "../errors.js";
 import type { CsrSubject } from "../protocol/index.js";
 import {
@@ -17,10 +16,10 @@ import {
   type ProvisionPlan,
   THING_NAME_TEMPLATE_DEFAULT,
   type Until,
-} from "../provision/pipeline.js";
+} from "../provision/plan.js";
 import { type PlanIssue, planIssues } from "../provision/plan-rules.js";
 import type { TargetOptions } from "../provision/target.js";
-import { TOPIC_DEFAULT } from "../registry/index.js";
+import { TOPIC_DEFAULT } from "../registry/policy.js";
 
 export const CONFIG_FILE_DEFAULT = "provision.config.json";
 
@@ -50,7 +49,8 @@ export interface PlanFlags {
   until?: Until;
 }
 
-export function loadConfig(file: string | undefined): ProvisionConfig {
+/** The config file, checked against its schema (zod, loaded only when there is a file to check). */
+export async function loadConfig(file: string | undefined): Promise<ProvisionConfig> {
   const path = file ?? CONFIG_FILE_DEFAULT;
   if (!existsSync(path)) {
     if (file !== undefined && file !== CONFIG_FILE_DEFAULT) {
@@ -66,6 +66,10 @@ export function loadConfig(file: string | undefined): ProvisionConfig {
       where: path,
     });
   }
+  const [{ ConfigSchema }, { formatIssues }] = await Promise.all([
+    import("../config/schema.js"),
+    import("../boards/index.js"),
+  ]);
   const parsed = ConfigSchema.safeParse(data);
   if (!parsed.success) {
     throw new ProvisionError("CONFIG", `config file is invalid: ${formatIssues(parsed.error.issues)}`, {

@@ -1,23 +1,30 @@
 /**
  * `provision --port P`: the main job. Wires the device link, the cloud
  * target, the ledger and the observer into the pipeline, and reports.
+ *
+ * The device comes first: its HELLO goes out before the cloud side (the AWS
+ * SDK or the local AWS IoT, the ledger, the observer, the pipeline) is even
+ * loaded, so a wrong port or a silent device shows at once, and the static
+ * imports here are only what that needs (docs/architecture.md, "Loading on
+ * demand").
  */
-import { getBoard } from "../boards/index.js";
-import { beforeForcedExit, interrupt } from "../cli/interrupt.js";
-import { progressFor, timingsObject } from "../cli/progress.js";
 import { ProvisionError } from "../errors.js";
 import type { FlashResult } from "../flash/flash.js";
-import { type FlashFlags, flashImageOf, flashStep, meetAfterFlash } from "../flash/options.js";
-import { Ledger } from "../ledger/index.js";
+import type { FlashFlags } from "../flash/options.js";
+import type { Ledger } from "../ledger/index.js";
 import { printable } from "../printable.js";
+import { meetDevice } from "../provision/greet.js";
 import { throwIfInterrupted } from "../provision/interruption.js";
-import { type ProvisionResult, provisionDevice } from "../provision/pipeline.js";
-import { openTarget } from "../provision/target.js";
+import type { ProvisionResult } from "../provision/plan.js";
 import { openConfiguredDevice } from "./device-link.js";
+import { beforeForcedExit, interrupt } from "./interrupt.js";
 import { type JsonCommand, printDeviceResult } from "./json-output.js";
 import { buildPlan, loadConfig, type PlanFlags, type TargetFlags, targetOptions } from "./plan.js";
+import { progressFor, timingsObject } from "./progress.js";
 
 export const LEDGER_FILE_DEFAULT = "provision-ledger.jsonl";
+/** Any of these asks for the flash step (the stray ones without --flash are refused by flashImageOf). */
+const FLASH_FLAGS = ["flash", "flashOffset", "reflash", "eraseCredentials"] as const;
 
 export interface ProvisionCommandOptions extends PlanFlags, TargetFlags, FlashFlags {
   verbose?: boolean;
@@ -66,6 +73,7 @@ function firstMessageLine(result: ProvisionResult): string {
 
 /** Opens the ledger, says if a crash had torn its last line, and keeps a forced exit waiting for it. */
 export async function openLedger(file: string, info: (text: string) => void): Promise<Ledger> {
+  const { Ledger } = await import("../ledger/index.js");
   const ledger = await Ledger.open(file);
   if (ledger.tornTail)
     info(
@@ -77,11 +85,15 @@ export async function openLedger(file: string, info: (text: string) => void): Pr
 }
 
 export async function provisionCommand(opts: ProvisionCommandOptions): Promise<void> {
-  const config = loadConfig(opts.config);
+  const config = await loadConfig(opts.config);
   const plan = buildPlan(opts, config);
   // A typo in --board should fail before anything touches the device or the cloud.
-  if (plan.boardId) getBoard(plan.boardId);
-  const image = flashImageOf(opts);
+  if (plan.boardId) (await import("../boards/index.js")).getBoard(plan.boardId);
+  // esptool-js and the image checks load only for a run that flashes.
+  const flashing = FLASH_FLAGS.some((k) => opts[k] !== undefined)
+    ? await import("../flash/options.js")
+    : undefined;
+  const image = flashing?.flashImageOf(opts);
   const signal = interrupt.signal;
   const progress = progressFor(opts);
   // Interruption points before each thing that is opened: a Ctrl-C right after start touches nothing.
@@ -93,14 +105,20 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
       throw new ProvisionError("PORT_NOT_GIVEN", "no serial port given", {
         hint: "pass --port /dev/ttyUSB0 (or set ESPPORT); `provision ports` lists the serial ports",
       });
-    flashed = await flashStep(opts, image, port, progress, { signal });
+    flashed = await flashing?.flashStep(opts, image, port, progress, { signal });
     throwIfInterrupted(signal);
   }
   // Just flashed: the chip was reset into the app already, and boots now.
   const session = await openConfiguredDevice(flashed ? { ...opts, reset: false } : opts, config);
-  if (flashed) await meetAfterFlash(session, progress);
+  if (flashed) await flashing?.meetAfterFlash(session, progress);
   const closers: (() => Promise<void>)[] = [() => session.close()];
   try {
+    const greeting = await meetDevice({ session, progress, signal }, plan);
+    throwIfInterrupted(signal);
+    const [{ openTarget }, { provisionDevice }] = await Promise.all([
+      import("../provision/target.js"),
+      import("../provision/pipeline.js"),
+    ]);
     throwIfInterrupted(signal);
     const target = await openTarget(targetOptions(opts, config), (text) => progress.info(text));
     closers.push(() => target.close());
@@ -112,7 +130,11 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
       target.openObserver(),
     );
     closers.push(() => observer.close());
-    const result = await provisionDevice({ session, target, ledger, observer, progress, signal }, plan);
+    const result = await provisionDevice(
+      { session, target, ledger, observer, progress, signal },
+      plan,
+      greeting,
+    );
     printResult(
       "provision",
       flashed ? { ...result, flash: flashed } : result,

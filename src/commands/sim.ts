@@ -9,13 +9,13 @@
  */
 import { join, resolve } from "node:path";
 import { getBoard, type KeyStoreKind } from "../boards/index.js";
-import { interrupt } from "../cli/interrupt.js";
 import { EMULATED_CHIPS, startEmulatedChip } from "../emulator/emulated-chip.js";
 import { ProvisionError } from "../errors.js";
 import { ensureChipImageBuilt } from "../firmware/chip-image.js";
 import { idfSelection } from "../firmware/idf.js";
 import { whenInterrupted } from "../provision/interruption.js";
 import { DEVICE_FIRMWARES, type DeviceFirmware, startTwins, type Twin } from "../twin/index.js";
+import { interrupt } from "./interrupt.js";
 
 export interface SimCommandOptions {
   count: number;

@@ -7,9 +7,8 @@
  */
 import { hostname } from "node:os";
 import { getBoard } from "../boards/index.js";
-import { interrupt } from "../cli/interrupt.js";
 import { ProvisionError } from "../errors.js";
-import { type FlashFlags, flashImageOf } from "../flash/options.js";
+import type { FlashFlags } from "../flash/options.js";
 import { printable } from "../printable.js";
 import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
 import { openTarget } from "../provision/target.js";
@@ -33,6 +32,7 @@ import {
   planRates,
   quotaShareFromHeadroom,
 } from "../station/rate-plan.js";
+import { interrupt } from "./interrupt.js";
 import { printStationLine } from "./json-output.js";
 import { buildPlan, loadConfig, type PlanFlags, targetOptions } from "./plan.js";
 import { LEDGER_FILE_DEFAULT, openLedger } from "./provision.js";
@@ -109,11 +109,11 @@ export function summaryText(s: StationSummary): string {
 }
 
 export async function stationCommand(opts: StationCommandOptions): Promise<StationSummary> {
-  const config = loadConfig(opts.config);
+  const config = await loadConfig(opts.config);
   const plan = buildPlan(opts, config);
   if (plan.boardId) getBoard(plan.boardId);
   // A bad image fails here, before any port is opened (exit 2).
-  const image = flashImageOf(opts);
+  const image = (await import("../flash/options.js")).flashImageOf(opts);
   const concurrency = opts.concurrency ?? CONCURRENCY_DEFAULT;
   const signal = opts.signal ?? interrupt.signal;
   const closers: (() => Promise<void>)[] = [];

@@ -3,13 +3,14 @@
  * provisioned device, restarts it, and waits for its first publish; the exit
  * status says pass (0) or which failure.
  */
-import { interrupt } from "../cli/interrupt.js";
-import { progressFor, timingsObject } from "../cli/progress.js";
+
 import { throwIfInterrupted } from "../provision/interruption.js";
 import { FIRST_PUBLISH_TIMEOUT_MS_DEFAULT, type Until, verifyProvisioned } from "../provision/pipeline.js";
 import { openTarget, type TargetOptions } from "../provision/target.js";
 import { type DeviceLinkOptions, openConfiguredDevice } from "./device-link.js";
+import { interrupt } from "./interrupt.js";
 import { loadConfig, targetOptions } from "./plan.js";
+import { progressFor, timingsObject } from "./progress.js";
 import { printResult } from "./provision.js";
 
 export interface VerifyCommandOptions extends DeviceLinkOptions, TargetOptions {
@@ -20,7 +21,7 @@ export interface VerifyCommandOptions extends DeviceLinkOptions, TargetOptions {
 
 export async function verifyCommand(opts: VerifyCommandOptions): Promise<void> {
   // The same provision.config.json as `provision`: its port, region and profile find the same device and cloud.
-  const config = loadConfig(undefined);
+  const config = await loadConfig(undefined);
   const progress = progressFor(opts);
   const signal = interrupt.signal;
   throwIfInterrupted(signal);

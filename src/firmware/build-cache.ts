@@ -7,9 +7,10 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { PACKAGE_ROOT } from "../package-root.js";
 import { withDirLock } from "./build-tools.js";
-import { BUILD_CACHE_ROOT, type Idf, REPO_ROOT } from "./idf.js";
-import { FIRMWARE_TEMPLATES_DIR_DEFAULT } from "./render.js";
+import { BUILD_CACHE_ROOT, type Idf } from "./idf.js";
+import { FIRMWARE_TEMPLATES_DIR_DEFAULT, RENDERER_SOURCE } from "./render.js";
 
 const LOCK_STALE_MS = 15 * 60_000;
 
@@ -33,15 +34,12 @@ export function firmwareInputsHash(
     ...filesUnder(join(FIRMWARE_TEMPLATES_DIR_DEFAULT, "esp-idf")),
     ...filesUnder(join(FIRMWARE_TEMPLATES_DIR_DEFAULT, "core", "include")),
     ...filesUnder(join(FIRMWARE_TEMPLATES_DIR_DEFAULT, "core", "src")),
-    join(REPO_ROOT, "boards", `${boardId}.json`),
+    join(PACKAGE_ROOT, "boards", `${boardId}.json`),
     // the renderer decides which files and values go in
-    join(REPO_ROOT, "src", "firmware", "render.ts"),
+    RENDERER_SOURCE,
     ...(extra.files ?? []),
   ];
-  for (const f of inputs) {
-    if (!existsSync(f)) continue; // render.ts is absent from an installed package; the package version is in idfPath's build
-    h.update(`${relative(REPO_ROOT, f)}\0`).update(readFileSync(f));
-  }
+  for (const f of inputs) h.update(`${relative(PACKAGE_ROOT, f)}\0`).update(readFileSync(f));
   return h.digest("hex");
 }
 

@@ -11,8 +11,9 @@
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { PACKAGE_ROOT } from "../package-root.js";
 import { unpackOnce } from "./build-tools.js";
-import { BUILD_CACHE_ROOT, REPO_ROOT } from "./idf.js";
+import { BUILD_CACHE_ROOT } from "./idf.js";
 
 const TARBALL = "esp32c3-qemu-kit.tar.xz";
 
@@ -32,7 +33,7 @@ export interface ChipKit {
 }
 
 export function chipKitSearchDir(env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(env.PROVISION_CHIP_KIT_DIR ?? join(REPO_ROOT, "..", "shared", "esp32c3-qemu-kit"));
+  return resolve(env.PROVISION_CHIP_KIT_DIR ?? join(PACKAGE_ROOT, "..", "shared", "esp32c3-qemu-kit"));
 }
 
 export function chipKitAvailable(env: NodeJS.ProcessEnv = process.env): boolean {

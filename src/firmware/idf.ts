@@ -16,13 +16,12 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ProvisionError } from "../errors.js";
+import { PACKAGE_ROOT } from "../package-root.js";
 import { runTool, unpackOnce } from "./build-tools.js";
 
-export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** Where kits are unpacked; inside build/ so that git never sees them. */
-export const BUILD_CACHE_ROOT = join(REPO_ROOT, "build");
+export const BUILD_CACHE_ROOT = join(PACKAGE_ROOT, "build");
 export const KIT_UNPACK_DIR = join(BUILD_CACHE_ROOT, "esp-idf-kit");
 const KIT_TARBALL = /^esp-idf-kit-v(\d+\.\d+\.\d+)\.tar\.xz$/;
 
@@ -52,7 +51,7 @@ export interface Idf {
 
 /** Folder holding the kit tarballs. */
 export function kitSearchDir(env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(env.PROVISION_IDF_KIT_DIR ?? join(REPO_ROOT, "..", "shared", "esp-idf-kit"));
+  return resolve(env.PROVISION_IDF_KIT_DIR ?? join(PACKAGE_ROOT, "..", "shared", "esp-idf-kit"));
 }
 
 /** Kit versions whose tarball is available, oldest first. */

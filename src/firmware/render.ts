@@ -15,12 +15,21 @@ import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import { type Board, getBoard, type KeyStoreKind, type KeyType } from "../boards/index.js";
 import { ProvisionError } from "../errors.js";
+import { PACKAGE_ROOT } from "../package-root.js";
 import { KEY_STORE_NAMES, KEY_TYPE_NAME_LIST, KEY_TYPE_NAMES } from "../protocol/constants.js";
 import { checkIdfVersion, type IdfVersion } from "./idf.js";
 
-export const FIRMWARE_TEMPLATES_DIR_DEFAULT = fileURLToPath(
-  new URL("../../firmware-templates/", import.meta.url),
-);
+export const FIRMWARE_TEMPLATES_DIR_DEFAULT = join(PACKAGE_ROOT, "firmware-templates");
+/**
+ * This renderer's own file, for build caches that must notice when it
+ * changes: src/firmware/render.ts in a clone (whether the tool runs from src/
+ * or dist/, so both share one cache), the compiled dist/firmware/render.js in
+ * an installed package, which ships no src/.
+ */
+export const RENDERER_SOURCE = [
+  join(PACKAGE_ROOT, "src", "firmware", "render.ts"),
+  fileURLToPath(import.meta.url),
+].find((f) => existsSync(f)) as string;
 
 /** What each compiled key store can make (the DS peripheral is RSA only, the ATECC608 P-256 only). */
 const STORE_KEY_TYPES: Record<KeyStoreKind, readonly KeyType[]> = {

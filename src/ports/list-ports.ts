@@ -5,11 +5,14 @@
  * a lookup the caller passes (the boards module's guessBoardByUsb).
  */
 import { basename } from "node:path";
-import createDebug from "debug";
-import { SerialPort } from "serialport";
+import type * as Bindings from "@serialport/bindings-cpp";
+import type createDebugType from "debug";
+import { requireCommonJs } from "../require-commonjs.js";
 import { listSysfsPorts, SYSFS_ROOT_DEFAULT, type SysfsPort } from "./sysfs.js";
 
-const debug = createDebug("provision:ports");
+// CommonJS on the start-up path: required, not imported (src/require-commonjs.ts).
+const { autoDetect } = requireCommonJs("@serialport/bindings-cpp") as typeof Bindings;
+const debug = (requireCommonJs("debug") as typeof createDebugType)("provision:ports");
 
 /** What a port is; `usbLocation` stays with the physical socket. */
 export interface PortDescription
@@ -42,7 +45,7 @@ export interface UdevPortInfo {
 export interface ListPortsOptions {
   /** Default /sys; tests pass a fake tree. */
   sysfsRoot?: string;
-  /** Default SerialPort.list. */
+  /** Default: the native binding's list (serialport's SerialPort.list). */
   udevList?: () => Promise<UdevPortInfo[]>;
   guessBoard?: BoardLookup;
   /** Only ports with USB ids (default true): on-board UARTs and placeholders are not devices to provision. */
@@ -66,7 +69,7 @@ export async function listPorts(options: ListPortsOptions = {}): Promise<PortDes
   const byName = new Map<string, SysfsPort>(sysfs.map((p) => [p.name, p]));
   let ports: PortDescription[];
   try {
-    const udev = await (options.udevList ?? (() => SerialPort.list()))();
+    const udev = await (options.udevList ?? (() => autoDetect().list()))();
     ports = udev.map((u) => {
       const s = byName.get(basename(u.path));
       return {

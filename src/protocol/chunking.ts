@@ -3,7 +3,8 @@
  * travels as CHUNK frames carrying offset, total, (first chunk) SHA-256 of
  * the whole payload, and data. Pure; the reassembler never throws.
  */
-import { createHash } from "node:crypto";
+import type * as Crypto from "node:crypto";
+import { requireCommonJs } from "../require-commonjs.js";
 import {
   FRAME_BODY_MAX,
   FRAME_BODY_MIN,
@@ -15,9 +16,16 @@ import {
 
 const CHUNK_HEADER_BYTES = 8;
 
-export function sha256(bytes: Uint8Array): Buffer {
-  return createHash("sha256").update(bytes).digest();
+/**
+ * node:crypto is loaded at the first digest, not with the protocol: a HELLO
+ * needs none, and loading it costs milliseconds of every start
+ * (docs/performance.md, start-up).
+ */
+export function sha256(bytes: Uint8Array | string): Buffer {
+  nodeCrypto ??= requireCommonJs("node:crypto") as typeof Crypto;
+  return nodeCrypto.createHash("sha256").update(bytes).digest();
 }
+let nodeCrypto: typeof Crypto | undefined;
 
 /** Largest payload that fits one frame body of `maxFrame` bytes. */
 export function maxPayloadForFrame(maxFrame: number): number {

@@ -8,9 +8,8 @@
  * device has a network.
  */
 import { ProvisionError } from "../errors.js";
-import { type CredentialSet, DEVICE_STATE, EVENT_CODE, encodeRequest } from "../protocol/index.js";
+import { type CredentialSet, DEVICE_STATE, EVENT_CODE, encodeRequest, sha256 } from "../protocol/index.js";
 import { type DeviceSession, helloAfterBoot } from "../session/index.js";
-import { sha256 } from "./credentials.js";
 import { unlessInterrupted } from "./interruption.js";
 import { stateName } from "./names.js";
 

@@ -4,16 +4,13 @@
  * COMMIT (the device checks the certificate against its key, switches sets
  * atomically and answers with digests the host compares).
  */
-import { createHash } from "node:crypto";
 import { ProvisionError } from "../errors.js";
 import type { Registration } from "../ledger/index.js";
 import type { CredentialSet } from "../protocol/index.js";
-import { encodeRequest } from "../protocol/index.js";
-import { THING_NAME_VARIABLE, topicForThing } from "../registry/index.js";
+import { encodeRequest, sha256 } from "../protocol/index.js";
+import { THING_NAME_VARIABLE, topicForThing } from "../registry/policy.js";
 import type { DeviceSession } from "../session/index.js";
 import type { CloudTarget } from "./target.js";
-
-export const sha256 = (b: Uint8Array | string) => createHash("sha256").update(b).digest();
 
 /** `{{thingName}}/x` and `${iot:Connection.Thing.ThingName}/x` mean the same; the policy wants the latter. */
 export function policyTopic(topic: string): string {

@@ -2,7 +2,7 @@
  * Meeting the device: HELLO (unless the caller already met it), the board
  * it says it is, the optional baud switch, and its state.
  */
-import { type Board, getBoard } from "../boards/index.js";
+import type { Board } from "../boards/index.js";
 import { ProvisionError } from "../errors.js";
 import type { HelloAnswer, StatusAnswer } from "../protocol/index.js";
 import type { DeviceSession } from "../session/index.js";
@@ -28,22 +28,31 @@ export interface Greeted {
   board: Board | undefined;
 }
 
-export async function greet(
+/**
+ * HELLO, the board check and the optional baud switch: what a caller that
+ * meets the device before the rest (`provision --port`, before it loads the
+ * cloud side) passes to the pipeline as the greeting.
+ */
+export async function meetDevice(
   deps: Pick<ProvisionDeps, "session" | "progress" | "signal">,
   plan: Pick<ProvisionPlan, "boardId" | "switchBaud">,
-  greeting?: Greeting,
-): Promise<Greeted> {
+): Promise<Greeting> {
   const { session, progress, signal } = deps;
-  const where = session.port;
-  const step = checkedSteps(progress, signal);
-  const hello =
-    greeting?.hello ??
-    (await step(
-      "hello",
-      `meet the device on ${where}`,
-      () => session.hello(),
-      (h) => `${h.boardId} ${h.deviceId}, firmware ${h.firmwareVersion}`,
-    ));
+  const hello = await checkedSteps(progress, signal)(
+    "hello",
+    `meet the device on ${session.port}`,
+    () => session.hello(),
+    (h) => `${h.boardId} ${h.deviceId}, firmware ${h.firmwareVersion}`,
+  );
+  checkBoard(plan, hello, session.port);
+  if (plan.switchBaud) {
+    throwIfInterrupted(signal);
+    await switchBaud(session, hello, plan.switchBaud, progress);
+  }
+  return { hello };
+}
+
+function checkBoard(plan: Pick<ProvisionPlan, "boardId">, hello: HelloAnswer, where: string): void {
   if (plan.boardId && plan.boardId !== hello.boardId) {
     throw new ProvisionError(
       "DEVICE_MISMATCH",
@@ -54,14 +63,22 @@ export async function greet(
       },
     );
   }
-  if (plan.switchBaud && greeting === undefined) {
-    throwIfInterrupted(signal);
-    await switchBaud(session, hello, plan.switchBaud, progress);
-  }
-  const board = tryBoard(hello.boardId);
+}
+
+/** The device met (here, unless the caller did), then its state. */
+export async function greet(
+  deps: Pick<ProvisionDeps, "session" | "progress" | "signal">,
+  plan: Pick<ProvisionPlan, "boardId" | "switchBaud">,
+  greeting?: Greeting,
+): Promise<Greeted> {
+  const { session, progress, signal } = deps;
+  const { hello } = greeting ?? (await meetDevice(deps, plan));
+  // A caller's greeting may come from a device it met without knowing the plan's board.
+  if (greeting) checkBoard(plan, hello, session.port);
+  const board = await tryBoard(hello.boardId);
   // A board known only from HELLO still gets its slow-device waits (key generation, boot).
   if (board?.deviceTimeoutsMs) session.raiseTimeouts(board.deviceTimeoutsMs);
-  const status = await step(
+  const status = await checkedSteps(progress, signal)(
     "status",
     "read the device state",
     () => session.status(),
@@ -91,7 +108,8 @@ export async function switchBaud(
   );
 }
 
-function tryBoard(id: string) {
+async function tryBoard(id: string): Promise<Board | undefined> {
+  const { getBoard } = await import("../boards/index.js");
   try {
     return getBoard(id);
   } catch {

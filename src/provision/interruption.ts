@@ -2,7 +2,7 @@
  * How a long job learns that it must stop: a plain AbortSignal, whose reason
  * is a ProvisionError INTERRUPTED naming the OS signal (`details.signal`).
  * The pipeline, the station and the commands take it as a parameter; the CLI
- * turns SIGINT, SIGTERM and SIGHUP into it (src/cli/interrupt.ts), tests
+ * turns SIGINT, SIGTERM and SIGHUP into it (src/commands/interrupt.ts), tests
  * abort it themselves. It is checked before every step, so a job stops at
  * the next safe point and undoes (or finishes) what it started.
  */

@@ -1,3 +1,5 @@
+import fc from "fast-check";
+import Handlebars from "handlebars";
 import { describe, expect, it } from "vitest";
 import { isProvisionError } from "../errors.js";
 import { TOPIC_DEFAULT } from "../registry/index.js";
@@ -8,7 +10,7 @@ import {
   type ProvisionPlan,
   THING_NAME_TEMPLATE_DEFAULT,
 } from "./pipeline.js";
-import { checkPlan, planIssues } from "./plan-rules.js";
+import { checkPlan, planIssues, renderTemplate } from "./plan-rules.js";
 
 /** The built-in defaults, as `provision` with no flags plans. */
 function defaults(): ProvisionPlan {
@@ -81,5 +83,45 @@ describe("plan rules (checked before the device or the cloud is touched)", () =>
       expect(isProvisionError(e, "USAGE")).toBe(true);
       expect((e as Error).message).toMatch(/topic/);
     }
+  });
+});
+
+describe("thing name templates", () => {
+  const handlebars = (template: string, vars: Record<string, string>) =>
+    Handlebars.compile(template, { noEscape: true, strict: true })(vars);
+  // Values with the characters Handlebars would escape without noEscape, and braces.
+  const vars = { deviceId: "0123456789ab", boardId: "esp32-devkitc", firmwareVersion: "1.0.0+twin&<'\"`={}" };
+
+  it("fills a plain template (text and {{name}}) exactly as Handlebars does", () => {
+    const piece = fc.constantFrom(
+      "{{deviceId}}",
+      "{{boardId}}",
+      "{{firmwareVersion}}",
+      "-",
+      "_",
+      ":",
+      "sensor",
+      "x y",
+      "é",
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }), (pieces) => {
+        const template = pieces.join("");
+        expect(renderTemplate(template, vars)).toBe(handlebars(template, vars));
+      }),
+    );
+  });
+
+  it("leaves everything else to Handlebars: helpers, spaces, triple braces, unknown names", () => {
+    for (const template of [
+      "{{ deviceId }}",
+      "{{{boardId}}}",
+      "{{#if deviceId}}d-{{deviceId}}{{/if}}",
+      "a\\{{b}}",
+    ])
+      expect(renderTemplate(template, vars)).toBe(handlebars(template, vars));
+    // strict: the same error as Handlebars for a name the device does not send
+    expect(() => renderTemplate("x-{{serial}}", vars)).toThrow(/"serial" not defined/);
+    expect(() => handlebars("x-{{serial}}", vars)).toThrow(/"serial" not defined/);
   });
 });

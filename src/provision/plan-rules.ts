@@ -6,11 +6,12 @@
  * back). Each problem names its plan field, so the CLI can name the flag or
  * config key that set it.
  */
-import Handlebars from "handlebars";
+import type Handlebars from "handlebars";
 import { THING_NAME_PATTERN } from "../cloud/iot-names.js";
 import { ProvisionError } from "../errors.js";
 import type { CsrSubject, HelloAnswer } from "../protocol/index.js";
-import { THING_NAME_VARIABLE, TOPIC_MAX_BYTES, topicProblem } from "../registry/index.js";
+import { THING_NAME_VARIABLE, TOPIC_MAX_BYTES, topicProblem } from "../registry/policy.js";
+import { requireCommonJs } from "../require-commonjs.js";
 import { policyTopic } from "./credentials.js";
 import type { ProvisionPlan } from "./plan.js";
 
@@ -48,15 +49,36 @@ export interface PlanIssue {
 }
 
 const compiled = new Map<string, HandlebarsTemplateDelegate>();
+/** Literal text and `{{name}}` placeholders only, the shape of nearly every thing name template. */
+const PLAIN_TEMPLATE = /^(?:[^{}\\]|\{\{[A-Za-z]\w*\}\})*$/;
 
-/** Renders a thing name template; strict: a variable the template names must exist. */
+/**
+ * Renders a thing name template; strict: a variable the template names must
+ * exist. A plain template (text and `{{name}}`, e.g. the default
+ * `{{boardId}}-{{deviceId}}`) is filled in directly, as Handlebars with
+ * noEscape fills it; anything else (helpers, `{{{x}}}`, spaces, escapes)
+ * goes to Handlebars, loaded then: a plan check or a start need not load it
+ * for the usual template (docs/performance.md, start-up).
+ */
 export function renderTemplate(template: string, vars: Record<string, string>): string {
+  if (PLAIN_TEMPLATE.test(template)) {
+    const names = [...template.matchAll(/\{\{(\w+)\}\}/g)].map((m) => m[1] as string);
+    if (names.every((n) => Object.hasOwn(vars, n)))
+      return template.replace(/\{\{(\w+)\}\}/g, (_, n: string) => vars[n] as string);
+  }
   let t = compiled.get(template);
   if (!t) {
-    t = Handlebars.compile(template, { noEscape: true, strict: true });
+    t = loadHandlebars().compile(template, { noEscape: true, strict: true });
     compiled.set(template, t);
   }
   return t(vars);
+}
+
+let handlebars: typeof Handlebars | undefined;
+/** Handlebars is CommonJS: required on first use, synchronously, so renderTemplate stays synchronous. */
+function loadHandlebars(): typeof Handlebars {
+  handlebars ??= requireCommonJs("handlebars") as typeof Handlebars;
+  return handlebars;
 }
 
 function thingNameIssue(template: string, boardId: string | undefined): PlanIssue | undefined {

@@ -1,7 +1,7 @@
 /**
  * What the pipeline reports as it goes: each step with its name, a label for
  * people and its duration. The pipeline only calls this interface; the CLI
- * (src/cli/progress.ts: lines on stderr) and the station
+ * (src/commands/progress.ts: lines on stderr) and the station
  * (src/station/slot-progress.ts: a slot's phase) implement it.
  */
 

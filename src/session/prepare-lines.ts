@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { realpath } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { type Board, getBoard, guessBoardByUsb } from "../boards/index.js";
+import type { Board } from "../boards/index.js";
 import { RESET_IDLE_SIGNALS, resetStepsFor, runResetSteps } from "../boards/reset.js";
 import { describeSysfsTty, listPorts, SYSFS_ROOT_DEFAULT } from "../ports/index.js";
 import type { Transport } from "../transport/index.js";
@@ -20,7 +20,9 @@ export interface LineOptions {
 
 /** The board whose reset circuit sits behind this port: named, or the only USB-id match. */
 async function boardForPort(path: string, boardId: string | undefined): Promise<Board | undefined> {
-  if (boardId) return getBoard(boardId);
+  // The board definitions (and zod, which checks them) load only when a board is named or a USB port
+  // may be one: a port without USB ids (a pty, an on-board UART) opens without them.
+  if (boardId) return (await import("../boards/index.js")).getBoard(boardId);
   try {
     // This one port's sysfs entry, where there is sysfs: a station opens a port for every device, and
     // listing all ports (udevadm spawned, all of sysfs read) cost ~40 ms of CPU each time.
@@ -28,7 +30,7 @@ async function boardForPort(path: string, boardId: string | undefined): Promise<
       ? await describeSysfsTty(basename(await realpath(path)))
       : (await listPorts()).find((p) => p.path === path);
     if (!port?.vid || !port.pid) return undefined;
-    const candidates = guessBoardByUsb(port.vid, port.pid);
+    const candidates = (await import("../boards/index.js")).guessBoardByUsb(port.vid, port.pid);
     // Boards sharing a bridge chip share its reset wiring too; the first is as good as any.
     return candidates[0];
   } catch {

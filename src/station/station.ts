@@ -19,7 +19,8 @@
 import { hostname } from "node:os";
 import pLimit from "p-limit";
 import { asProvisionError, ProvisionError } from "../errors.js";
-import { type FlashFlags, flashStep, meetAfterFlash } from "../flash/options.js";
+import type { FlashResult } from "../flash/flash.js";
+import type { FlashFlags } from "../flash/options.js";
 import type { FlashImage } from "../flash/plan.js";
 import type { DeviceSummary } from "../ledger/index.js";
 import { type CleanupReport, cleanupFromLedger, type Ledger, ledgerState } from "../ledger/index.js";
@@ -310,7 +311,7 @@ export class Station {
           }));
       const session = link.session;
       const hello = flashed
-        ? await meetAfterFlash(session, progress)
+        ? await (await import("../flash/options.js")).meetAfterFlash(session, progress)
         : await progress.step("hello", `meet the device on ${port}`, () => session.hello());
       record.deviceId = hello.deviceId;
       record.boardId = hello.boardId;
@@ -371,13 +372,15 @@ export class Station {
   }
 
   /** Flashes the board in `slot`, its progress as the slot's note ("app 45 %"). */
-  private flashSlot(
+  private async flashSlot(
     slot: SlotView,
     port: string,
     progress: Progress,
     flash: NonNullable<StationOptions["flash"]>,
-  ) {
+  ): Promise<FlashResult> {
     let shown = -1;
+    // esptool-js loads with the first board to flash.
+    const { flashStep } = await import("../flash/options.js");
     return flashStep(flash.flags, flash.image, port, progress, {
       signal: this.options.signal,
       onRegionProgress: (region, sent, total) => {

@@ -2,10 +2,15 @@
  * Transport over a serial port or pseudo-terminal, using node-serialport (and
  * the entry for serial ports over TCP: network.ts).
  */
-import { SerialPort } from "serialport";
+import type * as Bindings from "@serialport/bindings-cpp";
+import type * as Stream from "@serialport/stream";
 import { ProvisionError } from "../errors.js";
+import { requireCommonJs } from "../require-commonjs.js";
 import { openNetworkTransport, parseNetworkPort } from "./network.js";
 import { type Transport, TransportListeners } from "./transport.js";
+
+const { autoDetect } = requireCommonJs("@serialport/bindings-cpp") as typeof Bindings;
+const { SerialPortStream } = requireCommonJs("@serialport/stream") as typeof Stream;
 
 export const BAUD_DEFAULT = 115200;
 
@@ -61,7 +66,16 @@ export async function openSerialTransport(
     throw new TypeError(`baudRate must be a positive integer, got ${baudRate}`);
   const remote = parseNetworkPort(path);
   if (remote) return openNetworkTransport(path, remote, baudRate);
-  const port = new SerialPort({ path, baudRate, autoOpen: false, hupcl: options.hupcl ?? false, lock: true });
+  // serialport's own two halves, without the umbrella package's ten parsers we do not use: the stream
+  // over the native binding for this OS, as `new SerialPort()` builds it (docs/decisions.md D25).
+  const port = new SerialPortStream({
+    binding: autoDetect(),
+    path,
+    baudRate,
+    autoOpen: false,
+    hupcl: options.hupcl ?? false,
+    lock: true,
+  });
   await new Promise<void>((resolve, reject) => {
     port.open((err) => (err ? reject(mapOpenError(path, err)) : resolve()));
   });
@@ -76,7 +90,7 @@ class SerialTransport implements Transport {
 
   constructor(
     readonly name: string,
-    private readonly port: SerialPort,
+    private readonly port: Stream.SerialPortStream,
     private rate: number,
   ) {
     port.on("data", (bytes: Buffer) => this.listeners.emitData(bytes));

@@ -13,17 +13,13 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { ProvisionError } from "../errors.js";
 import { runTool, withDirLock } from "../firmware/build-tools.js";
 import type { ResolveIdfOptions } from "../firmware/idf.js";
 import { ensureIdfLinuxBuilt } from "../firmware/idf-linux.js";
+import { PACKAGE_ROOT } from "../package-root.js";
 
-/** firmware-templates/host, found from this file (src/twin/ -> ../../). */
-export const TWIN_DIR = resolve(
-  fileURLToPath(new URL(".", import.meta.url)),
-  "../../firmware-templates/host",
-);
+export const TWIN_DIR = join(PACKAGE_ROOT, "firmware-templates", "host");
 export const TWIN_BINARY = join(TWIN_DIR, "build/provision-twin");
 /** How long a twin may take to print its port line. */
 export const TWIN_START_TIMEOUT_MS = 10_000;

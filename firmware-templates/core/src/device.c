@@ -12,12 +12,6 @@
 #include "prov/csr.h"
 #include "prov/state.h"
 
-prov_state_t prov_device_state(const prov_device_t *p_dev)
-{
-    prov_state_facts_t facts = {p_dev->has_key, p_dev->has_committed, p_dev->has_staged, p_dev->locked};
-    return prov_state_derive(&facts);
-}
-
 static void send_line(prov_device_t *p_dev, const uint8_t *p_line, size_t len)
 {
     /* A failed write is not retried here: the host times out and resends the same seq. */

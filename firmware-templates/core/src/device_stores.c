@@ -2,7 +2,9 @@
  * device_stores.c - what the device's stores hold, read into the device
  * context (keys and their digests, the committed set's summary, the lock).
  * Used at boot (device.c) and after every command that changes a store
- * (dispatch.c).
+ * (dispatch.c). The device's state is derived from what they hold, so it is
+ * here too: both halves ask for it, and neither calls back into the other
+ * (device.c -> dispatch.c -> device_stores.c).
  */
 #include "device_stores.h"
 
@@ -11,12 +13,19 @@
 #include "prov/credset.h"
 #include "prov/crypto.h"
 #include "prov/csr.h"
+#include "prov/state.h"
 
 static void copy_cstr(char *p_out, size_t cap, const prov_strview_t *p_v)
 {
     size_t n = (p_v->len < cap - 1u) ? p_v->len : cap - 1u;
     memcpy(p_out, p_v->ptr, n);
     p_out[n] = '\0';
+}
+
+prov_state_t prov_device_state(const prov_device_t *p_dev)
+{
+    prov_state_facts_t facts = {p_dev->has_key, p_dev->has_committed, p_dev->has_staged, p_dev->locked};
+    return prov_state_derive(&facts);
 }
 
 prov_error_code_t prov_device_read_committed(prov_device_t *p_dev, prov_credentials_t *p_creds, size_t *p_len)

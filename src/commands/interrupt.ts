@@ -1,11 +1,12 @@
 /**
- * The CLI's half of the one signal policy (docs/reliability.md). SIGINT
- * (Ctrl-C), SIGTERM (systemd, docker stop, `timeout`) and SIGHUP (the
- * terminal went away) all abort `interrupt.signal`: the running command stops
- * at its next safe point, rolls back or finishes what is in flight, and the
- * process exits 130, 143 or 129. A second signal forces it out, but only once
- * every ledger record whose write had begun is on disk, so the ledger still
- * says what the next run or `provision cleanup` has to finish.
+ * The commands' side of the one signal policy (docs/reliability.md), installed
+ * by src/cli/main.ts. SIGINT (Ctrl-C), SIGTERM (systemd, docker stop,
+ * `timeout`) and SIGHUP (the terminal went away) all abort
+ * `interrupt.signal`: the running command stops at its next safe point, rolls
+ * back or finishes what is in flight, and the process exits 130, 143 or 129.
+ * A second signal forces it out, but only once every ledger record whose
+ * write had begun is on disk, so the ledger still says what the next run or
+ * `provision cleanup` has to finish.
  */
 import type { ProvisionError } from "../errors.js";
 import { type InterruptSignalName, interruptedError } from "../provision/interruption.js";
@@ -39,7 +40,7 @@ const HOW_TO_FORCE: Record<InterruptSignalName, string> = {
 };
 
 /**
- * Signals that arrived while the TypeScript was still loading, kept by
+ * Signals that arrived while the tool was still loading, kept by
  * bin/provision.js (Node's default action would have killed the process
  * without its exit status).
  */
