@@ -76,7 +76,8 @@ describe("renderFirmware", () => {
         expect(f.endsWith(".hbs"), f).toBe(false);
         const text = readFileSync(join(dir, f), "utf8");
         // The component is copied as it is (checked byte for byte below); its README shows the CLI's {{thingName}}.
-        if (!f.startsWith(`${COMPONENT_DIR}/`)) expect(text.includes("{{"), `unrendered {{ in ${f}`).toBe(false);
+        if (!f.startsWith(`${COMPONENT_DIR}/`))
+          expect(text.includes("{{"), `unrendered {{ in ${f}`).toBe(false);
         // noEscape: an HTML entity in C or CMake would break the build.
         expect(/&(quot|amp|lt|gt|#x27|#x3D);/.test(text), `HTML-escaped text in ${f}`).toBe(false);
       }
@@ -86,7 +87,9 @@ describe("renderFirmware", () => {
       const { dir } = render(boardId);
       const component = join(FIRMWARE_TEMPLATES_DIR_DEFAULT, "esp-idf", COMPONENT_DIR);
       for (const f of walk(component))
-        expect(readFileSync(join(dir, COMPONENT_DIR, f)).equals(readFileSync(join(component, f))), f).toBe(true);
+        expect(readFileSync(join(dir, COMPONENT_DIR, f)).equals(readFileSync(join(component, f))), f).toBe(
+          true,
+        );
       const coreFiles = [
         ...walk(join(CORE_DIR, "include")).map((f) => `include/${f}`),
         ...walk(join(CORE_DIR, "src")).map((f) => `src/${f}`),
@@ -149,7 +152,9 @@ describe("renderFirmware", () => {
     // The DS peripheral is RSA only: the EC key types have no symbol to set.
     expect(sdk("esp32-s3-devkitc-1")).not.toContain("KEY_TYPE_EC_P256");
     expect(sdk("esp32-devkitc")).toContain("CONFIG_PROVISION_KEYSTORE_NVS=y");
-    expect(sdk("esp32-c3-devkitm-1")).toMatch(/CONFIG_PROVISION_CONSOLE_UART=y\n.*\n.*TX_PIN=21\nCONFIG_PROVISION_CONSOLE_RX_PIN=20/);
+    expect(sdk("esp32-c3-devkitm-1")).toMatch(
+      /CONFIG_PROVISION_CONSOLE_UART=y\n.*\n.*TX_PIN=21\nCONFIG_PROVISION_CONSOLE_RX_PIN=20/,
+    );
     expect(sdk("idf-linux")).toContain("CONFIG_PROVISION_CONSOLE_PTY=y");
     // ESP-IDF v5 only: the ATECC608 store needs esp-cryptoauthlib's settings, in the v5 fragment.
     const v5 = readFileSync(join(render("m5stack-core2-aws").dir, "sdkconfig.defaults.v5"), "utf8");
@@ -162,7 +167,9 @@ describe("renderFirmware", () => {
     expect(render("idf-linux").files).not.toContain("main/network_wifi.c");
     expect(render("esp32-devkitc").files).toContain("main/network_wifi.c");
     const cmake = readFileSync(join(render("idf-linux").dir, COMPONENT_DIR, "CMakeLists.txt"), "utf8");
-    expect(cmake).toMatch(/if\(prov_target STREQUAL "linux"\)\n.*\n\s+list\(APPEND srcs src\/system_linux\.c/);
+    expect(cmake).toMatch(
+      /if\(prov_target STREQUAL "linux"\)\n.*\n\s+list\(APPEND srcs src\/system_linux\.c/,
+    );
   });
 
   it("renders the M5Stack ATECC608 at 0x35 as cryptoauthlib's 8-bit 0x6A on GPIO21/22 (ESP-IDF v5 only)", () => {

@@ -143,13 +143,21 @@ describe.each(IDF_LINUX_KINDS)("the thermostat product, $name", (kind) => {
       const { binary } = await build();
       const product = await startProgram(binary, join(dir, `agent-${kit}`));
       try {
-        const run = await runCli(provisionArgs(product.port, `agent-${kit}.jsonl`), { cwd: dir, inheritEnv: true });
+        const run = await runCli(provisionArgs(product.port, `agent-${kit}.jsonl`), {
+          cwd: dir,
+          inheritEnv: true,
+        });
         expect(run.status, run.stderr).toBe(0);
         const result = JSON.parse(run.stdout);
         expect(result.boardId).toBe("idf-linux");
         expect(result.firstMessage.topic).toBe(`${result.thingName}/telemetry`);
         const reading = JSON.parse(result.firstMessage.payload) as Reading;
-        expect(reading).toMatchObject({ product: "thermostat", reading: 0, temperature_c: 21.5, key: keyKind });
+        expect(reading).toMatchObject({
+          product: "thermostat",
+          reading: 0,
+          temperature_c: 21.5,
+          key: keyKind,
+        });
         if (keyKind === "psa") await expectSignedByCertifiedKey(reading, result.certificateId);
         await product.logged(new RegExp(`thing ${result.thingName}, topic ${result.thingName}/telemetry`));
 
@@ -161,7 +169,10 @@ describe.each(IDF_LINUX_KINDS)("the thermostat product, $name", (kind) => {
         expect(rotated.status, rotated.stderr).toBe(0);
         const second = JSON.parse(rotated.stdout);
         expect(second.mode).toBe("rotated");
-        expect(JSON.parse(second.firstMessage.payload)).toMatchObject({ product: "thermostat", key: keyKind });
+        expect(JSON.parse(second.firstMessage.payload)).toMatchObject({
+          product: "thermostat",
+          key: keyKind,
+        });
         await product.logged(/provision event 2 \(generation 2\)/);
         if (keyKind === "psa")
           await expectSignedByCertifiedKey(JSON.parse(second.firstMessage.payload), second.certificateId);
@@ -181,7 +192,10 @@ describe.each(IDF_LINUX_KINDS)("the thermostat product, $name", (kind) => {
       const firmware = await kind.start(stateDir);
       let result: { thingName: string; certificateId: string; firstMessage: { payload: string } };
       try {
-        const run = await runCli(provisionArgs(firmware.port, `swap-${kit}.jsonl`), { cwd: dir, inheritEnv: true });
+        const run = await runCli(provisionArgs(firmware.port, `swap-${kit}.jsonl`), {
+          cwd: dir,
+          inheritEnv: true,
+        });
         expect(run.status, run.stderr).toBe(0);
         result = JSON.parse(run.stdout);
         expect(JSON.parse(result.firstMessage.payload)).toEqual({ counter: 0 });

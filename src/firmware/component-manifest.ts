@@ -104,7 +104,11 @@ function expandVariables(text: string, env: NodeJS.ProcessEnv, file: string): st
     const name = braced ?? bare ?? "";
     const value = env[name];
     if (value === undefined)
-      throw manifestError(file, `environment variable "${name}" is not set`, `set ${name}, or write the path out`);
+      throw manifestError(
+        file,
+        `environment variable "${name}" is not set`,
+        `set ${name}, or write the path out`,
+      );
     return value;
   });
 }

@@ -154,7 +154,9 @@ export interface LinuxProjectOptions extends ResolveIdfOptions {
 /** The name in the project's `project(NAME)`: ESP-IDF's linux binary is NAME.elf. */
 function projectName(projectDir: string): string {
   const file = join(projectDir, "CMakeLists.txt");
-  const name = existsSync(file) ? /^\s*project\(\s*([^\s)]+)/m.exec(readFileSync(file, "utf8"))?.[1] : undefined;
+  const name = existsSync(file)
+    ? /^\s*project\(\s*([^\s)]+)/m.exec(readFileSync(file, "utf8"))?.[1]
+    : undefined;
   if (!name)
     throw new ProvisionError("CONFIG", "not an ESP-IDF project: no project(NAME) in its CMakeLists.txt", {
       where: file,
@@ -189,7 +191,11 @@ export async function ensureLinuxProjectBuilt(opts: LinuxProjectOptions): Promis
   return once(root, () => build(idf, spec, opts.onProgress));
 }
 
-async function build(idf: Idf, spec: LinuxBuildSpec, onProgress?: (text: string) => void): Promise<IdfLinuxBuild> {
+async function build(
+  idf: Idf,
+  spec: LinuxBuildSpec,
+  onProgress?: (text: string) => void,
+): Promise<IdfLinuxBuild> {
   const started = Date.now();
   const { root, binary } = spec;
   const buildDir = join(root, "build");
