@@ -73,9 +73,10 @@ typedef enum {
 } provision_event_t;
 
 /*
- * Runs in the agent's task. Keep it short (start a client, post to a queue);
- * the getters may be called from it. generation: the committed set's
- * generation (0 with PROVISION_EVENT_STOP).
+ * Runs in the agent's task, holding the component's lock. Keep it short
+ * (start a client, post to a queue); the getters may be called from it, but
+ * it must not wait for another task that calls them. generation: the
+ * committed set's generation (0 with PROVISION_EVENT_STOP).
  */
 typedef void (*provision_event_cb_t)(provision_event_t event, uint32_t generation, void *p_ctx);
 
