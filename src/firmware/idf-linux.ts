@@ -66,6 +66,21 @@ const COMPONENT_INPUTS = () => [
   ...filesUnder(join(FIRMWARE_TEMPLATES_DIR_DEFAULT, "core", "src")),
 ];
 
+/**
+ * ESP-IDF applies sdkconfig.defaults only to symbols its sdkconfig does not
+ * have yet, and ninja does not regenerate sdkconfig.h for a symbol that a
+ * changed Kconfig file adds: a change to either needs a new sdkconfig.
+ */
+const needsNewSdkconfig = (file: string) => /^(sdkconfig\.defaults|Kconfig)/.test(basename(file));
+
+/** The hash of the files a sdkconfig was made from, kept beside it: a build that failed after a change still knows. */
+function sdkconfigInputsHash(projectDir: string): string {
+  const h = createHash("sha256");
+  for (const f of filesUnder(projectDir).filter(needsNewSdkconfig))
+    h.update(`${f}\0`).update(readFileSync(f));
+  return h.digest("hex");
+}
+
 /** One folder per ESP-IDF: a kit by its version, an installation also by its path. */
 function buildRootFor(idf: Idf): string {
   const tag = idf.kitDir
@@ -134,8 +149,7 @@ export async function ensureIdfLinuxBuilt(
         idfVersion: idf.version,
         writeOnlyChanged: true,
       });
-      // ESP-IDF applies sdkconfig.defaults only to symbols its sdkconfig does not have yet.
-      return rendered.changed.some((f) => basename(f).startsWith("sdkconfig.defaults"));
+      return rendered.changed.some(needsNewSdkconfig);
     },
   };
   return once(root, () => build(idf, spec, opts.onProgress));
@@ -212,7 +226,11 @@ async function build(
     onProgress?.(
       `building ${spec.what} with ESP-IDF v${idf.version.text} in ${root} (the first build takes about a minute)`,
     );
-    if (spec.prepare?.()) rmSync(join(buildDir, "sdkconfig"), { force: true });
+    const made = join(buildDir, "sdkconfig.inputs.sha256");
+    const prepared = spec.prepare?.() ?? false;
+    const sdkInputs = sdkconfigInputsHash(spec.projectDir);
+    if (prepared || !existsSync(made) || readFileSync(made, "utf8").trim() !== sdkInputs)
+      rmSync(join(buildDir, "sdkconfig"), { force: true });
     if (!existsSync(join(buildDir, "build.ninja")) || !existsSync(join(buildDir, "sdkconfig"))) {
       const c = await configureIdfProject({
         idf,
@@ -222,6 +240,7 @@ async function build(
         extraArgs: spec.cmakeArgs,
       });
       if (!c.ok) throw failed(spec.what, "configure (cmake)", idf, c.output, spec.projectDir);
+      writeFileSync(made, `${sdkInputs}\n`);
     }
     const b = await buildIdfProject({ idf, buildDir });
     if (!b.ok || !existsSync(binary)) throw failed(spec.what, "compile (ninja)", idf, b.output, buildDir);

@@ -257,9 +257,11 @@ static void test_credstore(void)
     CHECK(cs.read_committed(cs.ctx, buf, sizeof(buf), &len, &gen) == PROV_STORAGE_IO, "cred: corruption reads as IO");
     CHECK(cs.is_locked(cs.ctx) == 0 && cs.set_locked(cs.ctx) == PROV_STORAGE_OK && cs.is_locked(cs.ctx) == 1,
           "cred: LOCK flag persists");
+    CHECK(fake_withdrawals == 0, "cred: nothing withdrawn before an erase");
     CHECK(cs.erase(cs.ctx) == PROV_STORAGE_OK && cs.is_locked(cs.ctx) == 0 &&
               cs.read_committed(cs.ctx, buf, sizeof(buf), &len, &gen) == PROV_STORAGE_NOT_FOUND,
           "cred: erase clears set and lock");
+    CHECK(fake_withdrawals == 1, "cred: the product is told to stop before the erase (FACTORY_RESET)");
     CHECK(cs.stage(cs.ctx, buf, PROV_DEVICE_PAYLOAD_MAX + 1u) == PROV_STORAGE_TOO_LARGE, "cred: oversize staging");
 }
 

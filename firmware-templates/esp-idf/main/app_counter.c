@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "freertos/FreeRTOS.h"
+#include "freertos/semphr.h"
 #include "esp_log.h"
 #include "esp_timer.h"
 #include "mqtt_client.h"
@@ -39,6 +41,8 @@
 #endif
 
 #define MQTT_KEEPALIVE_S 60
+/* How long start() waits for esp-mqtt's task to run (see started below). */
+#define MQTT_TASK_START_WAIT_MS 2000u
 #define PUBLISHED_TRACK 8u /* msg_id -> counter for PUBLISHED events */
 /* The protocol's ERR_CRYPTO (docs/protocol.md): a TLS or MQTT failure. */
 #define MQTT_ERROR_CODE 11u
@@ -64,6 +68,13 @@ typedef struct app_state {
 } app_state_t;
 
 static app_state_t s_app;
+/*
+ * Given on MQTT_EVENT_BEFORE_CONNECT: esp-mqtt's task is running. esp-mqtt marks
+ * a client running only inside its task, so a stop() and destroy() that come
+ * before it (a STOP right after a COMMIT's start) would free a client that
+ * task then uses; start() waits for it.
+ */
+static SemaphoreHandle_t s_mqtt_running;
 
 static void report(provision_report_t what, const char *p_text, bool has_value, uint32_t value)
 {
@@ -120,6 +131,9 @@ static void on_mqtt_event(void *p_arg, esp_event_base_t base, int32_t event_id, 
     (void)p_arg;
     (void)base;
     switch ((esp_mqtt_event_id_t)event_id) {
+    case MQTT_EVENT_BEFORE_CONNECT:
+        (void)xSemaphoreGive(s_mqtt_running);
+        break;
     case MQTT_EVENT_CONNECTED:
         ESP_LOGI(TAG, "MQTT connected as %s", s_app.p_creds->thing_name);
         s_app.backoff_ms = CONFIG_COUNTER_MQTT_BACKOFF_MIN_MS;
@@ -184,8 +198,14 @@ static int start_mqtt(void)
         ESP_LOGE(TAG, "esp_mqtt_client_init failed");
         return -1;
     }
-    if (esp_mqtt_client_register_event(s_app.client, ESP_EVENT_ANY_ID, on_mqtt_event, NULL) != ESP_OK ||
-        esp_mqtt_client_start(s_app.client) != ESP_OK) {
+    if (s_mqtt_running == NULL) {
+        s_mqtt_running = xSemaphoreCreateBinary();
+    }
+    (void)xSemaphoreTake(s_mqtt_running, 0);
+    if (s_mqtt_running == NULL ||
+        esp_mqtt_client_register_event(s_app.client, ESP_EVENT_ANY_ID, on_mqtt_event, NULL) != ESP_OK ||
+        esp_mqtt_client_start(s_app.client) != ESP_OK ||
+        xSemaphoreTake(s_mqtt_running, pdMS_TO_TICKS(MQTT_TASK_START_WAIT_MS)) != pdTRUE) {
         return -1;
     }
     return 0;

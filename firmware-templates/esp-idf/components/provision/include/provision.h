@@ -68,15 +68,18 @@ typedef enum {
     PROVISION_EVENT_CREDENTIALS_READY = 1,
     /* The host committed a new set, and with a rotation a new key: reconnect with them. */
     PROVISION_EVENT_CREDENTIALS_COMMITTED = 2,
-    /* Stop using the credentials now: the device restarts, or is reset to factory. */
+    /* Stop using the credentials now (disconnect: the broker would see a duplicate client id after the
+     * restart): the device restarts, or is reset to factory. Sent only after READY or COMMITTED. */
     PROVISION_EVENT_STOP = 3,
 } provision_event_t;
 
 /*
- * Runs in the agent's task, holding the component's lock. Keep it short
- * (start a client, post to a queue); the getters may be called from it, but
- * it must not wait for another task that calls them. generation: the
- * committed set's generation (0 with PROVISION_EVENT_STOP).
+ * Runs in a task of the component's own (CONFIG_PROVISION_EVENT_TASK_STACK),
+ * one event after the other, never in the console's: a slow callback does
+ * not stall provisioning. It may call every function of this API. On
+ * PROVISION_EVENT_STOP the restart or factory reset waits until the callback
+ * returns (at most 5 s): disconnect there. generation: the committed set's
+ * generation (0 with PROVISION_EVENT_STOP).
  */
 typedef void (*provision_event_cb_t)(provision_event_t event, uint32_t generation, void *p_ctx);
 

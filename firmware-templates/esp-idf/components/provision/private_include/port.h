@@ -140,6 +140,13 @@ int prov_port_app_init(prov_app_t *p_out, const provision_agent_config_t *p_conf
 /* The product's callback for a COMMIT (rotation), called by the agent task. */
 void prov_port_app_committed(uint32_t generation);
 
+/*
+ * PROVISION_EVENT_STOP if the product holds credentials: before a restart
+ * (platform_esp.c) and a factory reset's erase (credstore_nvs.c), which the
+ * core announces only for what it started at boot.
+ */
+void prov_port_app_withdraw(void);
+
 /* Next queued report, waiting at most timeout_ms. Returns true when *p_ev was filled. */
 bool prov_port_app_next_event(prov_port_event_t *p_ev, uint32_t timeout_ms);
 

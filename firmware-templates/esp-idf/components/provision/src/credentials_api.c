@@ -144,9 +144,8 @@ esp_err_t provision_export_key_der(provision_key_t *p_key)
 
 void provision_free_key(provision_key_t *p_key)
 {
+    /* No lock: the handle is the caller's own copy (a STOP callback frees it while the agent waits). */
     if (p_key != NULL) {
-        prov_port_lock();
         prov_port_key_free(p_key);
-        prov_port_unlock();
     }
 }

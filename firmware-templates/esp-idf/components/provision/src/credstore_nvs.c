@@ -225,6 +225,7 @@ static int cs_erase(void *p_ctx)
     nvs_handle_t h;
     esp_err_t err;
 
+    prov_port_app_withdraw(); /* FACTORY_RESET: the product stops using what is about to go */
     (void)cs_discard_staged(p_ctx);
     if (nvs_open(NS, NVS_READWRITE, &h) != ESP_OK) {
         return PROV_STORAGE_IO;

@@ -52,6 +52,8 @@ static uint32_t platform_millis(void *p_ctx)
 static void platform_restart(void *p_ctx, uint32_t delay_ms)
 {
     (void)p_ctx;
+    /* A product connected since a COMMIT disconnects cleanly first (the broker would see a duplicate client). */
+    prov_port_app_withdraw();
     vTaskDelay(pdMS_TO_TICKS(delay_ms));
     esp_restart();
 }
