@@ -7,8 +7,8 @@
  * - embedded agent: the product runs the console beside itself; `provision
  *   --local --topic '{{thingName}}/telemetry'` provisions it and sees its
  *   first reading on its own topic; a `--force` rotation reaches the product
- *   as PROVISION_EVENT_CREDENTIALS_COMMITTED and it reconnects with the new
- *   key;
+ *   as PROVISION_EVENT_CREDENTIALS_COMMITTED, and after the restart it
+ *   publishes with the new key;
  * - credentials only: the provisioning firmware (the idf-linux device) is
  *   provisioned, then the program is swapped for the product's on the same
  *   flash (the state dir), which connects with the credentials and the key

@@ -1,8 +1,9 @@
 /*
  * The counter example: what the seed's provisioning firmware did, now a
  * product of the provision component that uses only its public API
- * (provision.h, provision_mqtt.h). On PROVISION_EVENT_CREDENTIALS_READY (and
- * after a rotation's COMMIT) it joins the network (network_*.c), then MQTT
+ * (provision.h, provision_mqtt.h). On PROVISION_EVENT_CREDENTIALS_READY (at
+ * boot, and so after the restart that follows every COMMIT) it joins the
+ * network (network_*.c), then MQTT
  * over mutual TLS to the committed endpoint, publishing {"counter": N}
  * (QoS 1) at once and then every interval, and logging what arrives on the
  * same topic, as the reference client does.
@@ -293,10 +294,14 @@ void counter_on_provision_event(provision_event_t event, uint32_t generation, vo
     (void)p_ctx;
     switch (event) {
     case PROVISION_EVENT_CREDENTIALS_READY:
-    case PROVISION_EVENT_CREDENTIALS_COMMITTED:
-        /* A new set (a rotation's, after its COMMIT) replaces the running connection at once. */
-        ESP_LOGI(TAG, "credentials of generation %u: (re)starting", (unsigned)generation);
+        ESP_LOGI(TAG, "credentials of generation %u: starting", (unsigned)generation);
         (void)counter_start();
+        break;
+    case PROVISION_EVENT_CREDENTIALS_COMMITTED:
+        /* The provision tool restarts the device right after a COMMIT (its first-publish check waits for the
+         * restarted device): a connection made now would only delay that restart. READY follows the boot. */
+        ESP_LOGI(TAG, "credentials of generation %u committed; the restart that follows starts them",
+                 (unsigned)generation);
         break;
     case PROVISION_EVENT_STOP:
         counter_stop();

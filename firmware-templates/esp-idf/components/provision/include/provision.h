@@ -66,7 +66,9 @@ esp_err_t provision_init(void);
 typedef enum {
     /* A committed set exists (at start, and after every restart): connect with it. */
     PROVISION_EVENT_CREDENTIALS_READY = 1,
-    /* The host committed a new set, and with a rotation a new key: reconnect with them. */
+    /* The host committed a new set, and with a rotation a new key. The provision tool restarts the device
+     * right after (READY follows the boot): most products only note it; one that is not restarted
+     * reconnects with the new set here. */
     PROVISION_EVENT_CREDENTIALS_COMMITTED = 2,
     /* Stop using the credentials now (disconnect: the broker would see a duplicate client id after the
      * restart): the device restarts, or is reset to factory. Sent only after READY or COMMITTED. */
