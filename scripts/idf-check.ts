@@ -29,10 +29,11 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadBoards } from "../src/boards/index.js";
 import { ProvisionError } from "../src/errors.js";
+import { localComponents } from "../src/firmware/component-manifest.js";
 import { availableKits, configureIdfProject, type Idf, resolveIdf } from "../src/firmware/idf.js";
 import { renderFirmware, sdkconfigDefaultsFiles } from "../src/firmware/render.js";
 import { PACKAGE_ROOT } from "../src/package-root.js";
@@ -40,6 +41,8 @@ import { argvFor, type CompileCommand, type OptLevel, ownCommands } from "./idf/
 import { checkSdkconfig, describeProblem, parseSdkconfig } from "./idf/sdkconfig-check.js";
 
 const OPT_LEVELS: OptLevel[] = ["-Og", "-O2"];
+/** A product that adds the component by its manifest (test/idf-product.test.ts runs it on linux). */
+const PRODUCT_FIXTURE = resolve(PACKAGE_ROOT, "test", "fixtures", "idf-product");
 const WORK_DIR = join(PACKAGE_ROOT, "build", "idf-check");
 
 /** How faithful the compiler for each target is (see the kit's README). */
@@ -118,14 +121,8 @@ async function pool<T, R>(items: T[], jobs: number, fn: (t: T) => Promise<R>): P
   return out;
 }
 
-async function checkCombo(
-  idf: Idf,
-  board: string,
-  keyStore: string,
-  target: string,
-  jobs: number,
-): Promise<ComboResult> {
-  const result: ComboResult = {
+function newResult(idf: Idf, board: string, keyStore: string, target: string): ComboResult {
+  return {
     idf: idf.version.text,
     board,
     keyStore,
@@ -137,9 +134,18 @@ async function checkCombo(
     sdkconfig: { lines: 0, problems: [] },
     detail: "",
   };
+}
+
+async function checkCombo(
+  idf: Idf,
+  board: string,
+  keyStore: string,
+  target: string,
+  jobs: number,
+): Promise<ComboResult> {
+  const result = newResult(idf, board, keyStore, target);
   const dir = join(WORK_DIR, `v${idf.version.text}`, `${board}-${keyStore}`);
   const projectDir = join(dir, "project");
-  const buildDir = join(dir, "build");
   rmSync(dir, { recursive: true, force: true });
   try {
     renderFirmware({
@@ -156,12 +162,46 @@ async function checkCombo(
     }
     throw e;
   }
+  return checkProject(idf, result, { dir, projectDir, fragments: sdkconfigDefaultsFiles(idf.version) }, jobs);
+}
+
+/**
+ * A product outside the render that adds the component by its manifest (the
+ * test fixture), on a chip target: the component's Kconfig defaults, and its
+ * sources compiled from where the manifest points.
+ */
+async function checkProduct(
+  idf: Idf,
+  projectDir: string,
+  target: string,
+  jobs: number,
+): Promise<ComboResult> {
+  const name = `product:${basename(projectDir)}`;
+  const result = newResult(idf, name, "nvs", target);
+  const dir = join(WORK_DIR, `v${idf.version.text}`, `${basename(projectDir)}-${target}`);
+  rmSync(dir, { recursive: true, force: true });
+  const components = localComponents(projectDir, { idfVersion: idf.version, target }, idf.env).map(
+    (c) => c.dir,
+  );
+  return checkProject(idf, result, { dir, projectDir, fragments: ["sdkconfig.defaults"], components }, jobs);
+}
+
+/** Configure, check the sdkconfig fragments, compile the project's own sources at each level. */
+async function checkProject(
+  idf: Idf,
+  result: ComboResult,
+  where: { dir: string; projectDir: string; fragments: string[]; components?: string[] },
+  jobs: number,
+): Promise<ComboResult> {
+  const { dir, projectDir } = where;
+  const buildDir = join(dir, "build");
+  const target = result.target;
   const configured = await configureIdfProject({ idf, projectDir, buildDir, target });
   if (!configured.ok) {
     result.detail = `configure failed:\n${configured.output.trim().split("\n").slice(-25).join("\n")}`;
     return result;
   }
-  const defaults = sdkconfigDefaultsFiles(idf.version).flatMap((f) =>
+  const defaults = where.fragments.flatMap((f) =>
     parseSdkconfig(readFileSync(join(projectDir, f), "utf8"), f),
   );
   const generated = readFileSync(join(buildDir, "sdkconfig"), "utf8");
@@ -172,6 +212,7 @@ async function checkCombo(
   const commands = ownCommands(
     JSON.parse(readFileSync(join(buildDir, "compile_commands.json"), "utf8")) as CompileCommand[],
     projectDir,
+    where.components,
   );
   result.files = commands.length;
   const objDir = join(dir, "obj");
@@ -245,9 +286,16 @@ async function main(): Promise<number> {
       b.keyStore.supported.map((keyStore) => ({ idf, board: b.id, keyStore, target: b.chip })),
     ),
   );
+  // The product fixture on the faithful chip compiler, unless --board narrowed the run to boards.
+  const products = values.board
+    ? []
+    : idfs.map((idf) => ({ idf, product: PRODUCT_FIXTURE, target: "esp32c3" }));
   // Configuring is mostly one python process: one combination per job keeps the cores busy.
-  const results = await pool(combos, jobs, async (c) => {
-    const r = await checkCombo(c.idf, c.board, c.keyStore, c.target, 1);
+  const results = await pool([...combos, ...products], jobs, async (c) => {
+    const r =
+      "product" in c
+        ? await checkProduct(c.idf, c.product, c.target, 1)
+        : await checkCombo(c.idf, c.board, c.keyStore, c.target, 1);
     process.stdout.write(values.json ? `${JSON.stringify(r)}\n` : `${describe(r)}\n`);
     if (values.report) appendFileSync(values.report, `${JSON.stringify(r)}\n`);
     return r;

@@ -31,9 +31,9 @@ describe("firmware render (docs/firmware.md: a board's other key stores)", () =>
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { board: string; outDir: string; files: string[] };
     expect(out.board).toBe("esp32-devkitc");
-    expect(out.files).toContain("main/board_config.h");
-    const config = readFileSync(join(dir, "fw-enc", "main", "board_config.h"), "utf8");
-    expect(config).toMatch(/key store of this build \(nvs-encrypted\)/);
+    expect(out.files).toContain("components/provision/include/provision.h");
+    const config = readFileSync(join(dir, "fw-enc", "sdkconfig.defaults"), "utf8");
+    expect(config).toMatch(/^CONFIG_PROVISION_KEYSTORE_NVS_ENCRYPTED=y$/m);
   });
 
   it("--key-store the board does not list is a usage error naming the ones it has", async () => {

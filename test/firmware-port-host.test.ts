@@ -1,6 +1,7 @@
 /**
  * Runs the ESP-IDF port's storage code on this machine: each board's key
- * store (NVS, DS peripheral, ATECC608) and the NVS credential store, linked
+ * store (NVS, DS peripheral, ATECC608), the NVS credential store and the NVS
+ * layout version, configured from the board's Kconfig values and linked
  * with the real core and Debian's mbedTLS 2.28 against small fakes of NVS,
  * eFuse, the DS peripheral and the ATECC608 (test/firmware-port-host/fakes.c).
  * The core builds a CSR through each key store and openssl verifies it.
@@ -8,15 +9,25 @@
  * to hardware and the ESP-IDF CI build (docs/firmware.md).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { renderFirmware } from "../src/firmware/render.js";
+import { parseSdkconfig } from "../scripts/idf/sdkconfig-check.js";
+import { COMPONENT_CORE_DIR, COMPONENT_DIR, renderFirmware } from "../src/firmware/render.js";
 
 const HERE = import.meta.dirname;
-// The key store sources each build compiles (keystore_slots.c: the slot map shared by NVS and DS;
-// keystore_common.c: the interface filling every store shares).
+
+/** The board's Kconfig values as the compiler sees them from sdkconfig.h (y -> 1; "not set" -> absent). */
+function kconfigDefines(projectDir: string): string[] {
+  return ["sdkconfig.defaults", "sdkconfig.defaults.v5"]
+    .flatMap((f) => parseSdkconfig(readFileSync(join(projectDir, f), "utf8"), f))
+    .filter((l) => l.value !== "n")
+    .map((l) => `-D${l.symbol}=${l.value === "y" ? "1" : l.value}`);
+}
+
+// The key store sources the component's CMakeLists.txt compiles for each store (keystore_slots.c: the
+// slot map shared by NVS and DS; keystore_common.c: the interface filling every store shares).
 const BOARDS = [
   {
     board: "esp32-devkitc",
@@ -31,7 +42,8 @@ const BOARDS = [
   {
     board: "esp32-s3-devkitc-1",
     store: "ds",
-    sources: ["keystore_common.c", "keystore_ds.c", "keystore_slots.c"],
+    // the DS store derives its peripheral operands in ds_params.c
+    sources: ["ds_params.c", "keystore_common.c", "keystore_ds.c", "keystore_slots.c"],
   },
   { board: "m5stack-core2-aws", store: "atecc608", sources: ["keystore_atecc608.c", "keystore_common.c"] },
 ] as const;
@@ -39,14 +51,13 @@ const BOARDS = [
 describe.each(BOARDS)("port storage of $board ($store)", ({ board, sources }) => {
   const dir = mkdtempSync(join(tmpdir(), `fw-host-${board}-`));
   renderFirmware({ boardId: board, outDir: dir });
-  const main = join(dir, "main");
-  const core = join(dir, "components/prov_core");
+  const component = join(dir, COMPONENT_DIR);
+  const src = join(component, "src");
+  const core = join(dir, COMPONENT_CORE_DIR);
   const exe = join(dir, "test_port_storage");
   const csr = join(dir, "csr.der");
 
   it("compiles and passes every check", () => {
-    const keystore = readdirSync(main).filter((f) => f.startsWith("keystore_") && f.endsWith(".c"));
-    expect(keystore.sort()).toEqual([...sources]);
     execFileSync(
       "gcc",
       [
@@ -57,17 +68,16 @@ describe.each(BOARDS)("port storage of $board ($store)", ({ board, sources }) =>
         "-O1",
         `-I${join(HERE, "firmware-port-host", "stub-headers")}`,
         `-I${join(HERE, "firmware-port-host")}`,
-        `-I${main}`,
+        `-I${join(component, "private_include")}`,
+        `-I${join(component, "include")}`,
         `-I${join(core, "include")}`,
         `-I${join(core, "src")}`,
+        ...kconfigDefines(dir),
         join(HERE, "firmware-port-host/test_port_storage.c"),
         join(HERE, "firmware-port-host/fakes.c"),
-        ...keystore.map((f) => join(main, f)),
-        // the DS store derives its peripheral operands in ds_params.c
-        ...readdirSync(main)
-          .filter((f) => f === "ds_params.c")
-          .map((f) => join(main, f)),
-        join(main, "credstore_nvs.c"),
+        ...sources.map((f) => join(src, f)),
+        join(src, "credstore_nvs.c"),
+        join(src, "nvs_layout.c"),
         ...readdirSync(join(core, "src"))
           .filter((f) => f.endsWith(".c"))
           .map((f) => join(core, "src", f)),

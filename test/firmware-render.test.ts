@@ -4,7 +4,12 @@ import { join, relative, sep } from "node:path";
 import { describe, expect, it } from "vitest";
 import { getBoard, loadBoards } from "../src/boards/index.js";
 import { thrown } from "../src/errors.test-helper.js";
-import { FIRMWARE_TEMPLATES_DIR_DEFAULT, renderFirmware } from "../src/firmware/render.js";
+import {
+  COMPONENT_CORE_DIR,
+  COMPONENT_DIR,
+  FIRMWARE_TEMPLATES_DIR_DEFAULT,
+  renderFirmware,
+} from "../src/firmware/render.js";
 
 const ESP_BOARDS = loadBoards()
   .filter((b) => b.chip !== "host")
@@ -57,48 +62,63 @@ describe("renderFirmware", () => {
         "main/CMakeLists.txt",
         "main/idf_component.yml",
         "main/Kconfig.projbuild",
-        "main/board_config.h",
         "main/app_main.c",
-        "components/prov_core/CMakeLists.txt",
+        "main/app_counter.c",
+        `${COMPONENT_DIR}/CMakeLists.txt`,
+        `${COMPONENT_DIR}/idf_component.yml`,
+        `${COMPONENT_DIR}/Kconfig`,
+        `${COMPONENT_DIR}/README.md`,
+        `${COMPONENT_DIR}/LICENSE`,
+        `${COMPONENT_DIR}/include/provision.h`,
       ])
         expect(files).toContain(f);
       for (const f of files) {
         expect(f.endsWith(".hbs"), f).toBe(false);
         const text = readFileSync(join(dir, f), "utf8");
-        expect(text.includes("{{"), `unrendered {{ in ${f}`).toBe(false);
+        // The component is copied as it is (checked byte for byte below); its README shows the CLI's {{thingName}}.
+        if (!f.startsWith(`${COMPONENT_DIR}/`))
+          expect(text.includes("{{"), `unrendered {{ in ${f}`).toBe(false);
         // noEscape: an HTML entity in C or CMake would break the build.
         expect(/&(quot|amp|lt|gt|#x27|#x3D);/.test(text), `HTML-escaped text in ${f}`).toBe(false);
       }
     });
 
-    it("copies every core header and source byte for byte", () => {
+    it("copies the component as it is, with every core header and source packed into its core/", () => {
       const { dir } = render(boardId);
+      const component = join(FIRMWARE_TEMPLATES_DIR_DEFAULT, "esp-idf", COMPONENT_DIR);
+      for (const f of walk(component))
+        expect(readFileSync(join(dir, COMPONENT_DIR, f)).equals(readFileSync(join(component, f))), f).toBe(
+          true,
+        );
       const coreFiles = [
         ...walk(join(CORE_DIR, "include")).map((f) => `include/${f}`),
         ...walk(join(CORE_DIR, "src")).map((f) => `src/${f}`),
       ];
       expect(coreFiles.length).toBeGreaterThan(10);
       for (const f of coreFiles) {
-        const copied = readFileSync(join(dir, "components/prov_core", f));
+        const copied = readFileSync(join(dir, COMPONENT_CORE_DIR, f));
         expect(copied.equals(readFileSync(join(CORE_DIR, f))), f).toBe(true);
       }
       // Tests and fuzzers of the core stay out of the firmware.
-      expect(walk(join(dir, "components/prov_core")).some((f) => /^(test|fuzz)\//.test(f))).toBe(false);
+      expect(walk(join(dir, COMPONENT_CORE_DIR)).some((f) => /^(test|fuzz)\//.test(f))).toBe(false);
     });
 
-    it("lists every compiled source in the CMake files, and only those", () => {
+    it("lists every source in the CMake files, and only those", () => {
       const { dir, files } = render(boardId);
       const mainCmake = readFileSync(join(dir, "main/CMakeLists.txt"), "utf8");
       const mainC = files.filter((f) => /^main\/[^/]+\.c$/.test(f)).map((f) => f.slice(5));
-      expect([...mainCmake.matchAll(/"([^"]+\.c)"/g)].map((m) => m[1]).sort()).toEqual(mainC.sort());
-      const coreCmake = readFileSync(join(dir, "components/prov_core/CMakeLists.txt"), "utf8");
-      const coreC = files
-        .filter((f) => /^components\/prov_core\/src\/.+\.c$/.test(f))
-        .map((f) => f.slice(21));
-      expect([...coreCmake.matchAll(/"(src\/[^"]+\.c)"/g)].map((m) => m[1]).sort()).toEqual(coreC.sort());
+      const named = [...mainCmake.matchAll(/\b([\w]+\.c)\b/g)].map((m) => m[1]);
+      expect([...new Set(named)].sort()).toEqual(mainC.sort());
+      // The component names its own sources (by target and Kconfig) and the core's.
+      const componentCmake = readFileSync(join(dir, COMPONENT_DIR, "CMakeLists.txt"), "utf8");
+      const own = walk(join(dir, COMPONENT_DIR, "src")).map((f) => `src/${f}`);
+      const listed = new Set([...componentCmake.matchAll(/\b(src\/\w+\.c)\b/g)].map((m) => m[1]));
+      expect([...listed].sort()).toEqual(own.sort());
+      const core = /set\(prov_core_srcs([^)]*)\)/.exec(componentCmake)?.[1]?.trim().split(/\s+/) ?? [];
+      expect(core.sort()).toEqual(walk(join(CORE_DIR, "src")).filter((f) => f.endsWith(".c")));
     });
 
-    it("puts the board's facts into sdkconfig.defaults, partitions.csv and board_config.h", () => {
+    it("puts the board's facts into sdkconfig.defaults (the component's Kconfig) and partitions.csv", () => {
       const board = getBoard(boardId);
       const { dir } = render(boardId);
       const sdk = readFileSync(join(dir, "sdkconfig.defaults"), "utf8");
@@ -114,44 +134,42 @@ describe("renderFirmware", () => {
       const csv = readFileSync(join(dir, "partitions.csv"), "utf8");
       for (const p of board.flash?.partitions ?? [])
         expect(csv).toMatch(new RegExp(`^${p.name}, ${p.type}, ${p.subtype}, .*${p.size}`, "m"));
-      const header = readFileSync(join(dir, "main/board_config.h"), "utf8");
-      expect(header).toContain(`#define PROV_BOARD_ID "${board.id}"`);
-      expect(header).toContain(`#define PROV_BAUD_LIST ${board.baud.rates.map((r) => `${r}u`).join(", ")}`);
+      expect(sdk).toContain(`CONFIG_PROVISION_BOARD_ID="${board.id}"`);
+      expect(sdk).toContain(`CONFIG_PROVISION_CONSOLE_BAUD_RATES="${board.baud.rates.join(",")}"`);
+      const store = `CONFIG_PROVISION_KEYSTORE_${board.keyStore.default.toUpperCase().replace(/-/g, "_")}=y`;
+      const fragments = sdk + readFileSync(join(dir, "sdkconfig.defaults.v5"), "utf8");
+      expect(fragments).toContain(store);
       const manifest = readFileSync(join(dir, "main/idf_component.yml"), "utf8");
       expect(manifest.includes("esp-cryptoauthlib")).toBe(board.keyStore.default === "atecc608");
     });
   });
 
-  it("builds only the key store the board asks for", () => {
-    expect(render("esp32-s3-devkitc-1").files).toContain("main/keystore_ds.c");
-    expect(render("esp32-s3-devkitc-1").files).not.toContain("main/keystore_nvs.c");
-    expect(render("esp32-s3-devkitc-1").files).toContain("main/transport_usb_serial_jtag.c");
-    expect(render("m5stack-core2-aws").files).toContain("main/keystore_atecc608.c");
-    expect(render("esp32-devkitc").files).toContain("main/keystore_nvs.c");
-    expect(render("esp32-devkitc").files).not.toContain("main/keystore_ds.c");
-    expect(render("esp32-devkitc").files).toContain("main/transport_uart.c");
-    // The slot map is shared by the NVS and DS stores only.
-    expect(render("esp32-s3-devkitc-1").files).toContain("main/keystore_slots.c");
-    expect(render("esp32-devkitc").files).toContain("main/keystore_slots.c");
-    expect(render("m5stack-core2-aws").files).not.toContain("main/keystore_slots.c");
-    expect(render("m5stack-core2-aws").files).not.toContain("main/keystore_slots.h");
+  it("chooses the board's key store and console through the component's Kconfig", () => {
+    const sdk = (board: string) => readFileSync(join(render(board).dir, "sdkconfig.defaults"), "utf8");
+    expect(sdk("esp32-s3-devkitc-1")).toContain("CONFIG_PROVISION_KEYSTORE_DS=y");
+    expect(sdk("esp32-s3-devkitc-1")).toContain("CONFIG_PROVISION_DS_EFUSE_KEY_BLOCK=3");
+    expect(sdk("esp32-s3-devkitc-1")).toContain("CONFIG_PROVISION_CONSOLE_USB_SERIAL_JTAG=y");
+    // The DS peripheral is RSA only: the EC key types have no symbol to set.
+    expect(sdk("esp32-s3-devkitc-1")).not.toContain("KEY_TYPE_EC_P256");
+    expect(sdk("esp32-devkitc")).toContain("CONFIG_PROVISION_KEYSTORE_NVS=y");
+    expect(sdk("esp32-c3-devkitm-1")).toMatch(
+      /CONFIG_PROVISION_CONSOLE_UART=y\n.*\n.*TX_PIN=21\nCONFIG_PROVISION_CONSOLE_RX_PIN=20/,
+    );
+    expect(sdk("idf-linux")).toContain("CONFIG_PROVISION_CONSOLE_PTY=y");
+    // ESP-IDF v5 only: the ATECC608 store needs esp-cryptoauthlib's settings, in the v5 fragment.
+    const v5 = readFileSync(join(render("m5stack-core2-aws").dir, "sdkconfig.defaults.v5"), "utf8");
+    expect(v5).toContain("CONFIG_PROVISION_KEYSTORE_ATECC608=y");
+    expect(v5).toContain("CONFIG_PROVISION_ATECC608_TRUST_AND_GO=y");
   });
 
-  it("gives ESP-IDF's linux target its own small ports instead of the chip's", () => {
-    const linux = render("idf-linux").files;
-    for (const f of [
-      "system_linux.c",
-      "transport_pty.c",
-      "network_host.c",
-      "entropy_linux.c",
-      "esp_timer_linux.c",
-    ])
-      expect(linux).toContain(`main/${f}`);
-    for (const f of ["system_chip.c", "transport_uart.c", "network_wifi.c", "entropy_esp.c"])
-      expect(linux).not.toContain(`main/${f}`);
-    const chip = render("esp32-devkitc").files;
-    for (const f of ["system_chip.c", "network_wifi.c", "entropy_esp.c"]) expect(chip).toContain(`main/${f}`);
-    expect(chip).not.toContain("main/system_linux.c");
+  it("gives ESP-IDF's linux target the host's network in the example; the component picks its own ports", () => {
+    expect(render("idf-linux").files).toContain("main/network_host.c");
+    expect(render("idf-linux").files).not.toContain("main/network_wifi.c");
+    expect(render("esp32-devkitc").files).toContain("main/network_wifi.c");
+    const cmake = readFileSync(join(render("idf-linux").dir, COMPONENT_DIR, "CMakeLists.txt"), "utf8");
+    expect(cmake).toMatch(
+      /if\(prov_target STREQUAL "linux"\)\n.*\n\s+list\(APPEND srcs src\/system_linux\.c/,
+    );
   });
 
   it("renders the M5Stack ATECC608 at 0x35 as cryptoauthlib's 8-bit 0x6A on GPIO21/22 (ESP-IDF v5 only)", () => {

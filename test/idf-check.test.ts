@@ -106,6 +106,16 @@ describe("compile commands", () => {
       "/p/components/prov_core/src/b.c",
     ]);
   });
+
+  it("keeps the sources of a component a manifest points at outside the project", () => {
+    const entries = ["/p/main/a.c", "/repo/components/provision/src/agent.c", "/repo/other/x.c"].map(
+      (file) => ({ directory: "/p/build", file, command }),
+    );
+    expect(ownCommands(entries, "/p", ["/repo/components/provision"]).map((e) => e.file)).toEqual([
+      "/p/main/a.c",
+      "/repo/components/provision/src/agent.c",
+    ]);
+  });
 });
 
 describe("ESP-IDF versions", () => {

@@ -47,12 +47,22 @@ export function splitCommand(command: string): string[] {
   return out;
 }
 
-/** Entries for files under main/ and components/ of the project (ESP-IDF's own sources excluded). */
-export function ownCommands(commands: CompileCommand[], projectDir: string): CompileCommand[] {
+/**
+ * Entries for files under main/ and components/ of the project, and under the
+ * given component folders outside it (a manifest's local dependencies);
+ * ESP-IDF's own sources excluded.
+ */
+export function ownCommands(
+  commands: CompileCommand[],
+  projectDir: string,
+  componentDirs: string[] = [],
+): CompileCommand[] {
+  const inside = (dir: string, file: string) => !relative(dir, file).startsWith("..");
   return commands.filter((c) => {
     const file = isAbsolute(c.file) ? c.file : join(c.directory, c.file);
     const rel = relative(projectDir, file);
-    return !rel.startsWith("..") && (rel.startsWith(`main${sep}`) || rel.startsWith(`components${sep}`));
+    const own = !rel.startsWith("..") && (rel.startsWith(`main${sep}`) || rel.startsWith(`components${sep}`));
+    return own || componentDirs.some((d) => inside(d, file));
   });
 }
 

@@ -13,11 +13,19 @@
  * Cached like the idf-linux device (build-cache.ts) in
  * build/chip-image/<board>/<key store>/v<idf>/.
  */
-import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { type Board, getBoard, type KeyStoreKind } from "../boards/index.js";
 import { ProvisionError } from "../errors.js";
-import { buildRootFor, cachedBuild, firmwareInputsHash } from "./build-cache.js";
+import {
+  buildRootFor,
+  cachedBuild,
+  inputsHash,
+  needsNewSdkconfig,
+  renderedInputs,
+  sdkconfigMade,
+  staleSdkconfig,
+} from "./build-cache.js";
 import { runTool } from "./build-tools.js";
 import { type ChipKit, ensureChipKit } from "./chip-kit.js";
 import { FLASHER_ARGS_FILE, type FlasherArgs, type FlashRegion, parseFlasherArgs } from "./flasher-args.js";
@@ -147,7 +155,7 @@ export async function ensureChipImageBuilt(opts: ChipImageOptions): Promise<Chip
   const built = await cachedBuild({
     root,
     what: `${board.id} image build`,
-    hash: () => firmwareInputsHash(idf, board.id, { files: kitFiles, text: `${keyStore}\0${useKit}` }),
+    hash: () => inputsHash(idf, [...renderedInputs(board.id), ...kitFiles], `${keyStore}\0${useKit}`),
     outputsExist: () => existsSync(merged) && existsSync(flasherArgsFile),
     result: (b) => b,
     build: async () => {
@@ -161,12 +169,18 @@ export async function ensureChipImageBuilt(opts: ChipImageOptions): Promise<Chip
         idfVersion: idf.version,
         writeOnlyChanged: true,
       });
-      // ESP-IDF applies sdkconfig.defaults only to symbols its sdkconfig does not have yet.
-      if (rendered.changed.some((f) => basename(f).startsWith("sdkconfig.defaults")))
-        rmSync(join(buildDir, "sdkconfig"), { force: true });
+      const kitDefaults = kit
+        ? [kit.sdkconfigChip, ...(idf.version.major >= 6 ? [kit.sdkconfigChipV6] : [])]
+        : [];
+      const sdkInputs = staleSdkconfig(
+        projectDir,
+        buildDir,
+        kitDefaults,
+        rendered.changed.some(needsNewSdkconfig),
+      );
       const defaults = [
         ...sdkconfigDefaultsFiles(idf.version).map((f) => join(projectDir, f)),
-        ...(kit ? [kit.sdkconfigChip, ...(idf.version.major >= 6 ? [kit.sdkconfigChipV6] : [])] : []),
+        ...kitDefaults,
       ];
       const env = kit ? await kitBuildEnv(idf, kit, opts.onProgress) : idf.env;
       const buildIdf = { ...idf, env };
@@ -180,6 +194,7 @@ export async function ensureChipImageBuilt(opts: ChipImageOptions): Promise<Chip
           extraArgs: [`-DSDKCONFIG_DEFAULTS=${defaults.join(";")}`],
         });
         if (!c.ok) throw failed("configure (cmake)", board, idf, c.output, projectDir);
+        sdkconfigMade(buildDir, sdkInputs);
       }
       if (kit) {
         // The kit's script: ninja, the app's link with the Wi-Fi stand-ins, elf2image, merge.

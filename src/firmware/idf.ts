@@ -17,8 +17,10 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { ProvisionError } from "../errors.js";
+
 import { PACKAGE_ROOT } from "../package-root.js";
 import { runTool, unpackOnce } from "./build-tools.js";
+import { localComponents } from "./component-manifest.js";
 
 /** Where kits are unpacked; inside build/ so that git never sees them. */
 export const BUILD_CACHE_ROOT = join(PACKAGE_ROOT, "build");
@@ -226,6 +228,23 @@ export interface IdfStepResult {
   output: string;
 }
 
+/**
+ * The EXTRA_COMPONENT_DIRS argument: the kit's, plus, when the component
+ * manager is off, the local dependencies of the project's manifests (what the
+ * manager would hand the build; component-manifest.ts). Folders under the
+ * project's components/ are found by ESP-IDF itself.
+ */
+export function componentDirsArgs(idf: Idf, projectDir: string, target: string): string[] {
+  const given = idf.cmakeArgs.filter((a) => a.startsWith("-DEXTRA_COMPONENT_DIRS="));
+  const dirs = given.flatMap((a) => a.slice("-DEXTRA_COMPONENT_DIRS=".length).split(";")).filter(Boolean);
+  if (idf.env.IDF_COMPONENT_MANAGER === "0") {
+    const own = join(resolve(projectDir), "components");
+    for (const c of localComponents(projectDir, { idfVersion: idf.version, target }, idf.env))
+      if (dirname(c.dir) !== own && !dirs.includes(c.dir)) dirs.push(c.dir);
+  }
+  return dirs.length > 0 ? [`-DEXTRA_COMPONENT_DIRS=${dirs.join(";")}`] : [];
+}
+
 /** `cmake -G Ninja` for a project: writes build/config/sdkconfig.h, compile_commands.json and the sdkconfig. */
 export async function configureIdfProject(opts: {
   idf: Idf;
@@ -250,7 +269,8 @@ export async function configureIdfProject(opts: {
     `-DIDF_TARGET=${opts.target}`,
     ...(opts.allComponents ? [] : ["-DCOMPONENTS=main"]),
     `-DSDKCONFIG=${join(opts.buildDir, "sdkconfig")}`,
-    ...opts.idf.cmakeArgs,
+    ...opts.idf.cmakeArgs.filter((a) => !a.startsWith("-DEXTRA_COMPONENT_DIRS=")),
+    ...componentDirsArgs(opts.idf, opts.projectDir, opts.target),
     ...(opts.extraArgs ?? []),
   ];
   const r = await runTool("cmake", args, { env: opts.idf.env });

@@ -3,11 +3,12 @@
  * supported major versions (v5.2-v5.5 and v6.0: the project's CMakeLists.txt
  * picks the version's sdkconfig fragment and refuses others at configure time).
  *
- * Only what varies per board is a template (`*.hbs` under
- * firmware-templates/esp-idf/: build files, sdkconfig.defaults, the
- * partition table, board_config.h); the port's C sources are copied as they
- * are, and the portable core (firmware-templates/core/include and src) is
- * copied byte for byte into components/prov_core/.
+ * The project is the counter example: its main/ is a product of the provision
+ * component, which is copied as it is into components/provision/ with the
+ * portable core (firmware-templates/core/include and src) packed byte for
+ * byte into its core/. Only what varies per board is a template (`*.hbs`
+ * under firmware-templates/esp-idf/: build files, sdkconfig.defaults with the
+ * component's Kconfig values, the partition table, main's manifest).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
@@ -16,7 +17,7 @@ import Handlebars from "handlebars";
 import { type Board, getBoard, type KeyStoreKind, type KeyType } from "../boards/index.js";
 import { ProvisionError } from "../errors.js";
 import { PACKAGE_ROOT } from "../package-root.js";
-import { KEY_STORE_NAMES, KEY_TYPE_NAME_LIST, KEY_TYPE_NAMES } from "../protocol/constants.js";
+import { KEY_TYPE_NAME_LIST } from "../protocol/constants.js";
 import { checkIdfVersion, type IdfVersion } from "./idf.js";
 
 export const FIRMWARE_TEMPLATES_DIR_DEFAULT = join(PACKAGE_ROOT, "firmware-templates");
@@ -41,32 +42,18 @@ const STORE_KEY_TYPES: Record<KeyStoreKind, readonly KeyType[]> = {
 };
 
 /**
- * Port sources copied only when the build needs them; every other file is
- * always copied. The linux target gets small ports of ours for what it lacks
- * (a pty instead of a UART, no eFuse MAC, no Wi-Fi, no esp_timer, no
- * bootloader entropy source), beside the chip versions they replace.
+ * Files copied only when the build needs them; every other file is always
+ * copied. The component selects its own sources by target and Kconfig; the
+ * example's network is the host's on the linux target, Wi-Fi on a chip.
  */
 const CONDITIONAL_FILES: Record<string, (c: RenderContext) => boolean> = {
-  "main/keystore_nvs.c": (c) => c.stores.nvsAny,
-  "main/keystore_ds.c": (c) => c.stores.ds,
-  "main/keystore_atecc608.c": (c) => c.stores.atecc608,
-  "main/ds_params.c": (c) => c.stores.ds,
-  "main/ds_params.h": (c) => c.stores.ds,
-  // The two-record slot map shared by the NVS and DS stores.
-  "main/keystore_slots.c": (c) => c.stores.nvsAny || c.stores.ds,
-  "main/keystore_slots.h": (c) => c.stores.nvsAny || c.stores.ds,
-  "main/transport_uart.c": (c) => c.console.uart,
-  "main/transport_usb_serial_jtag.c": (c) => c.console.usbSerialJtag,
-  "main/transport_pty.c": (c) => c.console.pty,
-  "main/system_chip.c": (c) => !c.linux,
-  "main/entropy_esp.c": (c) => !c.linux,
   "main/network_wifi.c": (c) => !c.linux,
-  "main/system_linux.c": (c) => c.linux,
-  "main/system_linux.h": (c) => c.linux,
-  "main/entropy_linux.c": (c) => c.linux,
   "main/network_host.c": (c) => c.linux,
-  "main/esp_timer_linux.c": (c) => c.linux,
 };
+
+/** Where the component sits in a rendered project, and where the core goes inside it. */
+export const COMPONENT_DIR = "components/provision";
+export const COMPONENT_CORE_DIR = `${COMPONENT_DIR}/core`;
 
 /** The sdkconfig fragments ESP-IDF reads for this version, in order (the project's CMakeLists.txt picks the same). */
 export function sdkconfigDefaultsFiles(version: IdfVersion): string[] {
@@ -83,8 +70,6 @@ export function keyStoreRefusal(store: KeyStoreKind, version: IdfVersion | undef
     return "esp-cryptoauthlib (3.7.x) is written for Mbed TLS 3, and ESP-IDF v6 ships Mbed TLS 4; build the ATECC608 store with ESP-IDF v5.2-v5.5";
   return "";
 }
-
-export const PUBLISH_INTERVAL_MS_DEFAULT = 5000;
 
 export interface RenderFirmwareOptions {
   boardId: string;
@@ -132,14 +117,14 @@ export interface RenderContext {
   /** ESP-IDF's linux target (the idf-linux device): the port runs on this host. */
   linux: boolean;
   baudDefault: number;
-  baudList: string;
-  baudCount: number;
-  /** The key store compiled in (one per build: the core drives one store). */
-  storeList: { kind: KeyStoreKind; macro: string; wire: number; keyTypes: string }[];
+  /** CONFIG_PROVISION_CONSOLE_BAUD_RATES: "115200,230400,..." */
+  baudRates: string;
+  /** The key store compiled in (one per build: the core drives one store), as its Kconfig choice names it. */
   stores: { nvs: boolean; nvsEncrypted: boolean; nvsAny: boolean; ds: boolean; atecc608: boolean };
   selectedStore: KeyStoreKind;
-  selectedStoreWire: number;
-  defaultKeyTypeWire: number;
+  storeMacro: string;
+  /** CONFIG_PROVISION_KEY_TYPE_* lines for the types this store can make: on when the board allows them. */
+  keyTypeLines: string[];
   nvsEncryption: { enabled: boolean; hmac: boolean; flashEncryption: boolean; efuseKeyBlock: number };
   ds: { efuseKeyBlock: number } | undefined;
   atecc:
@@ -154,10 +139,6 @@ export interface RenderContext {
       }
     | undefined;
   wifi: boolean;
-  publishIntervalMsDefault: number;
-  coreSources: string[];
-  /** main/*.c of this build, for main/CMakeLists.txt. */
-  mainSources: string[];
 }
 
 const ATECC_VARIANT_KCONFIG = {
@@ -203,20 +184,14 @@ export function renderContext(
   const enc = board.nvsEncryption;
   const encryptionOn = selected === "nvs-encrypted";
   const flashEncryption = encryptionOn && enc?.scheme === "flash-encryption";
-  const macroOf = (k: KeyStoreKind) => k.toUpperCase().replace(/-/g, "_");
-  const storeList = kinds.map((kind) => ({
-    kind,
-    macro: macroOf(kind),
-    wire: KEY_STORE_NAMES[kind],
-    keyTypes: STORE_KEY_TYPES[kind]
-      .filter((t) => board.keyTypes.supported.includes(t))
-      .map((t) => KEY_TYPE_NAMES[t])
-      .join(", "),
-  }));
+  const macroOf = (k: string) => k.toUpperCase().replace(/-/g, "_");
+  // Only the types the store can make have a visible Kconfig symbol; the board switches each on or off.
+  const keyTypeLines = STORE_KEY_TYPES[selected].map((t) =>
+    board.keyTypes.supported.includes(t)
+      ? `CONFIG_PROVISION_KEY_TYPE_${macroOf(t)}=y`
+      : `# CONFIG_PROVISION_KEY_TYPE_${macroOf(t)} is not set`,
+  );
   const se = board.secureElement;
-  const defaultKeyType = STORE_KEY_TYPES[selected].includes(board.keyTypes.default)
-    ? board.keyTypes.default
-    : (STORE_KEY_TYPES[selected].find((t) => board.keyTypes.supported.includes(t)) ?? board.keyTypes.default);
   const ctx: RenderContext = {
     board,
     boardJson: JSON.stringify(board),
@@ -242,9 +217,7 @@ export function renderContext(
       rxPin: board.console.rxPin ?? -1,
     },
     baudDefault: board.baud.default,
-    baudList: board.baud.rates.map((b) => `${b}u`).join(", "),
-    baudCount: board.baud.rates.length,
-    storeList,
+    baudRates: board.baud.rates.join(","),
     stores: {
       nvs: kinds.includes("nvs"),
       nvsEncrypted: kinds.includes("nvs-encrypted"),
@@ -253,8 +226,8 @@ export function renderContext(
       atecc608: kinds.includes("atecc608"),
     },
     selectedStore: selected,
-    selectedStoreWire: KEY_STORE_NAMES[selected],
-    defaultKeyTypeWire: KEY_TYPE_NAMES[defaultKeyType],
+    storeMacro: macroOf(selected),
+    keyTypeLines,
     nvsEncryption: {
       enabled: encryptionOn,
       hmac: encryptionOn && enc?.scheme === "hmac",
@@ -276,9 +249,6 @@ export function renderContext(
         : undefined,
     wifi: board.wifi,
     linux: board.chip === "linux",
-    publishIntervalMsDefault: PUBLISH_INTERVAL_MS_DEFAULT,
-    coreSources: [],
-    mainSources: [],
   };
   return ctx;
 }
@@ -333,7 +303,6 @@ export function renderFirmware(opts: RenderFirmwareOptions): RenderFirmwareResul
       hint: "run from a complete checkout of the provision repository",
     });
   }
-  ctx.coreSources = coreFiles.filter((f) => f.startsWith("src/") && f.endsWith(".c"));
 
   if (existsSync(opts.outDir) && !statSync(opts.outDir).isDirectory()) {
     throw new ProvisionError("USAGE", "the output path exists and is not a directory", {
@@ -355,7 +324,6 @@ export function renderFirmware(opts: RenderFirmwareOptions): RenderFirmwareResul
 
   const onlyChanged = opts.writeOnlyChanged ?? false;
   const selected = listFiles(espDir).filter((rel) => CONDITIONAL_FILES[rel]?.(ctx) ?? true);
-  ctx.mainSources = selected.filter((f) => /^main\/[^/]+\.c$/.test(f)).map((f) => f.slice("main/".length));
 
   const files: string[] = [];
   const changed: string[] = [];
@@ -386,6 +354,6 @@ export function renderFirmware(opts: RenderFirmwareOptions): RenderFirmwareResul
     }
   }
   for (const rel of coreFiles)
-    emit(`components/prov_core/${rel}`, readFileSync(join(coreDir, ...rel.split("/"))));
+    emit(`${COMPONENT_CORE_DIR}/${rel}`, readFileSync(join(coreDir, ...rel.split("/"))));
   return { board, outDir: opts.outDir, files: files.sort(), changed: changed.sort() };
 }

@@ -1,6 +1,5 @@
 /** Names for the numbers the device sends, for messages and results. */
-import { DEVICE_STATE as STATE } from "../protocol/index.js";
-import { KEY_TYPE_NAMES, type KeyTypeName } from "../protocol/index.js";
+import { KEY_TYPE_NAMES, type KeyTypeName, DEVICE_STATE as STATE } from "../protocol/index.js";
 
 export const keyTypeName = (code: number | undefined) =>
   (Object.entries(KEY_TYPE_NAMES).find(([, v]) => v === code)?.[0] as KeyTypeName | undefined) ??

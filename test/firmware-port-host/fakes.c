@@ -46,6 +46,10 @@ void *heap_caps_malloc(size_t size, uint32_t caps) { (void)caps; return malloc(s
 
 /* ---- key generation task: runs the job in place ---- */
 int fake_keygen_runs;
+/* The agent's bridge to the product: the credential store withdraws the set before a factory reset. */
+int fake_withdrawals;
+void prov_port_app_withdraw(void) { fake_withdrawals++; }
+
 int prov_port_keygen_run(int (*fn)(void *arg), void *arg)
 {
     fake_keygen_runs++;

@@ -12,6 +12,7 @@
 #include "mbedtls/sha256.h"
 
 #include "fakes.h"
+#include "nvs.h"
 #include "port.h"
 #include "prov/codes.h"
 #include "prov/compat.h"
@@ -80,7 +81,7 @@ static void test_keystore(const prov_keystore_t *ks, const char *csr_path)
 {
     uint8_t type = 0, pub_a[PROV_PUBKEY_DER_MAX], pub_b[PROV_PUBKEY_DER_MAX];
     size_t len_a, len_b;
-    prov_port_tls_identity_t id;
+    provision_key_t key;
     mbedtls_pk_context pk;
 
     CHECK(ks->key_type(ks->ctx, PROV_KEY_SLOT_ACTIVE, &type) == PROV_STORAGE_NOT_FOUND, "nvs: empty at first");
@@ -93,9 +94,11 @@ static void test_keystore(const prov_keystore_t *ks, const char *csr_path)
     CHECK(write_csr(ks, csr_path), "nvs: core builds a CSR with this key store");
     pubkey(ks, PROV_KEY_SLOT_ACTIVE, pub_a, &len_a);
 
-    CHECK(prov_port_tls_identity(&id) == PROV_STORAGE_OK && id.key_der != NULL, "nvs: TLS identity is the DER key");
+    CHECK(prov_port_key_get(&key) == PROV_STORAGE_OK && key.kind == PROVISION_KEY_DER && key.p_der != NULL &&
+              strcmp(key.key_type, "ec-p256") == 0,
+          "nvs: the key handle is the DER key (Mbed TLS 2/3)");
     mbedtls_pk_init(&pk);
-    CHECK(id.key_der != NULL && prov_pk_parse_key(&pk, id.key_der, id.key_der_len, prov_crypto_random, NULL) == 0,
+    CHECK(key.p_der != NULL && prov_pk_parse_key(&pk, key.p_der, key.der_len, prov_crypto_random, NULL) == 0,
           "nvs: TLS key parses");
     {
         uint8_t pub_tls[PROV_PUBKEY_DER_MAX];
@@ -104,7 +107,9 @@ static void test_keystore(const prov_keystore_t *ks, const char *csr_path)
               "nvs: TLS key is the active key");
     }
     mbedtls_pk_free(&pk);
-    prov_port_tls_identity_release(&id);
+    CHECK(prov_port_key_export_der(&key) == PROV_STORAGE_OK, "nvs: a DER handle needs no export");
+    prov_port_key_free(&key);
+    CHECK(key.p_der == NULL && key.kind == 0, "nvs: the handle is wiped when freed");
 
     CHECK(ks->generate(ks->ctx, PROV_KEY_SLOT_PENDING, PROV_KEY_EC_P384) == PROV_STORAGE_OK, "nvs: pending P-384");
     pubkey(ks, PROV_KEY_SLOT_ACTIVE, pub_b, &len_b);
@@ -116,11 +121,11 @@ static void test_keystore(const prov_keystore_t *ks, const char *csr_path)
     CHECK(len_a == len_b && memcmp(pub_a, pub_b, len_a) == 0, "nvs: promoted key is now active");
     CHECK(ks->key_type(ks->ctx, PROV_KEY_SLOT_PENDING, &type) == PROV_STORAGE_NOT_FOUND, "nvs: no pending after");
     CHECK(ks->promote_pending(ks->ctx) == PROV_STORAGE_NOT_FOUND, "nvs: promote without pending is NOT_FOUND");
-    CHECK(fake_nvs_count("prov_key") == 2, "nvs: old key blob erased (map + one key left)");
+    CHECK(fake_nvs_count("prov_key") == 3, "nvs: old key blob erased (map, layout version, one key left)");
 
     CHECK(ks->generate(ks->ctx, PROV_KEY_SLOT_ACTIVE, PROV_KEY_RSA_2048) == PROV_STORAGE_OK, "nvs: RSA-2048 replaces");
     CHECK(sign_verifies(ks, PROV_KEY_SLOT_ACTIVE), "nvs: RSA-2048 signature verifies");
-    CHECK(fake_nvs_count("prov_key") == 2, "nvs: the replaced key is erased from flash");
+    CHECK(fake_nvs_count("prov_key") == 3, "nvs: the replaced key is erased from flash");
     CHECK(ks->destroy(ks->ctx, PROV_KEY_SLOT_ACTIVE) == PROV_STORAGE_OK &&
               ks->key_type(ks->ctx, PROV_KEY_SLOT_ACTIVE, &type) == PROV_STORAGE_NOT_FOUND,
           "nvs: destroy empties the slot");
@@ -140,7 +145,7 @@ static void test_keystore(const prov_keystore_t *ks, const char *csr_path)
               ks->destroy(ks->ctx, PROV_KEY_SLOT_ACTIVE) == PROV_STORAGE_OK &&
               ks->key_type(ks->ctx, PROV_KEY_SLOT_PENDING, &type) == PROV_STORAGE_NOT_FOUND,
           "nvs: destroying the active key takes the pending one with it");
-    CHECK(fake_nvs_count("prov_key") == 1, "nvs: only the map is left in flash");
+    CHECK(fake_nvs_count("prov_key") == 2, "nvs: only the map and the layout version are left in flash");
     CHECK(ks->destroy(ks->ctx, PROV_KEY_SLOT_ACTIVE) == PROV_STORAGE_OK, "nvs: destroying an empty slot is OK");
 }
 #endif
@@ -151,7 +156,7 @@ static void test_keystore(const prov_keystore_t *ks, const char *csr_path)
     uint8_t type = 0;
     size_t len = 0;
     const uint8_t *p_record;
-    prov_port_tls_identity_t id;
+    provision_key_t key;
 
     CHECK(ks->generate(ks->ctx, PROV_KEY_SLOT_ACTIVE, PROV_KEY_EC_P256) == PROV_STORAGE_UNSUPPORTED,
           "ds: EC refused (RSA only)");
@@ -164,8 +169,11 @@ static void test_keystore(const prov_keystore_t *ks, const char *csr_path)
     CHECK(write_csr(ks, csr_path), "ds: core builds a CSR signed by the DS peripheral");
     p_record = fake_nvs_value("prov_ds", "d0", &len);
     CHECK(p_record != NULL && len > 0, "ds: ciphertext record stored in NVS");
-    CHECK(prov_port_tls_identity(&id) == PROV_STORAGE_OK && id.ds_data != NULL && id.key_der == NULL,
-          "ds: TLS identity is the DS context, no key bytes");
+    CHECK(prov_port_key_get(&key) == PROV_STORAGE_OK && key.kind == PROVISION_KEY_DS && key.p_ds_data != NULL &&
+              key.p_der == NULL && strcmp(key.key_type, "rsa-2048") == 0,
+          "ds: the key handle is the DS context, no key bytes");
+    CHECK(prov_port_key_export_der(&key) == PROV_STORAGE_UNSUPPORTED, "ds: no DER can be exported");
+    prov_port_key_free(&key);
 
     CHECK(ks->generate(ks->ctx, PROV_KEY_SLOT_PENDING, PROV_KEY_RSA_2048) == PROV_STORAGE_OK,
           "ds: pending key on a second eFuse block");
@@ -180,7 +188,7 @@ static void test_keystore(const prov_keystore_t *ks, const char *csr_path)
 static void test_keystore(const prov_keystore_t *ks, const char *csr_path)
 {
     uint8_t type = 0;
-    prov_port_tls_identity_t id;
+    provision_key_t key;
 
     CHECK(ks->key_type(ks->ctx, PROV_KEY_SLOT_ACTIVE, &type) == PROV_STORAGE_NOT_FOUND, "atecc: not in use at first");
     CHECK(ks->generate(ks->ctx, PROV_KEY_SLOT_ACTIVE, PROV_KEY_RSA_2048) == PROV_STORAGE_UNSUPPORTED,
@@ -203,7 +211,10 @@ static void test_keystore(const prov_keystore_t *ks, const char *csr_path)
         CHECK(all, "atecc: 200 raw r||s signatures converted to DER all verify");
     }
     CHECK(write_csr(ks, csr_path), "atecc: core builds a CSR signed in the secure element");
-    CHECK(prov_port_tls_identity(&id) == PROV_STORAGE_OK && id.use_secure_element, "atecc: TLS uses the element");
+    CHECK(prov_port_key_get(&key) == PROV_STORAGE_OK && key.kind == PROVISION_KEY_SECURE_ELEMENT &&
+              key.secure_element.slot == PROV_ATECC_SLOT && key.secure_element.i2c_address == PROV_ATECC_ADDRESS_8BIT,
+          "atecc: the key handle is the element's slot and address");
+    prov_port_key_free(&key);
     CHECK(ks->destroy(ks->ctx, PROV_KEY_SLOT_ACTIVE) == PROV_STORAGE_OK &&
               ks->key_type(ks->ctx, PROV_KEY_SLOT_ACTIVE, &type) == PROV_STORAGE_NOT_FOUND,
           "atecc: destroy releases the key");
@@ -246,10 +257,44 @@ static void test_credstore(void)
     CHECK(cs.read_committed(cs.ctx, buf, sizeof(buf), &len, &gen) == PROV_STORAGE_IO, "cred: corruption reads as IO");
     CHECK(cs.is_locked(cs.ctx) == 0 && cs.set_locked(cs.ctx) == PROV_STORAGE_OK && cs.is_locked(cs.ctx) == 1,
           "cred: LOCK flag persists");
+    CHECK(fake_withdrawals == 0, "cred: nothing withdrawn before an erase");
     CHECK(cs.erase(cs.ctx) == PROV_STORAGE_OK && cs.is_locked(cs.ctx) == 0 &&
               cs.read_committed(cs.ctx, buf, sizeof(buf), &len, &gen) == PROV_STORAGE_NOT_FOUND,
           "cred: erase clears set and lock");
+    CHECK(fake_withdrawals == 1, "cred: the product is told to stop before the erase (FACTORY_RESET)");
     CHECK(cs.stage(cs.ctx, buf, PROV_DEVICE_PAYLOAD_MAX + 1u) == PROV_STORAGE_TOO_LARGE, "cred: oversize staging");
+}
+
+/* The NVS layout version (docs/firmware.md): absent = layout 1, ours is written, a newer one is refused. */
+static void test_layout_version(void)
+{
+    prov_credstore_t cs;
+    static uint8_t buf[PROV_DEVICE_PAYLOAD_MAX];
+    size_t len = 0;
+    uint32_t gen = 0;
+    uint8_t *p_ver;
+    const uint8_t set[] = "a set";
+    nvs_handle_t h;
+
+    prov_port_credstore_init(&cs);
+    CHECK(cs.stage(cs.ctx, set, sizeof(set)) == PROV_STORAGE_OK && cs.commit(cs.ctx, &gen) == PROV_STORAGE_OK,
+          "layout: commit");
+    p_ver = fake_nvs_value("prov_cred", "ver", &len);
+    CHECK(p_ver != NULL && len == 1 && *p_ver == PROVISION_NVS_LAYOUT_VERSION, "layout: the commit writes ver");
+    /* What the firmware before the field wrote: the same records, no "ver". */
+    CHECK(nvs_open("prov_cred", NVS_READWRITE, &h) == ESP_OK && nvs_erase_key(h, "ver") == ESP_OK,
+          "layout: ver removed, as an older firmware left it");
+    CHECK(cs.read_committed(cs.ctx, buf, sizeof(buf), &len, &gen) == PROV_STORAGE_OK && memcmp(buf, set, len) == 0,
+          "layout: a set without ver reads as layout 1");
+    CHECK(nvs_set_u8(h, "ver", PROVISION_NVS_LAYOUT_VERSION + 1u) == ESP_OK, "layout: a newer layout written");
+    CHECK(cs.read_committed(cs.ctx, buf, sizeof(buf), &len, &gen) == PROV_STORAGE_UNSUPPORTED,
+          "layout: a newer layout is refused, not misread");
+    CHECK(cs.stage(cs.ctx, set, sizeof(set)) == PROV_STORAGE_OK && cs.commit(cs.ctx, &gen) == PROV_STORAGE_UNSUPPORTED,
+          "layout: and not written over");
+    nvs_close(h);
+    CHECK(prov_port_layout_check("prov_key") == PROV_STORAGE_OK || prov_port_layout_check("prov_ds") == PROV_STORAGE_OK ||
+              prov_port_layout_check("prov_se") == PROV_STORAGE_OK,
+          "layout: the key store's namespace is one this build reads");
 }
 
 int main(int argc, char **argv)
@@ -264,9 +309,10 @@ int main(int argc, char **argv)
     fake_atecc_factory_key(PROV_ATECC_SLOT);
 #endif
     CHECK(prov_port_keystore_init(&ks) == 0, "key store init");
-    CHECK(ks.store_id == PROV_KEYSTORE_ID, "key store id from board_config.h");
+    CHECK(ks.store_id == PROV_KEYSTORE_ID, "key store id from the component's Kconfig");
     test_keystore(&ks, argv[1]);
     test_credstore();
+    test_layout_version();
     printf("%d failed\n", s_failures);
     return s_failures;
 }

@@ -6,16 +6,11 @@
  */
 #include "esp_log.h"
 
-#include "port.h"
+#include "network.h"
 
-static const char *TAG = "prov_net";
+static const char *TAG = "counter_net";
 
-bool prov_port_network_radio_on(void)
-{
-    return false;
-}
-
-int prov_port_network_start(const char *p_ssid, const char *p_password, prov_port_network_cb_t on_change)
+int counter_network_start(const char *p_ssid, const char *p_password, counter_network_cb_t on_change)
 {
     (void)p_password;
     ESP_LOGI(TAG, "host network up (the set names Wi-Fi \"%s\"; the linux target has no radio)",
@@ -24,6 +19,6 @@ int prov_port_network_start(const char *p_ssid, const char *p_password, prov_por
     return 0;
 }
 
-void prov_port_network_stop(void)
+void counter_network_stop(void)
 {
 }

@@ -11,18 +11,13 @@
 #include "esp_netif.h"
 #include "esp_wifi.h"
 
-#include "port.h"
+#include "network.h"
 
-static const char *TAG = "prov_wifi";
+static const char *TAG = "counter_wifi";
 
 static esp_netif_t *s_netif;
 static bool s_started;
-static prov_port_network_cb_t s_on_change;
-
-bool prov_port_network_radio_on(void)
-{
-    return s_started;
-}
+static counter_network_cb_t s_on_change;
 
 static void on_event(void *p_arg, esp_event_base_t base, int32_t event_id, void *p_data)
 {
@@ -38,7 +33,7 @@ static void on_event(void *p_arg, esp_event_base_t base, int32_t event_id, void 
     }
 }
 
-int prov_port_network_start(const char *p_ssid, const char *p_password, prov_port_network_cb_t on_change)
+int counter_network_start(const char *p_ssid, const char *p_password, counter_network_cb_t on_change)
 {
     wifi_init_config_t init = WIFI_INIT_CONFIG_DEFAULT();
     wifi_config_t config;
@@ -72,7 +67,7 @@ int prov_port_network_start(const char *p_ssid, const char *p_password, prov_por
     return 0;
 }
 
-void prov_port_network_stop(void)
+void counter_network_stop(void)
 {
     if (s_started) {
         (void)esp_event_handler_unregister(WIFI_EVENT, ESP_EVENT_ANY_ID, on_event);

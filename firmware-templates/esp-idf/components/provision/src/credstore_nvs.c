@@ -7,7 +7,8 @@
  * and only then flips the u8 "cur" index and commits again: one NVS write
  * switches sets, so a power loss leaves the old or the new one. Reads check
  * the record's SHA-256, so a torn or corrupted record reads as IO, never as
- * a wrong set.
+ * a wrong set. The namespace's layout version (nvs_layout.c) is checked
+ * before a read or a commit and written with the switch.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,9 @@ static const char *TAG = "prov_cred";
 
 static uint8_t *s_staged;
 static size_t s_staged_len;
+/* Set by a successful COMMIT, taken by the agent once the whole COMMIT is handled. */
+static bool s_committed;
+static uint32_t s_committed_generation;
 
 static const char *record_name(unsigned index)
 {
@@ -87,8 +91,11 @@ static int load_current(nvs_handle_t h, uint8_t **pp_rec, size_t *p_len)
     uint8_t digest[32];
     size_t len = 0;
     uint8_t *p_rec;
-    int st = get_cur(h, &cur);
+    int st = prov_port_layout_check(NS);
 
+    if (st == PROV_STORAGE_OK) {
+        st = get_cur(h, &cur);
+    }
     if (st != PROV_STORAGE_OK) {
         return st;
     }
@@ -137,7 +144,10 @@ static int cs_commit(void *p_ctx, uint32_t *p_generation)
     if (nvs_open(NS, NVS_READWRITE, &h) != ESP_OK) {
         return PROV_STORAGE_IO;
     }
-    st = get_cur(h, &cur);
+    st = prov_port_layout_check(NS);
+    if (st == PROV_STORAGE_OK) {
+        st = get_cur(h, &cur);
+    }
     if (st == PROV_STORAGE_OK && cur <= 1u && load_current(h, &p_old, &old_len) == PROV_STORAGE_OK) {
         generation = be32(p_old) + 1u;
     }
@@ -165,11 +175,14 @@ static int cs_commit(void *p_ctx, uint32_t *p_generation)
                                   nvs_commit(h) != ESP_OK)) {
         st = PROV_STORAGE_IO;
     }
-    if (st == PROV_STORAGE_OK && (nvs_set_u8(h, CUR_KEY, (uint8_t)target) != ESP_OK || nvs_commit(h) != ESP_OK)) {
+    if (st == PROV_STORAGE_OK && (prov_port_layout_mark(h) != PROV_STORAGE_OK ||
+                                  nvs_set_u8(h, CUR_KEY, (uint8_t)target) != ESP_OK || nvs_commit(h) != ESP_OK)) {
         st = PROV_STORAGE_IO;
     }
     if (st == PROV_STORAGE_OK) {
         *p_generation = generation;
+        s_committed = true;
+        s_committed_generation = generation;
         (void)cs_discard_staged(NULL);
     }
     if (p_rec != NULL) {
@@ -212,6 +225,7 @@ static int cs_erase(void *p_ctx)
     nvs_handle_t h;
     esp_err_t err;
 
+    prov_port_app_withdraw(); /* FACTORY_RESET: the product stops using what is about to go */
     (void)cs_discard_staged(p_ctx);
     if (nvs_open(NS, NVS_READWRITE, &h) != ESP_OK) {
         return PROV_STORAGE_IO;
@@ -257,6 +271,17 @@ static int cs_is_locked(void *p_ctx)
         return 0;
     }
     return (err == ESP_OK) ? (locked != 0u) : PROV_STORAGE_IO;
+}
+
+bool prov_port_credstore_take_commit(uint32_t *p_generation)
+{
+    const bool committed = s_committed;
+
+    if (committed) {
+        *p_generation = s_committed_generation;
+        s_committed = false;
+    }
+    return committed;
 }
 
 void prov_port_credstore_init(prov_credstore_t *p_out)

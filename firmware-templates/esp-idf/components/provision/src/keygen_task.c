@@ -43,7 +43,7 @@ int prov_port_keygen_run(int (*fn)(void *arg), void *arg)
     if (job.done == NULL) {
         return PROV_STORAGE_IO;
     }
-    if (xTaskCreate(keygen_task, "prov_keygen", CONFIG_PROV_KEYGEN_TASK_STACK, &job, tskIDLE_PRIORITY, NULL) !=
+    if (xTaskCreate(keygen_task, "prov_keygen", CONFIG_PROVISION_KEYGEN_TASK_STACK, &job, tskIDLE_PRIORITY, NULL) !=
         pdPASS) {
         vSemaphoreDelete(job.done);
         return PROV_STORAGE_IO;

@@ -11,7 +11,8 @@
  * slot) is refused as unsupported.
  *
  * NVS (namespace "prov_se") keeps one u8 "inuse" flag: the chip cannot say
- * whether the provisioning flow has taken its key.
+ * whether the provisioning flow has taken its key (and the namespace's
+ * layout version, nvs_layout.c).
  */
 #include <string.h>
 
@@ -40,6 +41,9 @@ static int get_inuse(uint8_t *p_inuse)
     esp_err_t err;
 
     *p_inuse = 0u;
+    if (prov_port_layout_check(NS) != PROV_STORAGE_OK) {
+        return PROV_STORAGE_UNSUPPORTED;
+    }
     if (nvs_open(NS, NVS_READONLY, &h) != ESP_OK) {
         return PROV_STORAGE_OK;
     }
@@ -56,7 +60,7 @@ static int set_inuse(uint8_t inuse)
     if (nvs_open(NS, NVS_READWRITE, &h) != ESP_OK) {
         return PROV_STORAGE_IO;
     }
-    err = nvs_set_u8(h, INUSE_KEY, inuse);
+    err = (prov_port_layout_mark(h) == PROV_STORAGE_OK) ? nvs_set_u8(h, INUSE_KEY, inuse) : ESP_FAIL;
     if (err == ESP_OK) {
         err = nvs_commit(h);
     }
@@ -224,20 +228,30 @@ int prov_port_keystore_init(prov_keystore_t *p_out)
     return 0;
 }
 
-int prov_port_tls_identity(prov_port_tls_identity_t *p_out)
+int prov_port_key_get(provision_key_t *p_key)
 {
     uint8_t key_type = 0;
     int st = se_key_type(NULL, PROV_KEY_SLOT_ACTIVE, &key_type);
 
-    memset(p_out, 0, sizeof(*p_out));
+    memset(p_key, 0, sizeof(*p_key));
     if (st == PROV_STORAGE_OK) {
         /* esp-tls signs the handshake in the secure element (slot 0; see docs/firmware.md). */
-        p_out->use_secure_element = true;
+        p_key->kind = PROVISION_KEY_SECURE_ELEMENT;
+        p_key->key_type = prov_port_key_type_name(key_type);
+        p_key->secure_element.slot = (uint8_t)PROV_ATECC_SLOT;
+        p_key->secure_element.i2c_address = (uint8_t)PROV_ATECC_ADDRESS_8BIT;
+        p_key->secure_element.trust_and_go = PROV_ATECC_TRUST_AND_GO;
     }
     return st;
 }
 
-void prov_port_tls_identity_release(prov_port_tls_identity_t *p_id)
+int prov_port_key_export_der(provision_key_t *p_key)
 {
-    memset(p_id, 0, sizeof(*p_id));
+    (void)p_key;
+    return PROV_STORAGE_UNSUPPORTED; /* the key never leaves the secure element */
+}
+
+void prov_port_key_free(provision_key_t *p_key)
+{
+    memset(p_key, 0, sizeof(*p_key));
 }

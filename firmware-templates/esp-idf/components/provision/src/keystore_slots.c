@@ -1,12 +1,14 @@
 /*
  * Two NVS records per key store and a one-byte map switched last (see
- * keystore_slots.h).
+ * keystore_slots.h). The namespace's layout version (nvs_layout.c) is
+ * checked before a read or a write and written with the map.
  */
 #include <stdint.h>
 
 #include "nvs.h"
 
 #include "keystore_slots.h"
+#include "port.h"
 #include "prov/storage_status.h"
 
 #define MAP_KEY "map"
@@ -26,7 +28,7 @@ static int read_map(nvs_handle_t h, uint8_t *p_map)
 
 static int write_map(nvs_handle_t h, uint8_t map)
 {
-    esp_err_t err = nvs_set_u8(h, MAP_KEY, map);
+    esp_err_t err = (prov_port_layout_mark(h) == PROV_STORAGE_OK) ? nvs_set_u8(h, MAP_KEY, map) : ESP_FAIL;
     if (err == ESP_OK) {
         err = nvs_commit(h);
     }
@@ -61,9 +63,12 @@ int prov_ks_slots_read(const prov_ks_slots_t *p_slots, prov_key_slot_t slot, voi
 {
     nvs_handle_t h;
     uint8_t map = 0;
-    int st;
+    int st = prov_port_layout_check(p_slots->p_namespace);
     int index;
 
+    if (st != PROV_STORAGE_OK) {
+        return st;
+    }
     if (nvs_open(p_slots->p_namespace, NVS_READONLY, &h) != ESP_OK) {
         return PROV_STORAGE_NOT_FOUND; /* namespace absent: nothing stored yet */
     }
@@ -99,8 +104,11 @@ int prov_ks_slots_write(const prov_ks_slots_t *p_slots, prov_key_slot_t slot, co
     uint8_t map = 0;
     uint8_t old_map;
     unsigned target;
-    int st;
+    int st = prov_port_layout_check(p_slots->p_namespace);
 
+    if (st != PROV_STORAGE_OK) {
+        return st;
+    }
     if (nvs_open(p_slots->p_namespace, NVS_READWRITE, &h) != ESP_OK) {
         return PROV_STORAGE_IO;
     }

@@ -63,7 +63,7 @@ typedef struct ds_record {
     esp_ds_data_t ds; /* ciphertext of the private key parameters + IV */
 } ds_record_t;
 
-/* What esp-tls needs for the TLS handshake (prov_port_tls_identity). */
+/* What esp-tls needs for the TLS handshake (prov_port_key_get): kept for as long as a TLS client may use it. */
 static esp_ds_data_ctx_t s_tls_ctx;
 static esp_ds_data_t *s_tls_ds;
 
@@ -364,13 +364,14 @@ int prov_port_keystore_init(prov_keystore_t *p_out)
     return 0;
 }
 
-int prov_port_tls_identity(prov_port_tls_identity_t *p_out)
+int prov_port_key_get(provision_key_t *p_key)
 {
     ds_record_t *p_rec = record_alloc();
     int st = (p_rec == NULL) ? PROV_STORAGE_IO : load_record(PROV_KEY_SLOT_ACTIVE, p_rec);
 
-    memset(p_out, 0, sizeof(*p_out));
+    memset(p_key, 0, sizeof(*p_key));
     if (st == PROV_STORAGE_OK) {
+        /* A new context each time: a client started earlier may still hold the old one. */
         free(s_tls_ds);
         s_tls_ds = heap_caps_malloc(sizeof(esp_ds_data_t), MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);
         if (s_tls_ds == NULL) {
@@ -380,15 +381,23 @@ int prov_port_tls_identity(prov_port_tls_identity_t *p_out)
             s_tls_ctx.esp_ds_data = s_tls_ds;
             s_tls_ctx.efuse_key_id = p_rec->efuse_key_id;
             s_tls_ctx.rsa_length_bits = (uint16_t)key_bits(p_rec->key_type);
-            p_out->ds_data = &s_tls_ctx;
+            p_key->kind = PROVISION_KEY_DS;
+            p_key->key_type = prov_port_key_type_name(p_rec->key_type);
+            p_key->p_ds_data = &s_tls_ctx;
         }
     }
     free(p_rec);
     return st;
 }
 
-void prov_port_tls_identity_release(prov_port_tls_identity_t *p_id)
+int prov_port_key_export_der(provision_key_t *p_key)
+{
+    (void)p_key;
+    return PROV_STORAGE_UNSUPPORTED; /* the key exists only as the DS peripheral's ciphertext */
+}
+
+void prov_port_key_free(provision_key_t *p_key)
 {
     /* The ciphertext is not secret; esp-tls may still hold the context, so it stays allocated. */
-    memset(p_id, 0, sizeof(*p_id));
+    memset(p_key, 0, sizeof(*p_key));
 }

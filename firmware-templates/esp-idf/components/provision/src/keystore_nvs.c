@@ -220,34 +220,67 @@ int prov_port_keystore_init(prov_keystore_t *p_out)
     return 0;
 }
 
-int prov_port_tls_identity(prov_port_tls_identity_t *p_out)
+/* The private key DER of record p_rec (its reference after the type byte) into p_key. */
+static int export_der(const uint8_t *p_rec, size_t len, provision_key_t *p_key)
 {
-    uint8_t *p_rec = NULL;
-    uint8_t *p_der = NULL;
-    size_t len = 0;
+    uint8_t *p_der = calloc(1, PROV_CRYPTO_PRIVATE_DER_MAX);
     size_t der_len = 0;
-    int st = load_record(PROV_KEY_SLOT_ACTIVE, &p_rec, &len);
-
-    memset(p_out, 0, sizeof(*p_out));
-    if (st == PROV_STORAGE_OK) {
-        p_der = calloc(1, PROV_CRYPTO_PRIVATE_DER_MAX);
-        st = (p_der == NULL) ? PROV_STORAGE_IO
+    int st = (p_der == NULL) ? PROV_STORAGE_IO
                              : prov_crypto_key_private_der(p_rec + 1, len - 1u, p_der, PROV_CRYPTO_PRIVATE_DER_MAX,
                                                            &der_len);
-    }
+
     if (st == PROV_STORAGE_OK) {
         /* esp-tls parses DER when given its exact length */
-        p_out->key_der = p_der;
-        p_out->key_der_len = der_len;
+        p_key->p_der = p_der;
+        p_key->der_len = der_len;
     } else {
         wipe_free(p_der, PROV_CRYPTO_PRIVATE_DER_MAX);
+    }
+    return st;
+}
+
+int prov_port_key_get(provision_key_t *p_key)
+{
+    uint8_t *p_rec = NULL;
+    size_t len = 0;
+    int st = load_record(PROV_KEY_SLOT_ACTIVE, &p_rec, &len);
+
+    memset(p_key, 0, sizeof(*p_key));
+    if (st == PROV_STORAGE_OK) {
+        p_key->key_type = prov_port_key_type_name(p_rec[0]);
+#if PROV_CRYPTO_USE_PSA
+        /* Mbed TLS 4: the record holds the persistent key's id; the key stays in PSA's storage. */
+        p_key->kind = PROVISION_KEY_PSA;
+        p_key->psa_key_id = ((uint32_t)p_rec[1] << 24) | ((uint32_t)p_rec[2] << 16) | ((uint32_t)p_rec[3] << 8) | p_rec[4];
+        st = (len == 5u) ? PROV_STORAGE_OK : PROV_STORAGE_IO;
+#else
+        p_key->kind = PROVISION_KEY_DER;
+        st = export_der(p_rec, len, p_key);
+#endif
     }
     wipe_free(p_rec, RECORD_MAX);
     return st;
 }
 
-void prov_port_tls_identity_release(prov_port_tls_identity_t *p_id)
+int prov_port_key_export_der(provision_key_t *p_key)
 {
-    wipe_free((uint8_t *)p_id->key_der, PROV_CRYPTO_PRIVATE_DER_MAX);
-    memset(p_id, 0, sizeof(*p_id));
+    uint8_t *p_rec = NULL;
+    size_t len = 0;
+    int st;
+
+    if (p_key->p_der != NULL) {
+        return PROV_STORAGE_OK;
+    }
+    st = load_record(PROV_KEY_SLOT_ACTIVE, &p_rec, &len);
+    if (st == PROV_STORAGE_OK) {
+        st = export_der(p_rec, len, p_key);
+    }
+    wipe_free(p_rec, RECORD_MAX);
+    return st;
+}
+
+void prov_port_key_free(provision_key_t *p_key)
+{
+    wipe_free((uint8_t *)p_key->p_der, PROV_CRYPTO_PRIVATE_DER_MAX);
+    memset(p_key, 0, sizeof(*p_key));
 }
