@@ -57,6 +57,17 @@ export const messages: MessageVector[] = [
       baudRates: [],
     },
   },
+  {
+    name: "HELLO response with the firmware's build (ESP-IDF's app description)",
+    kind: "response",
+    command: "HELLO",
+    seq: 1,
+    fields: {
+      ...helloAnswer,
+      buildVersion: "0.1.0",
+      buildSha256: Buffer.from("2022be526a355bc53302bf297b57a38622861223540decdf69f7832ae342717d", "hex"),
+    },
+  },
   { name: "STATUS request", kind: "request", command: "STATUS", seq: 2, fields: {} },
   {
     name: "STATUS response, empty",

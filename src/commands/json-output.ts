@@ -39,7 +39,7 @@ export function printFailure(command: JsonCommand, err: ProvisionError): void {
 /** One provisioned or verified device (`provision --json`, `verify --json`, `demo --json`). */
 export function printDeviceResult(
   command: JsonCommand,
-  result: ProvisionResult & { flash?: FlashResult },
+  result: ProvisionResult & { flash?: FlashResult; flashSkipped?: { version: string; elfSha256: string } },
   timingsMs: Record<string, number>,
 ): void {
   writeLine({ command, outcome: result.mode, ...result, timingsMs });

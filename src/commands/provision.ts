@@ -10,7 +10,7 @@
  */
 import { ProvisionError } from "../errors.js";
 import type { FlashResult } from "../flash/flash.js";
-import type { FlashFlags } from "../flash/options.js";
+import type { FirstStep, FlashFlags } from "../flash/options.js";
 import type { Ledger } from "../ledger/index.js";
 import { printable } from "../printable.js";
 import { meetDevice } from "../provision/greet.js";
@@ -34,7 +34,7 @@ export interface ProvisionCommandOptions extends PlanFlags, TargetFlags, FlashFl
 
 export function printResult(
   command: JsonCommand,
-  result: ProvisionResult & { flash?: FlashResult },
+  result: ProvisionResult & { flash?: FlashResult; flashSkipped?: { version: string; elfSha256: string } },
   timings: Record<string, number>,
   json: boolean | undefined,
 ) {
@@ -50,7 +50,9 @@ export function printResult(
     firstMessageLine(result),
     result.flash
       ? `  flashed      ${result.flash.regions.filter((r) => r.written).length} of ${result.flash.regions.length} region(s) written and verified in ${(result.flash.durationMs / 1000).toFixed(1)} s (${result.flash.chip.type} ${result.flash.chip.mac})`
-      : undefined,
+      : result.flashSkipped
+        ? `  not flashed  the board runs this build already (${result.flashSkipped.version}, ELF SHA-256 ${result.flashSkipped.elfSha256.slice(0, 16)}…)`
+        : undefined,
     result.retiredCertificateId
       ? `  previous certificate ${result.retiredCertificateId} deactivated`
       : undefined,
@@ -98,19 +100,19 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
   const progress = progressFor(opts);
   // Interruption points before each thing that is opened: a Ctrl-C right after start touches nothing.
   throwIfInterrupted(signal);
-  let flashed: FlashResult | undefined;
-  if (image) {
+  let first: FirstStep | undefined;
+  if (image && flashing) {
     const port = opts.port ?? config.port;
     if (!port)
       throw new ProvisionError("PORT_NOT_GIVEN", "no serial port given", {
         hint: "pass --port /dev/ttyUSB0 (or set ESPPORT); `provision ports` lists the serial ports",
       });
-    flashed = await flashing?.flashStep(opts, image, port, progress, { signal });
+    first = await flashing.flashUnlessRunning(opts, image, port, progress, { signal });
     throwIfInterrupted(signal);
   }
-  // Just flashed: the chip was reset into the app already, and boots now.
-  const session = await openConfiguredDevice(flashed ? { ...opts, reset: false } : opts, config);
-  if (flashed) await flashing?.meetAfterFlash(session, progress);
+  // After the first step the chip was just reset into the app (and, flashed, boots now): no second reset.
+  const session = await openConfiguredDevice(first ? { ...opts, reset: false } : opts, config);
+  if (first && "flashed" in first) await flashing?.meetAfterFlash(session, progress);
   const closers: (() => Promise<void>)[] = [() => session.close()];
   try {
     const greeting = await meetDevice({ session, progress, signal }, plan);
@@ -137,7 +139,11 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
     );
     printResult(
       "provision",
-      flashed ? { ...result, flash: flashed } : result,
+      first === undefined
+        ? result
+        : "flashed" in first
+          ? { ...result, flash: first.flashed }
+          : { ...result, flashSkipped: first.running },
       timingsObject(progress.timings),
       opts.json,
     );

@@ -8,7 +8,10 @@
  */
 import { getBoard } from "../boards/index.js";
 import { ProvisionError } from "../errors.js";
-import { type DeviceSession, helloAfterBoot } from "../session/index.js";
+import type { HelloAnswer } from "../protocol/index.js";
+import { DeviceSession, helloAfterBoot } from "../session/index.js";
+import { type LineOptions, prepareLines } from "../session/prepare-lines.js";
+import { openSerialTransport } from "../transport/index.js";
 import { type FlashOptions, type FlashProgress, type FlashResult, flashDevice } from "./flash.js";
 import { type Before, FLASH_BAUD_DEFAULT } from "./loader.js";
 import { type FlashImage, type ImageSpec, loadFlashImage } from "./plan.js";
@@ -117,4 +120,71 @@ export function meetAfterFlash(session: DeviceSession, progress: FlashProgress) 
     () => helloAfterBoot(session),
     (h) => `${h.boardId} ${h.deviceId}, firmware ${h.firmwareVersion}`,
   );
+}
+
+/** A board answers within this after the port's reset into the app (silicon boots in well under a second). */
+const PROBE_BUDGET_MS = 2_500;
+/** Short HELLO attempts: a blank board, or one in its ROM loader, never answers, and should not cost seconds each. */
+const PROBE_HELLO = { timeoutMs: 400, attempts: 1 };
+
+/**
+ * Does the board on `port` already run the image's build? Its HELLO reports
+ * the SHA-256 of the ELF it was made from (0x0B), the image's app
+ * description has the same digest: then the board needs no flashing. The
+ * port is reset into the app (by the board's reset circuit, `lines`) and
+ * closed again; a board that does not answer is simply not running it.
+ */
+export async function runsBuild(
+  port: string,
+  image: FlashImage,
+  lines: LineOptions,
+): Promise<HelloAnswer | undefined> {
+  const want = image.app?.elfSha256;
+  if (!want) return undefined;
+  const transport = await openSerialTransport(port);
+  const session = new DeviceSession(transport, { timing: { HELLO: PROBE_HELLO } });
+  try {
+    await prepareLines(transport, port, lines);
+    const until = Date.now() + PROBE_BUDGET_MS;
+    for (;;) {
+      try {
+        const hello = await session.hello();
+        return hello.buildSha256?.toString("hex") === want ? hello : undefined;
+      } catch {
+        if (Date.now() >= until) return undefined;
+      }
+    }
+  } finally {
+    await session.close();
+  }
+}
+
+/** What the one pass's flash step did: wrote (or found) the image through the loader, or met the build running. */
+export type FirstStep = { flashed: FlashResult } | { running: { version: string; elfSha256: string } };
+
+/**
+ * The one pass's first step: a board that already runs the image's build
+ * (its HELLO says so) is left alone; any other is flashed. `--reflash`
+ * flashes whatever runs.
+ */
+export async function flashUnlessRunning(
+  flags: FlashFlags & LineOptions,
+  image: FlashImage,
+  port: string,
+  progress: FlashProgress,
+  extra: Pick<FlashOptions, "signal" | "onRegionProgress"> = {},
+): Promise<FirstStep> {
+  if (!flags.reflash && image.app) {
+    const running = await progress.step(
+      "build",
+      `ask the board on ${port} which build it runs`,
+      () => runsBuild(port, image, { board: flags.board, reset: flags.reset }),
+      (h) =>
+        h
+          ? `${h.buildVersion ?? "?"}, the image's: not flashed (--reflash flashes anyway)`
+          : "another one, or none",
+    );
+    if (running) return { running: { version: running.buildVersion ?? "", elfSha256: image.app.elfSha256 } };
+  }
+  return { flashed: await flashStep(flags, image, port, progress, extra) };
 }

@@ -25,6 +25,8 @@ export const MESSAGE_FIELDS = {
       { tag: 0x07, name: "state", kind: "u8", required: req },
       { tag: 0x08, name: "maxFrame", kind: "u16", required: req },
       { tag: 0x09, name: "baudRates", kind: "u32list", required: req },
+      { tag: 0x0a, name: "buildVersion", kind: "str" },
+      { tag: 0x0b, name: "buildSha256", kind: "bytes", size: 32 },
     ],
   },
   STATUS: {
@@ -176,6 +178,10 @@ export interface HelloAnswer {
   state: number;
   maxFrame: number;
   baudRates: number[];
+  /** The firmware build running (ESP-IDF's app description), when the device reports it. */
+  buildVersion?: string;
+  /** SHA-256 of the ELF the running firmware was made from: the build's identity. */
+  buildSha256?: Buffer;
 }
 
 export interface StatusAnswer {

@@ -19,8 +19,7 @@
 import { hostname } from "node:os";
 import pLimit from "p-limit";
 import { asProvisionError, ProvisionError } from "../errors.js";
-import type { FlashResult } from "../flash/flash.js";
-import type { FlashFlags } from "../flash/options.js";
+import type { FirstStep, FlashFlags } from "../flash/options.js";
 import type { FlashImage } from "../flash/plan.js";
 import type { DeviceSummary } from "../ledger/index.js";
 import { type CleanupReport, cleanupFromLedger, type Ledger, ledgerState } from "../ledger/index.js";
@@ -294,8 +293,9 @@ export class Station {
     };
     let link: { session: DeviceSession; wire?: WireCounters } | undefined;
     try {
-      const flashed = o.flash ? await this.flashSlot(slot, port, progress, o.flash) : undefined;
-      if (flashed) record.flash = flashRecord(flashed);
+      const first = o.flash ? await this.flashSlot(slot, port, progress, o.flash) : undefined;
+      if (first) record.flash = flashRecord(first);
+      const flashed = first !== undefined && "flashed" in first;
       slot.phase = "hello";
       this.changed(slot);
       link = await (o.openSession
@@ -303,8 +303,8 @@ export class Station {
         : openStationSession(port, {
             baud: o.baud,
             board: o.plan.boardId,
-            // just flashed: the chip was reset into the app and boots now
-            ...(flashed ? { reset: false } : {}),
+            // the flash step left the chip just reset into the app (and, flashed, booting)
+            ...(first ? { reset: false } : {}),
             paceHost: o.paceHost,
             measureWire: o.measureWire,
             deviceTimeouts: o.deviceTimeouts,
@@ -377,11 +377,11 @@ export class Station {
     port: string,
     progress: Progress,
     flash: NonNullable<StationOptions["flash"]>,
-  ): Promise<FlashResult> {
+  ): Promise<FirstStep> {
     let shown = -1;
     // esptool-js loads with the first board to flash.
-    const { flashStep } = await import("../flash/options.js");
-    return flashStep(flash.flags, flash.image, port, progress, {
+    const { flashUnlessRunning } = await import("../flash/options.js");
+    return flashUnlessRunning(flash.flags, flash.image, port, progress, {
       signal: this.options.signal,
       onRegionProgress: (region, sent, total) => {
         const pct = total > 0 ? Math.floor((sent * 100) / total / 10) * 10 : 0;

@@ -30,6 +30,12 @@ static prov_error_code_t do_hello(prov_device_t *p_dev, prov_reply_t *p_reply)
     (void)prov_tlv_put_u8(w, 0x07u, (uint8_t)prov_device_state(p_dev));
     (void)prov_tlv_put_u16(w, 0x08u, (uint16_t)PROV_DEVICE_MAX_FRAME);
     (void)prov_tlv_put_u32list(w, 0x09u, pf->bauds, pf->n_bauds);
+    if (pf->build_version != NULL) {
+        (void)prov_tlv_put_str(w, 0x0Au, pf->build_version);
+    }
+    if (pf->build_sha256 != NULL) {
+        (void)prov_tlv_put_bytes(w, 0x0Bu, pf->build_sha256, 32u);
+    }
     return PROV_CODE_OK;
 }
 

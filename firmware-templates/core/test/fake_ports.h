@@ -151,7 +151,7 @@ static prov_device_config_t fake_config(void)
                                        cs_is_locked};
     cfg.app = (prov_app_t){NULL, app_start, app_stop};
     cfg.platform = (prov_platform_t){NULL, pf_millis, pf_random, pf_restart, "a0b1c2d3e4f5", "1.0.0-test", "test-board",
-                                     g_bauds, 3u};
+                                     g_bauds, 3u, NULL, NULL};
     cfg.baud_initial = 115200u;
     return cfg;
 }

@@ -52,6 +52,31 @@ static void test_hello_reports_identity(void **state)
     assert_int_equal(f.len, 12);
     f = fake_field(r, 0x06);
     assert_int_equal(f.p_value[0], PROV_STORE_FILE);
+    /* the fake platform knows no build: the optional fields are left out */
+    assert_false(fake_has_field(r, 0x0A));
+    assert_false(fake_has_field(r, 0x0B));
+}
+
+static void test_hello_reports_the_build_when_the_port_knows_it(void **state)
+{
+    static const uint8_t sha[32] = {0xA5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                    16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 0x5A};
+    prov_device_config_t cfg = fake_config();
+    const fake_frame_t *r = NULL;
+    prov_tlv_field_t f;
+    (void)state;
+    cfg.platform.build_version = "v1.2.3-product";
+    cfg.platform.build_sha256 = sha;
+    assert_int_equal(prov_device_init(&g_dev, &cfg), PROV_OK);
+    assert_int_equal(prov_device_boot(&g_dev), PROV_OK);
+    r = fake_req(PROV_MSG_HELLO, NULL);
+    assert_int_equal(r->payload[0], PROV_CODE_OK);
+    f = fake_field(r, 0x0A);
+    assert_int_equal(f.len, strlen("v1.2.3-product"));
+    assert_memory_equal(f.p_value, "v1.2.3-product", f.len);
+    f = fake_field(r, 0x0B);
+    assert_int_equal(f.len, 32);
+    assert_memory_equal(f.p_value, sha, 32);
 }
 
 static void test_wrong_state_is_typed_and_changes_nothing(void **state)
@@ -361,6 +386,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_hello_reports_identity, fake_setup),
+        cmocka_unit_test_setup(test_hello_reports_the_build_when_the_port_knows_it, fake_setup),
         cmocka_unit_test_setup(test_wrong_state_is_typed_and_changes_nothing, fake_setup),
         cmocka_unit_test_setup(test_unknown_type, fake_setup),
         cmocka_unit_test_setup(test_generate_key_idempotent_and_typed, fake_setup),

@@ -36,6 +36,15 @@ typedef struct prov_platform {
     /* Baud rates the device can switch to (HELLO 0x09, SET_BAUD). */
     const uint32_t *bauds;
     size_t n_bauds;
+
+    /*
+     * The firmware build running (HELLO 0x0A, 0x0B), so that a host about to
+     * flash can tell a board that already runs this build: on ESP-IDF the app
+     * description's version and the SHA-256 of the ELF it was made from. NULL
+     * when the port does not know (the field is left out).
+     */
+    const char *build_version;
+    const uint8_t *build_sha256; /* 32 bytes */
 } prov_platform_t;
 
 #endif /* PROV_PLATFORM_H */

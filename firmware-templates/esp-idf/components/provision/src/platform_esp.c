@@ -6,6 +6,7 @@
 
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
+#include "esp_app_desc.h"
 #include "esp_log.h"
 #include "esp_system.h"
 #include "esp_timer.h"
@@ -58,6 +59,23 @@ static void platform_restart(void *p_ctx, uint32_t delay_ms)
     esp_restart();
 }
 
+/*
+ * The build this firmware is, for HELLO: ESP-IDF's app description, whose ELF
+ * SHA-256 esptool's elf2image wrote into the image. A host about to flash
+ * compares it with the image's and leaves a board that runs it alone. A build
+ * whose digest was never written (all zeros) reports none.
+ */
+static void describe_build(prov_platform_t *p_out)
+{
+    static const uint8_t zero[32] = {0};
+    const esp_app_desc_t *p_app = esp_app_get_description();
+
+    p_out->build_version = p_app->version;
+    if (memcmp(p_app->app_elf_sha256, zero, sizeof(zero)) != 0) {
+        p_out->build_sha256 = p_app->app_elf_sha256;
+    }
+}
+
 void prov_port_platform_init(prov_platform_t *p_out)
 {
     memset(p_out, 0, sizeof(*p_out));
@@ -71,4 +89,5 @@ void prov_port_platform_init(prov_platform_t *p_out)
     parse_bauds();
     p_out->bauds = s_bauds;
     p_out->n_bauds = s_n_bauds;
+    describe_build(p_out);
 }
