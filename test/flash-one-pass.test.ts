@@ -2,8 +2,8 @@
  * Blank boards to provisioned devices in one pass, on emulated ESP32-C3
  * boards with the auto-reset circuit: `provision --port P --flash DIR`
  * flashes, boots, meets the firmware and provisions (`--until committed`:
- * the emulated chip has no network); a second run finds the build on the
- * chip and writes nothing; `provision station --flash DIR` does the same for
+ * the emulated chip has no network); a second run finds the build running
+ * (HELLO reports it) and does not flash, --reflash does; `provision station --flash DIR` does the same for
  * two boards at once, each slot flashing in parallel, and reports the flash
  * per device. A bad image stops the station before any port is opened.
  */
@@ -52,7 +52,7 @@ const onePass = (port: string, name: string) => [
 
 describe("provision --port P --flash DIR", () => {
   it(
-    "takes a blank board (provision sim --emulate --blank, as the README shows) to a committed device; a second run finds the build on the chip and writes nothing",
+    "takes a blank board (provision sim --emulate --blank, as the README shows) to a committed device; a second run meets the build running and does not flash; --reflash does, keeping the key",
     async () => {
       const sim = await runCli(
         ["sim", "--board", EMULATED_BOARD, "--emulate", "--blank", "--state-dir", join(dir, "one"), "--json"],
@@ -93,9 +93,19 @@ async function onePassTwice(chip: { port: string; deviceId: string }) {
   const second = await cli(onePass(chip.port, "one"));
   expect(second.status, second.stderr).toBe(0);
   const again = JSON.parse(second.stdout);
+  expectDocumented(again);
   expect(again.mode).toBe("verified");
-  expect(again.flash.unchanged).toBe(true);
-  expect(again.flash.nvs).toMatchObject({ blank: false, kept: true });
+  // its HELLO reports the build (the ELF's SHA-256): the board is not flashed, not even put in its loader
+  expect(again.flash).toBeUndefined();
+  expect(again.flashSkipped).toEqual({ version: r.flash.app.version, elfSha256: r.flash.app.elfSha256 });
+  expect(again.timingsMs.loader).toBeUndefined();
+  expect(second.stderr).toMatch(/ask the board on .* which build it runs: .*not flashed/);
+
+  const forced = await cli([...onePass(chip.port, "one"), "--reflash"]);
+  expect(forced.status, forced.stderr).toBe(0);
+  const reflashed = JSON.parse(forced.stdout);
+  expect(reflashed.flash.regions.every((x: { written: boolean }) => x.written)).toBe(true);
+  expect(reflashed.flash.nvs).toMatchObject({ blank: false, kept: true });
   expect((await helloOn(chip.port)).status.state).toBe(DEVICE_STATE.PROVISIONED);
 }
 
