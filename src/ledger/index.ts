@@ -1,16 +1,5 @@
 export { type CleanupOptions, type CleanupReport, cleanupFromLedger } from "./cleanup.js";
-export {
-  LEDGER_VERSION,
-  Ledger,
-  type LedgerContents,
-  type LedgerEntry,
-  type LedgerEvent,
-  type LedgerPhase,
-  type LedgerRecord,
-  newRunId,
-  readLedger,
-  readLedgerContents,
-} from "./ledger.js";
+export { Ledger, type LedgerContents, readLedger, readLedgerContents } from "./ledger.js";
 export {
   type DeviceHolds,
   type PriorSettlement,
@@ -19,6 +8,14 @@ export {
   settlePriorRuns,
   supersededCertificates,
 } from "./prior-runs.js";
+export {
+  LEDGER_VERSION,
+  type LedgerEntry,
+  type LedgerEvent,
+  type LedgerPhase,
+  type LedgerRecord,
+  newRunId,
+} from "./records.js";
 export {
   type Adoption,
   certificatePemSha256,

@@ -13,8 +13,8 @@
 import { certificateSpkiSha256 } from "../csr/index.js";
 import { asProvisionError, ProvisionError } from "../errors.js";
 import type { CloudRegistry } from "../registry/registry.js";
-import { type Ledger, type LedgerPhase, newRunId } from "./ledger.js";
-import type { Registration } from "./register.js";
+import type { Ledger } from "./ledger.js";
+import { type LedgerPhase, newRunId } from "./records.js";
 import { type RunState, reduceRun } from "./state.js";
 import { entry, errorData, type Ids, step } from "./steps.js";
 
@@ -227,11 +227,25 @@ export async function findCertificatesForKey(
   return out;
 }
 
+/**
+ * What a rollback of a completed registration needs to know when this
+ * process's records of the run are gone (a Registration has every field).
+ */
+export interface RegisteredRun {
+  run: string;
+  deviceId?: string;
+  thingName: string;
+  thingCreated: boolean;
+  certificateId: string;
+  certificateArn: string;
+  policyName: string;
+}
+
 /** Rolls back a completed registration (e.g. the device refused the credentials at COMMIT). */
 export async function rollbackRegistration(
   registry: CloudRegistry,
   ledger: Ledger,
-  registration: Registration,
+  registration: RegisteredRun,
 ): Promise<void> {
   const records = ledger.recordsOf(registration.run);
   const state: RunState =

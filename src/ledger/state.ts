@@ -4,7 +4,7 @@
  * cleanup) or closed. Pure: the same function serves the in-process rollback,
  * `provision cleanup` and the station's resume.
  */
-import type { LedgerRecord } from "./ledger.js";
+import type { LedgerRecord } from "./records.js";
 
 export type RunStatus =
   /** Registration started and did not finish (crash, kill, or still running). */

@@ -7,7 +7,7 @@
  */
 import { open } from "node:fs/promises";
 import { ProvisionError } from "../errors.js";
-import type { LedgerRecord } from "./ledger.js";
+import type { LedgerRecord } from "./records.js";
 import { type LedgerSummary, RunFold, summarizeRuns } from "./state.js";
 import { parseLedgerText, type TornLine } from "./torn.js";
 
