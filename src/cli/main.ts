@@ -121,7 +121,16 @@ function planOptions(cmd: Command): Command {
     .option(
       "--ledger <file>",
       "append-only audit ledger (default: the config's ledger, else provision-ledger.jsonl)",
-    );
+    )
+    .addOption(ledgerWaitOption());
+}
+
+/** One process writes a ledger at a time; the others wait this long for it (src/ledger/lock.ts). */
+function ledgerWaitOption(): Option {
+  return new Option(
+    "--ledger-wait <s>",
+    "seconds to wait for another process writing the same ledger (default 120; 0: refuse at once)",
+  ).argParser(wholeNumber(0));
 }
 
 /** Flags shared by every command that talks to a device. */
@@ -196,6 +205,7 @@ program
 cloudOptions(program.command("cleanup"))
   .description("finish every rollback a ledger left open and retire superseded certificates")
   .requiredOption("--ledger <file>", "ledger file")
+  .addOption(ledgerWaitOption())
   .option(
     "--include-uncommitted",
     "also retire runs that registered but have no COMMIT recorded (their device may hold the certificate)",

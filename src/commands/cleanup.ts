@@ -5,18 +5,29 @@ import { type CleanupReport, cleanupFromLedger } from "../ledger/index.js";
 import { printable } from "../printable.js";
 import { openTarget, type TargetOptions } from "../provision/target.js";
 import { printCleanupReport } from "./json-output.js";
+import { ledgerWaitMs } from "./provision.js";
 
 export interface CleanupCommandOptions extends TargetOptions {
   ledger: string;
   includeUncommitted?: boolean;
+  /** Seconds to wait for another process that writes the ledger. */
+  ledgerWait?: number;
   json?: boolean;
 }
 
 /** What cleanup did and what it only knows from the ledger, one line each. */
 export function cleanupText(report: CleanupReport): string[] {
   const lines = [`ledger ${report.ledger}: ${report.runsExamined} run(s) examined`];
+  if (report.setAside)
+    lines.push(
+      `  the end of the ledger (byte ${report.setAside.offset}, ${report.setAside.lines} line(s), ${report.setAside.bytes} bytes) was no record (a crash mid-write, or garbage): set aside in ${report.setAside.keptIn}`,
+    );
   for (const t of report.tornLines)
-    lines.push(`  line ${t.line}: a torn record (${t.bytes} bytes, a crash mid-write) was skipped`);
+    lines.push(
+      t.kind === "unparsable"
+        ? `  line ${t.line} (byte ${t.offset}): not a ledger record (${t.bytes} bytes), skipped; a copy is in ${report.ledger}.torn`
+        : `  line ${t.line}: a torn record (${t.bytes} bytes, a crash mid-write) was skipped`,
+    );
   for (const c of report.cleaned)
     lines.push(
       `  rolled back ${c.thing ?? c.device ?? c.run} (interrupted run): certificates ${c.certificates.join(", ") || "none"}`,
@@ -45,11 +56,14 @@ export async function cleanupCommand(opts: CleanupCommandOptions): Promise<void>
     });
   }
   const started = performance.now();
-  const target = await openTarget(opts, (text) => process.stderr.write(`${printable(text)}\n`));
+  const say = (text: string) => process.stderr.write(`${printable(text)}\n`);
+  const target = await openTarget(opts, say);
   try {
     const report = await cleanupFromLedger(target.registry, opts.ledger, {
       includeUncommitted: opts.includeUncommitted,
       signal: interrupt.signal,
+      // A run in progress must not be taken for an interrupted one: wait for its process, or refuse.
+      lock: { waitMs: ledgerWaitMs(opts.ledgerWait), onWait: say },
     });
     const failure =
       report.failed.length > 0

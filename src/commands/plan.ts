@@ -43,6 +43,8 @@ export interface PlanFlags {
   profile?: string;
   endpointUrl?: string;
   ledger?: string;
+  /** Seconds to wait for another process that writes the ledger. */
+  ledgerWait?: number;
   force?: boolean;
   lock?: boolean;
   switchBaud?: number;

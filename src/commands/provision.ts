@@ -51,12 +51,29 @@ export function printResult(
   process.stderr.write(`${lines.map(printable).join("\n")}\n`);
 }
 
-/** Opens the ledger, says if a crash had torn its last line, and keeps a forced exit waiting for it. */
-export async function openLedger(file: string, info: (text: string) => void): Promise<Ledger> {
-  const ledger = await Ledger.open(file);
+/** `--ledger-wait SECONDS` in ms (default: LEDGER_LOCK_WAIT_MS_DEFAULT). */
+export function ledgerWaitMs(seconds: number | undefined): number | undefined {
+  return seconds === undefined ? undefined : seconds * 1000;
+}
+
+/**
+ * Opens the ledger as its one writer (waiting for another process that
+ * writes it, naming it), says if its end was set aside, and keeps a forced
+ * exit waiting for it.
+ */
+export async function openLedger(
+  file: string,
+  info: (text: string) => void,
+  waitSeconds?: number,
+): Promise<Ledger> {
+  const ledger = await Ledger.open(file, {
+    waitMs: ledgerWaitMs(waitSeconds),
+    onWait: info,
+    signal: interrupt.signal,
+  });
   if (ledger.tornTail)
     info(
-      `ledger ${file}: its last record was torn (${ledger.tornTail.bytes} bytes, a crash mid-write); kept in ${ledger.tornTail.keptIn}, continuing on a fresh line`,
+      `ledger ${file}: what followed its last record (${ledger.tornTail.lines} line(s), ${ledger.tornTail.bytes} bytes: a record torn by a crash mid-write, or garbage) is kept in ${ledger.tornTail.keptIn}; continuing on a fresh line`,
     );
   // A closed ledger is idle at once: the hook never needs removing in a CLI process.
   beforeForcedExit(() => ledger.idle());
@@ -79,7 +96,11 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
     const target = await openTarget(targetOptions(opts, config), (text) => progress.info(text));
     closers.push(() => target.close());
     throwIfInterrupted(signal);
-    const ledger = await openLedger(opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT, progress.info);
+    const ledger = await openLedger(
+      opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT,
+      progress.info,
+      opts.ledgerWait,
+    );
     closers.push(() => ledger.close());
     throwIfInterrupted(signal);
     const observer = await progress.step("observer", "connect the cloud-side observer", () =>
