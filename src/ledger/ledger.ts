@@ -139,15 +139,13 @@ export class Ledger {
     this.keptSkipped += fresh.length;
     const keptIn = `${this.file}.torn`;
     this.keptOffsets ??= new Set(
-      (await readFile(keptIn, "utf8").catch(() => ""))
-        .split("\n")
-        .flatMap((l) => {
-          try {
-            return [Number((JSON.parse(l) as { offset?: unknown }).offset)];
-          } catch {
-            return [];
-          }
-        }),
+      (await readFile(keptIn, "utf8").catch(() => "")).split("\n").flatMap((l) => {
+        try {
+          return [Number((JSON.parse(l) as { offset?: unknown }).offset)];
+        } catch {
+          return [];
+        }
+      }),
     );
     const notes: string[] = [];
     for (const t of fresh) {

@@ -81,7 +81,13 @@ describe("one writer per ledger", () => {
 
   it("a pid now used by another process (its start time differs) is not the holder", async () => {
     const file = join(dir, "d.jsonl");
-    const stale = { pid: process.ppid, host: hostname(), command: "provision", startedAt: "x", pidStart: "1" };
+    const stale = {
+      pid: process.ppid,
+      host: hostname(),
+      command: "provision",
+      startedAt: "x",
+      pidStart: "1",
+    };
     await writeFile(`${file}.lock`, JSON.stringify(stale));
     const lock = await lockLedger(file, { waitMs: 0 });
     await lock.release();
@@ -89,7 +95,12 @@ describe("one writer per ledger", () => {
 
   it("a holder on another host cannot be judged from here: refused, with how to free it", async () => {
     const file = join(dir, "e.jsonl");
-    const other = { pid: 1, host: "station-7", command: "provision station", startedAt: "2026-01-01T00:00:00Z" };
+    const other = {
+      pid: 1,
+      host: "station-7",
+      command: "provision station",
+      startedAt: "2026-01-01T00:00:00Z",
+    };
     await writeFile(`${file}.lock`, JSON.stringify(other));
     const err = await lockLedger(file, { waitMs: 0 }).catch((e) => e);
     expect(err.message).toContain("in use by pid 1 on station-7 (provision station)");

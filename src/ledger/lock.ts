@@ -220,6 +220,11 @@ async function releaseOne(key: string): Promise<void> {
   held.delete(key);
   // Never remove a lock another process took over (ours was judged stale while this one hung).
   const now = await readHolder(h.file).catch(() => undefined);
-  if (now !== undefined && now !== "unreadable" && now.pid === h.mine.pid && now.startedAt === h.mine.startedAt)
+  if (
+    now !== undefined &&
+    now !== "unreadable" &&
+    now.pid === h.mine.pid &&
+    now.startedAt === h.mine.startedAt
+  )
     await unlink(h.file).catch(() => undefined);
 }

@@ -107,7 +107,10 @@ describe("garbage that ends in a newline (it used to break the ledger for good)"
     expect(lines[0]).toBe(record("r1"));
     expect(JSON.parse(lines[1] ?? "").run).toBe("r2");
     expect(lines.slice(2)).toEqual([""]);
-    const kept = (await readFile(`${file}.torn`, "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+    const kept = (await readFile(`${file}.torn`, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(kept.map((k) => [k.offset, k.text])).toEqual([
       [record("r1").length + 1, "garbage one"],
       [record("r1").length + 14, '{"not":"a record"}'],
@@ -129,7 +132,10 @@ describe("garbage that ends in a newline (it used to break the ledger for good)"
     const again = await Ledger.open(file);
     await again.summary();
     await again.close();
-    const kept = (await readFile(`${file}.torn`, "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+    const kept = (await readFile(`${file}.torn`, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(kept).toHaveLength(1);
     expect(kept[0]).toMatchObject({ line: 2, kind: "unparsable", text: "\x1b[31mgarbage" });
     expect((await readLedgerContents(file)).records.map((r) => r.run)).toEqual(["r1", "r2", "r3"]);

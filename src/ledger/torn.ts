@@ -92,7 +92,12 @@ export function parseLedgerText(text: string, offset = 0, firstLine = 1): Parsed
     const glued = recordAfterFragment(line);
     const lineNo = firstLine + i;
     if (glued) {
-      torn.push({ line: lineNo, offset: start, bytes: Buffer.byteLength(line.slice(0, glued.at)), kind: "merged" });
+      torn.push({
+        line: lineNo,
+        offset: start,
+        bytes: Buffer.byteLength(line.slice(0, glued.at)),
+        kind: "merged",
+      });
       records.push(glued.record);
       continue;
     }
@@ -100,7 +105,12 @@ export function parseLedgerText(text: string, offset = 0, firstLine = 1): Parsed
     // A crash during the very first append leaves only a fragment: still a ledger.
     const firstContent = records.length === 0 && torn.length === 0 && offset === 0;
     if (firstContent && !(last && line.startsWith(RECORD_START))) notALedger = true;
-    torn.push({ line: lineNo, offset: start, bytes: Buffer.byteLength(line), kind: last ? "trailing" : "unparsable" });
+    torn.push({
+      line: lineNo,
+      offset: start,
+      bytes: Buffer.byteLength(line),
+      kind: last ? "trailing" : "unparsable",
+    });
   }
   return { records, torn, notALedger };
 }
