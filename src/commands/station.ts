@@ -134,7 +134,11 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
     limiter.configure(rates.rates, target.region);
     info(describeRatePlan(rates) + (store ? `; budget shared through ${store.description}` : ""));
     throwIfInterrupted(signal);
-    const ledger = await openLedger(opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT, info, opts.ledgerWait);
+    const ledger = await openLedger(
+      opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT,
+      info,
+      opts.ledgerWait,
+    );
     closers.push(() => ledger.close());
     const manifest = await Manifest.open(opts.manifest ?? MANIFEST_PREFIX_DEFAULT);
     closers.push(() => manifest.close());

@@ -2,7 +2,6 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isProvisionError } from "../errors.js";
 import { Ledger, ledgerState, readLedger, readLedgerContents, summarize } from "./index.js";
 
 let dir: string;
