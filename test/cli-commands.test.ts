@@ -267,7 +267,7 @@ describe("provision station", () => {
         .map((l) => JSON.parse(l));
       expect(lines.map((l) => l.deviceId).sort()).toEqual(twins.map((t) => t.deviceId).sort());
       expect(lines.every((l) => l.ok === true && l.outcome === "provisioned")).toBe(true);
-      const csv = readFileSync(join(dir, "line1.csv"), "utf8").trim().split("\n");
+      const csv = readFileSync(join(dir, "line1.manifest.csv"), "utf8").trim().split("\n");
       expect(csv).toHaveLength(3);
       expect(csv[0]).toMatch(/^deviceId,thingName,certificateId/);
     } finally {

@@ -297,7 +297,7 @@ planOptions(cloudOptions(program.command("station")))
   .addOption(new Option("--concurrency <n>", "devices in flight at once").argParser(positive).default(8))
   .option(
     "--manifest <prefix>",
-    "manifest prefix: writes <prefix>.csv and <prefix>.jsonl",
+    "manifest prefix: writes <prefix>.manifest.csv and .manifest.jsonl (a prefix ending in 'manifest' is not doubled)",
     "provision-manifest",
   )
   .option("--station-id <id>", "station name in the manifest (default: host name)")
@@ -340,7 +340,7 @@ program
   .command("merge")
   .description("merge several stations' manifests into one (each device and certificate once)")
   .argument("<manifests...>", "manifest prefixes or .jsonl files")
-  .requiredOption("--out <prefix>", "writes <prefix>.csv and <prefix>.jsonl (appends what they lack)")
+  .requiredOption("--out <prefix>", "writes <prefix>.manifest.csv and .manifest.jsonl (appends what they lack)")
   .option("--json", "print the merge report as JSON")
   .action((manifests: string[], opts: Record<string, unknown>) =>
     run(async () => (await import("../commands/manifest.js")).manifestMergeCommand)({

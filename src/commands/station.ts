@@ -5,7 +5,9 @@
  * with other stations through Redis), one observer, one ledger, a manifest
  * of the devices provisioned, and a live per-port view on stderr.
  */
+import { existsSync, realpathSync } from "node:fs";
 import { hostname } from "node:os";
+import { resolve } from "node:path";
 import { getBoard } from "../boards/index.js";
 import { interrupt } from "../cli/interrupt.js";
 import { ProvisionError } from "../errors.js";
@@ -20,6 +22,7 @@ import {
   LiveView,
   loadFixture,
   Manifest,
+  manifestFiles,
   type PortSource,
   Station,
   type StationSummary,
@@ -45,7 +48,7 @@ export interface StationCommandOptions extends PlanFlags {
   /** JSON slot -> USB location map; implies watching. */
   fixture?: string;
   concurrency?: number;
-  /** Prefix of <prefix>.csv and <prefix>.jsonl. */
+  /** Prefix of the manifest's files (manifestFiles: <prefix>.manifest.csv and .jsonl). */
   manifest?: string;
   stationId?: string;
   local?: boolean;
@@ -104,9 +107,33 @@ export function summaryText(s: StationSummary): string {
   return lines.map(printable).join("\n");
 }
 
+/** A path as the file system sees it (a symlink or `./` must not hide that two names are one file). */
+function samePath(a: string, b: string): boolean {
+  const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
+  return real(a) === real(b);
+}
+
+/**
+ * The ledger is the audit trail and `cleanup`'s input; the manifest is the
+ * line's list of devices. Written into one file, each breaks the other
+ * (manifest rows in the ledger; the ledger's records in the ERP's list).
+ */
+function checkLedgerIsNotManifest(ledgerFile: string, manifestPrefix: string): void {
+  const files = manifestFiles(manifestPrefix);
+  const clash = [files.csvFile, files.jsonlFile].find((f) => samePath(f, ledgerFile));
+  if (clash === undefined) return;
+  throw new ProvisionError("USAGE", `the ledger ${ledgerFile} would be the manifest's ${clash}`, {
+    where: ledgerFile,
+    hint: `give --ledger its own file (e.g. ${manifestPrefix.replace(/\.(csv|jsonl)$/, "")}-ledger.jsonl); --manifest ${manifestPrefix} writes ${files.csvFile} and ${files.jsonlFile}`,
+  });
+}
+
 export async function stationCommand(opts: StationCommandOptions): Promise<StationSummary> {
   const config = loadConfig(opts.config);
   const plan = buildPlan(opts, config);
+  const ledgerFile = opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT;
+  const manifestPrefix = opts.manifest ?? MANIFEST_PREFIX_DEFAULT;
+  checkLedgerIsNotManifest(ledgerFile, manifestPrefix);
   if (plan.boardId) getBoard(plan.boardId);
   const concurrency = opts.concurrency ?? CONCURRENCY_DEFAULT;
   const signal = opts.signal ?? interrupt.signal;
@@ -134,13 +161,9 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
     limiter.configure(rates.rates, target.region);
     info(describeRatePlan(rates) + (store ? `; budget shared through ${store.description}` : ""));
     throwIfInterrupted(signal);
-    const ledger = await openLedger(
-      opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT,
-      info,
-      opts.ledgerWait,
-    );
+    const ledger = await openLedger(ledgerFile, info, opts.ledgerWait);
     closers.push(() => ledger.close());
-    const manifest = await Manifest.open(opts.manifest ?? MANIFEST_PREFIX_DEFAULT);
+    const manifest = await Manifest.open(manifestPrefix);
     closers.push(() => manifest.close());
     throwIfInterrupted(signal);
     const observer = await target.openObserver();
