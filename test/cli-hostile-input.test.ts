@@ -21,7 +21,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe("the ledger and the manifest are never one file", () => {
   it("the README's old station example (--ledger line3.jsonl --manifest line3) now writes two files apart", async () => {
     // Past the check, this run stops at the next one it meets: no AWS region here.
-    const r = await cli(["station", "/dev/nonexistent-port", "--ledger", "line3.jsonl", "--manifest", "line3"]);
+    const r = await cli([
+      "station",
+      "/dev/nonexistent-port",
+      "--ledger",
+      "line3.jsonl",
+      "--manifest",
+      "line3",
+    ]);
     expect(r.stderr).not.toMatch(/would be the manifest/);
     expect(r.stderr).toMatch(/no AWS region configured/);
   });

@@ -9,7 +9,13 @@ import type { LocalIot } from "../src/local-iot/service.js";
 import type { Observer } from "../src/observer/index.js";
 import type { CloudTarget } from "../src/provision/target.js";
 import { OperationRateLimiter } from "../src/registry/index.js";
-import { Manifest, type ManifestRow, manifestFiles, Station, type StationOptions } from "../src/station/index.js";
+import {
+  Manifest,
+  type ManifestRow,
+  manifestFiles,
+  Station,
+  type StationOptions,
+} from "../src/station/index.js";
 import { PER_DEVICE_OPERATIONS, planRates, type RatePlan } from "../src/station/rate-plan.js";
 import { sampleRequestRates as sampleLocalIot } from "../src/station/request-rates.js";
 import { openLocalCloud, testPlan } from "./local-cloud.test-helper.js";

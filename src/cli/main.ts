@@ -122,7 +122,11 @@ function planOptions(cmd: Command): Command {
       "--ledger <file>",
       "append-only audit ledger (default: the config's ledger, else provision-ledger.jsonl)",
     )
-    .addOption(ledgerWaitOption());
+    .addOption(ledgerWaitOption())
+    .option(
+      "--retire-unknown-certificates",
+      "once the device publishes, also retire ACTIVE certificates of its thing that no run of this ledger made (another station's, another ledger's)",
+    );
 }
 
 /** One process writes a ledger at a time; the others wait this long for it (src/ledger/lock.ts). */
@@ -203,8 +207,16 @@ program
   .action(run(async () => (await import("../commands/ports.js")).portsCommand));
 
 cloudOptions(program.command("cleanup"))
-  .description("finish every rollback a ledger left open and retire superseded certificates")
-  .requiredOption("--ledger <file>", "ledger file")
+  .description(
+    "finish every rollback a ledger left open and retire superseded certificates; or, with --things/--thing, audit and repair things from the cloud alone",
+  )
+  .option("--ledger <file>", "ledger file (with --things/--thing: where changes are recorded)")
+  .option("--things <prefix>", "every thing whose name starts with PREFIX, from the cloud (no ledger needed)")
+  .option("--thing <name>", "this thing, from the cloud (no ledger needed)")
+  .option(
+    "--keep <certificate-id>",
+    "with --thing: keep this ACTIVE certificate and retire the thing's others",
+  )
   .addOption(ledgerWaitOption())
   .option(
     "--include-uncommitted",
@@ -340,7 +352,10 @@ program
   .command("merge")
   .description("merge several stations' manifests into one (each device and certificate once)")
   .argument("<manifests...>", "manifest prefixes or .jsonl files")
-  .requiredOption("--out <prefix>", "writes <prefix>.manifest.csv and .manifest.jsonl (appends what they lack)")
+  .requiredOption(
+    "--out <prefix>",
+    "writes <prefix>.manifest.csv and .manifest.jsonl (appends what they lack)",
+  )
   .option("--json", "print the merge report as JSON")
   .action((manifests: string[], opts: Record<string, unknown>) =>
     run(async () => (await import("../commands/manifest.js")).manifestMergeCommand)({

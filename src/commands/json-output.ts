@@ -7,7 +7,7 @@
  * (`mode`, the station's `timings`) are kept beside the unified ones.
  */
 import type { ProvisionError } from "../errors.js";
-import type { CleanupReport } from "../ledger/index.js";
+import type { CleanupReport, ThingsCleanupReport } from "../ledger/index.js";
 import { safeJson } from "../printable.js";
 import type { ProvisionResult } from "../provision/pipeline.js";
 import type { DeviceRecord } from "../station/index.js";
@@ -66,6 +66,24 @@ export function printCleanupReport(
     command: "cleanup",
     ok,
     outcome,
+    ...report,
+    timingsMs,
+    ...(ok ? {} : { error: errorJson(failure) }),
+  });
+  if (failure) printed.add(failure);
+}
+
+/** `cleanup --things/--thing --json`: the things examined, and the error in the same object. */
+export function printThingsCleanupReport(
+  report: ThingsCleanupReport,
+  timingsMs: Record<string, number>,
+  failure: ProvisionError | undefined,
+): void {
+  const ok = failure === undefined;
+  writeLine({
+    command: "cleanup",
+    ok,
+    outcome: ok ? "cleaned" : failure.code,
     ...report,
     timingsMs,
     ...(ok ? {} : { error: errorJson(failure) }),

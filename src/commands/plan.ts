@@ -46,6 +46,7 @@ export interface PlanFlags {
   /** Seconds to wait for another process that writes the ledger. */
   ledgerWait?: number;
   force?: boolean;
+  retireUnknownCertificates?: boolean;
   lock?: boolean;
   switchBaud?: number;
 }
@@ -139,6 +140,7 @@ export function buildPlan(flags: PlanFlags, config: ProvisionConfig): ProvisionP
   if (keyStore) plan.keyStore = keyStore;
   if (policyDocument) plan.policyDocument = policyDocument;
   if (flags.switchBaud) plan.switchBaud = flags.switchBaud;
+  if (flags.retireUnknownCertificates) plan.retireUnknownCertificates = true;
   const board = flags.board ?? config.board;
   if (board) plan.boardId = board;
   const wifi = wifiFrom(flags, config);

@@ -3,18 +3,16 @@
  * target, the ledger and the observer into the pipeline, and reports.
  */
 import { getBoard } from "../boards/index.js";
-import { beforeForcedExit, interrupt } from "../cli/interrupt.js";
+import { interrupt } from "../cli/interrupt.js";
 import { progressFor, timingsObject } from "../cli/progress.js";
-import { Ledger } from "../ledger/index.js";
 import { printable } from "../printable.js";
 import { throwIfInterrupted } from "../provision/interruption.js";
 import { type ProvisionResult, provisionDevice } from "../provision/pipeline.js";
 import { openTarget } from "../provision/target.js";
 import { openConfiguredDevice } from "./device-link.js";
 import { type JsonCommand, printDeviceResult } from "./json-output.js";
+import { LEDGER_FILE_DEFAULT, openLedger } from "./ledger-open.js";
 import { buildPlan, loadConfig, type PlanFlags, type TargetFlags, targetOptions } from "./plan.js";
-
-export const LEDGER_FILE_DEFAULT = "provision-ledger.jsonl";
 
 export interface ProvisionCommandOptions extends PlanFlags, TargetFlags {
   verbose?: boolean;
@@ -42,42 +40,17 @@ export function printResult(
         ? ` (connected after ${result.firstMessage.connectMs} ms,`
         : " (") +
       ` published after ${result.firstMessage.firstPublishMs} ms)`,
-    result.retiredCertificateId
-      ? `  previous certificate ${result.retiredCertificateId} deactivated`
-      : undefined,
+    ...(result.retiredCertificates ?? []).map(
+      (r) =>
+        `  retired certificate ${r.certificateId} (INACTIVE, detached, kept): ${r.why}${r.consent ? `; allowed by ${r.consent}` : ""}`,
+    ),
+    ...(result.keptCertificates ?? []).map(
+      (k) => `  kept: ${k.why}; --retire-unknown-certificates retires it`,
+    ),
     result.locked ? "  device locked" : undefined,
   ].filter((l) => l !== undefined);
   // The first payload and the device's identity are the device's words: shown escaped.
   process.stderr.write(`${lines.map(printable).join("\n")}\n`);
-}
-
-/** `--ledger-wait SECONDS` in ms (default: LEDGER_LOCK_WAIT_MS_DEFAULT). */
-export function ledgerWaitMs(seconds: number | undefined): number | undefined {
-  return seconds === undefined ? undefined : seconds * 1000;
-}
-
-/**
- * Opens the ledger as its one writer (waiting for another process that
- * writes it, naming it), says if its end was set aside, and keeps a forced
- * exit waiting for it.
- */
-export async function openLedger(
-  file: string,
-  info: (text: string) => void,
-  waitSeconds?: number,
-): Promise<Ledger> {
-  const ledger = await Ledger.open(file, {
-    waitMs: ledgerWaitMs(waitSeconds),
-    onWait: info,
-    signal: interrupt.signal,
-  });
-  if (ledger.tornTail)
-    info(
-      `ledger ${file}: what followed its last record (${ledger.tornTail.lines} line(s), ${ledger.tornTail.bytes} bytes: a record torn by a crash mid-write, or garbage) is kept in ${ledger.tornTail.keptIn}; continuing on a fresh line`,
-    );
-  // A closed ledger is idle at once: the hook never needs removing in a CLI process.
-  beforeForcedExit(() => ledger.idle());
-  return ledger;
 }
 
 export async function provisionCommand(opts: ProvisionCommandOptions): Promise<void> {

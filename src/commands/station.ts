@@ -35,8 +35,8 @@ import {
   quotaShareFromHeadroom,
 } from "../station/rate-plan.js";
 import { printStationLine } from "./json-output.js";
+import { LEDGER_FILE_DEFAULT, openLedger } from "./ledger-open.js";
 import { buildPlan, loadConfig, type PlanFlags, targetOptions } from "./plan.js";
-import { LEDGER_FILE_DEFAULT, openLedger } from "./provision.js";
 
 export const MANIFEST_PREFIX_DEFAULT = "provision-manifest";
 

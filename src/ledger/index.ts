@@ -1,13 +1,12 @@
 export { type CleanupOptions, type CleanupReport, cleanupFromLedger } from "./cleanup.js";
-export { Ledger, type LedgerContents, readLedger, readLedgerContents } from "./ledger.js";
 export {
-  type DeviceHolds,
-  type PriorSettlement,
-  retireSuperseded,
-  settleDeviceHolds,
-  settlePriorRuns,
-  supersededCertificates,
-} from "./prior-runs.js";
+  cleanupThings,
+  type ThingCleanup,
+  type ThingsCleanupOptions,
+  type ThingsCleanupReport,
+} from "./cleanup-things.js";
+export { Ledger, type LedgerContents, readLedger, readLedgerContents } from "./ledger.js";
+export { type DeviceHolds, type PriorSettlement, settleDeviceHolds, settlePriorRuns } from "./prior-runs.js";
 export {
   LEDGER_VERSION,
   type LedgerEntry,
@@ -28,6 +27,13 @@ export {
   registerWithRollback,
 } from "./register.js";
 export {
+  planRetirement,
+  type Retirement,
+  type RetirementPlan,
+  type RetirementRequest,
+  retirePlanned,
+} from "./retirement.js";
+export {
   findCertificatesForKey,
   rollbackRegistration,
   rollbackRun,
@@ -43,4 +49,11 @@ export {
   reduceRun,
   summarize,
 } from "./state.js";
+export {
+  type RetireConsent,
+  readThing,
+  sortCertificates,
+  type ThingCertificate,
+  type ThingView,
+} from "./thing-certificates.js";
 export type { TornLine, TornTail } from "./torn.js";

@@ -32,7 +32,15 @@ export type LedgerEvent =
    */
   | "adopted"
   /** The run's certificate was deactivated and detached: the device holds a newer one. */
-  | "retired";
+  | "retired"
+  /**
+   * A certificate found ACTIVE on the device's thing in the cloud that no run
+   * of this ledger made (another ledger's, another station's, or not this
+   * tool's), taken into the ledger as a run of its own with the operator's
+   * consent (`data.consent`: the flag) so that it is retired once the device
+   * publishes with a newer one, by this run or whichever finishes it.
+   */
+  | "found";
 
 /** register: the registration; rollback/cleanup: undoing it; retire: retiring a superseded certificate. */
 export type LedgerPhase = "register" | "rollback" | "cleanup" | "retire";

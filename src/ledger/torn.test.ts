@@ -61,6 +61,7 @@ describe("opening a ledger a crash tore", () => {
       bytes: FRAGMENT.length,
       keptIn: `${file}.torn`,
       lines: 1,
+      torn: true,
     });
     await ledger.append({ run: "r5", event: "intent", op: "CreateThing" });
     await ledger.close();

@@ -24,6 +24,8 @@ export interface TornTail {
   keptIn: string;
   /** Lines set aside (a torn last record is one; garbage lines at the end each count). */
   lines: number;
+  /** It was one line without its newline: a record a crash cut short, not garbage. */
+  torn: boolean;
 }
 
 export interface TornLine {
@@ -196,7 +198,11 @@ export async function setAsideTornTail(file: string): Promise<{ tornTail?: TornT
     await appendDurably(keptIn, notes.map((n) => `${JSON.stringify(n)}\n`).join(""));
     await h.truncate(start);
     await h.sync();
-    return { tornTail: { offset: start, bytes: fragment.length, keptIn, lines: notes.length }, size: start };
+    const torn = notes.length === 1 && fragment[fragment.length - 1] !== 0x0a;
+    return {
+      tornTail: { offset: start, bytes: fragment.length, keptIn, lines: notes.length, torn },
+      size: start,
+    };
   } finally {
     await h.close();
   }

@@ -8,17 +8,17 @@ import { type Registration, recordCommitted, recordFirstPublish } from "../ledge
 import type { HelloAnswer } from "../protocol/index.js";
 import { type FirstPublish, restartAndWatch } from "./first-publish.js";
 import type { ProvisionDeps, ProvisionPlan, Step } from "./plan.js";
-import { retireOthers } from "./verify.js";
+import { consentOf, retireOthers, type Settled } from "./verify.js";
 
 export interface Finished {
   first: FirstPublish;
-  retired: string[];
+  settled: Settled;
 }
 
 export async function afterCommitSteps(
   step: Step,
   deps: ProvisionDeps,
-  plan: Pick<ProvisionPlan, "firstPublishTimeoutMs" | "lock">,
+  plan: Pick<ProvisionPlan, "firstPublishTimeoutMs" | "lock" | "force" | "retireUnknownCertificates">,
   device: { hello: HelloAnswer; thingName: string; topic: string; registration: Registration },
 ): Promise<Finished> {
   const { session, ledger, observer, signal } = deps;
@@ -39,9 +39,16 @@ export async function afterCommitSteps(
   }
   await recordFirstPublish(ledger, marker, { topic: first.topic, payload: first.payload });
   try {
-    const retired = await retireOthers(deps, hello.deviceId, registration.certificateId);
+    const settled = await retireOthers(deps, {
+      deviceId: hello.deviceId,
+      thingName,
+      current: registration.certificateId,
+      consent: consentOf(plan),
+      // A thing this run created held no other certificate: only the ledger's rotations are left.
+      cloud: !registration.thingCreated,
+    });
     if (plan.lock) await step("lock", "lock the device's provisioning commands", () => session.lock());
-    return { first, retired };
+    return { first, settled };
   } catch (e) {
     throw afterCommit(e, thingName, where);
   }

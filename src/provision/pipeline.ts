@@ -60,7 +60,7 @@ export async function provisionDevice(
     );
   }
   if ((status.state === STATE.PROVISIONED || status.state === STATE.LOCKED) && !plan.force) {
-    return verifyAndSettle(deps, hello, status, plan.firstPublishTimeoutMs);
+    return verifyAndSettle(deps, hello, status, plan);
   }
 
   // A bad --thing-name template must fail before the chip makes a key.
@@ -74,7 +74,7 @@ export async function provisionDevice(
   });
   const { endpoint, set } = await installStep(step, deps, plan, registration, thingName);
   const topic = set.topic;
-  const { first, retired } = await afterCommitSteps(step, deps, plan, {
+  const { first, settled } = await afterCommitSteps(step, deps, plan, {
     hello,
     thingName,
     topic,
@@ -96,7 +96,7 @@ export async function provisionDevice(
     topic,
     firstMessage: firstMessageReport(first),
     locked: plan.lock,
-    ...retiredFields(retired),
+    ...retiredFields(settled),
     ...(registration.adopted ? { adopted: true } : {}),
   };
 }

@@ -316,7 +316,7 @@ export class Station {
             `the ledger says device ${hello.deviceId} was provisioned (certificate ${known.certificateId ?? "?"}), but it is in state ${stateName(status.state)}`,
             {
               where: port,
-              hint: "the device was erased: provision it again with --force (then deactivate the old certificate), or set it aside",
+              hint: "the device was erased: provision it again with --force (its old certificate is retired once the new one publishes), or set it aside",
             },
           );
         }
