@@ -3,7 +3,8 @@
  * device or the cloud is touched, with the flag and the limit named: the
  * real binary spawned, its exit status, stdout and stderr compared.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,8 +14,32 @@ let dir: string;
 
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { cwd: dir, env });
 
+/** A real certificate (self-signed by openssl, independent of the code under test). */
+const PEM = "cert.pem";
+
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "provision-hostile-"));
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      join(dir, "k.pem"),
+      "-out",
+      join(dir, PEM),
+      "-subj",
+      "/CN=t1",
+      "-days",
+      "1",
+    ],
+    { stdio: "ignore" },
+  );
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -42,5 +67,75 @@ describe("the ledger and the manifest are never one file", () => {
       expect(r.stderr).not.toMatch(/nonexistent-port/);
       expect(existsSync(join(dir, ledger))).toBe(false);
     }
+  });
+});
+
+describe("install checks what provision checks, by the same code, before the port is opened", () => {
+  // A port that does not exist: a check that passed would end at it (exit 10).
+  const install = (extra: string[], env: NodeJS.ProcessEnv = {}) =>
+    cli(
+      [
+        "install",
+        "--port",
+        "/dev/nonexistent-port",
+        "--cert",
+        PEM,
+        "--endpoint",
+        "a1b2-ats.iot.eu-west-1.amazonaws.com",
+        "--thing-name",
+        "t1",
+        ...extra,
+      ],
+      env,
+    );
+
+  it.each([
+    [
+      ["--endpoint", "a1b2 -ats.iot.example.com"],
+      /--endpoint "a1b2 -ats\.iot\.example\.com": is not a host name/,
+    ],
+    [["--endpoint", "https://a1b2-ats.iot.example.com"], /is a URL: give the host name only/],
+    [["--thing-name", "t 1/#"], /--thing-name "t 1\/#": thing name "t 1\/#" is not valid for AWS IoT/],
+    [["--topic", "a/#"], /--topic "a\/#": "#" is a wildcard/],
+    [["--wifi-ssid", "x".repeat(33)], /--wifi-ssid .*: is 33 bytes; an SSID is 1-32 bytes/],
+    [["--interval", "5"], /--interval 5: must be a whole number of ms, at least 1000/],
+  ])("%j: exit 2 naming the flag", async (extra, message) => {
+    const r = await install(extra);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/nonexistent-port|root CA/);
+  });
+
+  it("a Wi-Fi password of 5 characters from the environment: exit 2 naming the variable, never the password", async () => {
+    const r = await install(["--wifi-ssid", "factory"], { PROVISION_WIFI_PASSWORD: "s3cr7" });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/PROVISION_WIFI_PASSWORD: is 5 bytes; WPA2 wants 8-63 characters/);
+    expect(r.stderr).not.toContain("s3cr7");
+  });
+
+  it("a certificate file that only holds the PEM markers is refused", async () => {
+    writeFileSync(
+      join(dir, "fake.pem"),
+      "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n",
+    );
+    const r = await cli([
+      "install",
+      "--port",
+      "/dev/nonexistent-port",
+      "--cert",
+      "fake.pem",
+      "--endpoint",
+      "h.example.com",
+      "--thing-name",
+      "t1",
+    ]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--cert fake\.pem: a certificate in it does not parse/);
+  });
+
+  it("control: valid values get as far as the port", async () => {
+    const r = await install([]);
+    expect(r.status, r.stderr).toBe(10);
+    expect(r.stderr).toMatch(/nonexistent-port/);
   });
 });

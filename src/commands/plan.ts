@@ -3,8 +3,9 @@
  * that order of precedence. Secrets (the Wi-Fi password) come from a file or
  * the environment, never from a flag value that `ps` would show.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { formatIssues } from "../boards/index.js";
+import { readBoundedFile } from "../bounded-read.js";
 import { ConfigSchema, type ProvisionConfig } from "../config/schema.js";
 import { ProvisionError } from "../errors.js";
 import type { CsrSubject } from "../protocol/index.js";
@@ -59,9 +60,18 @@ export function loadConfig(file: string | undefined): ProvisionConfig {
     }
     return {};
   }
+  let text: string;
+  try {
+    text = readBoundedFile(path, "config", "config file", "--config");
+  } catch (e) {
+    if (e instanceof ProvisionError) throw e;
+    throw new ProvisionError("CONFIG", `cannot read the config file: ${(e as Error).message}`, {
+      where: path,
+    });
+  }
   let data: unknown;
   try {
-    data = JSON.parse(readFileSync(path, "utf8"));
+    data = JSON.parse(text);
   } catch (e) {
     throw new ProvisionError("CONFIG", `config file is not valid JSON: ${(e as Error).message}`, {
       where: path,
@@ -94,8 +104,9 @@ export function parseSubject(pairs: string[] | undefined): CsrSubject {
 
 function readSecretFile(path: string): string {
   try {
-    return readFileSync(path, "utf8").replace(/\r?\n$/, "");
+    return readBoundedFile(path, "password", "Wi-Fi password", "--wifi-password-file").replace(/\r?\n$/, "");
   } catch (e) {
+    if (e instanceof ProvisionError) throw e;
     throw new ProvisionError("CONFIG", `cannot read the Wi-Fi password file: ${(e as Error).message}`, {
       where: path,
     });
@@ -115,10 +126,12 @@ export function buildPlan(flags: PlanFlags, config: ProvisionConfig): ProvisionP
   let policyDocument: string | undefined;
   const docFile = flags.policyDocument ?? config.policyDocument;
   if (docFile) {
+    const flag = flags.policyDocument !== undefined ? "--policy-document" : "policyDocument (config)";
     try {
-      policyDocument = readFileSync(docFile, "utf8");
+      policyDocument = readBoundedFile(docFile, "policy", "policy document", flag);
       JSON.parse(policyDocument);
     } catch (e) {
+      if (e instanceof ProvisionError) throw e;
       throw new ProvisionError("CONFIG", `policy document unreadable or not JSON: ${(e as Error).message}`, {
         where: docFile,
       });

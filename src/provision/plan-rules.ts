@@ -6,6 +6,7 @@
  * back). Each problem names its plan field, so the CLI can name the flag or
  * config key that set it.
  */
+import { isIP } from "node:net";
 import Handlebars from "handlebars";
 import { THING_NAME_PATTERN } from "../cloud/iot-names.js";
 import { ProvisionError } from "../errors.js";
@@ -155,6 +156,25 @@ export function planIssues(plan: ProvisionPlan): PlanIssue[] {
       });
   }
   return issues.filter((i): i is PlanIssue => i !== undefined);
+}
+
+/** The device keeps the MQTT host in 253 bytes (PROV_ENDPOINT_MAX), as DNS names are. */
+export const ENDPOINT_MAX_BYTES = 253;
+const HOST_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+
+/**
+ * Why `host` cannot be the device's MQTT endpoint (a DNS name or an IP
+ * address), or undefined. `provision` gets it from DescribeEndpoint; `install`
+ * from the operator, who may paste a URL or a space.
+ */
+export function endpointProblem(host: string): string | undefined {
+  if (isIP(host) !== 0) return undefined;
+  if (host === "" || Buffer.byteLength(host) > ENDPOINT_MAX_BYTES)
+    return `must be 1-${ENDPOINT_MAX_BYTES} bytes`;
+  if (/^[a-z]+:\/\//i.test(host)) return "is a URL: give the host name only (no scheme, port or path)";
+  if (!host.replace(/\.$/, "").split(".").every((l) => HOST_LABEL.test(l)))
+    return "is not a host name (letters, digits and - between dots) or an IP address";
+  return undefined;
 }
 
 /** For callers without their own field names (the station, tests): the first problem as a USAGE error. */
