@@ -139,3 +139,76 @@ describe("install checks what provision checks, by the same code, before the por
     expect(r.stderr).toMatch(/nonexistent-port/);
   });
 });
+
+describe("every file-taking flag has a size cap", () => {
+  /** Runs the CLI under /usr/bin/time: its peak resident size (KiB) is printed last on stderr. */
+  const measured = (args: string[]) =>
+    runCli(args, {
+      cwd: dir,
+      prefix: ["/usr/bin/time", "-f", "maxrss=%M"],
+      env: { PROVISION_WIFI_SSID: "factory" },
+    });
+
+  it.each([
+    [
+      ["--port", "/dev/nonexistent-port", "--wifi-password-file", "/dev/zero"],
+      "--wifi-password-file",
+      "1 KiB",
+    ],
+    [["--port", "/dev/nonexistent-port", "--config", "/dev/zero"], "--config", "256 KiB"],
+    [["--port", "/dev/nonexistent-port", "--policy-document", "/dev/zero"], "--policy-document", "32 KiB"],
+    [
+      [
+        "install",
+        "--port",
+        "/dev/nonexistent-port",
+        "--cert",
+        "/dev/zero",
+        "--endpoint",
+        "h.example.com",
+        "--thing-name",
+        "t1",
+      ],
+      "--cert",
+      "16 KiB",
+    ],
+    [
+      [
+        "install",
+        "--port",
+        "/dev/nonexistent-port",
+        "--cert",
+        PEM,
+        "--ca",
+        "/dev/zero",
+        "--endpoint",
+        "h.example.com",
+        "--thing-name",
+        "t1",
+      ],
+      "--ca",
+      "64 KiB",
+    ],
+    [["station", "--fixture", "/dev/zero"], "--fixture", "256 KiB"],
+    [["station", "/dev/nonexistent-port", "--local-iot-info", "/dev/zero"], "--local-iot-info", "256 KiB"],
+  ])(
+    "%j: /dev/zero is refused with exit 2 naming the limit, in bounded memory",
+    async (args, flag, limit) => {
+      const r = await measured(args);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`${flag} /dev/zero`);
+      expect(r.stderr).toContain(`the limit is ${limit}`);
+      const rss = Number(/maxrss=(\d+)/.exec(r.stderr)?.[1]);
+      // The CLI alone is ~150 MB resident; reading /dev/zero unbounded went past 500 MB within a second.
+      expect(rss).toBeGreaterThan(0);
+      expect(rss).toBeLessThan(400_000);
+    },
+  );
+
+  it("a regular file over the cap is refused by its size, before it is read", async () => {
+    writeFileSync(join(dir, "big.json"), `{"board":"${"x".repeat(300 * 1024)}"}`);
+    const r = await cli(["--port", "/dev/nonexistent-port", "--config", "big.json"]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--config big\.json: the config file is 30\d{4} bytes; the limit is 256 KiB/);
+  });
+});
