@@ -38,7 +38,16 @@ describe("a second process on a live run's ledger", () => {
           others.push(cli(["cleanup", "--ledger", ledger, ...fx.local, "--ledger-wait", "0", "--json"]));
           others.push(cli(["cleanup", "--ledger", ledger, ...fx.local, "--json"]));
           others.push(
-            cli(["station", t.port, ...fx.local, "--ledger", ledger, "--manifest", join(fx.dir, "m"), "--json"]),
+            cli([
+              "station",
+              t.port,
+              ...fx.local,
+              "--ledger",
+              ledger,
+              "--manifest",
+              join(fx.dir, "m"),
+              "--json",
+            ]),
           );
         },
       },
@@ -71,7 +80,8 @@ describe("a second process on a live run's ledger", () => {
 
     // The live run's certificate is the device's, ACTIVE, on its thing; the ledger has nothing open.
     const thing = `twin-${t.deviceId}`;
-    const principals = (await fx.client.send(new ListThingPrincipalsCommand({ thingName: thing }))).principals;
+    const principals = (await fx.client.send(new ListThingPrincipalsCommand({ thingName: thing })))
+      .principals;
     expect(principals).toEqual([result.certificateArn]);
     const d = await fx.client.send(new DescribeCertificateCommand({ certificateId: result.certificateId }));
     expect(d.certificateDescription?.status).toBe("ACTIVE");

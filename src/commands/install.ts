@@ -13,8 +13,8 @@ import { amazonRootCaPem } from "../cloud/amazon-roots.js";
 import { ProvisionError } from "../errors.js";
 import { safeJson } from "../printable.js";
 import { encodeRequest, PAYLOAD_MAX } from "../protocol/index.js";
-import { endpointProblem } from "../provision/plan-rules.js";
 import { credentialSet, installCredentials, thingNameFor } from "../provision/pipeline.js";
+import { endpointProblem } from "../provision/plan-rules.js";
 import { type DeviceLinkOptions, openDevice } from "./device-link.js";
 import { buildPlan } from "./plan.js";
 
@@ -47,9 +47,13 @@ function readPem(path: string, kind: "certificate" | "caBundle", flag: string): 
     try {
       new X509Certificate(block);
     } catch (e) {
-      throw new ProvisionError("USAGE", `${flag} ${path}: a certificate in it does not parse: ${(e as Error).message}`, {
-        where: path,
-      });
+      throw new ProvisionError(
+        "USAGE",
+        `${flag} ${path}: a certificate in it does not parse: ${(e as Error).message}`,
+        {
+          where: path,
+        },
+      );
     }
   }
   if (blocks.length === 0 || (kind === "certificate" && blocks.length > 1)) {

@@ -172,7 +172,12 @@ export function endpointProblem(host: string): string | undefined {
   if (host === "" || Buffer.byteLength(host) > ENDPOINT_MAX_BYTES)
     return `must be 1-${ENDPOINT_MAX_BYTES} bytes`;
   if (/^[a-z]+:\/\//i.test(host)) return "is a URL: give the host name only (no scheme, port or path)";
-  if (!host.replace(/\.$/, "").split(".").every((l) => HOST_LABEL.test(l)))
+  if (
+    !host
+      .replace(/\.$/, "")
+      .split(".")
+      .every((l) => HOST_LABEL.test(l))
+  )
     return "is not a host name (letters, digits and - between dots) or an IP address";
   return undefined;
 }
