@@ -326,7 +326,7 @@ planOptions(cloudOptions(program.command("station")))
   )
   .option(
     "--rate-store <url>",
-    "share each operation's budget with other stations through Redis (redis://host:port)",
+    "share each operation's budget with other stations through Redis (redis://host:port; a URL with a password only from PROVISION_RATE_STORE or the config's rateStore, or the password in PROVISION_RATE_STORE_PASSWORD)",
   )
   .option(
     "--local-iot-info <file>",

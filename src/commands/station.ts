@@ -15,7 +15,7 @@ import { printable } from "../printable.js";
 import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
 import { openTarget } from "../provision/target.js";
 import { OperationRateLimiter } from "../registry/rate-limits.js";
-import { openRateStore } from "../registry/rate-store.js";
+import { openRateStore, rateStoreUrlFrom } from "../registry/rate-store.js";
 import {
   CONCURRENCY_DEFAULT,
   explicitPorts,
@@ -146,7 +146,8 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
   try {
     // Interruption points before each thing that is opened (crash-consistency: docs/reliability.md).
     throwIfInterrupted(signal);
-    const store = opts.rateStore === undefined ? undefined : await openRateStore(opts.rateStore);
+    const storeUrl = rateStoreUrlFrom(opts.rateStore, config.rateStore);
+    const store = storeUrl === undefined ? undefined : await openRateStore(storeUrl);
     if (store) closers.push(() => store.close());
     const limiter = new OperationRateLimiter({ store, share });
     closers.push(() => limiter.stop());

@@ -45,6 +45,10 @@ export const ConfigSchema = z
     endpointUrl: z.string().url().optional(),
     timeoutMs: z.number().int().positive().optional(),
     ledger: z.string().optional(),
+    rateStore: z
+      .string()
+      .describe("redis://[:PASSWORD@]host:port[/DB]: the stations' shared budget (keep the file private)")
+      .optional(),
   })
   .strict();
 

@@ -19,6 +19,7 @@ export {
   topicProblem,
 } from "./policy.js";
 export {
+  asUndo,
   IOT_API_TPS_DEFAULT,
   IOT_API_TPS_UNLISTED,
   OperationRateLimiter,
