@@ -212,3 +212,15 @@ describe("every file-taking flag has a size cap", () => {
     expect(r.stderr).toMatch(/--config big\.json: the config file is 30\d{4} bytes; the limit is 256 KiB/);
   });
 });
+
+describe("--quota names", () => {
+  it.each([
+    ["CreateCertificateFromCSR=40", /did you mean CreateCertificateFromCsr\?/],
+    ["Bogus=5", /Bogus is not an AWS IoT operation this tool calls/],
+  ])("%s: exit 2 before any port is opened (it used to be ignored)", async (quota, message) => {
+    const r = await cli(["station", "/dev/nonexistent-port", "--quota", quota]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/nonexistent-port/);
+  });
+});

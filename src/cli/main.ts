@@ -10,6 +10,7 @@ import { KEY_STORE_NAME_LIST, KEY_TYPE_NAME_LIST } from "../protocol/constants.j
 import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
 import { exitCodeFor, exitStatusOf } from "./exit-codes.js";
 import { installInterruptHandler, interrupt } from "./interrupt.js";
+import { commandPathOf, jsonRequested, usageError } from "./usage-json.js";
 
 // The SDK warns on every run under Node 20 that releases after January 2027
 // need Node 22; the README says so once, the CLI need not repeat it.
@@ -21,13 +22,20 @@ let jsonMode = false;
 let commandName = "provision";
 
 // Commander exits 1 on a bad flag, which the README reserves for internal errors; usage errors are 2.
+// Under --json the error is one object on stdout (usage-json.ts), and commander's text and help stay out.
 // Set before the subcommands are made: they copy it.
-program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : exitCodeFor("USAGE")));
+program.exitOverride((err) => {
+  if (err.exitCode === 0) process.exit(0);
+  if (jsonRequested()) fail(usageError(err, commandPathOf(program)));
+  process.exit(exitCodeFor("USAGE"));
+});
+program.configureOutput({ writeErr: (text) => (jsonRequested() ? undefined : process.stderr.write(text)) });
 
 function fail(e: unknown): never {
   const err = asProvisionError(e);
-  if (jsonMode) {
-    printFailure(commandName, err);
+  // A usage error found before the command ran (an argument parser's) still honours --json.
+  if (jsonMode || jsonRequested()) {
+    printFailure(jsonMode ? commandName : commandPathOf(program), err);
   }
   process.stderr.write(`provision: ${err.describe()}\n`);
   if (err.code === "INTERNAL" && err.cause instanceof Error && err.cause.stack) {
@@ -57,17 +65,30 @@ function run<T extends object>(load: () => Promise<(opts: T) => Promise<unknown>
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-/** A whole-number flag (`Number` alone lets `--baud abc` through as NaN, which failed later as INTERNAL). */
+/**
+ * A whole-number flag: digits only (`Number` alone lets `--baud abc` through
+ * as NaN, and `1e4` or `0x10` through as numbers nobody typed).
+ */
 function wholeNumber(min: number) {
   return (v: string): number => {
     const n = Number(v);
-    if (v.trim() === "" || !Number.isInteger(n) || n < min) {
-      throw new InvalidArgumentError(`expected a whole number of at least ${min}`);
+    if (!/^\d+$/.test(v) || n < min) {
+      throw new InvalidArgumentError(`expected a whole number (digits only) of at least ${min}`);
     }
     return n;
   };
 }
 const positive = wholeNumber(1);
+/** Milliseconds: digits only here; the range is the plan rule's (plan-rules.ts), whose message names it. */
+function milliseconds(range: string) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v))
+      throw new InvalidArgumentError(`expected a whole number of ms (digits only), ${range}`);
+    return Number(v);
+  };
+}
+const intervalMs = milliseconds("1000 to 3600000");
+const timeoutMs = milliseconds("1 to 86400000 (24 h)");
 const percentage = (v: string): number => {
   const n = Number(v);
   if (v.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError("expected a percentage, e.g. 5");
@@ -109,10 +130,12 @@ function planOptions(cmd: Command): Command {
     .option("--policy <name>", "policy to attach (created from the least-privilege template if missing)")
     .option("--policy-document <file>", "policy JSON to create instead of the built-in template")
     .option("--topic <template>", "topic template, e.g. '{{thingName}}/counter' or 'topic_001'")
-    .addOption(new Option("--interval <ms>", "publish interval in ms").argParser(positive))
+    .addOption(
+      new Option("--interval <ms>", "publish interval in ms (1000 to 3600000)").argParser(intervalMs),
+    )
     .addOption(new Option("--wifi-ssid <ssid>", "Wi-Fi network").env("PROVISION_WIFI_SSID"))
     .option("--wifi-password-file <file>", "file holding the Wi-Fi password (or env PROVISION_WIFI_PASSWORD)")
-    .addOption(new Option("--timeout <ms>", "how long to wait for the first publish").argParser(positive))
+    .addOption(new Option("--timeout <ms>", "how long to wait for the first publish").argParser(timeoutMs))
     .addOption(
       new Option("--switch-baud <rate>", "after HELLO, switch to this baud rate for the transfers").argParser(
         positive,
@@ -238,7 +261,11 @@ deviceOptions(program.command("install"))
   .addOption(new Option("--mqtt-port <n>", "MQTT port").argParser(portNumber).default(8883))
   .requiredOption("--thing-name <name>", "thing name = MQTT client id")
   .option("--topic <topic>", "topic to publish the counter on (default '<thing>/counter')")
-  .addOption(new Option("--interval <ms>", "publish interval in ms").argParser(positive).default(5000))
+  .addOption(
+    new Option("--interval <ms>", "publish interval in ms (1000 to 3600000)")
+      .argParser(intervalMs)
+      .default(5000),
+  )
   .addOption(new Option("--wifi-ssid <ssid>", "Wi-Fi network").env("PROVISION_WIFI_SSID"))
   .option("--wifi-password-file <file>", "file holding the Wi-Fi password (or env PROVISION_WIFI_PASSWORD)")
   .option("--restart", "restart the device afterwards")

@@ -140,9 +140,10 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
   const closers: (() => Promise<void>)[] = [];
   let view: LiveView | undefined;
   const info = (text: string) => (view ? view.info(text) : process.stderr.write(`${text}\n`));
-  const source = portSource(opts, info);
+  // Flag values before the ports: a usage error must not hide behind "no ports".
   const quotaOverrides = parseQuotaOverrides(opts.quota);
   const share = quotaShareFromHeadroom(opts.headroom);
+  const source = portSource(opts, info);
   try {
     // Interruption points before each thing that is opened (crash-consistency: docs/reliability.md).
     throwIfInterrupted(signal);
