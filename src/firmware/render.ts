@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import { type Board, getBoard, type KeyStoreKind, type KeyType } from "../boards/index.js";
 import { ProvisionError } from "../errors.js";
+import { handlebarsErrorText } from "../handlebars-errors.js";
 import { KEY_STORE_NAMES, KEY_TYPE_NAME_LIST, KEY_TYPE_NAMES } from "../protocol/constants.js";
 import { checkIdfVersion, type IdfVersion } from "./idf.js";
 
@@ -366,7 +367,7 @@ export function renderFirmware(opts: RenderFirmwareOptions): RenderFirmwareResul
       try {
         text = template(ctx);
       } catch (e) {
-        throw new ProvisionError("INTERNAL", `template failed: ${(e as Error).message}`, {
+        throw new ProvisionError("INTERNAL", `template failed: ${handlebarsErrorText(e)}`, {
           where: join(espDir, rel),
           cause: e,
         });

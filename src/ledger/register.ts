@@ -287,7 +287,7 @@ export async function recordFirstPublish(
   await ledger.append(entry(markerIds(m), { event: "first-publish", data }));
 }
 
-/** Per-device summary of a ledger file, for the station's resume and `provision status`. */
+/** Per-device summary of a ledger file (read only: for reports and tests; writers use Ledger.summary). */
 export async function ledgerState(ledgerFile: string): Promise<LedgerSummary> {
   return summarize(await readLedger(ledgerFile));
 }

@@ -10,6 +10,8 @@ import { isIP } from "node:net";
 import Handlebars from "handlebars";
 import { THING_NAME_PATTERN } from "../cloud/iot-names.js";
 import { ProvisionError } from "../errors.js";
+import { handlebarsErrorText } from "../handlebars-errors.js";
+import { printable } from "../printable.js";
 import type { CsrSubject, HelloAnswer } from "../protocol/index.js";
 import { THING_NAME_VARIABLE, TOPIC_MAX_BYTES, topicProblem } from "../registry/index.js";
 import { policyTopic } from "./credentials.js";
@@ -30,6 +32,10 @@ export const WIFI_SSID_MAX_BYTES = 32;
 export const WIFI_PASSWORD_MAX_BYTES = 64;
 /** X.520 upper bounds (RFC 5280): what a CA accepts in the CSR subject. */
 export const SUBJECT_MAX: Record<keyof CsrSubject, number> = { C: 2, ST: 128, L: 128, O: 64, OU: 64, CN: 64 };
+
+/** Control characters (tab included) and invisible format characters: never in a certificate subject. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const SUBJECT_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\p{Cf}]/u;
 
 export type PlanField =
   | "thingName"
@@ -66,7 +72,7 @@ function thingNameIssue(template: string, boardId: string | undefined): PlanIssu
   try {
     name = renderTemplate(template, { ...SAMPLE_HELLO, boardId: boardId ?? SAMPLE_HELLO.boardId });
   } catch (e) {
-    return { field: "thingName", problem: `template does not render: ${(e as Error).message}`, hint };
+    return { field: "thingName", problem: `template does not render: ${handlebarsErrorText(e)}`, hint };
   }
   if (template.includes("{{firmwareVersion}}") && !THING_NAME_PATTERN.test(SAMPLE_HELLO.firmwareVersion))
     return {
@@ -154,6 +160,13 @@ export function planIssues(plan: ProvisionPlan): PlanIssue[] {
         problem: key === "C" ? "must be a two-letter country code (ISO 3166)" : `must be 1-${max} characters`,
         hint: "CSR subject fields follow RFC 5280's upper bounds",
       });
+    else if (SUBJECT_UNSAFE.test(v))
+      // A CA copies the subject into certificates that terminals, logs and manifests show later.
+      issues.push({
+        field: `subject.${key}`,
+        problem: `holds a control or invisible character (${printable(v.match(SUBJECT_UNSAFE)?.[0] ?? "")})`,
+        hint: "subject fields are printable text: no escape sequences, line breaks or zero-width characters",
+      });
   }
   return issues.filter((i): i is PlanIssue => i !== undefined);
 }
@@ -200,7 +213,7 @@ export function thingNameFor(plan: Pick<ProvisionPlan, "thingNameTemplate">, hel
   try {
     name = renderTemplate(plan.thingNameTemplate, vars);
   } catch (e) {
-    throw new ProvisionError("USAGE", `template "${plan.thingNameTemplate}": ${(e as Error).message}`, {
+    throw new ProvisionError("USAGE", `template "${plan.thingNameTemplate}": ${handlebarsErrorText(e)}`, {
       hint: `variables available: ${Object.keys(vars).join(", ")}`,
     });
   }

@@ -26,7 +26,7 @@ export interface Trouble {
 
 export const REFUSAL_HINTS: Record<string, string> = {
   ERR_WRONG_STATE:
-    "check the device state (provision status); the steps must run in order: key, CSR, credentials, commit",
+    "the steps must run in order (key, CSR, credentials, commit): run `provision --port ...` again, it reads the device's state (STATUS) and goes on from there",
   ERR_LOCKED: "the device is locked; only HELLO, STATUS, PING, SET_BAUD and RESTART work now",
   ERR_UNSUPPORTED: "choose a key type and key store the board supports (see HELLO / the board file)",
   ERR_NO_KEY: "generate the key first",
