@@ -22,6 +22,8 @@ export interface Trouble {
   frameErrors: number;
   badVersion: number | undefined;
   unreadableLines: number;
+  /** Characters of a frame line that began and never ended (a line that stalls or drops mid-answer). */
+  partialFrame: number;
 }
 
 export const REFUSAL_HINTS: Record<string, string> = {
@@ -86,6 +88,18 @@ export function noAnswer(at: DeviceContext, name: string, timing: CommandTiming,
         hint: `check the baud rate (now ${at.baudRate}; the ROM bootloader uses 115200) and the cable, then press the board's reset button`,
         deviceLog: at.deviceLog,
         details: { command: name, frameErrors: t.frameErrors, garbledLines: t.unreadableLines },
+      },
+    );
+  }
+  if (t.partialFrame > 0) {
+    return new ProvisionError(
+      "DEVICE_PROTOCOL",
+      `${name}: the device began answering but the answer never ended (${t.partialFrame} characters of a frame, then a pause of seconds) ${tries}`,
+      {
+        where: at.port,
+        hint: `the line stalls or drops bytes: check the cable and the baud rate (now ${at.baudRate}), then try again`,
+        deviceLog: at.deviceLog,
+        details: { command: name, partialFrame: t.partialFrame },
       },
     );
   }
