@@ -224,3 +224,20 @@ describe("--quota names", () => {
     expect(r.stderr).not.toMatch(/nonexistent-port/);
   });
 });
+
+describe("an allow-all policy document", () => {
+  it("is warned about before anything is touched (it used to be attached without a word)", async () => {
+    writeFileSync(
+      join(dir, "allow-all.json"),
+      JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Action: "iot:*", Resource: "*" }],
+      }),
+    );
+    const r = await cli(["--port", "/dev/nonexistent-port", "--policy-document", "allow-all.json"]);
+    expect(r.stderr).toMatch(
+      /warning: the policy document allows every IoT action \(iot:\*\) on every resource/,
+    );
+    expect(r.status, r.stderr).toBe(10);
+  });
+});

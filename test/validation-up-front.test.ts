@@ -99,7 +99,10 @@ describe("late-validation cases, now refused up front", () => {
       /--interval 4000000: must be a whole number of ms, at least 1000 and at most 3600000/,
     ],
     [["--policy", "no spaces allowed"], /--policy "no spaces allowed": is not a valid policy name/],
-    [["--subject", "O=acme\u001b[2J"], /--subject O= "acme\\u001b\[2J": holds a control or invisible character/],
+    [
+      ["--subject", "O=acme\u001b[2J"],
+      /--subject O= "acme\\u001b\[2J": holds a control or invisible character/,
+    ],
   ])("%j: exit 2 naming the flag", async (args, message) => {
     const r = await refused(args);
     expect(r.status, r.stderr).toBe(2);

@@ -20,7 +20,7 @@ import {
 } from "../provision/pipeline.js";
 import { type PlanIssue, planIssues } from "../provision/plan-rules.js";
 import type { TargetOptions } from "../provision/target.js";
-import { TOPIC_DEFAULT } from "../registry/index.js";
+import { policyWarnings, TOPIC_DEFAULT } from "../registry/index.js";
 
 export const CONFIG_FILE_DEFAULT = "provision.config.json";
 
@@ -162,6 +162,11 @@ export function buildPlan(flags: PlanFlags, config: ProvisionConfig): ProvisionP
   const issue = planIssues(plan)[0];
   if (issue) throw planError(issue, plan, flags, config);
   return plan;
+}
+
+/** What the plan allows that it should not, said once at the start (not refused: a lab may want it). */
+export function planWarnings(plan: ProvisionPlan): string[] {
+  return plan.policyDocument === undefined ? [] : policyWarnings(plan.policyDocument);
 }
 
 /** How the user set each plan field: the flag (or variable), the config key, and the value as quoted. */

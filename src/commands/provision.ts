@@ -12,7 +12,14 @@ import { openTarget } from "../provision/target.js";
 import { openConfiguredDevice } from "./device-link.js";
 import { type JsonCommand, printDeviceResult } from "./json-output.js";
 import { LEDGER_FILE_DEFAULT, openLedger } from "./ledger-open.js";
-import { buildPlan, loadConfig, type PlanFlags, type TargetFlags, targetOptions } from "./plan.js";
+import {
+  buildPlan,
+  loadConfig,
+  type PlanFlags,
+  planWarnings,
+  type TargetFlags,
+  targetOptions,
+} from "./plan.js";
 
 export interface ProvisionCommandOptions extends PlanFlags, TargetFlags {
   verbose?: boolean;
@@ -60,6 +67,7 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
   if (plan.boardId) getBoard(plan.boardId);
   const signal = interrupt.signal;
   const progress = progressFor(opts);
+  for (const w of planWarnings(plan)) progress.info(`warning: ${w}`);
   // Interruption points before each thing that is opened: a Ctrl-C right after start touches nothing.
   throwIfInterrupted(signal);
   const session = await openConfiguredDevice(opts, config);

@@ -36,7 +36,7 @@ import {
 } from "../station/rate-plan.js";
 import { printStationLine } from "./json-output.js";
 import { LEDGER_FILE_DEFAULT, openLedger } from "./ledger-open.js";
-import { buildPlan, loadConfig, type PlanFlags, targetOptions } from "./plan.js";
+import { buildPlan, loadConfig, type PlanFlags, planWarnings, targetOptions } from "./plan.js";
 
 export const MANIFEST_PREFIX_DEFAULT = "provision-manifest";
 
@@ -144,6 +144,7 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
   const quotaOverrides = parseQuotaOverrides(opts.quota);
   const share = quotaShareFromHeadroom(opts.headroom);
   const source = portSource(opts, info);
+  for (const w of planWarnings(plan)) info(`warning: ${w}`);
   try {
     // Interruption points before each thing that is opened (crash-consistency: docs/reliability.md).
     throwIfInterrupted(signal);

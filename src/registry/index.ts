@@ -11,6 +11,7 @@ export { createAwsRegistry } from "./create-aws-registry.js";
 export {
   leastPrivilegePolicy,
   type PolicyTemplateOptions,
+  policyWarnings,
   THING_NAME_VARIABLE,
   TOPIC_DEFAULT,
   TOPIC_MAX_BYTES,

@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { FRAME_STALL_MS, waitLonger } from "./answer-wait.js";
 
-const at = { now: 10_000, timeoutMs: 1000, partialFrame: 0, partialLog: 0, garbage: false, lastByteAt: 9_900 };
+const at = {
+  now: 10_000,
+  timeoutMs: 1000,
+  partialFrame: 0,
+  partialLog: 0,
+  garbage: false,
+  lastByteAt: 9_900,
+};
 
 describe("waiting for an answer on a slow line", () => {
   it("a line half-way through arriving (frame or log text) is waited for until it pauses", () => {
