@@ -70,6 +70,19 @@ describe("every command a message names exists", () => {
   });
 });
 
+describe("firmware render's next steps", () => {
+  it("quote an output path with a space; idf-linux is built and run here, not flashed", async () => {
+    const chip = await cli(["firmware", "render", "--board", "esp32-devkitc", "--out", "fw with space"]);
+    expect(chip.status, chip.stderr).toBe(0);
+    expect(chip.stderr).toContain("  cd 'fw with space'\n");
+    const linux = await cli(["firmware", "render", "--board", "idf-linux", "--out", "fw-linux"]);
+    expect(linux.status, linux.stderr).toBe(0);
+    expect(linux.stderr).toMatch(/provision sim --board idf-linux/);
+    expect(linux.stderr).toMatch(/idf\.py --preview set-target linux && idf\.py build/);
+    expect(linux.stderr).not.toMatch(/flash monitor|<serial port>/);
+  });
+});
+
 describe("a port that does not exist", () => {
   it("exits 10 and points to `provision ports`, not to a port search the tool does not do", async () => {
     const r = await cli(["--port", join(dir, "ttyUSB-missing")]);
