@@ -3,12 +3,12 @@
  * device or the cloud is touched, with the flag and the limit named: the
  * real binary spawned, its exit status, stdout and stderr compared.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./cli.test-helper.js";
+import { selfSignedCertificate } from "./openssl.test-helper.js";
 
 let dir: string;
 
@@ -19,27 +19,7 @@ const PEM = "cert.pem";
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "provision-hostile-"));
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      join(dir, "k.pem"),
-      "-out",
-      join(dir, PEM),
-      "-subj",
-      "/CN=t1",
-      "-days",
-      "1",
-    ],
-    { stdio: "ignore" },
-  );
+  selfSignedCertificate(dir, "cert", "/CN=t1");
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -9,7 +9,7 @@ import { ProvisionError } from "../errors.js";
 import { cleanupThings, type ThingsCleanupReport } from "../ledger/index.js";
 import { printable } from "../printable.js";
 import { openTarget, type TargetOptions } from "../provision/target.js";
-import { printThingsCleanupReport } from "./json-output.js";
+import { printCleanupReport } from "./json-output.js";
 import { LEDGER_FILE_DEFAULT, openLedger } from "./ledger-open.js";
 import { loadConfig } from "./plan.js";
 
@@ -91,8 +91,7 @@ export async function cleanupThingsCommand(opts: ThingsCleanupCommandOptions): P
               { hint: undecided[0]?.undecided },
             )
           : undefined;
-    if (opts.json)
-      printThingsCleanupReport(report, { cleanup: Math.round(performance.now() - started) }, failure);
+    if (opts.json) printCleanupReport(report, { cleanup: Math.round(performance.now() - started) }, failure);
     else say(thingsCleanupText(report).join("\n"));
     if (failure) throw failure;
   } finally {

@@ -52,11 +52,12 @@ export function printStationLine(record: DeviceRecord): void {
 }
 
 /**
- * `cleanup --json`: the report, and when a run could not be cleaned the
- * error in the same object (one object, not a report and then an error).
+ * `cleanup --json` (of a ledger, or of things from the cloud): the report,
+ * and when something could not be cleaned the error in the same object (one
+ * object, not a report and then an error).
  */
 export function printCleanupReport(
-  report: CleanupReport,
+  report: CleanupReport | ThingsCleanupReport,
   timingsMs: Record<string, number>,
   failure: ProvisionError | undefined,
 ): void {
@@ -66,24 +67,6 @@ export function printCleanupReport(
     command: "cleanup",
     ok,
     outcome,
-    ...report,
-    timingsMs,
-    ...(ok ? {} : { error: errorJson(failure) }),
-  });
-  if (failure) printed.add(failure);
-}
-
-/** `cleanup --things/--thing --json`: the things examined, and the error in the same object. */
-export function printThingsCleanupReport(
-  report: ThingsCleanupReport,
-  timingsMs: Record<string, number>,
-  failure: ProvisionError | undefined,
-): void {
-  const ok = failure === undefined;
-  writeLine({
-    command: "cleanup",
-    ok,
-    outcome: ok ? "cleaned" : failure.code,
     ...report,
     timingsMs,
     ...(ok ? {} : { error: errorJson(failure) }),

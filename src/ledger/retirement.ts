@@ -20,14 +20,8 @@ import type { CloudRegistry } from "../registry/registry.js";
 import type { Ledger } from "./ledger.js";
 import { retireRunCertificate } from "./rollback.js";
 import { HOLDING, type RunState } from "./state.js";
-import {
-  describeUnknown,
-  type RetireConsent,
-  readThing,
-  recordFound,
-  sortCertificates,
-  type ThingCertificate,
-} from "./thing-certificates.js";
+import type { RetireConsent, ThingCertificate } from "./thing-certificates.js";
+import * as cloud from "./thing-certificates.js";
 
 export interface RetirementRequest {
   deviceId: string;
@@ -75,9 +69,12 @@ export async function planRetirement(
     plan.retire.push({ certificateId: run.certificateId, why, run, ...(consent ? { consent } : {}) });
   }
   if (!req.cloud || req.thingName === undefined) return plan;
-  const view = await readThing(registry, req.thingName);
+  const view = await cloud.readThing(registry, req.thingName);
   const current = view.certificates.find((c) => c.certificateId === req.current);
-  const sorted = sortCertificates(view, summary, { current: req.current, spkiSha256: current?.spkiSha256 });
+  const sorted = cloud.sortCertificates(view, summary, {
+    current: req.current,
+    spkiSha256: current?.spkiSha256,
+  });
   const planned = new Set(plan.retire.map((r) => r.certificateId));
   for (const { cert, run } of sorted.ours) {
     if (planned.has(cert.certificateId)) continue;
@@ -95,7 +92,7 @@ export async function planRetirement(
       });
   }
   for (const cert of sorted.unknown) {
-    const why = describeUnknown(cert, req.thingName);
+    const why = cloud.describeUnknown(cert, req.thingName);
     if (req.consent) plan.retire.push({ certificateId: cert.certificateId, why, consent: req.consent, cert });
     else plan.keep.push({ certificateId: cert.certificateId, why });
   }
@@ -113,7 +110,7 @@ export async function retirePlanned(
   for (const r of plan.retire) {
     const run =
       r.run ??
-      (await recordFound(ledger, { deviceId: req.deviceId, thingName }, r.cert as ThingCertificate, {
+      (await cloud.recordFound(ledger, { deviceId: req.deviceId, thingName }, r.cert as ThingCertificate, {
         consent: r.consent,
         reason: `${r.why}; the device publishes with ${req.current}`,
       }));
