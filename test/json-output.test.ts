@@ -168,7 +168,7 @@ describe("usage errors under --json (commander's own included)", () => {
         outcome: "USAGE",
         error: { code: "USAGE", rolledBack: false },
       });
-      expect((line?.error as { message: string }).message).toMatch(message);
+      expect((line?.error as { message?: string } | undefined)?.message ?? "").toMatch(message);
       // No help text, no commander "error:" line: one `provision: ...` line and its hint.
       expect(r.stderr).not.toMatch(/Usage:|Options:|^error:/m);
       expect(r.stderr.trim().split("\n").length).toBeLessThanOrEqual(2);
