@@ -57,6 +57,8 @@ export interface PriorSettlement {
   removedFromCloud: string[];
   /** The thing held certificates before this registration (then the check after the first publish is owed). */
   thingHadCertificates?: boolean;
+  /** The thing as read here (thingArn undefined: it does not exist), for the registration. */
+  thingRead?: { thingArn?: string };
 }
 
 const short = (id: string) => `${id.slice(0, 12)}…`;
@@ -135,6 +137,7 @@ export async function settlePriorRuns(
   // The cloud's word on the thing, whatever the ledger knows (thing-certificates.ts).
   const view = await readThing(registry, req.thingName);
   out.thingHadCertificates = view.certificates.length > 0;
+  out.thingRead = view.thingArn === undefined ? {} : { thingArn: view.thingArn };
   const sorted = sortCertificates(view, await ledger.summary(), {
     current: out.adopt?.certificateId,
     spkiSha256,

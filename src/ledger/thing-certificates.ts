@@ -42,6 +42,7 @@ export interface ThingCertificate {
 export interface ThingView {
   thingName: string;
   exists: boolean;
+  thingArn?: string;
   certificates: ThingCertificate[];
 }
 
@@ -64,8 +65,8 @@ function spkiOf(pem: string): string | undefined {
  * ListThingPrincipals (10/s): a new device's check stays cheap.
  */
 export async function readThing(registry: CloudRegistry, thingName: string): Promise<ThingView> {
-  if ((await registry.describeThing(thingName)) === undefined)
-    return { thingName, exists: false, certificates: [] };
+  const thing = await registry.describeThing(thingName);
+  if (thing === undefined) return { thingName, exists: false, certificates: [] };
   const certificates: ThingCertificate[] = [];
   for (const p of await registry.listThingPrincipalsV2(thingName)) {
     const d = await registry.describeCertificate(idOfArn(p.principal));
@@ -80,7 +81,7 @@ export async function readThing(registry: CloudRegistry, thingName: string): Pro
       ...(d.creationDate ? { creationDate: d.creationDate } : {}),
     });
   }
-  return { thingName, exists: true, certificates };
+  return { thingName, exists: true, thingArn: thing.thingArn, certificates };
 }
 
 export interface SortedCertificates {

@@ -51,6 +51,7 @@ export function registerStep(
           ((account) => leastPrivilegePolicy({ ...account, topic: policyTopic(plan.topic) })),
         deviceId: hello.deviceId,
         ...(prior.adopt ? { adopt: prior.adopt } : {}),
+        ...(prior.thingRead ? { thingRead: prior.thingRead } : {}),
         signal,
       });
     },
