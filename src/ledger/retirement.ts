@@ -47,7 +47,7 @@ export interface Retirement {
 export interface RetirementPlan {
   retire: Retirement[];
   /** ACTIVE certificates of the thing left alone, and why (no consent, another device's run). */
-  keep: { certificateId: string; why: string }[];
+  keep: { certificateId: string; why: string; needsConsent?: boolean }[];
 }
 
 /** What retiring would do now; nothing changes yet. */
@@ -94,7 +94,7 @@ export async function planRetirement(
   for (const cert of sorted.unknown) {
     const why = cloud.describeUnknown(cert, req.thingName);
     if (req.consent) plan.retire.push({ certificateId: cert.certificateId, why, consent: req.consent, cert });
-    else plan.keep.push({ certificateId: cert.certificateId, why });
+    else plan.keep.push({ certificateId: cert.certificateId, why, needsConsent: true });
   }
   return plan;
 }

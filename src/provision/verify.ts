@@ -145,9 +145,12 @@ export async function retireOthers(deps: ProvisionDeps, req: RetirementRequest):
   const plan = await planRetirement(target.registry, ledger, req);
   for (const k of plan.keep)
     progress.info(
-      `kept ${k.why}: pass --retire-unknown-certificates to retire it once the device publishes (\`provision cleanup --thing ${req.thingName ?? "NAME"}\` lists the thing's certificates)`,
+      k.needsConsent
+        ? `kept ${k.why}: pass --retire-unknown-certificates to retire it once the device publishes (\`provision cleanup --thing ${req.thingName ?? "NAME"}\` lists the thing's certificates)`
+        : `kept certificate ${k.certificateId}: ${k.why}`,
     );
-  if (plan.retire.length === 0) return { retired: [], kept: plan.keep };
+  const kept = plan.keep.map(({ certificateId, why }) => ({ certificateId, why }));
+  if (plan.retire.length === 0) return { retired: [], kept };
   const ids = plan.retire.map((r) => `${r.certificateId.slice(0, 12)}…`).join(", ");
   const consented = plan.retire.filter((r) => r.consent).map((r) => r.consent);
   const retired = await checkedSteps(progress, signal)(
@@ -159,5 +162,5 @@ export async function retireOthers(deps: ProvisionDeps, req: RetirementRequest):
         ? `${plan.retire.length} retired; ${consented.length} made outside this ledger, retired as ${consented[0]} allows`
         : `${plan.retire.length} retired`,
   );
-  return { retired, kept: plan.keep };
+  return { retired, kept };
 }
