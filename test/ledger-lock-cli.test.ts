@@ -1,10 +1,11 @@
 /**
  * One writer per ledger, on the real binary: a station and a `cleanup`
- * started on the ledger of a `provision` that is registering a device wait
- * for it (or refuse at once with `--ledger-wait 0`), naming it; neither rolls
- * the live run back or deletes its certificate. Before the lock, the cleanup
- * judged the live run interrupted and deleted its certificate (the live run
- * then failed with ResourceNotFound, exit 24).
+ * started on the ledger of a `provision` that is registering a device (its
+ * run open in the ledger) wait for it (or refuse at once with
+ * `--ledger-wait 0`), naming it; neither rolls the live run back or deletes
+ * its certificate. Before the lock, the cleanup judged the live run
+ * interrupted and deleted its certificate (the live run then failed with
+ * ResourceNotFound, exit 24).
  */
 import { join } from "node:path";
 import { DescribeCertificateCommand, ListThingPrincipalsCommand } from "@aws-sdk/client-iot";
@@ -16,8 +17,14 @@ import { type ServiceFixture, serviceFixture } from "./local-iot-process.test-he
 
 let fx: ServiceFixture;
 
+/**
+ * AttachThingPrincipal answers after 15 s: the live run is mid-registration (an open run in its ledger,
+ * which a cleanup without the lock would roll back) for that long, however slowly the others start.
+ */
+const SLOW_ATTACH = { operations: { AttachThingPrincipal: { latencyMs: 15_000 } } };
+
 beforeAll(async () => {
-  fx = await serviceFixture("ledger-lock-");
+  fx = await serviceFixture("ledger-lock-", { PROVISION_LOCAL_IOT_FAULTS: JSON.stringify(SLOW_ATTACH) });
 }, 60_000);
 
 afterAll(async () => fx?.close());
@@ -26,14 +33,13 @@ const cli = (args: string[]) => runCli(args, { cwd: fx.dir });
 
 describe("a second process on a live run's ledger", () => {
   it("cleanup refuses (--ledger-wait 0) or waits, a station waits, naming the holder; the live run keeps its certificate", async () => {
-    // A slow line (2400 baud): the credentials take seconds, long after "✔ register".
-    const t = await fx.twin("live", { lineRateBaud: 2400 });
+    const t = await fx.twin("live");
     const ledger = join(fx.dir, "shared.jsonl");
     const others: Promise<CliRun>[] = [];
     const live = runCli(["--port", t.port, ...fx.local, "--ledger", ledger, "--json"], {
       cwd: fx.dir,
       watch: {
-        after: /✔ register /,
+        after: /… register /,
         act: () => {
           others.push(cli(["cleanup", "--ledger", ledger, ...fx.local, "--ledger-wait", "0", "--json"]));
           others.push(cli(["cleanup", "--ledger", ledger, ...fx.local, "--json"]));
