@@ -7,8 +7,9 @@
  * random fault (scripts/soak/faults.ts): the tool SIGKILLed, SIGTERMed
  * (once, or twice to force it out) or SIGHUPed just after a step, the twin
  * power-cut there, the local AWS IoT crashed (SIGKILL) and restarted there,
- * throttling or 5xx (also after the call took effect) for the whole run, or
- * a serial line that loses bytes. Then it runs the tool again until the
+ * throttling or 5xx (also after the call took effect) for the whole run, a
+ * serial line that loses bytes, or another station's ledger having had the
+ * device first (rotated here with --force, or met erased; maybe SIGKILLed). Then it runs the tool again until the
  * device is provisioned and audits that device's thing through the AWS SDK.
  * Every K runs (default 100), while nothing runs, and at the end, it audits the whole service; at the end it
  * also runs `provision cleanup` on every ledger. Faults that hit the shared
@@ -17,6 +18,7 @@
  *
  * Exit status 0 when every device recovered and no audit found anything.
  */
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -109,22 +111,52 @@ const records: RunRecord[] = [];
 /** The whole-service audits taken between runs: after how many runs, and how many violations. */
 const interimAudits: { afterRuns: number; certificates: number; violations: number }[] = [];
 const loads: number[] = [];
+/** Each run's device flash (an erased board continues in a new one). */
+const devices = new Map<number, string>();
 
 function exitOf(r: { status: number | null; signal: NodeJS.Signals | null }): string {
   return r.signal ? r.signal : `exit ${r.status}`;
 }
 
-function toolArgs(tool: "provision" | "station", port: string, worker: number): string[] {
+/** `ledger`: the worker's own (this station) unless named; `extra`: flags of this run. */
+function toolArgs(
+  tool: "provision" | "station",
+  port: string,
+  worker: number,
+  options: { ledger?: string; extra?: string[] } = {},
+): string[] {
   const common = [
     ...localArgs(service.stateDir, service.mqttPort),
     "--ledger",
-    join(base, `ledger-${worker}.jsonl`),
+    join(base, options.ledger ?? `ledger-${worker}.jsonl`),
     "--timeout",
     "30000",
+    ...(options.extra ?? []),
   ];
   return tool === "provision"
     ? ["--port", port, ...common]
     : ["station", port, ...common, "--manifest", join(base, `manifest-${worker}`)];
+}
+
+/** The other station's ledger of a worker (the device's first provisioning in an another-ledger fault). */
+const otherLedger = (worker: number) => `other-ledger-${worker}.jsonl`;
+
+/** Flags every run of this device takes: an erased board is provisioned with consent to retire its old certificate. */
+const consentFlags = (fault: Fault) =>
+  fault.kind === "another-ledger" && fault.variant === "erase" ? ["--retire-unknown-certificates"] : [];
+
+/**
+ * another-ledger, before the faulty run: the device provisioned at "another
+ * station" (its own ledger), then, for an erased board, its flash wiped
+ * (a new state dir, the same device id). Returns the twin to go on with.
+ */
+async function atAnotherStation(fault: Fault, tool: "provision" | "station", twin: Twin, worker: number) {
+  const first = await cli(toolArgs(tool, twin.port, worker, { ledger: otherLedger(worker) }));
+  if (first.status !== 0)
+    throw new Error(`the other station's run failed: ${exitOf(first)}: ${first.stderr.slice(-300)}`);
+  if (fault.variant !== "erase") return twin;
+  await twin.stop();
+  return startTwin({ stateDir: `${twin.stateDir}-erased`, deviceId: twin.deviceId, lineRateBaud: 115_200 });
 }
 
 const cli = (argv: string[], extra: Partial<CliOptions> = {}) =>
@@ -137,7 +169,8 @@ async function claimOf(twin: Twin): Promise<DeviceClaim> {
 
 /** The faulty run: the tool, hurt as the fault says. Returns the twin (a new one after a power cut). */
 async function faultyRun(fault: Fault, tool: "provision" | "station", twin: Twin, worker: number) {
-  const argv = toolArgs(tool, twin.port, worker);
+  const rotate = fault.kind === "another-ledger" && fault.variant === "rotate" ? ["--force"] : [];
+  const argv = toolArgs(tool, twin.port, worker, { extra: [...rotate, ...consentFlags(fault)] });
   const line = fault.at?.[tool];
   let restarting: Promise<void> | undefined;
   const signal = {
@@ -145,6 +178,7 @@ async function faultyRun(fault: Fault, tool: "provision" | "station", twin: Twin
     "sigterm-tool": "SIGTERM",
     "sigterm-twice": "SIGTERM",
     "sighup-tool": "SIGHUP",
+    "another-ledger": "SIGKILL",
   }[fault.kind as string] as NodeJS.Signals | undefined;
   if (fault.cloud) await service.setFaults(fault.cloud);
   const r = await cli(argv, {
@@ -161,7 +195,10 @@ async function faultyRun(fault: Fault, tool: "provision" | "station", twin: Twin
   if (fault.kind !== "twin-power-cut") return { first: r, twin };
   // Power back: the same flash, a new pty.
   await twin.kill("SIGKILL");
-  return { first: r, twin: await startTwin({ stateDir: twin.stateDir, lineRateBaud: 115_200 }) };
+  return {
+    first: r,
+    twin: await startTwin({ stateDir: twin.stateDir, deviceId: twin.deviceId, lineRateBaud: 115_200 }),
+  };
 }
 
 async function oneRun(run: number, worker: number): Promise<void> {
@@ -171,6 +208,7 @@ async function oneRun(run: number, worker: number): Promise<void> {
   const stateDir = join(base, "devices", `d${run}`);
   const noisy = fault.kind === "serial-drops" ? { dropPpm: SERIAL_DROP_PPM } : {};
   let twin = await startTwin({ stateDir, lineRateBaud: 115_200, ...noisy });
+  devices.set(run, twin.stateDir);
   const record: RunRecord = {
     run,
     fault: fault.kind,
@@ -181,14 +219,19 @@ async function oneRun(run: number, worker: number): Promise<void> {
     problems: [],
   };
   if (fault.at) record.at = fault.at.step;
+  if (fault.variant) record.variant = fault.variant;
   try {
+    if (fault.kind === "another-ledger") {
+      twin = await atAnotherStation(fault, tool, twin, worker);
+      devices.set(run, twin.stateDir);
+    }
     const { first, twin: after } = await faultyRun(fault, tool, twin, worker);
     twin = after;
     record.firstExit = exitOf(first);
     // Whatever the fault left, the next run on the device must finish it (adopt, roll back) or, when the
     // faulty run got through, verify it.
     for (let i = 0; i < RERUNS_MAX; i++) {
-      const again = await cli(toolArgs(tool, twin.port, worker));
+      const again = await cli(toolArgs(tool, twin.port, worker, { extra: consentFlags(fault) }));
       record.reruns++;
       if (again.status === 0) {
         record.recovered = true;
@@ -212,7 +255,7 @@ async function oneRun(run: number, worker: number): Promise<void> {
   records.push(record);
   const done = records.length;
   process.stderr.write(
-    `[${done}/${RUNS}] run ${run} ${tool} ${fault.kind}${fault.at ? ` after ${fault.at.step}` : ""}: first ${record.firstExit}, ${record.reruns} rerun(s), ${record.recovered ? "recovered" : "NOT RECOVERED"}${record.problems.length ? `, PROBLEMS: ${record.problems.join("; ")}` : ""}\n`,
+    `[${done}/${RUNS}] run ${run} ${tool} ${fault.kind}${fault.variant ? ` (${fault.variant})` : ""}${fault.at ? ` after ${fault.at.step}` : ""}: first ${record.firstExit}, ${record.reruns} rerun(s), ${record.recovered ? "recovered" : "NOT RECOVERED"}${record.problems.length ? `, PROBLEMS: ${record.problems.join("; ")}` : ""}\n`,
   );
 }
 
@@ -232,9 +275,10 @@ async function globalAudit(claims: DeviceClaim[]): Promise<AuditFindings> {
 
 async function finalCleanup(): Promise<SoakReport["finalCleanup"]> {
   const out = { cleaned: 0, retired: 0, uncommitted: 0, failed: 0 };
-  for (let w = 0; w < WORKERS; w++) {
+  const ledgers = Array.from({ length: WORKERS }, (_, w) => [`ledger-${w}.jsonl`, otherLedger(w)]).flat();
+  for (const ledger of ledgers.filter((l) => existsSync(join(base, l)))) {
     const local = localArgs(service.stateDir, service.mqttPort);
-    const r = await cli(["cleanup", "--ledger", join(base, `ledger-${w}.jsonl`), ...local, "--json"]);
+    const r = await cli(["cleanup", "--ledger", join(base, ledger), ...local, "--json"]);
     const report = JSON.parse(r.stdout || "{}");
     out.cleaned += report.cleaned?.length ?? 0;
     out.retired += report.retired?.length ?? 0;
@@ -251,7 +295,7 @@ async function allClaims(): Promise<DeviceClaim[]> {
   for (let i = 0; i < runs.length; i += 8) {
     const batch = await Promise.all(
       runs.slice(i, i + 8).map(async (run) => {
-        const twin = await startTwin({ stateDir: join(base, "devices", `d${run}`) });
+        const twin = await startTwin({ stateDir: devices.get(run) ?? join(base, "devices", `d${run}`) });
         try {
           return await claimOf(twin);
         } finally {

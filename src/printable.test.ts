@@ -21,6 +21,14 @@ describe("printable", () => {
     expect(printable("I (12) app: ok\tµ✔")).toBe("I (12) app: ok\tµ✔");
   });
 
+  it("escapes invisible format characters (zero-width space and joiner, BOM, soft hyphen, tag characters)", () => {
+    // "thing\u200b-1" looks like "thing-1" on a terminal: shown escaped, the two can be told apart.
+    expect(printable("thing\u200b-1")).toBe("thing\\u200b-1");
+    expect(printable("a\u200db\ufeffc\u00add\u2060e")).toBe("a\\u200db\\ufeffc\\xadd\\u2060e");
+    expect(printable("x\u{e0041}y")).toBe("x\\u{e0041}y");
+    expect(terminalControls("a\u200bb")).toEqual(["\u200b"]);
+  });
+
   it("is idempotent: escaped text stays as it is", () => {
     const once = printable("\x1b[31mred\n");
     expect(printable(once)).toBe(once);
@@ -49,7 +57,7 @@ describe("deviceLogLine", () => {
 
 describe("safeJson", () => {
   it("leaves no raw control, C1 or bidi character in the JSON text, and parses back to the same value", () => {
-    const value = { log: ["\x1b]0;t\x07", "a\u009bb", "\u202e", "\u2028"], n: 1 };
+    const value = { log: ["\x1b]0;t\x07", "a\u009bb", "\u202e", "\u2028", "z\u200bw", "t\u{e0041}"], n: 1 };
     const text = safeJson(value);
     clean(text);
     expect(JSON.parse(text)).toEqual(value);

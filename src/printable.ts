@@ -13,18 +13,23 @@ const GARBAGE_SHARE = 0.3;
 const GARBAGE_PREVIEW_CHARS = 16;
 
 /**
- * Characters a terminal acts on: C0 controls (tab excepted), DEL, C1 controls
- * (U+0080-U+009F: 8-bit CSI/OSC), and the Unicode line/paragraph separators
- * and bidirectional overrides that reorder what is shown.
+ * Characters a terminal acts on or that hide what is shown: C0 controls (tab
+ * excepted), DEL, C1 controls (U+0080-U+009F: 8-bit CSI/OSC), the Unicode
+ * line/paragraph separators, and every format character (Cf: the bidi
+ * overrides that reorder text, zero-width spaces and joiners, U+FEFF, the
+ * soft hyphen, tag characters), which make two different strings look alike.
  */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const UNSAFE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+const UNSAFE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\p{Cf}]/gu;
+/** What JSON.stringify leaves raw of UNSAFE (it escapes C0 itself). */
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u2028\u2029\p{Cf}]/gu;
 
 function escapeChar(ch: string): string {
   const c = ch.codePointAt(0) as number;
   if (ch === "\n") return "\\n";
   if (ch === "\r") return "\\r";
-  return c <= 0xff ? `\\x${c.toString(16).padStart(2, "0")}` : `\\u${c.toString(16).padStart(4, "0")}`;
+  if (c <= 0xff) return `\\x${c.toString(16).padStart(2, "0")}`;
+  return c <= 0xffff ? `\\u${c.toString(16).padStart(4, "0")}` : `\\u{${c.toString(16)}}`;
 }
 
 /**
@@ -72,12 +77,13 @@ export function deviceLogLine(line: string): string {
 
 /**
  * JSON for stdout: JSON.stringify already escapes C0 controls, but leaves DEL,
- * C1 controls, U+2028/2029 and the bidi overrides as raw characters, which a
- * terminal showing the JSON still acts on.
+ * C1 controls, U+2028/2029 and format characters (bidi overrides, zero-width
+ * spaces) as raw characters, which a terminal showing the JSON still acts on
+ * or hides.
  */
 export function safeJson(value: unknown): string {
-  return JSON.stringify(value).replace(
-    /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g,
-    (ch) => `\\u${(ch.codePointAt(0) as number).toString(16).padStart(4, "0")}`,
+  // A character beyond U+FFFF (a tag character) is two UTF-16 units: each is escaped, as JSON wants.
+  return JSON.stringify(value).replace(UNSAFE_IN_JSON, (ch) =>
+    [...Array(ch.length).keys()].map((i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, "0")}`).join(""),
   );
 }

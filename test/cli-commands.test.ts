@@ -16,6 +16,7 @@ import { targetForLocalIot } from "../src/provision/target.js";
 import { leastPrivilegePolicy } from "../src/registry/index.js";
 import { ensureTwinBuilt, startTwin, type Twin } from "../src/twin/index.js";
 import { fixedMqttPort, localArgs, runCli } from "./cli.test-helper.js";
+import { selfSignedCertificate } from "./openssl.test-helper.js";
 
 let dir: string;
 
@@ -89,23 +90,7 @@ describe("provision csr / install against a twin", () => {
     const csr = await cli(["csr", "--port", twin.port]);
     expect(csr.status, csr.stderr).toBe(0);
     writeFileSync(join(dir, "dev.csr"), csr.stdout);
-    openssl([
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      "ca.key",
-      "-subj",
-      "/CN=own-ca",
-      "-days",
-      "3",
-      "-out",
-      "ca.pem",
-    ]);
+    selfSignedCertificate(dir, "ca", "/CN=own-ca", 3);
     signWithOwnCa("dev.csr", "dev.pem");
     // A certificate for some other key, from the same CA.
     p256Request("other.key", "/CN=other", "other.csr");
@@ -267,7 +252,7 @@ describe("provision station", () => {
         .map((l) => JSON.parse(l));
       expect(lines.map((l) => l.deviceId).sort()).toEqual(twins.map((t) => t.deviceId).sort());
       expect(lines.every((l) => l.ok === true && l.outcome === "provisioned")).toBe(true);
-      const csv = readFileSync(join(dir, "line1.csv"), "utf8").trim().split("\n");
+      const csv = readFileSync(join(dir, "line1.manifest.csv"), "utf8").trim().split("\n");
       expect(csv).toHaveLength(3);
       expect(csv[0]).toMatch(/^deviceId,thingName,certificateId/);
     } finally {

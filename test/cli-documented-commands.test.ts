@@ -6,7 +6,7 @@
  */
 
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -52,6 +52,35 @@ describe("firmware render (docs/firmware.md: a board's other key stores)", () =>
     expect(build.status, build.stderr).toBe(0);
     expect(existsSync(build.stdout.trim())).toBe(true);
   }, 120_000);
+});
+
+describe("every command a message names exists", () => {
+  it("no hint or message in src/ names a `provision X` the CLI does not have (it once named `provision status`)", async () => {
+    const help = (await cli(["--help"])).stdout;
+    const commands = new Set([...help.matchAll(/^ {2}([a-z][a-z-]*)(?: |$)/gm)].map((m) => m[1]));
+    expect(commands).toContain("cleanup");
+    const files = readdirSync("src", { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && e.name.endsWith(".ts") && !e.name.includes(".test"))
+      .map((e) => join(e.parentPath, e.name));
+    const named = files.flatMap((f) =>
+      [...readFileSync(f, "utf8").matchAll(/[`(]provision ([a-z][a-z-]*)/g)].map((m) => `${f}: ${m[1]}`),
+    );
+    expect(named.length).toBeGreaterThan(20);
+    expect(named.filter((n) => !commands.has(n.split(": ")[1]))).toEqual([]);
+  });
+});
+
+describe("firmware render's next steps", () => {
+  it("quote an output path with a space; idf-linux is built and run here, not flashed", async () => {
+    const chip = await cli(["firmware", "render", "--board", "esp32-devkitc", "--out", "fw with space"]);
+    expect(chip.status, chip.stderr).toBe(0);
+    expect(chip.stderr).toContain("  cd 'fw with space'\n");
+    const linux = await cli(["firmware", "render", "--board", "idf-linux", "--out", "fw-linux"]);
+    expect(linux.status, linux.stderr).toBe(0);
+    expect(linux.stderr).toMatch(/provision sim --board idf-linux/);
+    expect(linux.stderr).toMatch(/idf\.py --preview set-target linux && idf\.py build/);
+    expect(linux.stderr).not.toMatch(/flash monitor|<serial port>/);
+  });
 });
 
 describe("a port that does not exist", () => {

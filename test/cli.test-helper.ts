@@ -39,6 +39,8 @@ export interface CliOptions {
   kill?: { after: RegExp | number; signal: NodeJS.Signals; again?: boolean };
   /** Call `act` once stderr matches `after` (to hurt something else at that moment: the twin, the cloud). */
   watch?: { after: RegExp; act: () => void };
+  /** Close our end of the command's stdout or stderr once stderr matches `after` (`| head` exiting). */
+  closeOutput?: { after: RegExp; stream: "stdout" | "stderr" };
   /** SIGKILL the command if it is still running after this long. */
   timeoutMs?: number;
   /** A command the CLI runs under (e.g. setpriv to drop capabilities), given the node binary and its args. */
@@ -84,6 +86,7 @@ export function runCli(args: string[], opts: CliOptions): Promise<CliRun> {
   };
   if (typeof kill?.after === "number") setTimeout(fire, kill.after);
   let watch = opts.watch;
+  let close = opts.closeOutput;
   const deadline = opts.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs) : undefined;
   return new Promise((res) => {
     let stdout = "";
@@ -108,6 +111,10 @@ export function runCli(args: string[], opts: CliOptions): Promise<CliRun> {
         const act = watch.act;
         watch = undefined;
         act();
+      }
+      if (close?.after.test(stderr)) {
+        child[close.stream].destroy();
+        close = undefined;
       }
     });
     child.on("close", (status, signal) => {

@@ -15,12 +15,6 @@ import { importsOf, productFiles, topDir } from "./imports.test-helper.js";
  * as found (sorted); the last test fails once it is gone, so the entry is
  * removed with the change that breaks it.
  */
-const KNOWN_CIRCLES: string[][] = [
-  // broken by #21 (the ledger's types in one module the others import)
-  ["ledger/ledger.ts", "ledger/state.ts", "ledger/view.ts"],
-  // broken by #21 (the rollback takes what it needs as data)
-  ["ledger/register.ts", "ledger/rollback.ts"],
-];
 
 type Graph = Map<string, Set<string>>;
 
@@ -73,7 +67,6 @@ function graphOf(edges: { from: string; to: string }[]): Graph {
 const tsEdges = productFiles().flatMap(importsOf);
 const fileCircles = circles(graphOf(tsEdges));
 const folderCircles = circles(graphOf(tsEdges.map((e) => ({ from: topDir(e.from), to: topDir(e.to) }))));
-const isKnown = (c: string[]) => KNOWN_CIRCLES.some((k) => k.join() === c.join());
 
 /**
  * The C core's call graph between its files: a file calls another when it
@@ -132,7 +125,7 @@ describe("import circles", () => {
   });
 
   it("no two files in src/ import each other, round any loop (type imports included)", () => {
-    expect(fileCircles.filter((c) => !isKnown(c))).toEqual([]);
+    expect(fileCircles).toEqual([]);
   });
 
   it("no two top folders of src/ import each other (cli and commands, a layer and its user)", () => {
@@ -147,9 +140,5 @@ describe("import circles", () => {
         .filter((line, i, all) => all.indexOf(line) === i),
     );
     expect(loops).toEqual([]);
-  });
-
-  it("each known circle is still there (remove an entry once its issue breaks it)", () => {
-    expect(KNOWN_CIRCLES.filter((k) => !fileCircles.some((c) => c.join() === k.join()))).toEqual([]);
   });
 });

@@ -71,6 +71,18 @@ describe("--json output against docs/json-output.schema.json", () => {
     expect(cleaned.status, cleaned.stderr).toBe(0);
     expect(validLines(cleaned.stdout)[0]).toMatchObject({ command: "cleanup", ok: true, outcome: "cleaned" });
 
+    const things = await cli([
+      "cleanup",
+      "--things",
+      "twin-",
+      ...local,
+      "--ledger",
+      join(dir, "t.jsonl"),
+      "--json",
+    ]);
+    expect(things.status, things.stderr).toBe(0);
+    expect(validLines(things.stdout)[0]).toMatchObject({ command: "cleanup", ok: true, thingsExamined: 1 });
+
     const missing = await cli(["--port", join(dir, "no-such-port"), ...local, ...ledger, "--json"]);
     expect(missing.status).toBe(EXIT_CODES.PORT_NOT_FOUND);
     expect(validLines(missing.stdout)).toEqual([
@@ -132,6 +144,43 @@ describe("--json output against docs/json-output.schema.json", () => {
       expect.objectContaining({ command: "station", ok: true, outcome: "provisioned" }),
     ]);
   }, 240_000);
+});
+
+describe("usage errors under --json (commander's own included)", () => {
+  it.each([
+    [["--no-such-flag", "--json"], "provision", /unknown option '--no-such-flag'/],
+    [["--baud", "abc", "--json"], "provision", /argument 'abc' is invalid/],
+    [["--interval", "1e4", "--json"], "provision", /whole number of ms \(digits only\), 1000 to 3600000/],
+    [["firmware", "render", "--json"], "firmware render", /required option '--board <id>' not specified/],
+    [["cleanup", "--json"], "cleanup", /cleanup needs --ledger FILE, or --things PREFIX/],
+    [["station", "--quota", "Bogus=5", "--json"], "station", /Bogus is not an AWS IoT operation/],
+    [["--local-ports", "1,2", "--json"], "provision", /--local-ports 1,2: expected three ports/],
+  ])(
+    "%j: one object on stdout (the schema's), a short line on stderr, exit 2",
+    async (args, command, message) => {
+      const r = await cli(args);
+      expect(r.status, r.stderr).toBe(2);
+      const [line, ...more] = validLines(r.stdout);
+      expect(more).toEqual([]);
+      expect(line).toMatchObject({
+        command,
+        ok: false,
+        outcome: "USAGE",
+        error: { code: "USAGE", rolledBack: false },
+      });
+      expect((line?.error as { message?: string } | undefined)?.message ?? "").toMatch(message);
+      // No help text, no commander "error:" line: one `provision: ...` line and its hint.
+      expect(r.stderr).not.toMatch(/Usage:|Options:|^error:/m);
+      expect(r.stderr.trim().split("\n").length).toBeLessThanOrEqual(2);
+    },
+  );
+
+  it("without --json the same mistakes print commander's text and help on stderr, nothing on stdout, exit 2", async () => {
+    const r = await cli(["--no-such-flag"]);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/unknown option '--no-such-flag'/);
+  });
 });
 
 describe("the documented codes", () => {

@@ -99,11 +99,12 @@ export interface ServiceFixture {
   close(): Promise<void>;
 }
 
-export async function serviceFixture(prefix: string): Promise<ServiceFixture> {
+/** `env`: for the service process (e.g. PROVISION_LOCAL_IOT_FAULTS). */
+export async function serviceFixture(prefix: string, env: NodeJS.ProcessEnv = {}): Promise<ServiceFixture> {
   await ensureTwinBuilt();
   const dir = await mkdtemp(join(tmpdir(), prefix));
   const mqttPort = fixedMqttPort();
-  const iot = await startLocalIotProcess(join(dir, "iot"), { cwd: dir, mqttPort });
+  const iot = await startLocalIotProcess(join(dir, "iot"), { cwd: dir, mqttPort, env });
   const client = iotClient(iot.info);
   const twins: Twin[] = [];
   return {

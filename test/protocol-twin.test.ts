@@ -122,3 +122,23 @@ describe("protocol against the C twin", () => {
     }
   });
 });
+
+describe("a device that answers slowly", () => {
+  it("at 50 B/s (500 baud) HELLO and STATUS are answered, each once: an answer still arriving is waited for, not retried or called silent", async () => {
+    const slow = await startTwin({ stateDir: join(dir, "slow"), lineRateBaud: 500 });
+    const session = new DeviceSession(await openSerialTransport(slow.port));
+    try {
+      const started = Date.now();
+      const hello = await session.hello();
+      expect(hello.deviceId).toBe(slow.deviceId);
+      // Longer than one attempt's 1 s timeout: the old session resent it and then reported "no answer".
+      expect(Date.now() - started).toBeGreaterThan(1000);
+      expect((await session.status()).state).toBeDefined();
+      expect(session.stats.retries).toBe(0);
+      expect(session.stats.framesSent).toBe(2);
+    } finally {
+      await session.close();
+      await slow.stop();
+    }
+  }, 60_000);
+});

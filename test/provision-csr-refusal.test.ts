@@ -69,7 +69,8 @@ async function provisionWith(spki: Buffer, csr: Buffer, keyType: number = KEY_TY
   try {
     await provisionDevice(
       { session, target, ledger, observer, progress: createProgress({ quiet: true }) },
-      testPlan({ subject: { O: "refusal test" }, firstPublishTimeoutMs: 1500 }),
+      // The fake device's HELLO lists the file store only, which the host now checks before GENERATE_KEY.
+      testPlan({ subject: { O: "refusal test" }, firstPublishTimeoutMs: 1500, keyStore: "file" }),
     );
     return undefined;
   } catch (e) {

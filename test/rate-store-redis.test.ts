@@ -7,7 +7,12 @@
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OperationRateLimiter } from "../src/registry/rate-limits.js";
-import { openRateStore, parseRateStoreUrl, type RateStore } from "../src/registry/rate-store.js";
+import {
+  openRateStore,
+  parseRateStoreUrl,
+  type RateStore,
+  rateStoreUrlFrom,
+} from "../src/registry/rate-store.js";
 import { RedisPacer } from "../src/registry/redis-pacer.js";
 import { freePort, type RedisServer, startRedis } from "./redis-server.test-helper.js";
 
@@ -89,14 +94,29 @@ describe("Redis rate store", () => {
       (err: unknown) => err as { code: string; message: string; hint: string; where: string },
     );
     expect(e?.code).toBe("CONFIG");
-    expect(e?.message).toMatch(
-      new RegExp(`cannot reach the rate store redis://127.0.0.1:${port}.*ECONNREFUSED`),
+    expect(e?.message).toBe(
+      `cannot reach the shared rate store redis://127.0.0.1:${port}: connection refused`,
     );
-    expect(e?.hint).toMatch(/leave --rate-store out/);
+    expect(e?.hint).toMatch(/leave the rate store out \(--rate-store, PROVISION_RATE_STORE, rateStore\)/);
     expect(JSON.stringify(e)).not.toContain("s3cret");
     expect(e?.message).not.toContain("s3cret");
     expect(Date.now() - started).toBeLessThan(10_000);
   }, 20_000);
+
+  it("a password comes from the environment or the config file, never the command line", () => {
+    expect(() => rateStoreUrlFrom("redis://:pw@h:1", undefined)).toThrow(
+      /--rate-store redis:\/\/:\*\*\*@h:1: a password on the command line is visible to every user in `ps`/,
+    );
+    expect(rateStoreUrlFrom("redis://h:1", "redis://:c@k:2")).toBe("redis://h:1");
+    expect(rateStoreUrlFrom(undefined, "redis://:c@k:2")).toBe("redis://:c@k:2");
+    process.env.PROVISION_RATE_STORE_PASSWORD = "p w";
+    try {
+      expect(rateStoreUrlFrom("redis://h:1", undefined)).toBe("redis://:p%20w@h:1");
+      expect(parseRateStoreUrl("redis://:p%20w@h:1").password).toBe("p w");
+    } finally {
+      delete process.env.PROVISION_RATE_STORE_PASSWORD;
+    }
+  });
 
   it("malformed URLs are usage errors", () => {
     expect(() => parseRateStoreUrl("localhost:6379")).toThrow(/--rate-store localhost:6379/);

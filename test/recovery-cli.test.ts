@@ -81,7 +81,9 @@ describe("recovery of each ledger state", () => {
 
     const c = await cli(cleanup("torn.jsonl"));
     expect(c.status, c.stderr).toBe(0);
-    expect(c.stderr).toMatch(/line \d+: a torn record \(\d+ bytes, a crash mid-write\) was skipped/);
+    expect(c.stderr).toMatch(
+      /a torn record \(\d+ bytes, a crash mid-write\) at the end of the ledger \(byte \d+\) was set aside in .*torn\.jsonl\.torn/,
+    );
     expect(await readFile(join(fx.dir, "torn.jsonl.torn"), "utf8")).toContain(
       Buffer.from(fragment).toString("base64"),
     );
@@ -100,6 +102,39 @@ describe("recovery of each ledger state", () => {
     expect(JSON.parse(station.stdout.trim())).toMatchObject({ ok: true, outcome: "provisioned" });
     expect(station.stderr).toMatch(/adopting it/);
     expect(Object.keys(await thingCertificates(`twin-${t.deviceId}`))).toHaveLength(1);
+    await auditClean([t]);
+  }, 120_000);
+
+  it("a garbage last ledger line that ends in a newline: set aside, and the ledger goes on working (it used to break it for good)", async () => {
+    const t = await fx.twin("garbage");
+    const ledger = join(fx.dir, "garbage.jsonl");
+    const first = await cli(provision(t.port, "garbage.jsonl", ["--force"]));
+    expect(first.status, first.stderr).toBe(0);
+    await appendFile(ledger, "#### edited by hand \u001b[2J\n");
+    const c = await cli(cleanup("garbage.jsonl"));
+    expect(c.status, c.stderr).toBe(0);
+    expect(c.stderr).toMatch(
+      /1 line\(s\) that are no ledger record \(\d+ bytes\) at the end of the ledger .* set aside in .*garbage\.jsonl\.torn/,
+    );
+    expect(await readFile(`${ledger}.torn`, "utf8")).toContain("edited by hand");
+    // The next runs register, commit and record as before: a rotation, then a verification.
+    const again = await cli(provision(t.port, "garbage.jsonl", ["--force", "--json"]));
+    expect(again.status, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).mode).toBe("rotated");
+    await appendFile(ledger, "not json either\n");
+    const station = await cli([
+      "station",
+      t.port,
+      ...fx.local,
+      "--ledger",
+      ledger,
+      "--manifest",
+      join(fx.dir, "garbage-m"),
+      "--json",
+    ]);
+    expect(station.status, station.stderr).toBe(0);
+    expect(station.stderr).toMatch(/1 line\(s\) that are no ledger record/);
+    expect((await ledgerState(ledger)).openRuns).toEqual([]);
     await auditClean([t]);
   }, 120_000);
 

@@ -15,6 +15,7 @@ const READY_TIMEOUT_MS = 10_000;
 export interface RedisServer {
   url: string;
   port: number;
+  kill(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -27,12 +28,26 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/** `password`: the server requires it (requirepass). */
+export async function startRedis(options: { password?: string } = {}): Promise<RedisServer> {
   const dir = await mkdtemp(join(tmpdir(), "redis-test-"));
   const port = await freePort();
+  const auth = options.password === undefined ? [] : ["--requirepass", options.password];
   const child = spawn(
     REDIS_SERVER,
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      dir,
+      ...auth,
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
@@ -63,6 +78,11 @@ export async function startRedis(): Promise<RedisServer> {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    /** SIGKILL: Redis gone without a goodbye (a crash, a pulled cable). */
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       await exited;

@@ -129,6 +129,36 @@ describe("SIGTERM and SIGHUP roll back", () => {
     expect((await ledgerState(join(fx.dir, "hup.jsonl"))).openRuns).toEqual([]);
   }, 60_000);
 
+  it("stderr closed (`provision ... 2>&1 | head` exiting) right after registration: treated like SIGHUP, rolled back, exit 129", async () => {
+    const t = await twin("epipe-stderr", 19_200);
+    const r = await runCli([...provisionArgs(t.port, "epipe-stderr.jsonl"), "--json"], {
+      cwd: fx.dir,
+      closeOutput: { after: /✔ register /, stream: "stderr" },
+    });
+    expect(r.status, r.stdout).toBe(129);
+    const error = JSON.parse(r.stdout).error;
+    expect(error).toMatchObject({ code: "INTERRUPTED", signal: "SIGHUP", rolledBack: true });
+    expect(error.message).toMatch(/stderr was closed \(EPIPE\), as when the terminal goes away/);
+    expect(await certificatesOfThing(t.deviceId)).toEqual([]);
+    expect((await ledgerState(join(fx.dir, "epipe-stderr.jsonl"))).runs.map((x) => x.status)).toEqual([
+      "rolled-back",
+    ]);
+  }, 60_000);
+
+  it("stdout closed (a --json reader gone): the job finishes, says so on stderr, and exits 129", async () => {
+    const t = await twin("epipe-stdout", 19_200);
+    const r = await runCli([...provisionArgs(t.port, "epipe-stdout.jsonl"), "--json"], {
+      cwd: fx.dir,
+      closeOutput: { after: /… register /, stream: "stdout" },
+    });
+    // Nothing goes to stdout before the result object: the EPIPE comes after the device committed.
+    expect(r.status, r.stderr).toBe(129);
+    expect(r.stderr).toMatch(/interrupted: stdout was closed \(EPIPE\)/);
+    expect(await deviceState(t.port)).toBe(DEVICE_STATE.PROVISIONED);
+    expect(await certificatesOfThing(t.deviceId)).toHaveLength(1);
+    expect((await ledgerState(join(fx.dir, "epipe-stdout.jsonl"))).openRuns).toEqual([]);
+  }, 60_000);
+
   it("a second SIGTERM forces the exit; every ledger line is whole and the next run finishes the job", async () => {
     const t = await twin("twice");
     const ledger = join(fx.dir, "twice.jsonl");

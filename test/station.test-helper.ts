@@ -9,7 +9,13 @@ import type { LocalIot } from "../src/local-iot/service.js";
 import type { Observer } from "../src/observer/index.js";
 import type { CloudTarget } from "../src/provision/target.js";
 import { OperationRateLimiter } from "../src/registry/index.js";
-import { Manifest, type ManifestRow, Station, type StationOptions } from "../src/station/index.js";
+import {
+  Manifest,
+  type ManifestRow,
+  manifestFiles,
+  Station,
+  type StationOptions,
+} from "../src/station/index.js";
 import { PER_DEVICE_OPERATIONS, planRates, type RatePlan } from "../src/station/rate-plan.js";
 import { sampleRequestRates as sampleLocalIot } from "../src/station/request-rates.js";
 import { openLocalCloud, testPlan } from "./local-cloud.test-helper.js";
@@ -80,7 +86,7 @@ export function loadedMachineQuotas(serviceLimit: number): Record<string, number
 }
 
 export async function manifestRows(prefix: string): Promise<ManifestRow[]> {
-  const text = await readFile(`${prefix}.jsonl`, "utf8");
+  const text = await readFile(manifestFiles(prefix).jsonlFile, "utf8");
   return text
     .split("\n")
     .filter((l) => l.trim() !== "")
@@ -88,7 +94,7 @@ export async function manifestRows(prefix: string): Promise<ManifestRow[]> {
 }
 
 export async function manifestCsvLines(prefix: string): Promise<string[]> {
-  return (await readFile(`${prefix}.csv`, "utf8")).split("\r\n").filter((l) => l !== "");
+  return (await readFile(manifestFiles(prefix).csvFile, "utf8")).split("\r\n").filter((l) => l !== "");
 }
 
 /** Peak requests per operation in any 1 s window, sampled from the local IoT's counters. */

@@ -99,10 +99,22 @@ describe("late-validation cases, now refused up front", () => {
       /--interval 4000000: must be a whole number of ms, at least 1000 and at most 3600000/,
     ],
     [["--policy", "no spaces allowed"], /--policy "no spaces allowed": is not a valid policy name/],
+    [
+      ["--subject", "O=acme\u001b[2J"],
+      /--subject O= "acme\\u001b\[2J": holds a control or invisible character/,
+    ],
   ])("%j: exit 2 naming the flag", async (args, message) => {
     const r = await refused(args);
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toMatch(message);
+  });
+
+  it("a key store the device lacks (its HELLO lists them): exit 17 naming its stores, before any key is made", async () => {
+    const r = await refused(["--key-store", "nvs"]);
+    expect(r.status, r.stderr).toBe(17);
+    expect(r.stderr).toMatch(/device [0-9a-f]{12} \(board twin\) keeps keys in file, not in nvs/);
+    expect(r.stderr).toMatch(/give --key-store one of: file/);
+    expect(r.stderr).not.toMatch(/store 1|has 5|ERR_UNSUPPORTED/);
   });
 
   it("control: the same command with a valid plan does reach this local AWS IoT and the device", async () => {

@@ -2,7 +2,8 @@
  * The soak's fault catalogue: what can go wrong in a factory, one per run,
  * drawn at random (seeded). Kills land just after a step line (key, CSR,
  * register, credentials, commit, first publish); cloud faults cover the
- * whole first run; a noisy line stays for the reruns too.
+ * whole first run; a noisy line stays for the reruns too; another station's
+ * ledger had the device first (rotated or erased here, maybe killed too).
  */
 import { type FaultConfig, seededRandom } from "../../src/local-iot/faults.js";
 import { STEP_LINES, type StepLine } from "../../test/step-lines.test-helper.js";
@@ -17,7 +18,8 @@ export type FaultKind =
   | "local-iot-crash"
   | "throttling"
   | "server-errors"
-  | "serial-drops";
+  | "serial-drops"
+  | "another-ledger";
 
 export const FAULT_WEIGHTS: Record<FaultKind, number> = {
   none: 1,
@@ -30,6 +32,7 @@ export const FAULT_WEIGHTS: Record<FaultKind, number> = {
   throttling: 2,
   "server-errors": 2,
   "serial-drops": 2,
+  "another-ledger": 2,
 };
 
 /** Bytes lost per million on a noisy line: a few frames per device need a retry. */
@@ -41,6 +44,13 @@ export interface Fault {
   at?: StepLine;
   /** Cloud faults for the first run. */
   cloud?: FaultConfig;
+  /**
+   * another-ledger: the device was provisioned first at "another station"
+   * (its own ledger); then this station's ledger either rotates it (--force)
+   * or meets it erased (flash wiped, same chip) and provisions it with
+   * --retire-unknown-certificates; the faulty run may be SIGKILLed at `at`.
+   */
+  variant?: "rotate" | "erase";
 }
 
 /** Seeded, so a soak can be repeated exactly (the local AWS IoT's own fault draws use the same). */
@@ -70,6 +80,10 @@ export function drawFault(rng: () => number): Fault {
     case "none":
     case "serial-drops":
       return { kind };
+    case "another-ledger": {
+      const variant = rng() < 0.5 ? "rotate" : "erase";
+      return rng() < 0.5 ? { kind, variant, at: pick(rng, STEP_LINES) } : { kind, variant };
+    }
     default:
       return { kind, at: pick(rng, STEP_LINES) };
   }

@@ -11,6 +11,8 @@ export interface RunRecord {
   tool: "provision" | "station";
   /** The step a kill landed after. */
   at?: string;
+  /** another-ledger: rotated with --force, or met erased. */
+  variant?: "rotate" | "erase";
   /** How the faulty run ended: an exit status, or the signal that killed it. */
   firstExit: string;
   /** Runs after the faulty one until one ended 0 (at least one: it verifies a device the faulty run finished). */

@@ -11,6 +11,7 @@ import { PACKAGE_VERSION } from "../package-root.js";
 import { DEVICE_TIMEOUT_NAMES, KEY_STORE_NAME_LIST, KEY_TYPE_NAME_LIST } from "../protocol/constants.js";
 import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
 import { exitCodeFor, exitStatusOf } from "./exit-codes.js";
+import { commandPathOf, jsonRequested, usageError } from "./usage-json.js";
 
 // The SDK warns on every run under Node 20 that releases after January 2027
 // need Node 22; the README says so once, the CLI need not repeat it.
@@ -22,13 +23,20 @@ let jsonMode = false;
 let commandName = "provision";
 
 // Commander exits 1 on a bad flag, which the README reserves for internal errors; usage errors are 2.
+// Under --json the error is one object on stdout (usage-json.ts), and commander's text and help stay out.
 // Set before the subcommands are made: they copy it.
-program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : exitCodeFor("USAGE")));
+program.exitOverride((err) => {
+  if (err.exitCode === 0) process.exit(0);
+  if (jsonRequested()) fail(usageError(err, commandPathOf(program)));
+  process.exit(exitCodeFor("USAGE"));
+});
+program.configureOutput({ writeErr: (text) => (jsonRequested() ? undefined : process.stderr.write(text)) });
 
 function fail(e: unknown): never {
   const err = asProvisionError(e);
-  if (jsonMode) {
-    printFailure(commandName, err);
+  // A usage error found before the command ran (an argument parser's) still honours --json.
+  if (jsonMode || jsonRequested()) {
+    printFailure(jsonMode ? commandName : commandPathOf(program), err);
   }
   process.stderr.write(`provision: ${err.describe()}\n`);
   if (err.code === "INTERNAL" && err.cause instanceof Error && err.cause.stack) {
@@ -58,17 +66,30 @@ function run<T extends object>(load: () => Promise<(opts: T) => Promise<unknown>
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-/** A whole-number flag (`Number` alone lets `--baud abc` through as NaN, which failed later as INTERNAL). */
+/**
+ * A whole-number flag: digits only (`Number` alone lets `--baud abc` through
+ * as NaN, and `1e4` or `0x10` through as numbers nobody typed).
+ */
 function wholeNumber(min: number) {
   return (v: string): number => {
     const n = Number(v);
-    if (v.trim() === "" || !Number.isInteger(n) || n < min) {
-      throw new InvalidArgumentError(`expected a whole number of at least ${min}`);
+    if (!/^\d+$/.test(v) || n < min) {
+      throw new InvalidArgumentError(`expected a whole number (digits only) of at least ${min}`);
     }
     return n;
   };
 }
 const positive = wholeNumber(1);
+/** Milliseconds: digits only here; the range is the plan rule's (plan-rules.ts), whose message names it. */
+function milliseconds(range: string) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v))
+      throw new InvalidArgumentError(`expected a whole number of ms (digits only), ${range}`);
+    return Number(v);
+  };
+}
+const intervalMs = milliseconds("1000 to 3600000");
+const timeoutMs = milliseconds("1 to 86400000 (24 h)");
 const percentage = (v: string): number => {
   const n = Number(v);
   if (v.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError("expected a percentage, e.g. 5");
@@ -127,10 +148,12 @@ function planOptions(cmd: Command): Command {
     .option("--policy <name>", "policy to attach (created from the least-privilege template if missing)")
     .option("--policy-document <file>", "policy JSON to create instead of the built-in template")
     .option("--topic <template>", "topic template, e.g. '{{thingName}}/counter' or 'topic_001'")
-    .addOption(new Option("--interval <ms>", "publish interval in ms").argParser(positive))
+    .addOption(
+      new Option("--interval <ms>", "publish interval in ms (1000 to 3600000)").argParser(intervalMs),
+    )
     .addOption(new Option("--wifi-ssid <ssid>", "Wi-Fi network").env("PROVISION_WIFI_SSID"))
     .option("--wifi-password-file <file>", "file holding the Wi-Fi password (or env PROVISION_WIFI_PASSWORD)")
-    .addOption(new Option("--timeout <ms>", "how long to wait for the first publish").argParser(positive))
+    .addOption(new Option("--timeout <ms>", "how long to wait for the first publish").argParser(timeoutMs))
     .addOption(untilOption())
     .addOption(
       new Option("--switch-baud <rate>", "after HELLO, switch to this baud rate for the transfers").argParser(
@@ -140,7 +163,20 @@ function planOptions(cmd: Command): Command {
     .option(
       "--ledger <file>",
       "append-only audit ledger (default: the config's ledger, else provision-ledger.jsonl)",
+    )
+    .addOption(ledgerWaitOption())
+    .option(
+      "--retire-unknown-certificates",
+      "once the device publishes, also retire ACTIVE certificates of its thing that no run of this ledger made (another station's, another ledger's)",
     );
+}
+
+/** One process writes a ledger at a time; the others wait this long for it (src/ledger/lock.ts). */
+function ledgerWaitOption(): Option {
+  return new Option(
+    "--ledger-wait <s>",
+    "seconds to wait for another process writing the same ledger (default 120; 0: refuse at once)",
+  ).argParser(wholeNumber(0));
 }
 
 /** Flags shared by every command that talks to a device. */
@@ -287,8 +323,17 @@ program
   .action(run(async () => (await import("../commands/ports.js")).portsCommand));
 
 cloudOptions(program.command("cleanup"))
-  .description("finish every rollback a ledger left open and retire superseded certificates")
-  .requiredOption("--ledger <file>", "ledger file")
+  .description(
+    "finish every rollback a ledger left open and retire superseded certificates; or, with --things/--thing, audit and repair things from the cloud alone",
+  )
+  .option("--ledger <file>", "ledger file (with --things/--thing: where changes are recorded)")
+  .option("--things <prefix>", "every thing whose name starts with PREFIX, from the cloud (no ledger needed)")
+  .option("--thing <name>", "this thing, from the cloud (no ledger needed)")
+  .option(
+    "--keep <certificate-id>",
+    "with --thing: keep this ACTIVE certificate and retire the thing's others",
+  )
+  .addOption(ledgerWaitOption())
   .option(
     "--include-uncommitted",
     "also retire runs that registered but have no COMMIT recorded (their device may hold the certificate)",
@@ -309,7 +354,11 @@ deviceOptions(program.command("install"))
   .addOption(new Option("--mqtt-port <n>", "MQTT port").argParser(portNumber).default(8883))
   .requiredOption("--thing-name <name>", "thing name = MQTT client id")
   .option("--topic <topic>", "topic to publish the counter on (default '<thing>/counter')")
-  .addOption(new Option("--interval <ms>", "publish interval in ms").argParser(positive).default(5000))
+  .addOption(
+    new Option("--interval <ms>", "publish interval in ms (1000 to 3600000)")
+      .argParser(intervalMs)
+      .default(5000),
+  )
   .addOption(new Option("--wifi-ssid <ssid>", "Wi-Fi network").env("PROVISION_WIFI_SSID"))
   .option("--wifi-password-file <file>", "file holding the Wi-Fi password (or env PROVISION_WIFI_PASSWORD)")
   .option("--restart", "restart the device afterwards")
@@ -403,7 +452,7 @@ flashFlags(planOptions(cloudOptions(program.command("station"))))
   .addOption(new Option("--concurrency <n>", "devices in flight at once").argParser(positive).default(8))
   .option(
     "--manifest <prefix>",
-    "manifest prefix: writes <prefix>.csv and <prefix>.jsonl",
+    "manifest prefix: writes <prefix>.manifest.csv and .manifest.jsonl (a prefix ending in 'manifest' is not doubled)",
     "provision-manifest",
   )
   .option("--station-id <id>", "station name in the manifest (default: host name)")
@@ -420,7 +469,7 @@ flashFlags(planOptions(cloudOptions(program.command("station"))))
   )
   .option(
     "--rate-store <url>",
-    "share each operation's budget with other stations through Redis (redis://host:port)",
+    "share each operation's budget with other stations through Redis (redis://host:port; a URL with a password only from PROVISION_RATE_STORE or the config's rateStore, or the password in PROVISION_RATE_STORE_PASSWORD)",
   )
   .option(
     "--local-iot-info <file>",
@@ -452,7 +501,10 @@ program
   .command("merge")
   .description("merge several stations' manifests into one (each device and certificate once)")
   .argument("<manifests...>", "manifest prefixes or .jsonl files")
-  .requiredOption("--out <prefix>", "writes <prefix>.csv and <prefix>.jsonl (appends what they lack)")
+  .requiredOption(
+    "--out <prefix>",
+    "writes <prefix>.manifest.csv and .manifest.jsonl (appends what they lack)",
+  )
   .option("--json", "print the merge report as JSON")
   .action((manifests: string[], opts: Record<string, unknown>) =>
     run(async () => (await import("../commands/manifest.js")).manifestMergeCommand)({

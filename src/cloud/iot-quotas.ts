@@ -41,6 +41,38 @@ export const IOT_RATE_QUOTAS: readonly IotRateQuota[] = [
  */
 export const IOT_RATE_UNLISTED_TPS = 10;
 
+/**
+ * Every AWS IoT operation the tool calls (src/registry/aws-registry.ts), each
+ * with its own rate limiter: what `--quota OP=N` may name, with the table's.
+ */
+export const IOT_OPERATIONS_CALLED: readonly string[] = [
+  "AttachPolicy",
+  "AttachThingPrincipal",
+  "CreateCertificateFromCsr",
+  "CreatePolicy",
+  "CreateThing",
+  "DeleteCertificate",
+  "DeleteThing",
+  "DescribeCertificate",
+  "DescribeEndpoint",
+  "DescribeThing",
+  "DetachPolicy",
+  "DetachThingPrincipal",
+  "GetPolicy",
+  "ListAttachedPolicies",
+  "ListCertificates",
+  "ListPrincipalThings",
+  "ListThingPrincipals",
+  "ListThingPrincipalsV2",
+  "ListThings",
+  "UpdateCertificate",
+];
+
+/** The operations a quota can be given for: the table's and the ones the tool calls. */
+export const IOT_QUOTA_OPERATIONS: readonly string[] = [
+  ...new Set([...IOT_RATE_QUOTAS.map((q) => q.operation), ...IOT_OPERATIONS_CALLED]),
+].sort();
+
 /** The default quota of every listed operation. */
 export const IOT_API_TPS_DEFAULT: Readonly<Record<string, number>> = Object.fromEntries(
   IOT_RATE_QUOTAS.map((q) => [q.operation, q.tps]),

@@ -38,19 +38,39 @@ export async function firmwareRenderCommand(opts: FirmwareRenderCommandOptions):
   } else {
     for (const f of result.files) process.stdout.write(`${f}\n`);
   }
+  const idf = idfVersion
+    ? `ESP-IDF v${idfVersion.text} from IDF_PATH`
+    : "ESP-IDF v5.2-v5.5 or v6.0; run ESP-IDF's export.sh first";
   process.stderr.write(
     [
       `rendered ${result.files.length} files for ${result.board.name} (${result.board.id}) into ${result.outDir}`,
       ...(warning ? [`warning: ${warning}`] : []),
-      idfVersion
-        ? `next steps (ESP-IDF v${idfVersion.text} from IDF_PATH):`
-        : "next steps (ESP-IDF v5.2-v5.5 or v6.0; run ESP-IDF's export.sh first):",
-      `  cd ${result.outDir}`,
-      `  idf.py set-target ${result.board.chip} && idf.py build flash monitor`,
-      `  provision --port <serial port> --board ${result.board.id}`,
+      ...nextSteps(result.board, shellWord(result.outDir), idf),
       "",
     ].join("\n"),
   );
+}
+
+/** A path as one shell word: quoted when it holds a space or anything a shell reads. */
+export function shellWord(path: string): string {
+  return /^[\w./+:@%=-]+$/.test(path) ? path : `'${path.replace(/'/g, "'\\''")}'`;
+}
+
+/** What to do with the rendered project: flash a chip, or, for idf-linux, run it on this host. */
+function nextSteps(board: { id: string; chip: string }, dir: string, idf: string): string[] {
+  if (board.chip === "linux")
+    return [
+      "next steps (the idf-linux device runs on this host, on a pseudo-terminal):",
+      `  provision sim --board ${board.id}     # builds it (ESP-IDF from $IDF_PATH, else the kit), starts it, prints its port`,
+      "  provision --port <that port> --local",
+      `  or by hand (${idf}): cd ${dir} && idf.py --preview set-target linux && idf.py build`,
+    ];
+  return [
+    `next steps (${idf}):`,
+    `  cd ${dir}`,
+    `  idf.py set-target ${board.chip} && idf.py build flash monitor`,
+    `  provision --port <serial port> --board ${board.id}`,
+  ];
 }
 
 /**

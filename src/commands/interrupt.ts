@@ -6,7 +6,8 @@
  * back or finishes what is in flight, and the process exits 130, 143 or 129.
  * A second signal forces it out, but only once every ledger record whose
  * write had begun is on disk, so the ledger still says what the next run or
- * `provision cleanup` has to finish.
+ * `provision cleanup` has to finish. A closed stdout or stderr (EPIPE)
+ * counts as SIGHUP.
  */
 import type { ProvisionError } from "../errors.js";
 import { type InterruptSignalName, interruptedError } from "../provision/interruption.js";
@@ -50,7 +51,30 @@ interface EarlySignals {
 }
 const EARLY_SIGNALS = Symbol.for("provision.earlySignals");
 
+/**
+ * A closed stdout or stderr (`provision ... 2>&1 | head`, a log pipe whose
+ * reader died) is the terminal going away: it stops the job like SIGHUP
+ * (next safe point, roll back or finish, exit 129), instead of an unhandled
+ * EPIPE ending the process between a registration and its rollback.
+ */
+function watchOutputs(onClosed: (stream: "stdout" | "stderr", code: string) => void): void {
+  for (const name of ["stdout", "stderr"] as const) {
+    process[name].on("error", (e: NodeJS.ErrnoException) => onClosed(name, e.code ?? e.message));
+  }
+}
+
 export function installInterruptHandler(quitNow: (error: ProvisionError) => void): void {
+  watchOutputs((stream, code) => {
+    if (interrupt.signal.aborted) return;
+    const other = stream === "stdout" ? process.stderr : process.stdout;
+    const text = `interrupted: ${stream} was closed (${code}), as when the terminal goes away: finishing or rolling back what is in flight`;
+    try {
+      if (stream === "stdout") other.write(`\n${text}\n`);
+    } catch {
+      // both closed: the interruption itself still matters
+    }
+    interrupt.abort(interruptedError("SIGHUP", text));
+  });
   const onSignal = (signal: InterruptSignalName) => {
     // The terminal may be gone (SIGHUP): a failed write to it must not crash the rollback.
     process.stderr.on("error", () => undefined);

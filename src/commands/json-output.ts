@@ -8,7 +8,7 @@
  */
 import type { ProvisionError } from "../errors.js";
 import type { FlashResult } from "../flash/flash.js";
-import type { CleanupReport } from "../ledger/index.js";
+import type { CleanupReport, ThingsCleanupReport } from "../ledger/index.js";
 import { safeJson } from "../printable.js";
 import type { ProvisionResult } from "../provision/pipeline.js";
 import type { DeviceRecord } from "../station/index.js";
@@ -56,11 +56,12 @@ export function printStationLine(record: DeviceRecord): void {
 }
 
 /**
- * `cleanup --json`: the report, and when a run could not be cleaned the
- * error in the same object (one object, not a report and then an error).
+ * `cleanup --json` (of a ledger, or of things from the cloud): the report,
+ * and when something could not be cleaned the error in the same object (one
+ * object, not a report and then an error).
  */
 export function printCleanupReport(
-  report: CleanupReport,
+  report: CleanupReport | ThingsCleanupReport,
   timingsMs: Record<string, number>,
   failure: ProvisionError | undefined,
 ): void {

@@ -3,7 +3,8 @@
  * that order of precedence. Secrets (the Wi-Fi password) come from a file or
  * the environment, never from a flag value that `ps` would show.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { readBoundedFile } from "../bounded-read.js";
 import type { ProvisionConfig } from "../config/schema.js";
 import { ProvisionError } from "../errors.js";
 import type { CsrSubject } from "../protocol/index.js";
@@ -19,7 +20,7 @@ import {
 } from "../provision/plan.js";
 import { type PlanIssue, planIssues } from "../provision/plan-rules.js";
 import type { TargetOptions } from "../provision/target.js";
-import { TOPIC_DEFAULT } from "../registry/policy.js";
+import { policyWarnings, TOPIC_DEFAULT } from "../registry/policy.js";
 
 export const CONFIG_FILE_DEFAULT = "provision.config.json";
 
@@ -43,7 +44,10 @@ export interface PlanFlags {
   profile?: string;
   endpointUrl?: string;
   ledger?: string;
+  /** Seconds to wait for another process that writes the ledger. */
+  ledgerWait?: number;
   force?: boolean;
+  retireUnknownCertificates?: boolean;
   lock?: boolean;
   switchBaud?: number;
   until?: Until;
@@ -58,9 +62,18 @@ export async function loadConfig(file: string | undefined): Promise<ProvisionCon
     }
     return {};
   }
+  let text: string;
+  try {
+    text = readBoundedFile(path, "config", "config file", "--config");
+  } catch (e) {
+    if (e instanceof ProvisionError) throw e;
+    throw new ProvisionError("CONFIG", `cannot read the config file: ${(e as Error).message}`, {
+      where: path,
+    });
+  }
   let data: unknown;
   try {
-    data = JSON.parse(readFileSync(path, "utf8"));
+    data = JSON.parse(text);
   } catch (e) {
     throw new ProvisionError("CONFIG", `config file is not valid JSON: ${(e as Error).message}`, {
       where: path,
@@ -97,8 +110,9 @@ export function parseSubject(pairs: string[] | undefined): CsrSubject {
 
 function readSecretFile(path: string): string {
   try {
-    return readFileSync(path, "utf8").replace(/\r?\n$/, "");
+    return readBoundedFile(path, "password", "Wi-Fi password", "--wifi-password-file").replace(/\r?\n$/, "");
   } catch (e) {
+    if (e instanceof ProvisionError) throw e;
     throw new ProvisionError("CONFIG", `cannot read the Wi-Fi password file: ${(e as Error).message}`, {
       where: path,
     });
@@ -118,10 +132,12 @@ export function buildPlan(flags: PlanFlags, config: ProvisionConfig): ProvisionP
   let policyDocument: string | undefined;
   const docFile = flags.policyDocument ?? config.policyDocument;
   if (docFile) {
+    const flag = flags.policyDocument !== undefined ? "--policy-document" : "policyDocument (config)";
     try {
-      policyDocument = readFileSync(docFile, "utf8");
+      policyDocument = readBoundedFile(docFile, "policy", "policy document", flag);
       JSON.parse(policyDocument);
     } catch (e) {
+      if (e instanceof ProvisionError) throw e;
       throw new ProvisionError("CONFIG", `policy document unreadable or not JSON: ${(e as Error).message}`, {
         where: docFile,
       });
@@ -145,6 +161,7 @@ export function buildPlan(flags: PlanFlags, config: ProvisionConfig): ProvisionP
   if (flags.switchBaud) plan.switchBaud = flags.switchBaud;
   const until = flags.until ?? config.until;
   if (until) plan.until = until;
+  if (flags.retireUnknownCertificates) plan.retireUnknownCertificates = true;
   const board = flags.board ?? config.board;
   if (board) plan.boardId = board;
   const wifi = wifiFrom(flags, config);
@@ -153,6 +170,11 @@ export function buildPlan(flags: PlanFlags, config: ProvisionConfig): ProvisionP
   const issue = planIssues(plan)[0];
   if (issue) throw planError(issue, plan, flags, config);
   return plan;
+}
+
+/** What the plan allows that it should not, said once at the start (not refused: a lab may want it). */
+export function planWarnings(plan: ProvisionPlan): string[] {
+  return plan.policyDocument === undefined ? [] : policyWarnings(plan.policyDocument);
 }
 
 /** How the user set each plan field: the flag (or variable), the config key, and the value as quoted. */

@@ -11,7 +11,6 @@
 import { ProvisionError } from "../errors.js";
 import type { FlashResult } from "../flash/flash.js";
 import type { FirstStep, FlashFlags } from "../flash/options.js";
-import type { Ledger } from "../ledger/index.js";
 import { printable } from "../printable.js";
 import { meetDevice } from "../provision/greet.js";
 import { throwIfInterrupted } from "../provision/interruption.js";
@@ -19,10 +18,17 @@ import type { ProvisionResult } from "../provision/plan.js";
 import { openConfiguredDevice } from "./device-link.js";
 import { beforeForcedExit, interrupt } from "./interrupt.js";
 import { type JsonCommand, printDeviceResult } from "./json-output.js";
-import { buildPlan, loadConfig, type PlanFlags, type TargetFlags, targetOptions } from "./plan.js";
+import { LEDGER_FILE_DEFAULT, openLedger } from "./ledger-open.js";
+import {
+  buildPlan,
+  loadConfig,
+  type PlanFlags,
+  planWarnings,
+  type TargetFlags,
+  targetOptions,
+} from "./plan.js";
 import { progressFor, timingsObject } from "./progress.js";
 
-export const LEDGER_FILE_DEFAULT = "provision-ledger.jsonl";
 /** Any of these asks for the flash step (the stray ones without --flash are refused by flashImageOf). */
 const FLASH_FLAGS = ["flash", "flashOffset", "reflash", "eraseCredentials"] as const;
 
@@ -53,9 +59,13 @@ export function printResult(
       : result.flashSkipped
         ? `  not flashed  the board runs this build already (${result.flashSkipped.version}, ELF SHA-256 ${result.flashSkipped.elfSha256.slice(0, 16)}…)`
         : undefined,
-    result.retiredCertificateId
-      ? `  previous certificate ${result.retiredCertificateId} deactivated`
-      : undefined,
+    ...(result.retiredCertificates ?? []).map(
+      (r) =>
+        `  retired certificate ${r.certificateId} (INACTIVE, detached, kept): ${r.why}${r.consent ? `; allowed by ${r.consent}` : ""}`,
+    ),
+    ...(result.keptCertificates ?? []).map(
+      (k) => `  kept: ${k.why}; --retire-unknown-certificates retires it`,
+    ),
     result.locked ? "  device locked" : undefined,
   ].filter((l) => l !== undefined);
   // The first payload and the device's identity are the device's words: shown escaped.
@@ -73,19 +83,6 @@ function firstMessageLine(result: ProvisionResult): string {
   );
 }
 
-/** Opens the ledger, says if a crash had torn its last line, and keeps a forced exit waiting for it. */
-export async function openLedger(file: string, info: (text: string) => void): Promise<Ledger> {
-  const { Ledger } = await import("../ledger/index.js");
-  const ledger = await Ledger.open(file);
-  if (ledger.tornTail)
-    info(
-      `ledger ${file}: its last record was torn (${ledger.tornTail.bytes} bytes, a crash mid-write); kept in ${ledger.tornTail.keptIn}, continuing on a fresh line`,
-    );
-  // A closed ledger is idle at once: the hook never needs removing in a CLI process.
-  beforeForcedExit(() => ledger.idle());
-  return ledger;
-}
-
 export async function provisionCommand(opts: ProvisionCommandOptions): Promise<void> {
   const config = await loadConfig(opts.config);
   const plan = buildPlan(opts, config);
@@ -98,6 +95,7 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
   const image = flashing?.flashImageOf(opts);
   const signal = interrupt.signal;
   const progress = progressFor(opts);
+  for (const w of planWarnings(plan)) progress.info(`warning: ${w}`);
   // Interruption points before each thing that is opened: a Ctrl-C right after start touches nothing.
   throwIfInterrupted(signal);
   let first: FirstStep | undefined;
@@ -125,7 +123,11 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
     const target = await openTarget(targetOptions(opts, config), (text) => progress.info(text));
     closers.push(() => target.close());
     throwIfInterrupted(signal);
-    const ledger = await openLedger(opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT, progress.info);
+    const ledger = await openLedger(
+      opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT,
+      progress.info,
+      opts.ledgerWait,
+    );
     closers.push(() => ledger.close());
     throwIfInterrupted(signal);
     const observer = await progress.step("observer", "connect the cloud-side observer", () =>

@@ -5,7 +5,9 @@
  * with other stations through Redis), one observer, one ledger, a manifest
  * of the devices provisioned, and a live per-port view on stderr.
  */
+import { existsSync, realpathSync } from "node:fs";
 import { hostname } from "node:os";
+import { resolve } from "node:path";
 import { getBoard } from "../boards/index.js";
 import { ProvisionError } from "../errors.js";
 import type { FlashFlags } from "../flash/options.js";
@@ -13,7 +15,7 @@ import { printable } from "../printable.js";
 import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
 import { openTarget } from "../provision/target.js";
 import { OperationRateLimiter } from "../registry/rate-limits.js";
-import { openRateStore } from "../registry/rate-store.js";
+import { openRateStore, rateStoreUrlFrom } from "../registry/rate-store.js";
 import type { DeviceTimeouts } from "../session/index.js";
 import {
   CONCURRENCY_DEFAULT,
@@ -21,6 +23,7 @@ import {
   LiveView,
   loadFixture,
   Manifest,
+  manifestFiles,
   type PortSource,
   Station,
   type StationSummary,
@@ -34,8 +37,8 @@ import {
 } from "../station/rate-plan.js";
 import { interrupt } from "./interrupt.js";
 import { printStationLine } from "./json-output.js";
-import { buildPlan, loadConfig, type PlanFlags, targetOptions } from "./plan.js";
-import { LEDGER_FILE_DEFAULT, openLedger } from "./provision.js";
+import { LEDGER_FILE_DEFAULT, openLedger } from "./ledger-open.js";
+import { buildPlan, loadConfig, type PlanFlags, planWarnings, targetOptions } from "./plan.js";
 
 export const MANIFEST_PREFIX_DEFAULT = "provision-manifest";
 
@@ -47,7 +50,7 @@ export interface StationCommandOptions extends PlanFlags, FlashFlags {
   /** JSON slot -> USB location map; implies watching. */
   fixture?: string;
   concurrency?: number;
-  /** Prefix of <prefix>.csv and <prefix>.jsonl. */
+  /** Prefix of the manifest's files (manifestFiles: <prefix>.manifest.csv and .jsonl). */
   manifest?: string;
   stationId?: string;
   local?: boolean;
@@ -108,9 +111,33 @@ export function summaryText(s: StationSummary): string {
   return lines.map(printable).join("\n");
 }
 
+/** A path as the file system sees it (a symlink or `./` must not hide that two names are one file). */
+function samePath(a: string, b: string): boolean {
+  const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
+  return real(a) === real(b);
+}
+
+/**
+ * The ledger is the audit trail and `cleanup`'s input; the manifest is the
+ * line's list of devices. Written into one file, each breaks the other
+ * (manifest rows in the ledger; the ledger's records in the ERP's list).
+ */
+function checkLedgerIsNotManifest(ledgerFile: string, manifestPrefix: string): void {
+  const files = manifestFiles(manifestPrefix);
+  const clash = [files.csvFile, files.jsonlFile].find((f) => samePath(f, ledgerFile));
+  if (clash === undefined) return;
+  throw new ProvisionError("USAGE", `the ledger ${ledgerFile} would be the manifest's ${clash}`, {
+    where: ledgerFile,
+    hint: `give --ledger its own file (e.g. ${manifestPrefix.replace(/\.(csv|jsonl)$/, "")}-ledger.jsonl); --manifest ${manifestPrefix} writes ${files.csvFile} and ${files.jsonlFile}`,
+  });
+}
+
 export async function stationCommand(opts: StationCommandOptions): Promise<StationSummary> {
   const config = await loadConfig(opts.config);
   const plan = buildPlan(opts, config);
+  const ledgerFile = opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT;
+  const manifestPrefix = opts.manifest ?? MANIFEST_PREFIX_DEFAULT;
+  checkLedgerIsNotManifest(ledgerFile, manifestPrefix);
   if (plan.boardId) getBoard(plan.boardId);
   // A bad image fails here, before any port is opened (exit 2).
   const image = (await import("../flash/options.js")).flashImageOf(opts);
@@ -119,13 +146,16 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
   const closers: (() => Promise<void>)[] = [];
   let view: LiveView | undefined;
   const info = (text: string) => (view ? view.info(text) : process.stderr.write(`${text}\n`));
-  const source = portSource(opts, info);
+  // Flag values before the ports: a usage error must not hide behind "no ports".
   const quotaOverrides = parseQuotaOverrides(opts.quota);
   const share = quotaShareFromHeadroom(opts.headroom);
+  const source = portSource(opts, info);
+  for (const w of planWarnings(plan)) info(`warning: ${w}`);
   try {
     // Interruption points before each thing that is opened (crash-consistency: docs/reliability.md).
     throwIfInterrupted(signal);
-    const store = opts.rateStore === undefined ? undefined : await openRateStore(opts.rateStore);
+    const storeUrl = rateStoreUrlFrom(opts.rateStore, config.rateStore);
+    const store = storeUrl === undefined ? undefined : await openRateStore(storeUrl);
     if (store) closers.push(() => store.close());
     const limiter = new OperationRateLimiter({ store, share });
     closers.push(() => limiter.stop());
@@ -140,9 +170,9 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
     limiter.configure(rates.rates, target.region);
     info(describeRatePlan(rates) + (store ? `; budget shared through ${store.description}` : ""));
     throwIfInterrupted(signal);
-    const ledger = await openLedger(opts.ledger ?? config.ledger ?? LEDGER_FILE_DEFAULT, info);
+    const ledger = await openLedger(ledgerFile, info, opts.ledgerWait);
     closers.push(() => ledger.close());
-    const manifest = await Manifest.open(opts.manifest ?? MANIFEST_PREFIX_DEFAULT);
+    const manifest = await Manifest.open(manifestPrefix);
     closers.push(() => manifest.close());
     throwIfInterrupted(signal);
     const observer = await target.openObserver();

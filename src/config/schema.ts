@@ -49,6 +49,10 @@ export const ConfigSchema = z
       .describe("published: wait for the first publish (default); committed: stop after COMMIT and a restart")
       .optional(),
     ledger: z.string().optional(),
+    rateStore: z
+      .string()
+      .describe("redis://[:PASSWORD@]host:port[/DB]: the stations' shared budget (keep the file private)")
+      .optional(),
   })
   .strict();
 

@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import { type Board, getBoard, type KeyStoreKind, type KeyType } from "../boards/index.js";
 import { ProvisionError } from "../errors.js";
+import { handlebarsErrorText } from "../handlebars-errors.js";
 import { PACKAGE_ROOT } from "../package-root.js";
 import { KEY_TYPE_NAME_LIST } from "../protocol/constants.js";
 import { checkIdfVersion, type IdfVersion } from "./idf.js";
@@ -343,7 +344,7 @@ export function renderFirmware(opts: RenderFirmwareOptions): RenderFirmwareResul
       try {
         text = template(ctx);
       } catch (e) {
-        throw new ProvisionError("INTERNAL", `template failed: ${(e as Error).message}`, {
+        throw new ProvisionError("INTERNAL", `template failed: ${handlebarsErrorText(e)}`, {
           where: join(espDir, rel),
           cause: e,
         });

@@ -12,19 +12,22 @@
  */
 import { asProvisionError } from "../errors.js";
 import type { CloudRegistry } from "../registry/registry.js";
-import { Ledger, readLedgerContents } from "./ledger.js";
+import { Ledger } from "./ledger.js";
+import type { LockOptions } from "./lock.js";
 import { retireRunCertificate, rollbackRun } from "./rollback.js";
-import { HOLDING, type LedgerSummary, type RunState, reduceRun, summarize } from "./state.js";
+import { HOLDING, type LedgerSummary, type RunState, reduceRun } from "./state.js";
 import { stopIfInterrupted } from "./steps.js";
-import type { TornLine } from "./torn.js";
+import type { TornLine, TornTail } from "./torn.js";
 
 type Who = { run: string; device?: string; thing?: string };
 
 export interface CleanupReport {
   ledger: string;
   runsExamined: number;
-  /** Torn records (crashes mid-append) the reading skipped. */
+  /** Lines the reading skipped: torn records (crashes mid-append), lines that are no record. */
   tornLines: TornLine[];
+  /** What followed the last record when the ledger was opened, now kept in `<ledger>.torn`. */
+  setAside?: TornTail;
   /** Runs whose resources were removed now. */
   cleaned: (Who & { certificates: string[] })[];
   /** Certificates retired now because their device committed a newer one. */
@@ -44,6 +47,8 @@ export interface CleanupOptions {
   includeUncommitted?: boolean;
   /** Checked between runs. */
   signal?: AbortSignal;
+  /** Given a file: how long to wait for a process that writes it. */
+  lock?: Omit<LockOptions, "signal">;
 }
 
 const who = (r: RunState): Who => ({ run: r.run, device: r.device, thing: r.thing });
@@ -104,20 +109,38 @@ export function supersededRuns(summary: LedgerSummary): { run: RunState; by: Run
 /**
  * Finishes every open run of the ledger and retires superseded certificates,
  * appending to the same ledger. Idempotent: a second run finds nothing to do.
- * Do not run it on a ledger a station is still writing: its runs in
- * progress look interrupted.
+ * Given a file, it opens the ledger as its one writer (waiting for a live
+ * process that writes it, or refusing: `lock`), so a run in progress is
+ * never taken for an interrupted one; given an open Ledger (a station's
+ * start-up), it works on that.
  */
 export async function cleanupFromLedger(
   registry: CloudRegistry,
-  ledgerFile: string,
+  ledgerOrFile: Ledger | string,
   options: CleanupOptions = {},
 ): Promise<CleanupReport> {
-  const contents = await readLedgerContents(ledgerFile);
-  const summary = summarize(contents.records);
+  const ledger =
+    typeof ledgerOrFile === "string"
+      ? await Ledger.open(ledgerOrFile, { ...options.lock, signal: options.signal })
+      : ledgerOrFile;
+  try {
+    return await cleanupOpenLedger(registry, ledger, options);
+  } finally {
+    if (typeof ledgerOrFile === "string") await ledger.close();
+  }
+}
+
+async function cleanupOpenLedger(
+  registry: CloudRegistry,
+  ledger: Ledger,
+  options: CleanupOptions,
+): Promise<CleanupReport> {
+  const summary = await ledger.summary();
   const report: CleanupReport = {
-    ledger: ledgerFile,
+    ledger: ledger.file,
     runsExamined: summary.runs.length,
-    tornLines: contents.torn,
+    tornLines: ledger.skippedLines(),
+    ...(ledger.tornTail ? { setAside: ledger.tornTail } : {}),
     cleaned: [],
     retired: [],
     failed: [],
@@ -125,29 +148,24 @@ export async function cleanupFromLedger(
   };
   const include = options.includeUncommitted === true;
   const targets = summary.runs.filter((r) => r.open || (include && r.status === "registered"));
-  const ledger = await Ledger.open(ledgerFile);
-  try {
-    for (const r of await rollbackRuns(registry, ledger, summary, targets, options.signal)) {
-      if (r.error === undefined) report.cleaned.push({ ...who(r.run), certificates: r.certificates ?? [] });
-      else report.failed.push({ ...who(r.run), error: asProvisionError(r.error).toJSON() });
+  for (const r of await rollbackRuns(registry, ledger, summary, targets, options.signal)) {
+    if (r.error === undefined) report.cleaned.push({ ...who(r.run), certificates: r.certificates ?? [] });
+    else report.failed.push({ ...who(r.run), error: asProvisionError(r.error).toJSON() });
+  }
+  for (const { run, by } of supersededRuns(summary)) {
+    if (targets.includes(run) || run.certificateId === undefined) continue;
+    stopIfInterrupted(options.signal);
+    try {
+      await retireRunCertificate(registry, ledger, run, { supersededBy: by.run });
+      report.retired.push({ ...who(run), certificateId: run.certificateId, supersededBy: by.run });
+    } catch (e) {
+      report.failed.push({ ...who(run), error: asProvisionError(e).toJSON() });
     }
-    for (const { run, by } of supersededRuns(summary)) {
-      if (targets.includes(run) || run.certificateId === undefined) continue;
-      stopIfInterrupted(options.signal);
-      try {
-        await retireRunCertificate(registry, ledger, run, { supersededBy: by.run });
-        report.retired.push({ ...who(run), certificateId: run.certificateId, supersededBy: by.run });
-      } catch (e) {
-        report.failed.push({ ...who(run), error: asProvisionError(e).toJSON() });
-      }
-    }
-    const retired = new Set(report.retired.map((r) => r.run));
-    for (const r of summary.runs) {
-      if (r.status === "registered" && !include && !retired.has(r.run))
-        report.uncommitted.push({ ...who(r), certificateId: r.certificateId });
-    }
-  } finally {
-    await ledger.close();
+  }
+  const retired = new Set(report.retired.map((r) => r.run));
+  for (const r of summary.runs) {
+    if (r.status === "registered" && !include && !retired.has(r.run))
+      report.uncommitted.push({ ...who(r), certificateId: r.certificateId });
   }
   return report;
 }

@@ -1,24 +1,20 @@
 export { type CleanupOptions, type CleanupReport, cleanupFromLedger } from "./cleanup.js";
 export {
+  cleanupThings,
+  type ThingCleanup,
+  type ThingsCleanupOptions,
+  type ThingsCleanupReport,
+} from "./cleanup-things.js";
+export { Ledger, type LedgerContents, readLedger, readLedgerContents } from "./ledger.js";
+export { type DeviceHolds, type PriorSettlement, settleDeviceHolds, settlePriorRuns } from "./prior-runs.js";
+export {
   LEDGER_VERSION,
-  Ledger,
-  type LedgerContents,
   type LedgerEntry,
   type LedgerEvent,
   type LedgerPhase,
   type LedgerRecord,
   newRunId,
-  readLedger,
-  readLedgerContents,
-} from "./ledger.js";
-export {
-  type DeviceHolds,
-  type PriorSettlement,
-  retireSuperseded,
-  settleDeviceHolds,
-  settlePriorRuns,
-  supersededCertificates,
-} from "./prior-runs.js";
+} from "./records.js";
 export {
   type Adoption,
   certificatePemSha256,
@@ -30,6 +26,13 @@ export {
   recordFirstPublish,
   registerWithRollback,
 } from "./register.js";
+export {
+  planRetirement,
+  type Retirement,
+  type RetirementPlan,
+  type RetirementRequest,
+  retirePlanned,
+} from "./retirement.js";
 export {
   findCertificatesForKey,
   rollbackRegistration,
@@ -46,4 +49,11 @@ export {
   reduceRun,
   summarize,
 } from "./state.js";
+export {
+  type RetireConsent,
+  readThing,
+  sortCertificates,
+  type ThingCertificate,
+  type ThingView,
+} from "./thing-certificates.js";
 export type { TornLine, TornTail } from "./torn.js";

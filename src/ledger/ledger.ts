@@ -5,69 +5,24 @@
  * audit trail of a station and the input of `provision cleanup`.
  *
  * Several pipelines of one process share one Ledger (appends are queued so
- * lines never interleave); several processes should use separate files.
+ * lines never interleave); one process at a time writes a ledger (lock.ts).
  */
-import { randomUUID } from "node:crypto";
 import { type FileHandle, mkdir, open, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ProvisionError } from "../errors.js";
+import { type LedgerLock, type LockOptions, lockLedger } from "./lock.js";
+import { LEDGER_VERSION, type LedgerEntry, type LedgerRecord } from "./records.js";
 import type { LedgerSummary } from "./state.js";
-import { parseLedgerText, setAsideTornTail, type TornLine, type TornTail } from "./torn.js";
+import {
+  appendDurably,
+  notALedgerError,
+  parseLedgerText,
+  setAsideTornTail,
+  type TornLine,
+  type TornTail,
+  tornNote,
+} from "./torn.js";
 import { LedgerView } from "./view.js";
-
-export const LEDGER_VERSION = 1;
-
-export type LedgerEvent =
-  /** Before a cloud call: `op` names it, `data` what it is about. */
-  | "intent"
-  /** After a cloud call succeeded: `data` holds the ids it returned. */
-  | "done"
-  /** A cloud call failed; `data.unclear` when it may have taken effect anyway. */
-  | "failed"
-  /** The registration is complete in the cloud. */
-  | "registered"
-  /** The run's cloud resources are all gone again. */
-  | "rolled-back"
-  /** A rollback could not finish; the run stays open for cleanup. */
-  | "rollback-failed"
-  /** The run failed before anything was created (or everything is known gone); closed. */
-  | "abandoned"
-  /** The device accepted the credentials (COMMIT). */
-  | "committed"
-  /** The observer saw the device's first publish. */
-  | "first-publish"
-  /**
-   * The run takes over a certificate issued earlier for the same key (an
-   * earlier run's, or one found in the cloud) instead of minting a second one.
-   */
-  | "adopted"
-  /** The run's certificate was deactivated and detached: the device holds a newer one. */
-  | "retired";
-
-/** register: the registration; rollback/cleanup: undoing it; retire: retiring a superseded certificate. */
-export type LedgerPhase = "register" | "rollback" | "cleanup" | "retire";
-
-export interface LedgerRecord {
-  v: number;
-  /** ISO 8601 time the record was written. */
-  ts: string;
-  /** One provisioning attempt. */
-  run: string;
-  /** Device id (base MAC) when known. */
-  device?: string;
-  thing?: string;
-  event: LedgerEvent;
-  phase?: LedgerPhase;
-  /** AWS operation for intent/done/failed. */
-  op?: string;
-  data?: Record<string, unknown>;
-}
-
-export type LedgerEntry = Omit<LedgerRecord, "v" | "ts">;
-
-export function newRunId(): string {
-  return randomUUID();
-}
 
 export class Ledger {
   readonly file: string;
@@ -80,8 +35,17 @@ export class Ledger {
   // Records this process wrote (on disk), by run: an in-process rollback reads them instead of the file.
   private readonly byRun = new Map<string, LedgerRecord[]>();
   private readonly view: LedgerView;
+  // Skipped lines already kept in <ledger>.torn: how many of the view's, and their offsets there.
+  private keptSkipped = 0;
+  private keptOffsets: Set<number> | undefined;
 
-  private constructor(file: string, handle: FileHandle, tornTail: TornTail | undefined, hadRecords: boolean) {
+  private constructor(
+    file: string,
+    handle: FileHandle,
+    tornTail: TornTail | undefined,
+    hadRecords: boolean,
+    private readonly lock: LedgerLock,
+  ) {
     this.file = file;
     this.handle = handle;
     this.tornTail = tornTail;
@@ -90,16 +54,22 @@ export class Ledger {
   }
 
   /**
-   * Opens (creating if needed) the ledger for appending. A torn last line is
-   * set aside first, so the next record starts on a line of its own.
+   * Opens (creating if needed) the ledger for appending, as its one writer:
+   * the ledger's lock is taken first (lock.ts: waiting for a live holder, or
+   * refusing naming it). Whatever follows the last record (a torn line,
+   * garbage) is set aside, so the next record starts on a line of its own.
    */
-  static async open(file: string): Promise<Ledger> {
+  static async open(file: string, options: LockOptions = {}): Promise<Ledger> {
+    let lock: LedgerLock | undefined;
     try {
       await mkdir(dirname(file), { recursive: true });
+      lock = await lockLedger(file, options);
       const { tornTail, size } = await setAsideTornTail(file);
       const handle = await open(file, "a", 0o640);
-      return new Ledger(file, handle, tornTail, size > 0);
+      return new Ledger(file, handle, tornTail, size > 0, lock);
     } catch (e) {
+      await lock?.release();
+      if (e instanceof ProvisionError) throw e;
       throw new ProvisionError("CONFIG", `cannot open the ledger ${file}: ${(e as Error).message}`, {
         where: file,
         hint: "give --ledger a writable path",
@@ -147,7 +117,50 @@ export class Ledger {
    */
   async summary(): Promise<LedgerSummary> {
     await this.idle();
-    return this.view.summary();
+    const summary = await this.view.summary();
+    await this.keepSkippedLines();
+    return summary;
+  }
+
+  /** Lines the reading skipped so far (torn records, lines that are no record), file order. */
+  skippedLines(): TornLine[] {
+    return [...this.view.torn];
+  }
+
+  /**
+   * A line that is no record, met in the middle of the ledger (edited in, or
+   * appended by another program while this one ran), is kept in
+   * `<ledger>.torn` too, once, with its offset: the ledger file itself is
+   * never rewritten.
+   */
+  private async keepSkippedLines(): Promise<void> {
+    const fresh = this.view.torn.slice(this.keptSkipped);
+    if (fresh.length === 0) return;
+    this.keptSkipped += fresh.length;
+    const keptIn = `${this.file}.torn`;
+    this.keptOffsets ??= new Set(
+      (await readFile(keptIn, "utf8").catch(() => "")).split("\n").flatMap((l) => {
+        try {
+          return [Number((JSON.parse(l) as { offset?: unknown }).offset)];
+        } catch {
+          return [];
+        }
+      }),
+    );
+    const notes: string[] = [];
+    for (const t of fresh) {
+      if (this.keptOffsets.has(t.offset)) continue;
+      this.keptOffsets.add(t.offset);
+      const h = await open(this.file, "r");
+      try {
+        const bytes = Buffer.alloc(t.bytes);
+        await h.read(bytes, 0, t.bytes, t.offset);
+        notes.push(`${JSON.stringify({ ...tornNote(t.offset, bytes), line: t.line, kind: t.kind })}\n`);
+      } finally {
+        await h.close();
+      }
+    }
+    if (notes.length > 0) await appendDurably(keptIn, notes.join(""));
   }
 
   /** Resolves once every append started so far is on disk (or has failed). */
@@ -162,22 +175,24 @@ export class Ledger {
 
   async close(): Promise<void> {
     await this.queue;
-    await this.handle?.close();
+    const h = this.handle;
     this.handle = undefined;
+    await h?.close();
+    if (h) await this.lock.release();
   }
 }
 
 export interface LedgerContents {
   records: LedgerRecord[];
-  /** Torn records that were skipped (a crash mid-append), for the reader to mention. */
+  /** Lines that were skipped: torn records (a crash mid-append), lines that are no record. */
   torn: TornLine[];
 }
 
 /**
- * Reads every record, tolerating what crashes leave: a torn last line, and a
- * torn fragment with a whole record appended right after it (what versions
- * before the torn-tail repair wrote). Any other broken line is an error,
- * because the file was edited.
+ * Reads every record, skipping (and listing) what is no record: a torn last
+ * line, a torn fragment with a whole record appended right after it (what
+ * versions before the torn-tail repair wrote), a line edited in. A file
+ * whose first line is no record is refused: it is something else.
  */
 export async function readLedgerContents(file: string): Promise<LedgerContents> {
   let text: string;
@@ -190,12 +205,7 @@ export async function readLedgerContents(file: string): Promise<LedgerContents> 
     });
   }
   const parsed = parseLedgerText(text);
-  if (parsed.brokenLine !== undefined) {
-    throw new ProvisionError("CONFIG", `ledger ${file} line ${parsed.brokenLine} is not a JSON record`, {
-      where: `${file}:${parsed.brokenLine}`,
-      hint: "the ledger is append-only; restore it from the station's copy",
-    });
-  }
+  if (parsed.notALedger) throw notALedgerError(file);
   return { records: parsed.records as unknown as LedgerRecord[], torn: parsed.torn };
 }
 

@@ -10,9 +10,10 @@
  *   ledger): the cloud is asked (the thing's certificates, and with a new
  *   ledger the newest certificates of the account).
  *
- * And once the device says which certificate it holds (STATUS), the ledger
- * is told (a kill right after COMMIT), and the device's other certificates
- * are retired.
+ * The cloud's word on the thing is read too (thing-certificates.ts): the
+ * ledger may never have seen what it holds. And once the device says which
+ * certificate it holds (STATUS), the ledger is told (a kill right after
+ * COMMIT); retirement.ts retires the device's other certificates.
  */
 import { certificateSpkiSha256, spkiDigestHex } from "../csr/index.js";
 import { ProvisionError } from "../errors.js";
@@ -22,6 +23,14 @@ import type { Ledger } from "./ledger.js";
 import { type Adoption, certificatePemSha256, recordCommitted } from "./register.js";
 import { findCertificatesForKey, removeForeignCertificate, retireRunCertificate } from "./rollback.js";
 import { HOLDING, type LedgerSummary, type RunState } from "./state.js";
+import {
+  describeUnknown,
+  type RetireConsent,
+  readThing,
+  recordFound,
+  sortCertificates,
+  type ThingCertificate,
+} from "./thing-certificates.js";
 
 /** How far back a search for a lost ledger's certificates looks. */
 export const LOST_LEDGER_SEARCH_WINDOW_MS = 7 * 24 * 3600 * 1000;
@@ -33,6 +42,8 @@ export interface PriorRunsRequest {
   publicKeySpki: Uint8Array;
   /** The device made the key just now: no certificate can exist for it. */
   keyCreatedNow: boolean;
+  /** The operator's consent to retire ACTIVE certificates of the thing no run of this ledger made. */
+  consent?: RetireConsent;
   /** What was settled, for the progress view. */
   onInfo?: (text: string) => void;
 }
@@ -44,6 +55,10 @@ export interface PriorSettlement {
   settledRuns: string[];
   /** Certificates of the key found in the cloud and removed (no run of the ledger knew them). */
   removedFromCloud: string[];
+  /** The thing held certificates before this registration (then the check after the first publish is owed). */
+  thingHadCertificates?: boolean;
+  /** The thing as read here (thingArn undefined: it does not exist), for the registration. */
+  thingRead?: { thingArn?: string };
 }
 
 const short = (id: string) => `${id.slice(0, 12)}…`;
@@ -119,64 +134,102 @@ export async function settlePriorRuns(
     await retireRunCertificate(registry, ledger, r, { reason: "superseded for the same key" });
     out.settledRuns.push(r.run);
   }
-  if (out.adopt !== undefined || req.keyCreatedNow || summary.runs.some(sameKey)) return out;
-
-  await settleFromCloud(registry, ledger, req, spkiSha256, out);
+  // The cloud's word on the thing, whatever the ledger knows (thing-certificates.ts).
+  const view = await readThing(registry, req.thingName);
+  out.thingHadCertificates = view.certificates.length > 0;
+  out.thingRead = view.thingArn === undefined ? {} : { thingArn: view.thingArn };
+  const sorted = sortCertificates(view, await ledger.summary(), {
+    current: out.adopt?.certificateId,
+    spkiSha256,
+  });
+  // A lost or new ledger: a certificate created for the key but never attached is only found by a scan.
+  const scanLoose =
+    out.adopt === undefined && !req.keyCreatedNow && !summary.runs.some(sameKey) && !ledger.hadRecords;
+  await settleDeviceKey(registry, ledger, req, { spkiSha256, certs: sorted.deviceKey, scanLoose }, out);
+  await takeUnknown(ledger, req, sorted.unknown);
   return out;
 }
 
-/** The ledger never saw this key, but the device had it before this run: ask the cloud. */
-async function settleFromCloud(
+/**
+ * ACTIVE certificates of another key on the thing that no run of this
+ * ledger made: with consent, taken into the ledger to retire once the new
+ * one publishes; without, the registration stops here, nothing created.
+ */
+async function takeUnknown(
+  ledger: Ledger,
+  req: PriorRunsRequest,
+  unknown: ThingCertificate[],
+): Promise<void> {
+  if (unknown.length === 0) return;
+  if (req.consent === undefined) {
+    const first = unknown[0] as ThingCertificate;
+    throw new ProvisionError(
+      "DEVICE_MISMATCH",
+      `${describeUnknown(first, req.thingName)}${unknown.length > 1 ? `, and ${unknown.length - 1} more` : ""}: not registering a second one beside it`,
+      {
+        where: `thing ${req.thingName}`,
+        hint:
+          "re-provisioning this device (erased flash, a rework bench, another station's ledger)? run again with --force or " +
+          "--retire-unknown-certificates: the old certificate is retired once the new one publishes; if another device " +
+          "owns this thing, give this one another --thing-name (`provision cleanup --thing NAME` lists what a thing holds)",
+        details: { thing: req.thingName, unknownCertificates: unknown.map((c) => c.certificateId) },
+      },
+    );
+  }
+  for (const c of unknown) {
+    await recordFound(ledger, req, c, {
+      consent: req.consent,
+      reason: "ACTIVE on the device's thing before it was registered again; made outside this ledger",
+    });
+    req.onInfo?.(
+      `${describeUnknown(c, req.thingName)}: it is retired once the new one publishes (${req.consent} given)`,
+    );
+  }
+}
+
+/**
+ * Certificates of the device's current key that no live run knows (a lost
+ * or foreign ledger): one already on the thing and ACTIVE is adopted when
+ * nothing was; every other one is removed as a run of its own.
+ */
+async function settleDeviceKey(
   registry: CloudRegistry,
   ledger: Ledger,
   req: PriorRunsRequest,
-  spkiSha256: string,
+  key: { spkiSha256: string; certs: ThingCertificate[]; scanLoose: boolean },
   out: PriorSettlement,
 ): Promise<void> {
-  const found: { certificateId: string; certificateArn: string; active: boolean; pem: string }[] = [];
-  for (const arn of await registry.listThingPrincipals(req.thingName)) {
-    const id = arn.slice(arn.lastIndexOf("/") + 1);
-    const d = await registry.describeCertificate(id);
-    if (d && d.certificatePem !== "" && certificateSpkiSha256(d.certificatePem) === spkiSha256)
-      found.push({
-        certificateId: id,
-        certificateArn: arn,
-        active: d.status === "ACTIVE",
-        pem: d.certificatePem,
-      });
-  }
-  // A new ledger (lost, or never kept): a certificate created but never attached is only found by a scan.
-  if (!ledger.hadRecords) {
+  const found: { certificateId: string; certificateArn: string; active: boolean }[] = key.certs.map((c) => ({
+    certificateId: c.certificateId,
+    certificateArn: c.certificateArn,
+    active: c.status === "ACTIVE",
+  }));
+  if (key.scanLoose) {
     const since = new Date(Date.now() - LOST_LEDGER_SEARCH_WINDOW_MS).toISOString();
     const known = new Set(found.map((c) => c.certificateId));
-    for (const c of await findCertificatesForKey(registry, spkiSha256, since, known, { activeOnly: true })) {
+    const loose = await findCertificatesForKey(registry, key.spkiSha256, since, known, { activeOnly: true });
+    for (const c of loose) {
       const d = await registry.describeCertificate(c.certificateId);
-      if (d) found.push({ ...c, active: d.status === "ACTIVE", pem: d.certificatePem });
+      if (d) found.push({ ...c, active: d.status === "ACTIVE" });
     }
   }
-  // The thing's own certificates were listed first: one already attached is preferred.
-  const keeper = found.find((c) => c.active);
+  // The thing's own certificates come first: one already attached is preferred.
+  const keeper = out.adopt === undefined ? found.find((c) => c.active) : undefined;
   for (const c of found) {
     if (c === keeper) continue;
     req.onInfo?.(`removing certificate ${short(c.certificateId)} of this key found in the cloud`);
-    await removeForeignCertificate(
-      registry,
-      ledger,
-      { device: req.deviceId, thing: req.thingName },
-      {
-        certificateId: c.certificateId,
-        certificateArn: c.certificateArn,
-        spkiSha256,
-      },
-    );
+    const who = { device: req.deviceId, thing: req.thingName };
+    await removeForeignCertificate(registry, ledger, who, { ...c, spkiSha256: key.spkiSha256 });
     out.removedFromCloud.push(c.certificateId);
   }
   if (keeper) {
+    const d = await registry.describeCertificate(keeper.certificateId);
+    if (d === undefined || d.status !== "ACTIVE") return;
     req.onInfo?.(`certificate ${short(keeper.certificateId)} for this key found in the cloud: adopting it`);
     out.adopt = {
       certificateId: keeper.certificateId,
       certificateArn: keeper.certificateArn,
-      certificatePem: keeper.pem,
+      certificatePem: d.certificatePem,
       thingCreated: false,
     };
   }
@@ -229,39 +282,4 @@ export async function settleDeviceHolds(
     return { run: r, certificateId: r.certificateId, reconciled };
   }
   return { reconciled: false };
-}
-
-async function supersededRunsOf(ledger: Ledger, deviceId: string, current: string): Promise<RunState[]> {
-  const summary = await ledger.summary();
-  return summary.runs.filter(
-    (r) => r.device === deviceId && HOLDING.has(r.status) && r.certificateId && r.certificateId !== current,
-  );
-}
-
-/** Live certificates of the device's runs other than `current`. */
-export async function supersededCertificates(
-  ledger: Ledger,
-  deviceId: string,
-  current: string,
-): Promise<string[]> {
-  return (await supersededRunsOf(ledger, deviceId, current)).map((r) => r.certificateId as string);
-}
-
-/**
- * The device holds `current` (seen publishing with it): every other live
- * certificate its runs registered is retired (INACTIVE, detached, kept).
- * Finishes a rotation whose deactivation was interrupted.
- */
-export async function retireSuperseded(
-  registry: CloudRegistry,
-  ledger: Ledger,
-  deviceId: string,
-  current: string,
-): Promise<string[]> {
-  const retired: string[] = [];
-  for (const r of await supersededRunsOf(ledger, deviceId, current)) {
-    await retireRunCertificate(registry, ledger, r, { supersededBy: current });
-    retired.push(r.certificateId as string);
-  }
-  return retired;
 }

@@ -13,7 +13,8 @@ import { createHash } from "node:crypto";
 import { csrPublicKeySpki, spkiDigestHex, verifyIssuedCertificate } from "../csr/index.js";
 import { asProvisionError, ProvisionError } from "../errors.js";
 import { arnParts, type CloudRegistry, type IssuedCertificate } from "../registry/registry.js";
-import { type Ledger, newRunId, readLedger } from "./ledger.js";
+import { type Ledger, readLedger } from "./ledger.js";
+import { newRunId } from "./records.js";
 import { rollbackRun } from "./rollback.js";
 import { type LedgerSummary, type RunState, reduceRun, summarize } from "./state.js";
 import { entry, errorData, type Ids, step, stopIfInterrupted } from "./steps.js";
@@ -37,6 +38,8 @@ export interface RegisterRequest {
   exclusive?: boolean;
   /** A live certificate already issued for this key: taken over instead of creating a second one. */
   adopt?: Adoption;
+  /** The thing as DescribeThing answered just before (thingArn undefined: it did not exist). */
+  thingRead?: { thingArn?: string };
   /** Checked between cloud calls: an interruption rolls back what was registered so far. */
   signal?: AbortSignal;
 }
@@ -132,16 +135,23 @@ export async function registerWithRollback(
     // 3. Thing, 4. policy, 5. attachments.
     // Looked up as its own step, so that only an unclear CreateThing (never an
     // unclear read) can make the rollback delete the thing.
-    const existing = await step(
-      ledger,
-      ids,
-      "register",
-      "DescribeThing",
-      { thingName: request.thingName },
-      () => registry.describeThing(request.thingName),
-      (t) => ({ exists: t !== undefined, thingArn: t?.thingArn }),
-      timings,
-    );
+    // A caller that read the thing just before (its certificates: prior-runs.ts) passes what it saw, which
+    // saves a second DescribeThing per device; one created meanwhile is met by CreateThing's conflict rule.
+    const existing =
+      request.thingRead !== undefined
+        ? request.thingRead.thingArn === undefined
+          ? undefined
+          : { thingName: request.thingName, thingArn: request.thingRead.thingArn }
+        : await step(
+            ledger,
+            ids,
+            "register",
+            "DescribeThing",
+            { thingName: request.thingName },
+            () => registry.describeThing(request.thingName),
+            (t) => ({ exists: t !== undefined, thingArn: t?.thingArn }),
+            timings,
+          );
     const thing =
       existing !== undefined
         ? { thingName: existing.thingName, thingArn: existing.thingArn, created: false }
@@ -286,7 +296,7 @@ export async function recordFirstPublish(
   await ledger.append(entry(markerIds(m), { event: "first-publish", data }));
 }
 
-/** Per-device summary of a ledger file, for the station's resume and `provision status`. */
+/** Per-device summary of a ledger file (read only: for reports and tests; writers use Ledger.summary). */
 export async function ledgerState(ledgerFile: string): Promise<LedgerSummary> {
   return summarize(await readLedger(ledgerFile));
 }

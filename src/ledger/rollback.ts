@@ -12,9 +12,10 @@
  */
 import { certificateSpkiSha256 } from "../csr/index.js";
 import { asProvisionError, ProvisionError } from "../errors.js";
+import { asUndo } from "../registry/rate-limits.js";
 import type { CloudRegistry } from "../registry/registry.js";
-import { type Ledger, type LedgerPhase, newRunId } from "./ledger.js";
-import type { Registration } from "./register.js";
+import type { Ledger } from "./ledger.js";
+import { type LedgerPhase, newRunId } from "./records.js";
 import { type RunState, reduceRun } from "./state.js";
 import { entry, errorData, type Ids, step } from "./steps.js";
 
@@ -34,7 +35,7 @@ export interface CertificateRef {
  * resources already gone count as removed. Used for failures during
  * registration, for a device that refused the credentials, and by cleanup.
  */
-export async function rollbackRun(
+async function rollbackRunNow(
   registry: CloudRegistry,
   ledger: Ledger,
   state: RunState,
@@ -159,7 +160,7 @@ async function removeCertificate(
  * INACTIVE, detached from things and policies, kept; the run ends "retired".
  * Idempotent, so an interrupted retirement is simply done again.
  */
-export async function retireRunCertificate(
+async function retireRunCertificateNow(
   registry: CloudRegistry,
   ledger: Ledger,
   state: RunState,
@@ -178,7 +179,7 @@ export async function retireRunCertificate(
  * cloud for a key whose ledger was lost), as a run of its own that first
  * adopts it, so that an interrupted removal stays open in the ledger.
  */
-export async function removeForeignCertificate(
+async function removeForeignCertificateNow(
   registry: CloudRegistry,
   ledger: Ledger,
   who: { device?: string; thing?: string },
@@ -197,6 +198,17 @@ export async function removeForeignCertificate(
     throw e;
   }
 }
+
+/**
+ * Rollback, retirement and cleanup never wait on a shared rate store: their
+ * calls take turns in this process (asUndo, src/registry/rate-limits.ts), so
+ * a Redis that went away cannot leave a certificate ACTIVE and unattached.
+ */
+export const rollbackRun: typeof rollbackRunNow = (...args) => asUndo(() => rollbackRunNow(...args));
+export const retireRunCertificate: typeof retireRunCertificateNow = (...args) =>
+  asUndo(() => retireRunCertificateNow(...args));
+export const removeForeignCertificate: typeof removeForeignCertificateNow = (...args) =>
+  asUndo(() => removeForeignCertificateNow(...args));
 
 /**
  * Certificates issued for a key since a time, other than ones the ledger
@@ -227,11 +239,25 @@ export async function findCertificatesForKey(
   return out;
 }
 
+/**
+ * What a rollback of a completed registration needs to know when this
+ * process's records of the run are gone (a Registration has every field).
+ */
+export interface RegisteredRun {
+  run: string;
+  deviceId?: string;
+  thingName: string;
+  thingCreated: boolean;
+  certificateId: string;
+  certificateArn: string;
+  policyName: string;
+}
+
 /** Rolls back a completed registration (e.g. the device refused the credentials at COMMIT). */
 export async function rollbackRegistration(
   registry: CloudRegistry,
   ledger: Ledger,
-  registration: Registration,
+  registration: RegisteredRun,
 ): Promise<void> {
   const records = ledger.recordsOf(registration.run);
   const state: RunState =

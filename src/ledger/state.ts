@@ -4,7 +4,7 @@
  * cleanup) or closed. Pure: the same function serves the in-process rollback,
  * `provision cleanup` and the station's resume.
  */
-import type { LedgerRecord } from "./ledger.js";
+import type { LedgerRecord } from "./records.js";
 
 export type RunStatus =
   /** Registration started and did not finish (crash, kill, or still running). */
@@ -24,7 +24,12 @@ export type RunStatus =
   /** A later run adopted this run's certificate (same key): closed, that run holds it now. */
   | "superseded"
   /** Its certificate was deactivated and detached after the device committed a newer one: closed. */
-  | "retired";
+  | "retired"
+  /**
+   * A certificate found on the device's thing in the cloud, made outside this
+   * ledger, to retire once the device publishes with a newer one (records.ts).
+   */
+  | "found";
 
 export interface RunState {
   run: string;
@@ -57,13 +62,21 @@ export interface RunState {
   lastError?: { op?: string; code?: string; message?: string };
   /** Certificates found and removed for an unclear create. */
   foundCertificates: string[];
+  /** A found run: the flag that allowed its retirement (`--force`, `--retire-unknown-certificates`). */
+  consent?: string;
 }
 
 const OPEN_STATUSES: ReadonlySet<RunStatus> = new Set(["in-progress", "rollback-open"]);
 /** Runs whose certificate is live in the cloud and theirs. */
-export const HOLDING: ReadonlySet<RunStatus> = new Set(["registered", "committed", "verified"]);
-/** Runs that leave the device as an earlier run left it. */
-const NO_EFFECT: ReadonlySet<RunStatus> = new Set(["rolled-back", "abandoned", "superseded", "retired"]);
+export const HOLDING: ReadonlySet<RunStatus> = new Set(["registered", "committed", "verified", "found"]);
+/** Runs that leave the device as an earlier run left it (a found certificate only joins the ledger). */
+const NO_EFFECT: ReadonlySet<RunStatus> = new Set([
+  "rolled-back",
+  "abandoned",
+  "superseded",
+  "retired",
+  "found",
+]);
 
 function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
@@ -179,6 +192,14 @@ export class RunFold {
         break;
       case "retired":
         s.status = "retired";
+        break;
+      case "found":
+        s.status = "found";
+        s.certificateId = str(d.certificateId);
+        s.certificateArn = str(d.certificateArn);
+        s.certSha256 = str(d.certSha256);
+        s.spkiSha256 = str(d.spkiSha256);
+        s.consent = str(d.consent);
         break;
     }
   }

@@ -5,7 +5,8 @@
  */
 import { asProvisionError } from "../errors.js";
 import { isUnclearOutcome } from "../registry/aws-errors.js";
-import type { Ledger, LedgerEntry, LedgerPhase } from "./ledger.js";
+import type { Ledger } from "./ledger.js";
+import type { LedgerEntry, LedgerPhase } from "./records.js";
 
 export type Ids = { run: string; device?: string; thing?: string };
 

@@ -6,16 +6,15 @@
  * and folds it into the runs it already knows.
  */
 import { open } from "node:fs/promises";
-import { ProvisionError } from "../errors.js";
-import type { LedgerRecord } from "./ledger.js";
+import type { LedgerRecord } from "./records.js";
 import { type LedgerSummary, RunFold, summarizeRuns } from "./state.js";
-import { parseLedgerText, type TornLine } from "./torn.js";
+import { notALedgerError, parseLedgerText, type TornLine } from "./torn.js";
 
 export class LedgerView {
   private offset = 0;
   private lineNumber = 0;
   private readonly folds = new Map<string, RunFold>();
-  /** Torn records met so far (a crash mid-append by some process). */
+  /** Lines skipped so far: torn records (a crash mid-append by some process), lines that are no record. */
   readonly torn: TornLine[] = [];
 
   constructor(readonly file: string) {}
@@ -53,15 +52,11 @@ export class LedgerView {
     const end = text.lastIndexOf(0x0a) + 1;
     if (end === 0) return;
     const chunk = text.subarray(0, end).toString("utf8");
-    const parsed = parseLedgerText(chunk);
-    if (parsed.brokenLine !== undefined) {
-      const line = this.lineNumber + parsed.brokenLine;
-      throw new ProvisionError("CONFIG", `ledger ${this.file} line ${line} is not a JSON record`, {
-        where: `${this.file}:${line}`,
-        hint: "the ledger is append-only; restore it from the station's copy",
-      });
-    }
-    for (const t of parsed.torn) this.torn.push({ ...t, line: this.lineNumber + t.line });
+    const parsed = parseLedgerText(chunk, this.offset, this.lineNumber + 1);
+    if (parsed.notALedger) throw notALedgerError(this.file);
+    // A line that is no record (edited in, or written by another program) is skipped and reported, never
+    // fatal: one bad line must not stop a factory line (Ledger.open sets such a tail aside).
+    this.torn.push(...parsed.torn);
     for (const r of parsed.records as unknown as LedgerRecord[]) {
       let fold = this.folds.get(r.run);
       if (!fold) {

@@ -147,6 +147,15 @@ function attributesOf(body: Record<string, unknown>): Record<string, string> {
   return out;
 }
 
+/** The thingPrincipalType query member: AWS's enum, or absent. */
+function principalType(v: string | undefined): ThingPrincipalType | undefined {
+  if (v === undefined || v === "EXCLUSIVE_THING" || v === "NON_EXCLUSIVE_THING") return v;
+  throw new ApiError(
+    "InvalidRequestException",
+    `thingPrincipalType must be EXCLUSIVE_THING or NON_EXCLUSIVE_THING, got ${JSON.stringify(v)}`,
+  );
+}
+
 const route = (operation: string, method: string, path: string, handler: Handler): Route => ({
   operation,
   method,
@@ -282,17 +291,10 @@ export const ROUTES: Route[] = [
     return { policies: page.items.map(policySummary), nextMarker: page.next };
   }),
   route("AttachThingPrincipal", "PUT", "/things/{thingName}/principals", async (req, ctx) => {
-    const type = queryStr(req.query, "thingPrincipalType") ?? "NON_EXCLUSIVE_THING";
-    if (type !== "EXCLUSIVE_THING" && type !== "NON_EXCLUSIVE_THING") {
-      throw new ApiError(
-        "InvalidRequestException",
-        `thingPrincipalType must be EXCLUSIVE_THING or NON_EXCLUSIVE_THING, got ${JSON.stringify(type)}`,
-      );
-    }
     await ctx.store.attachThingPrincipal(
       label(req, "thingName"),
       requiredHeader(req, "x-amzn-principal", "principal"),
-      type as ThingPrincipalType,
+      principalType(queryStr(req.query, "thingPrincipalType")) ?? "NON_EXCLUSIVE_THING",
     );
     return {};
   }),
@@ -310,6 +312,15 @@ export const ROUTES: Route[] = [
       queryInt(req.query, "maxResults"),
     );
     return { principals: page.items, nextToken: page.next };
+  }),
+  route("ListThingPrincipalsV2", "GET", "/things/{thingName}/principals-v2", async (req, ctx) => {
+    const page = ctx.store.listThingPrincipalsV2(
+      label(req, "thingName"),
+      principalType(queryStr(req.query, "thingPrincipalType")),
+      queryStr(req.query, "nextToken"),
+      queryInt(req.query, "maxResults"),
+    );
+    return { thingPrincipalObjects: page.items, nextToken: page.next };
   }),
   route("ListPrincipalThings", "GET", "/principals/things", async (req, ctx) => {
     const page = ctx.store.listPrincipalThings(

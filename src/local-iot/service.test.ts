@@ -227,6 +227,17 @@ describe("local AWS IoT control plane with the real SDK", () => {
       "dev-1",
     ]);
     expect(iot.store.principalThings(p256Arn)).toEqual(["dev-1"]);
+    // V2 says how each principal is attached, and filters by it, as AWS does.
+    const v2 = await client.send(new sdk.ListThingPrincipalsV2Command({ thingName: "dev-1" }));
+    expect(v2.thingPrincipalObjects).toEqual([{ principal: p256Arn, thingPrincipalType: "EXCLUSIVE_THING" }]);
+    const nonExclusive = await client.send(
+      new sdk.ListThingPrincipalsV2Command({ thingName: "dev-1", thingPrincipalType: "NON_EXCLUSIVE_THING" }),
+    );
+    expect(nonExclusive.thingPrincipalObjects).toEqual([]);
+    expect(
+      (await rejection(client.send(new sdk.ListThingPrincipalsV2Command({ thingName: "no-such-thing" }))))
+        .name,
+    ).toBe("ResourceNotFoundException");
 
     const active = await rejection(client.send(new sdk.DeleteCertificateCommand({ certificateId: p256Id })));
     expect(active.name).toBe("CertificateStateException");

@@ -214,6 +214,21 @@ export class StoreReads implements StoreView {
     return paginate(all, nextToken, maxResults, 250);
   }
 
+  /** ListThingPrincipalsV2: each principal with how it is attached, optionally only one kind. */
+  listThingPrincipalsV2(
+    thingName: string,
+    type: ThingPrincipalLink["type"] | undefined,
+    nextToken: string | undefined,
+    maxResults: number | undefined,
+  ): Page<{ principal: string; thingPrincipalType: ThingPrincipalLink["type"] }> {
+    this.thingOrThrow(thingName);
+    const all = this.liveLinks()
+      .filter((l) => l.thingName === thingName && (type === undefined || l.type === type))
+      .map((l) => ({ principal: l.principal, thingPrincipalType: l.type }))
+      .sort((a, b) => a.principal.localeCompare(b.principal));
+    return paginate(all, nextToken, maxResults, 250);
+  }
+
   listPrincipalThings(
     principal: string,
     nextToken: string | undefined,

@@ -28,6 +28,16 @@ export class FrameReceiver {
   private readonly line = Buffer.alloc(FRAME_LINE_MAX);
   private lineLength = 0;
 
+  /** Characters of a frame line received so far and not yet ended (0 between frames). */
+  get partialFrame(): number {
+    return this.mode === Mode.Frame ? this.lineLength : 0;
+  }
+
+  /** Bytes of a log line received so far and not yet ended. */
+  get partialLog(): number {
+    return this.mode === Mode.Text ? this.logLength : 0;
+  }
+
   /** Feeds bytes; returns what they completed, in order. */
   push(bytes: Uint8Array): ReceiverEvent[] {
     const out: ReceiverEvent[] = [];

@@ -9,16 +9,19 @@ import type { HelloAnswer } from "../protocol/index.js";
 import { type CommittedCheck, type ExpectedSet, restartAndConfirmCommitted } from "./committed-check.js";
 import { type FirstPublish, restartAndWatch } from "./first-publish.js";
 import type { ProvisionDeps, ProvisionPlan, Step } from "./plan.js";
-import { retireOthers } from "./verify.js";
+import { consentOf, retireOthers, type Settled } from "./verify.js";
 
 export type Finished =
-  | { first: FirstPublish; committed?: undefined; retired: string[] }
-  | { first?: undefined; committed: CommittedCheck; retired: string[] };
+  | { first: FirstPublish; committed?: undefined; settled: Settled }
+  | { first?: undefined; committed: CommittedCheck; settled: Settled };
 
 export async function afterCommitSteps(
   step: Step,
   deps: ProvisionDeps,
-  plan: Pick<ProvisionPlan, "firstPublishTimeoutMs" | "lock" | "until">,
+  plan: Pick<
+    ProvisionPlan,
+    "firstPublishTimeoutMs" | "lock" | "until" | "force" | "retireUnknownCertificates"
+  >,
   device: {
     hello: HelloAnswer;
     thingName: string;
@@ -42,7 +45,7 @@ export async function afterCommitSteps(
         (c) => `generation ${c.generation} after a reboot of ${c.rebootMs} ms`,
       );
       if (plan.lock) await step("lock", "lock the device's provisioning commands", () => session.lock());
-      return { committed, retired: [] };
+      return { committed, settled: { retired: [], kept: [] } };
     } catch (e) {
       throw afterCommit(e, thingName, where);
     }
@@ -60,9 +63,16 @@ export async function afterCommitSteps(
   }
   await recordFirstPublish(ledger, marker, { topic: first.topic, payload: first.payload });
   try {
-    const retired = await retireOthers(deps, hello.deviceId, registration.certificateId);
+    const settled = await retireOthers(deps, {
+      deviceId: hello.deviceId,
+      thingName,
+      current: registration.certificateId,
+      consent: consentOf(plan),
+      // A thing this run created held no other certificate: only the ledger's rotations are left.
+      cloud: !registration.thingCreated,
+    });
     if (plan.lock) await step("lock", "lock the device's provisioning commands", () => session.lock());
-    return { first, retired };
+    return { first, settled };
   } catch (e) {
     throw afterCommit(e, thingName, where);
   }

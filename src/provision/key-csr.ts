@@ -8,7 +8,7 @@ import { type VerifiedCsr, verifyCsr } from "../csr/index.js";
 import { ProvisionError } from "../errors.js";
 import type { Answers, CsrSubject, HelloAnswer } from "../protocol/index.js";
 import type { DeviceSession } from "../session/index.js";
-import { keyTypeName } from "./names.js";
+import { keyStoreName, keyTypeName } from "./names.js";
 import {
   KEY_STORE_NAMES,
   KEY_TYPE_NAMES,
@@ -35,6 +35,7 @@ export async function keyAndCsr(
   const where = session.port;
   const wantedType = plan.keyType ?? (board?.keyTypes.default as KeyTypeName | undefined) ?? "ec-p256";
   const wantedStore = plan.keyStore ?? (board?.keyStore.default as KeyStoreName | undefined) ?? "nvs";
+  checkDeviceOffers(hello, wantedType, wantedStore, plan, where);
   const key = await step(
     "key",
     `${rotating ? "make a new (pending) key" : "make or find the key"}: ${wantedType} in ${wantedStore}`,
@@ -67,4 +68,35 @@ export async function keyAndCsr(
     (c) => `${c.keyType}, ${c.subjectText}`,
   );
   return { key, csr };
+}
+
+/**
+ * What HELLO says the device can do, checked before GENERATE_KEY: a store or
+ * key type it lacks was refused by the device with numbers ("key store 1 not
+ * supported: this board has 5"); here it is named, and nothing is changed.
+ */
+function checkDeviceOffers(
+  hello: HelloAnswer,
+  type: KeyTypeName,
+  store: KeyStoreName,
+  plan: Pick<ProvisionPlan, "keyType" | "keyStore">,
+  where: string,
+): void {
+  const device = `device ${hello.deviceId} (board ${hello.boardId})`;
+  if (!hello.keyStores.includes(KEY_STORE_NAMES[store])) {
+    const has = hello.keyStores.map(keyStoreName).join(", ");
+    throw new ProvisionError("DEVICE_MISMATCH", `${device} keeps keys in ${has}, not in ${store}`, {
+      where,
+      hint: `${plan.keyStore ? "give --key-store" : "set keyStore to"} one of: ${has} (or render the firmware with the store you want); nothing was changed on the device`,
+      details: { keyStores: hello.keyStores.map(keyStoreName) },
+    });
+  }
+  if (!hello.keyTypes.includes(KEY_TYPE_NAMES[type])) {
+    const has = hello.keyTypes.map(keyTypeName).join(", ");
+    throw new ProvisionError("DEVICE_MISMATCH", `${device} makes ${has} keys, not ${type}`, {
+      where,
+      hint: `${plan.keyType ? "give --key-type" : "set keyType to"} one of: ${has}; nothing was changed on the device`,
+      details: { keyTypes: hello.keyTypes.map(keyTypeName) },
+    });
+  }
 }

@@ -101,7 +101,7 @@ export async function provisionDevice(
       : { committed: finished.committed }),
     until: plan.until ?? "published",
     locked: plan.lock,
-    ...retiredFields(finished.retired),
+    ...retiredFields(finished.settled),
     ...(registration.adopted ? { adopted: true } : {}),
   };
 }

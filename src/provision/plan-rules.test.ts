@@ -75,6 +75,26 @@ describe("plan rules (checked before the device or the cloud is touched)", () =>
     expect(fields({ ...defaults(), policyName: "a b" })).toEqual(["policy"]);
   });
 
+  it("subject fields with a control or invisible character are refused (a CA copies them into certificates)", () => {
+    for (const O of ["acme\x1b[2J", "line\nbreak", "zero\u200bwidth", "tab\there"])
+      expect(fields({ ...defaults(), subject: { O } }), JSON.stringify(O)).toEqual(["subject.O"]);
+    const [issue] = planIssues({ ...defaults(), subject: { CN: "a\x1b]0;t" } });
+    expect(issue?.problem).toBe("holds a control or invisible character (\\x1b)");
+    expect(fields({ ...defaults(), subject: { O: "Acme Gmbh & Co. KG, Zürich" } })).toEqual([]);
+  });
+
+  it("a thing name template that does not render says why in words (not [object Object])", () => {
+    const problem = (thingNameTemplate: string) =>
+      planIssues({ ...defaults(), thingNameTemplate })[0]?.problem;
+    expect(problem("{{nope}}")).toBe("template does not render: {{nope}} is not one of its variables");
+    expect(problem("{{deviceId.x}}")).toBe(
+      "template does not render: .x: the variables are plain text, with no fields",
+    );
+    expect(problem("{{#if}}x")).toMatch(/^template does not render: it does not parse \(line 1: Expecting /);
+    for (const t of ["{{nope}}", "{{deviceId.x}}", "{{#if}}x"])
+      expect(problem(t)).not.toMatch(/object Object/);
+  });
+
   it("checkPlan throws USAGE naming the field", () => {
     try {
       checkPlan({ ...defaults(), topic: "a/#" });

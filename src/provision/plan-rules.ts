@@ -6,9 +6,12 @@
  * back). Each problem names its plan field, so the CLI can name the flag or
  * config key that set it.
  */
+import { isIP } from "node:net";
 import type Handlebars from "handlebars";
 import { THING_NAME_PATTERN } from "../cloud/iot-names.js";
 import { ProvisionError } from "../errors.js";
+import { handlebarsErrorText } from "../handlebars-errors.js";
+import { printable } from "../printable.js";
 import type { CsrSubject, HelloAnswer } from "../protocol/index.js";
 import { THING_NAME_VARIABLE, TOPIC_MAX_BYTES, topicProblem } from "../registry/policy.js";
 import { requireCommonJs } from "../require-commonjs.js";
@@ -30,6 +33,10 @@ export const WIFI_SSID_MAX_BYTES = 32;
 export const WIFI_PASSWORD_MAX_BYTES = 64;
 /** X.520 upper bounds (RFC 5280): what a CA accepts in the CSR subject. */
 export const SUBJECT_MAX: Record<keyof CsrSubject, number> = { C: 2, ST: 128, L: 128, O: 64, OU: 64, CN: 64 };
+
+/** Control characters (tab included) and invisible format characters: never in a certificate subject. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const SUBJECT_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\p{Cf}]/u;
 
 export type PlanField =
   | "thingName"
@@ -87,7 +94,7 @@ function thingNameIssue(template: string, boardId: string | undefined): PlanIssu
   try {
     name = renderTemplate(template, { ...SAMPLE_HELLO, boardId: boardId ?? SAMPLE_HELLO.boardId });
   } catch (e) {
-    return { field: "thingName", problem: `template does not render: ${(e as Error).message}`, hint };
+    return { field: "thingName", problem: `template does not render: ${handlebarsErrorText(e)}`, hint };
   }
   if (template.includes("{{firmwareVersion}}") && !THING_NAME_PATTERN.test(SAMPLE_HELLO.firmwareVersion))
     return {
@@ -175,8 +182,39 @@ export function planIssues(plan: ProvisionPlan): PlanIssue[] {
         problem: key === "C" ? "must be a two-letter country code (ISO 3166)" : `must be 1-${max} characters`,
         hint: "CSR subject fields follow RFC 5280's upper bounds",
       });
+    else if (SUBJECT_UNSAFE.test(v))
+      // A CA copies the subject into certificates that terminals, logs and manifests show later.
+      issues.push({
+        field: `subject.${key}`,
+        problem: `holds a control or invisible character (${printable(v.match(SUBJECT_UNSAFE)?.[0] ?? "")})`,
+        hint: "subject fields are printable text: no escape sequences, line breaks or zero-width characters",
+      });
   }
   return issues.filter((i): i is PlanIssue => i !== undefined);
+}
+
+/** The device keeps the MQTT host in 253 bytes (PROV_ENDPOINT_MAX), as DNS names are. */
+export const ENDPOINT_MAX_BYTES = 253;
+const HOST_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+
+/**
+ * Why `host` cannot be the device's MQTT endpoint (a DNS name or an IP
+ * address), or undefined. `provision` gets it from DescribeEndpoint; `install`
+ * from the operator, who may paste a URL or a space.
+ */
+export function endpointProblem(host: string): string | undefined {
+  if (isIP(host) !== 0) return undefined;
+  if (host === "" || Buffer.byteLength(host) > ENDPOINT_MAX_BYTES)
+    return `must be 1-${ENDPOINT_MAX_BYTES} bytes`;
+  if (/^[a-z]+:\/\//i.test(host)) return "is a URL: give the host name only (no scheme, port or path)";
+  if (
+    !host
+      .replace(/\.$/, "")
+      .split(".")
+      .every((l) => HOST_LABEL.test(l))
+  )
+    return "is not a host name (letters, digits and - between dots) or an IP address";
+  return undefined;
 }
 
 /** For callers without their own field names (the station, tests): the first problem as a USAGE error. */
@@ -197,7 +235,7 @@ export function thingNameFor(plan: Pick<ProvisionPlan, "thingNameTemplate">, hel
   try {
     name = renderTemplate(plan.thingNameTemplate, vars);
   } catch (e) {
-    throw new ProvisionError("USAGE", `template "${plan.thingNameTemplate}": ${(e as Error).message}`, {
+    throw new ProvisionError("USAGE", `template "${plan.thingNameTemplate}": ${handlebarsErrorText(e)}`, {
       hint: `variables available: ${Object.keys(vars).join(", ")}`,
     });
   }

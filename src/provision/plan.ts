@@ -38,6 +38,12 @@ export interface ProvisionPlan {
   subject: CsrSubject;
   wifi?: { ssid: string; password?: string };
   force: boolean;
+  /**
+   * Retire ACTIVE certificates of the device's thing that no run of this
+   * ledger made (another station's, another ledger's, not this tool's) once
+   * the new one publishes; `force` consents to it too.
+   */
+  retireUnknownCertificates?: boolean;
   lock: boolean;
   firstPublishTimeoutMs: number;
   /** Board the user named; must agree with what the device says. */
@@ -89,6 +95,10 @@ export interface ProvisionResult {
   retiredCertificateId?: string;
   /** Every certificate of the device retired because it now holds this one. */
   retiredCertificateIds?: string[];
+  /** The same, each with why, and for one no run of this ledger made, the flag that allowed it. */
+  retiredCertificates?: { certificateId: string; why: string; consent?: string }[];
+  /** ACTIVE certificates of the thing left alone (made outside this ledger, no consent), and why. */
+  keptCertificates?: { certificateId: string; why: string }[];
   /** The certificate was issued by an earlier, interrupted run for the same key and taken over. */
   adopted?: boolean;
 }

@@ -11,11 +11,15 @@ import type { HelloAnswer } from "../protocol/index.js";
 import { leastPrivilegePolicy } from "../registry/index.js";
 import { policyTopic } from "./credentials.js";
 import type { ProvisionDeps, ProvisionPlan, Step } from "./plan.js";
+import { consentOf } from "./verify.js";
 
 export function registerStep(
   step: Step,
   deps: Pick<ProvisionDeps, "target" | "ledger" | "progress" | "signal">,
-  plan: Pick<ProvisionPlan, "policyName" | "policyDocument" | "topic">,
+  plan: Pick<
+    ProvisionPlan,
+    "policyName" | "policyDocument" | "topic" | "force" | "retireUnknownCertificates"
+  >,
   device: { hello: HelloAnswer; thingName: string; csr: VerifiedCsr; keyCreated: boolean },
 ): Promise<Registration> {
   const { target, ledger, progress, signal } = deps;
@@ -29,6 +33,7 @@ export function registerStep(
         thingName,
         publicKeySpki: csr.publicKeySpki,
         keyCreatedNow: device.keyCreated,
+        consent: consentOf(plan),
         onInfo: (text) => progress.info(text),
       });
       return registerWithRollback(target.registry, ledger, {
@@ -46,6 +51,7 @@ export function registerStep(
           ((account) => leastPrivilegePolicy({ ...account, topic: policyTopic(plan.topic) })),
         deviceId: hello.deviceId,
         ...(prior.adopt ? { adopt: prior.adopt } : {}),
+        ...(prior.thingRead ? { thingRead: prior.thingRead } : {}),
         signal,
       });
     },

@@ -5,8 +5,8 @@
  * which root CAs go to the device and how the observer reaches the broker.
  */
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
+import { readBoundedFile } from "../bounded-read.js";
 import { amazonRootCaPem } from "../cloud/amazon-roots.js";
 import { ProvisionError } from "../errors.js";
 import type { LocalIotEndpoint } from "../local-iot/attach.js";
@@ -87,8 +87,9 @@ export async function readLocalIotInfo(file: string): Promise<LocalIotEndpoints>
     });
   let info: Record<string, unknown>;
   try {
-    info = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+    info = JSON.parse(readBoundedFile(file, "config", "local AWS IoT description", "--local-iot-info"));
   } catch (e) {
+    if (e instanceof ProvisionError) throw e;
     throw bad((e as Error).message, e);
   }
   const str = (k: string) => (typeof info[k] === "string" ? (info[k] as string) : undefined);
@@ -107,8 +108,9 @@ export async function readLocalIotInfo(file: string): Promise<LocalIotEndpoints>
   if (!mqttsPort || !wssPort) throw bad("its MQTT broker is not running (mqttsPort / wssPort 0)");
   let caPem: string;
   try {
-    caPem = await readFile(caFile, "utf8");
+    caPem = readBoundedFile(caFile, "caBundle", "CA bundle", `--local-iot-info's caFile`);
   } catch (e) {
+    if (e instanceof ProvisionError) throw e;
     throw bad(`its CA ${caFile} cannot be read: ${(e as Error).message}`, e);
   }
   return {

@@ -4,7 +4,15 @@
  * the device holds and its superseded certificates retired.
  */
 import { ProvisionError } from "../errors.js";
-import { retireSuperseded, settleDeviceHolds, supersededCertificates } from "../ledger/index.js";
+import {
+  planRetirement,
+  type Retirement,
+  type RetirementPlan,
+  type RetirementRequest,
+  readThing,
+  retirePlanned,
+  settleDeviceHolds,
+} from "../ledger/index.js";
 import type { HelloAnswer, StatusAnswer } from "../protocol/index.js";
 import { DEVICE_STATE as STATE } from "../protocol/index.js";
 import { checkedSteps } from "./checked-step.js";
@@ -89,14 +97,15 @@ export async function verifyProvisioned(
 /**
  * A provisioned device is verified; on the way the ledger learns which of
  * its certificates the device holds (a run killed right after COMMIT never
- * recorded it), and once it publishes the device's other certificates are
- * retired (a rotation whose deactivation was interrupted).
+ * recorded it), and once it publishes the thing's other certificates are
+ * retired (a rotation whose deactivation was interrupted, at this station
+ * or another: src/ledger/retirement.ts).
  */
 export async function verifyAndSettle(
   deps: ProvisionDeps,
   hello: HelloAnswer,
   status: StatusAnswer,
-  plan: Pick<ProvisionPlan, "firstPublishTimeoutMs" | "until">,
+  plan: Pick<ProvisionPlan, "firstPublishTimeoutMs" | "until" | "force" | "retireUnknownCertificates">,
 ): Promise<ProvisionResult> {
   const { target, ledger, progress } = deps;
   progress.info(`device is already provisioned as ${status.thingName}: verifying instead (--force rotates)`);
@@ -115,27 +124,79 @@ export async function verifyAndSettle(
     until: plan.until,
   });
   // Retiring needs a publish seen with the certificate the device holds.
-  if (holds.certificateId === undefined || result.until === "committed") return result;
-  const retired = await retireOthers(deps, hello.deviceId, holds.certificateId);
-  return { ...result, ...retiredFields(retired) };
+  if (result.until === "committed") return result;
+  // The ledger may not know the certificate the device holds (another station's, a lost ledger): the
+  // thing's certificates in the cloud say which one it is, by the digest the device reported.
+  const digest = status.certSha256?.toString("hex");
+  const current =
+    holds.certificateId ??
+    (digest === undefined || status.thingName === undefined
+      ? undefined
+      : (await readThing(target.registry, status.thingName)).certificates.find((c) => c.certSha256 === digest)
+          ?.certificateId);
+  if (current === undefined) return result;
+  const settled = await retireOthers(deps, {
+    deviceId: hello.deviceId,
+    thingName: status.thingName,
+    current,
+    consent: consentOf(plan),
+    cloud: true,
+  });
+  return { ...result, ...retiredFields(settled) };
 }
 
-export function retiredFields(retired: string[]): Partial<ProvisionResult> {
-  return retired.length > 0 ? { retiredCertificateId: retired[0], retiredCertificateIds: retired } : {};
+/** The flag that lets the tool retire certificates no run of its ledger made, as the operator gave it. */
+export function consentOf(plan: Pick<ProvisionPlan, "force" | "retireUnknownCertificates">) {
+  if (plan.retireUnknownCertificates) return "--retire-unknown-certificates" as const;
+  return plan.force ? ("--force" as const) : undefined;
 }
 
-/** Retires the device's other certificates, as a step of its own when there are any. */
-export async function retireOthers(
-  deps: ProvisionDeps,
-  deviceId: string,
-  current: string,
-): Promise<string[]> {
+export function retiredFields(settled: Settled): Partial<ProvisionResult> {
+  const out: Partial<ProvisionResult> = {};
+  const retired = settled.retired.map((r) => r.certificateId);
+  if (retired.length > 0) {
+    out.retiredCertificateId = retired[0];
+    out.retiredCertificateIds = retired;
+    out.retiredCertificates = settled.retired.map((r) => ({
+      certificateId: r.certificateId,
+      why: r.why,
+      ...(r.consent ? { consent: r.consent } : {}),
+    }));
+  }
+  if (settled.kept.length > 0) out.keptCertificates = settled.kept;
+  return out;
+}
+
+export interface Settled {
+  retired: Retirement[];
+  kept: RetirementPlan["keep"];
+}
+
+/**
+ * Retires the device's other certificates, as a step of its own when there
+ * are any; says which ACTIVE ones of its thing are kept, and why.
+ */
+export async function retireOthers(deps: ProvisionDeps, req: RetirementRequest): Promise<Settled> {
   const { target, ledger, progress, signal } = deps;
-  const others = await supersededCertificates(ledger, deviceId, current);
-  if (others.length === 0) return [];
-  return checkedSteps(progress, signal)(
+  const plan = await planRetirement(target.registry, ledger, req);
+  for (const k of plan.keep)
+    progress.info(
+      k.needsConsent
+        ? `kept ${k.why}: pass --retire-unknown-certificates to retire it once the device publishes (\`provision cleanup --thing ${req.thingName ?? "NAME"}\` lists the thing's certificates)`
+        : `kept certificate ${k.certificateId}: ${k.why}`,
+    );
+  const kept = plan.keep.map(({ certificateId, why }) => ({ certificateId, why }));
+  if (plan.retire.length === 0) return { retired: [], kept };
+  const ids = plan.retire.map((r) => `${r.certificateId.slice(0, 12)}…`).join(", ");
+  const consented = plan.retire.filter((r) => r.consent).map((r) => r.consent);
+  const retired = await checkedSteps(progress, signal)(
     "retire",
-    `deactivate and detach the previous certificate${others.length > 1 ? "s" : ""} ${others.map((id) => `${id.slice(0, 12)}…`).join(", ")}`,
-    () => retireSuperseded(target.registry, ledger, deviceId, current),
+    `deactivate and detach the previous certificate${plan.retire.length > 1 ? "s" : ""} ${ids}`,
+    () => retirePlanned(target.registry, ledger, req, plan),
+    () =>
+      consented.length > 0
+        ? `${plan.retire.length} retired; ${consented.length} made outside this ledger, retired as ${consented[0]} allows`
+        : `${plan.retire.length} retired`,
   );
+  return { retired, kept };
 }

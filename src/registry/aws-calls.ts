@@ -109,13 +109,13 @@ export class AwsIotCalls {
   }
 
   /** Every item of a paginated list; a resource that is gone lists nothing. */
-  protected async collect<P>(
+  protected async collect<P, T = string>(
     operation: string,
     resource: string,
     fetch: (token: string | undefined) => Promise<P>,
-    page: (p: P) => { items: string[]; next: string | undefined },
-  ): Promise<string[]> {
-    const out: string[] = [];
+    page: (p: P) => { items: T[]; next: string | undefined },
+  ): Promise<T[]> {
+    const out: T[] = [];
     let token: string | undefined;
     do {
       const answer = await this.callOrNotFound(operation, resource, () => fetch(token));

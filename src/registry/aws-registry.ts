@@ -21,6 +21,8 @@ import {
   ListCertificatesCommand,
   ListPrincipalThingsCommand,
   ListThingPrincipalsCommand,
+  ListThingPrincipalsV2Command,
+  ListThingsCommand,
   UpdateCertificateCommand,
 } from "@aws-sdk/client-iot";
 import type { AwsCredentialIdentityProvider } from "@smithy/types";
@@ -35,6 +37,7 @@ import type {
   CloudRegistry,
   IssuedCertificate,
   PolicyResult,
+  ThingPrincipal,
   ThingResult,
   WaitOptions,
 } from "./registry.js";
@@ -264,6 +267,33 @@ export class AwsCloudRegistry extends AwsIotCalls implements CloudRegistry {
       thingName,
       (nextToken) => this.client.send(new ListThingPrincipalsCommand({ thingName, nextToken })),
       (p) => ({ items: p.principals ?? [], next: p.nextToken }),
+    );
+  }
+
+  listThingPrincipalsV2(thingName: string): Promise<ThingPrincipal[]> {
+    return this.collect(
+      "ListThingPrincipalsV2",
+      thingName,
+      (nextToken) => this.client.send(new ListThingPrincipalsV2Command({ thingName, nextToken })),
+      (p) => ({
+        items: (p.thingPrincipalObjects ?? []).map((o) => ({
+          principal: o.principal ?? "",
+          exclusive: o.thingPrincipalType === "EXCLUSIVE_THING",
+        })),
+        next: p.nextToken,
+      }),
+    );
+  }
+
+  listThings(): Promise<string[]> {
+    return this.collect(
+      "ListThings",
+      "things",
+      (nextToken) => this.client.send(new ListThingsCommand({ nextToken, maxResults: 250 })),
+      (p) => ({
+        items: (p.things ?? []).flatMap((t) => (t.thingName ? [t.thingName] : [])),
+        next: p.nextToken,
+      }),
     );
   }
 

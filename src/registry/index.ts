@@ -11,6 +11,7 @@ export { createAwsRegistry } from "./create-aws-registry.js";
 export {
   leastPrivilegePolicy,
   type PolicyTemplateOptions,
+  policyWarnings,
   THING_NAME_VARIABLE,
   TOPIC_DEFAULT,
   TOPIC_MAX_BYTES,
@@ -19,6 +20,7 @@ export {
   topicProblem,
 } from "./policy.js";
 export {
+  asUndo,
   IOT_API_TPS_DEFAULT,
   IOT_API_TPS_UNLISTED,
   OperationRateLimiter,

@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { isProvisionError } from "../errors.js";
 import { evaluate, iotResourceArn } from "../local-iot/broker/policy.js";
 import { developerGuidePolicy } from "./developer-guide-policy.test-helper.js";
-import { leastPrivilegePolicy, THING_NAME_VARIABLE, TOPIC_DEFAULT, topicForThing } from "./policy.js";
+import {
+  leastPrivilegePolicy,
+  policyWarnings,
+  THING_NAME_VARIABLE,
+  TOPIC_DEFAULT,
+  topicForThing,
+} from "./policy.js";
 
 const REGION = "eu-west-1";
 const ACCOUNT = "123456789012";
@@ -64,5 +70,27 @@ describe("leastPrivilegePolicy", () => {
         expect(isProvisionError(e, "CONFIG")).toBe(true);
       }
     }
+  });
+});
+
+describe("policyWarnings (a policy document given instead of the built-in one)", () => {
+  it("warns about an Allow of every IoT action on every resource, in any spelling AWS accepts", () => {
+    const allowAll = (Action: unknown, Resource: unknown) =>
+      JSON.stringify({ Version: "2012-10-17", Statement: { Effect: "Allow", Action, Resource } });
+    expect(policyWarnings(allowAll("iot:*", "*"))).toEqual([
+      expect.stringMatching(/every IoT action \(iot:\*\) on every resource \(\*\)/),
+    ]);
+    expect(policyWarnings(allowAll(["*"], ["arn:aws:iot:eu-west-1:123456789012:*"]))).toHaveLength(1);
+  });
+
+  it("says nothing about the built-in policy, a narrow document, or a Deny", () => {
+    expect(policyWarnings(leastPrivilegePolicy({ region: REGION, accountId: ACCOUNT }))).toEqual([]);
+    const narrow = {
+      Statement: [{ Effect: "Allow", Action: "iot:*", Resource: `arn:aws:iot:${REGION}:${ACCOUNT}:topic/x` }],
+    };
+    expect(policyWarnings(JSON.stringify(narrow))).toEqual([]);
+    expect(
+      policyWarnings(JSON.stringify({ Statement: [{ Effect: "Deny", Action: "*", Resource: "*" }] })),
+    ).toEqual([]);
   });
 });

@@ -85,3 +85,40 @@ function checkTopic(topic: string): void {
     });
   }
 }
+
+const asList = (v: unknown): string[] =>
+  (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === "string");
+/** Every IoT action: `*`, `iot:*`, or a pattern ending in `*` right after `iot:`. */
+const ALL_ACTIONS = /^(\*|iot:\*)$/i;
+/** Every IoT resource: `*`, or an ARN whose resource part is `*` (any client, topic, thing). */
+const ALL_RESOURCES = /^(\*|arn:[^:]*:iot:[^:]*:[^:]*:\*)$/;
+
+/**
+ * What a policy document given in place of the built-in one allows that it
+ * should not: an Allow statement for every IoT action on every resource
+ * lets any device with a certificate under it connect as any client id and
+ * publish or subscribe anywhere. Warned about, not refused: it may be a lab.
+ */
+export function policyWarnings(document: string): string[] {
+  let statements: unknown;
+  try {
+    statements = (JSON.parse(document) as { Statement?: unknown }).Statement;
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  const list: unknown[] = Array.isArray(statements) ? statements : statements ? [statements] : [];
+  for (const st of list) {
+    const s = st as { Effect?: unknown; Action?: unknown; Resource?: unknown };
+    if (s?.Effect !== "Allow") continue;
+    const actions = asList(s.Action);
+    const resources = asList(s.Resource);
+    const action = actions.find((a) => ALL_ACTIONS.test(a));
+    const resource = resources.find((r) => ALL_RESOURCES.test(r));
+    if (action && resource)
+      out.push(
+        `the policy document allows every IoT action (${action}) on every resource (${resource}): any device with a certificate under it can connect as any client id and publish or subscribe on any topic; the built-in policy allows each device only its own thing name and topic`,
+      );
+  }
+  return out;
+}

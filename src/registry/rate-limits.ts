@@ -11,12 +11,13 @@
  * on the same store and scope shares one budget per operation
  * (redis-pacer.ts), by the same rule.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { IOT_API_TPS_DEFAULT, IOT_RATE_UNLISTED_TPS } from "../cloud/iot-quotas.js";
 import { ProvisionError } from "../errors.js";
 import { AdaptiveRate } from "./adaptive-rate.js";
 import { isThrottlingError } from "./aws-errors.js";
 import { Pacer, pacingWindowMs } from "./pacer.js";
-import type { RateStore } from "./rate-store.js";
+import { plainRedisError, type RateStore } from "./rate-store.js";
 import { RedisPacer } from "./redis-pacer.js";
 
 export { IOT_API_TPS_DEFAULT };
@@ -61,7 +62,23 @@ type Turns = Pacer | RedisPacer;
 interface OperationState {
   rate: AdaptiveRate;
   turns: Promise<Turns>;
+  /** With a store: the turns undo calls take, in this process only (asUndo). */
+  local?: Pacer;
   stats: OperationRateStats;
+}
+
+const undoing = new AsyncLocalStorage<true>();
+
+/**
+ * Runs `fn` as an undo (a rollback, a cleanup, a retirement): its calls take
+ * their turns in this process at the station's rates (the published quotas'
+ * share), never in a shared rate store. A rollback must finish, with Redis
+ * gone too (it was waiting on a dead Redis that left a certificate ACTIVE
+ * and unattached); rollbacks are rare, so their calls outside the shared
+ * count are noise against the headroom.
+ */
+export function asUndo<T>(fn: () => Promise<T>): Promise<T> {
+  return undoing.run(true, fn);
 }
 
 export class OperationRateLimiter {
@@ -136,6 +153,7 @@ export class OperationRateLimiter {
     const tps = state.rate.tps;
     // Fire and forget: a failed update (Redis gone) shows up at the next turn.
     state.turns.then((t) => t.setRate(tps)).catch(() => undefined);
+    state.local?.setRate(tps);
   }
 
   /**
@@ -147,10 +165,15 @@ export class OperationRateLimiter {
   async turn(operation: string): Promise<void> {
     const state = this.state(operation);
     const queuedAt = Date.now();
-    try {
-      await (await state.turns).acquire();
-    } catch (e) {
-      throw this.storeFailure(operation, e);
+    if (this.store !== undefined && undoing.getStore() === true) {
+      state.local ??= new Pacer(state.rate.tps, this.windowMs);
+      await state.local.acquire();
+    } else {
+      try {
+        await (await state.turns).acquire();
+      } catch (e) {
+        throw this.storeFailure(operation, e);
+      }
     }
     const waitMs = Date.now() - queuedAt;
     state.stats.calls++;
@@ -192,11 +215,11 @@ export class OperationRateLimiter {
     const where = this.store.description;
     return new ProvisionError(
       "CONFIG",
-      `the rate store ${where} failed while ${operation} waited for its turn: ${(e as Error)?.message ?? String(e)}`,
+      `the shared rate store ${where} cannot be reached (${plainRedisError(e)}): ${operation} could not take its turn in the stations' shared budget`,
       {
         where,
         cause: e,
-        hint: "bring Redis back (the station's ledger has what was in flight), or restart without --rate-store",
+        hint: "bring that Redis back, then start the station again: failed devices are retried (a registration this stopped was rolled back without Redis); without a rate store the station limits itself alone",
       },
     );
   }
@@ -211,6 +234,7 @@ export class OperationRateLimiter {
       [...this.operations.values()].map(async (s) => {
         const turns = await s.turns.catch(() => undefined);
         turns?.stop();
+        s.local?.stop();
       }),
     );
   }

@@ -49,6 +49,14 @@ export interface PolicyResult {
   created: boolean;
 }
 
+/** A principal attached to a thing, and how (ListThingPrincipalsV2). */
+export interface ThingPrincipal {
+  /** The certificate ARN. */
+  principal: string;
+  /** Attached EXCLUSIVE_THING (as this tool attaches), not NON_EXCLUSIVE_THING (the default of others). */
+  exclusive: boolean;
+}
+
 export interface WaitOptions {
   /** How long to poll ListPrincipalThings after DetachThingPrincipal. */
   timeoutMs?: number;
@@ -93,6 +101,10 @@ export interface CloudRegistry {
   listPrincipalThings(certificateArn: string): Promise<string[]>;
   /** Principals (certificate ARNs) attached to a thing; none for a thing that does not exist. */
   listThingPrincipals(thingName: string): Promise<string[]>;
+  /** The same with how each is attached (ListThingPrincipalsV2); none for a thing that does not exist. */
+  listThingPrincipalsV2(thingName: string): Promise<ThingPrincipal[]>;
+  /** Every thing name of the account (ListThings, 250 a page). */
+  listThings(): Promise<string[]>;
   listAttachedPolicies(certificateArn: string): Promise<string[]>;
 
   // Rollback, in AWS's required order.

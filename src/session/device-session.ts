@@ -4,6 +4,7 @@
  * frame, drops late answers, chunks large requests, and turns everything the
  * device says that is not a frame into device log. Every wait has a timeout.
  */
+
 import { EventEmitter } from "node:events";
 import { ProvisionError } from "../errors.js";
 import {
@@ -36,6 +37,7 @@ import {
   sha256,
 } from "../protocol/index.js";
 import type { Transport } from "../transport/index.js";
+import { answerTimer } from "./answer-wait.js";
 import { switchBaudRate } from "./baud-switch.js";
 import { BOOT_TIMEOUT_DEFAULT_MS } from "./boot-timeout.js";
 import { sendChunked } from "./chunked-request.js";
@@ -91,6 +93,8 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
   private seq = 0;
   private pending: Pending | undefined;
   private trouble: Trouble | undefined;
+  /** When the last byte came in. */
+  private bytesAt = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private frameLimit = FRAME_BODY_MIN;
@@ -310,25 +314,35 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
     this.seq = this.seq >= 0xffff ? 1 : this.seq + 1;
     const frame: Frame = { version: PROTOCOL_VERSION, type, seq: this.seq, flags, payload };
     const line = encodeFrame(frame);
-    const trouble: Trouble = { frameErrors: 0, badVersion: undefined, unreadableLines: 0 };
+    const trouble: Trouble = { frameErrors: 0, badVersion: undefined, unreadableLines: 0, partialFrame: 0 };
     this.trouble = trouble;
     try {
       for (let attempt = 1; attempt <= timing.attempts; attempt++) {
         if (attempt > 1) this.stats.retries++;
         const answer = new Promise<Frame | undefined>((resolve, reject) => {
-          const timer = setTimeout(() => {
-            this.pending = undefined;
-            resolve(undefined);
-          }, timing.timeoutMs);
+          // An answer still arriving on a slow line is waited for, not retried (answer-wait.ts).
+          const cancel = answerTimer(
+            timing.timeoutMs,
+            () => ({
+              partialFrame: this.receiver.partialFrame,
+              partialLog: this.receiver.partialLog,
+              garbage: trouble.frameErrors + trouble.unreadableLines > 0,
+              lastByteAt: this.bytesAt,
+            }),
+            () => {
+              this.pending = undefined;
+              resolve(undefined);
+            },
+          );
           this.pending = {
             type,
             seq: frame.seq,
             resolve: (f) => {
-              clearTimeout(timer);
+              cancel();
               resolve(f);
             },
             reject: (e) => {
-              clearTimeout(timer);
+              cancel();
               reject(e);
             },
           };
@@ -353,6 +367,9 @@ export class DeviceSession extends EventEmitter<SessionEvents> {
   private received(bytes: Buffer): void {
     if (this.options.recordWire) this.wire.push({ direction: "rx", bytes: Buffer.from(bytes) });
     for (const e of this.receiver.push(bytes)) this.handle(e);
+    this.bytesAt = Date.now();
+    if (this.trouble && this.receiver.partialFrame > 0)
+      this.trouble.partialFrame = this.receiver.partialFrame;
   }
 
   private handle(e: ReceiverEvent): void {

@@ -22,11 +22,13 @@ export interface Trouble {
   frameErrors: number;
   badVersion: number | undefined;
   unreadableLines: number;
+  /** Characters of a frame line that began and never ended (a line that stalls or drops mid-answer). */
+  partialFrame: number;
 }
 
 export const REFUSAL_HINTS: Record<string, string> = {
   ERR_WRONG_STATE:
-    "check the device state (provision status); the steps must run in order: key, CSR, credentials, commit",
+    "the steps must run in order (key, CSR, credentials, commit): run `provision --port ...` again, it reads the device's state (STATUS) and goes on from there",
   ERR_LOCKED: "the device is locked; only HELLO, STATUS, PING, SET_BAUD and RESTART work now",
   ERR_UNSUPPORTED: "choose a key type and key store the board supports (see HELLO / the board file)",
   ERR_NO_KEY: "generate the key first",
@@ -93,6 +95,18 @@ export function noAnswer(at: DeviceContext, name: string, timing: CommandTiming,
         hint: `check the baud rate (now ${at.baudRate}; the ROM bootloader uses 115200) and the cable, then press the board's reset button`,
         deviceLog: at.deviceLog,
         details: { command: name, frameErrors: t.frameErrors, garbledLines: t.unreadableLines },
+      },
+    );
+  }
+  if (t.partialFrame > 0) {
+    return new ProvisionError(
+      "DEVICE_PROTOCOL",
+      `${name}: the device began answering but the answer never ended (${t.partialFrame} characters of a frame, then a pause of seconds) ${tries}`,
+      {
+        where: at.port,
+        hint: `the line stalls or drops bytes: check the cable and the baud rate (now ${at.baudRate}), then try again`,
+        deviceLog: at.deviceLog,
+        details: { command: name, partialFrame: t.partialFrame },
       },
     );
   }

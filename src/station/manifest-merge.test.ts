@@ -1,8 +1,10 @@
-import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Manifest, type ManifestRow } from "./manifest.js";
+import { terminalControls } from "../printable.js";
+import { Manifest, type ManifestRow, manifestFiles } from "./manifest.js";
 import { mergeManifests, readManifestRows } from "./manifest-merge.js";
 
 let dir: string;
@@ -48,8 +50,8 @@ describe("mergeManifests", () => {
       row("d3", "b", "2026-01-01T11:00:00Z", "cert-d3-rotated"),
     ]);
     // A crash mid-write leaves a torn last line: left out, said so.
-    await appendFile(join(dir, "b.jsonl"), '{"deviceId":"d9","thi');
-    const report = await mergeManifests([join(dir, "a"), join(dir, "b.jsonl")], join(dir, "line"));
+    await appendFile(join(dir, "b.manifest.jsonl"), '{"deviceId":"d9","thi');
+    const report = await mergeManifests([join(dir, "a"), join(dir, "b.manifest.jsonl")], join(dir, "line"));
     expect(report.written).toBe(4);
     expect(report.duplicates).toBe(1);
     expect(report.inputs.map((i) => [i.rows, i.tornLastLine])).toEqual([
@@ -58,7 +60,7 @@ describe("mergeManifests", () => {
     ]);
     const again = await mergeManifests([join(dir, "a"), join(dir, "b")], join(dir, "line"));
     expect([again.written, again.duplicates]).toEqual([0, 5]);
-    const merged = (await readManifestRows(join(dir, "line.jsonl"))).rows;
+    const merged = (await readManifestRows(join(dir, "line.manifest.jsonl"))).rows;
     expect(merged.map((r) => `${r.deviceId}/${r.certificateId}`)).toEqual([
       "d3/cert-d3",
       "d2/cert-d2",
@@ -79,5 +81,41 @@ describe("mergeManifests", () => {
       code: "CONFIG",
     });
     await expect(mergeManifests([join(dir, "a")], join(dir, "a"))).rejects.toMatchObject({ code: "USAGE" });
+  });
+
+  it("refuses, writing nothing, one certificate listed for two devices, naming both and where they come from", async () => {
+    await manifest("c1", [row("d1", "c1", "2026-01-01T10:00:00Z", "cert-x")]);
+    await manifest("c2", [row("d2", "c2", "2026-01-01T10:00:01Z", "cert-x")]);
+    const err = await mergeManifests([join(dir, "c1"), join(dir, "c2")], join(dir, "c-out")).catch((e) => e);
+    expect(err).toMatchObject({ code: "CONFIG" });
+    expect(err.message).toMatch(
+      /certificate cert-x is listed for d1 \(.*c1\.manifest\.jsonl\) and d2 \(.*c2\.manifest\.jsonl\)/,
+    );
+    expect(existsSync(join(dir, "c-out.manifest.jsonl"))).toBe(false);
+  });
+
+  it("escape sequences from a device reach neither the CSV nor the JSONL raw", async () => {
+    const hostile = {
+      ...row("d5", "e", "2026-01-01T10:00:00Z"),
+      board: "\x1b]0;owned\x07twin",
+      firmware: "1\u009b2",
+    };
+    await manifest("esc", [hostile]);
+    await mergeManifests([join(dir, "esc")], join(dir, "esc-out"));
+    for (const f of ["esc.manifest.csv", "esc-out.manifest.csv", "esc-out.manifest.jsonl"]) {
+      const text = await readFile(join(dir, f), "utf8");
+      expect(terminalControls(text.replace(/\r?\n/g, " ")), f).toEqual([]);
+    }
+    expect(await readFile(join(dir, "esc-out.manifest.csv"), "utf8")).toContain("\\x1b]0;owned\\x07twin");
+    expect((await readManifestRows(join(dir, "esc-out.manifest.jsonl"))).rows[0]?.board).toBe(hostile.board);
+  });
+
+  it("names its files <prefix>.manifest.*, so a ledger named after the line is never one of them", () => {
+    expect(manifestFiles("line3")).toEqual({
+      csvFile: "line3.manifest.csv",
+      jsonlFile: "line3.manifest.jsonl",
+    });
+    expect(manifestFiles("provision-manifest").jsonlFile).toBe("provision-manifest.jsonl");
+    expect(manifestFiles("line3.jsonl").csvFile).toBe("line3.manifest.csv");
   });
 });

@@ -6,10 +6,12 @@
  * the output from an earlier merge) is listed once, so merging again adds
  * only what is new.
  */
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { ProvisionError } from "../errors.js";
-import { MANIFEST_COLUMNS, Manifest, type ManifestRow } from "./manifest.js";
+import { printable } from "../printable.js";
+import { MANIFEST_COLUMNS, Manifest, type ManifestRow, manifestFiles } from "./manifest.js";
 
 export interface ManifestMergeReport {
   inputs: { file: string; rows: number; tornLastLine: boolean }[];
@@ -21,7 +23,29 @@ export interface ManifestMergeReport {
   jsonlFile: string;
 }
 
-const jsonlOf = (input: string) => (input.endsWith(".jsonl") ? input : `${input}.jsonl`);
+/** A manifest named by its prefix: `<prefix>.manifest.jsonl`, or a station's from before that name, `<prefix>.jsonl`. */
+function jsonlOf(input: string): string {
+  if (input.endsWith(".jsonl")) return input;
+  const named = manifestFiles(input).jsonlFile;
+  return existsSync(named) || !existsSync(`${input}.jsonl`) ? named : `${input}.jsonl`;
+}
+
+/** Certificates listed for more than one device: one of the stations' records is wrong. */
+function sharedCertificates(rows: readonly (ManifestRow & { from: string })[]): string[] {
+  const devicesOf = new Map<string, Map<string, string>>();
+  for (const r of rows) {
+    if (r.certificateId === "") continue;
+    const devices = devicesOf.get(r.certificateId) ?? new Map<string, string>();
+    if (!devices.has(r.deviceId)) devices.set(r.deviceId, r.from);
+    devicesOf.set(r.certificateId, devices);
+  }
+  return [...devicesOf]
+    .filter(([, devices]) => devices.size > 1)
+    .map(
+      ([cert, devices]) =>
+        `certificate ${cert} is listed for ${[...devices].map(([d, from]) => `${printable(d)} (${from})`).join(" and ")}`,
+    );
+}
 
 function isRow(v: unknown): v is ManifestRow {
   if (typeof v !== "object" || v === null) return false;
@@ -38,7 +62,7 @@ export async function readManifestRows(
   } catch (e) {
     throw new ProvisionError("CONFIG", `cannot read the manifest ${file}: ${(e as Error).message}`, {
       where: file,
-      hint: "name each station's manifest as PREFIX or PREFIX.jsonl (the station's --manifest)",
+      hint: "name each station's manifest by its --manifest PREFIX, or its .jsonl file",
       cause: e,
     });
   }
@@ -76,7 +100,7 @@ export async function mergeManifests(
   outPrefix: string,
 ): Promise<ManifestMergeReport> {
   if (inputs.length === 0) throw new ProvisionError("USAGE", "manifest merge: name at least one manifest");
-  const outJsonl = resolve(`${outPrefix}.jsonl`);
+  const outJsonl = resolve(manifestFiles(outPrefix).jsonlFile);
   const files = inputs.map(jsonlOf);
   if (files.some((f) => resolve(f) === outJsonl)) {
     throw new ProvisionError("USAGE", `manifest merge: --out ${outPrefix} is also an input`, {
@@ -86,6 +110,19 @@ export async function mergeManifests(
   const read = await Promise.all(files.map(async (file) => ({ file, ...(await readManifestRows(file)) })));
   // Stable: rows with the same time keep their input order.
   const all = read.flatMap((r) => r.rows).sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  const earlier = existsSync(outJsonl) ? (await readManifestRows(outJsonl)).rows : [];
+  const shared = sharedCertificates([
+    ...earlier.map((r) => ({ ...r, from: outJsonl })),
+    ...read.flatMap((r) => r.rows.map((row) => ({ ...row, from: r.file }))),
+  ]);
+  if (shared.length > 0) {
+    // Nothing is written: the merged list would vouch for a certificate that two devices cannot both hold.
+    throw new ProvisionError("CONFIG", `manifest merge: ${shared.join("; ")}`, {
+      where: shared.length === 1 ? files.join(", ") : `${shared.length} certificates`,
+      hint: "one certificate belongs to one device: check those devices (`provision verify`) and the stations' ledgers, correct the wrong manifest, then merge again",
+      details: { sharedCertificates: shared },
+    });
+  }
   const out = await Manifest.open(outPrefix);
   let written = 0;
   try {

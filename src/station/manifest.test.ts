@@ -31,7 +31,9 @@ describe("manifest", () => {
     expect(csvField("plain")).toBe("plain");
     expect(csvField("a,b")).toBe('"a,b"');
     expect(csvField('say "hi"')).toBe('"say ""hi"""');
-    expect(csvField("two\nlines")).toBe('"two\nlines"');
+    // Device text is shown escaped: a line break or an escape sequence never reaches the file raw.
+    expect(csvField("two\nlines")).toBe("two\\nlines");
+    expect(csvField("\x1b[2J")).toBe("\\x1b[2J");
   });
 
   it("writes each device+certificate once, also across a reopen (resume)", async () => {
@@ -49,9 +51,9 @@ describe("manifest", () => {
     expect(await second.add(row("aaaaaaaaaaaa", "c3", { result: "rotated" }))).toBe(true);
     await second.close();
 
-    const jsonl = (await readFile(`${prefix}.jsonl`, "utf8")).trim().split("\n");
+    const jsonl = (await readFile(`${prefix}.manifest.jsonl`, "utf8")).trim().split("\n");
     expect(jsonl.map((l) => (JSON.parse(l) as ManifestRow).certificateId)).toEqual(["c1", "c2", "c3"]);
-    const csv = (await readFile(`${prefix}.csv`, "utf8")).split("\r\n").filter((l) => l !== "");
+    const csv = (await readFile(`${prefix}.manifest.csv`, "utf8")).split("\r\n").filter((l) => l !== "");
     expect(csv).toHaveLength(4); // one header, written once
     expect(csv[0]?.startsWith("deviceId,thingName,certificateId")).toBe(true);
     expect(csv[2]).toContain('"1.0.0, beta"');

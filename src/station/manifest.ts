@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { type FileHandle, mkdir, open, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ProvisionError } from "../errors.js";
+import { printable, safeJson } from "../printable.js";
 
 export interface ManifestRow {
   deviceId: string;
@@ -39,9 +40,26 @@ export const MANIFEST_COLUMNS: readonly (keyof ManifestRow)[] = [
   "slot",
 ];
 
-/** RFC 4180: quote fields holding a comma, quote or line break; double the quotes. */
+/**
+ * RFC 4180: quote fields holding a comma, quote or line break; double the
+ * quotes. Device text (board, firmware) is shown escaped first: a CSV opened
+ * in a terminal or a spreadsheet must not carry raw escape sequences.
+ */
 export function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+  const text = printable(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/**
+ * The manifest's two files for a prefix: `<prefix>.manifest.csv` and
+ * `<prefix>.manifest.jsonl` (a prefix that already ends in "manifest", such
+ * as the default, is not doubled). They always end in `manifest.*`, so a
+ * ledger named after the line (`line3.jsonl`) is never one of them.
+ */
+export function manifestFiles(prefix: string): { csvFile: string; jsonlFile: string } {
+  const bare = prefix.replace(/\.(csv|jsonl)$/, "");
+  const base = /manifest$/i.test(bare) ? bare : `${bare}.manifest`;
+  return { csvFile: `${base}.csv`, jsonlFile: `${base}.jsonl` };
 }
 
 export function csvLine(row: ManifestRow): string {
@@ -59,17 +77,15 @@ export class Manifest {
   private queue: Promise<void> = Promise.resolve();
 
   private constructor(prefix: string, seen: Set<string>, csv: FileHandle, jsonl: FileHandle) {
-    this.csvFile = `${prefix}.csv`;
-    this.jsonlFile = `${prefix}.jsonl`;
+    ({ csvFile: this.csvFile, jsonlFile: this.jsonlFile } = manifestFiles(prefix));
     this.seen = seen;
     this.csv = csv;
     this.jsonl = jsonl;
   }
 
-  /** Opens `<prefix>.csv` and `<prefix>.jsonl` for appending, reading back the rows already there. */
+  /** Opens the manifest's CSV and JSONL (manifestFiles) for appending, reading back the rows already there. */
   static async open(prefix: string): Promise<Manifest> {
-    const csvFile = `${prefix}.csv`;
-    const jsonlFile = `${prefix}.jsonl`;
+    const { csvFile, jsonlFile } = manifestFiles(prefix);
     const seen = new Set<string>();
     try {
       await mkdir(dirname(csvFile), { recursive: true });
@@ -111,7 +127,7 @@ export class Manifest {
       const csv = this.csv;
       const jsonl = this.jsonl;
       if (!csv || !jsonl) throw new ProvisionError("INTERNAL", `manifest ${this.csvFile} is closed`);
-      await jsonl.write(`${JSON.stringify(row)}\n`);
+      await jsonl.write(`${safeJson(row)}\n`);
       await csv.write(csvLine(row));
       await Promise.all([jsonl.sync(), csv.sync()]);
       return true;

@@ -5,9 +5,9 @@
  * name (and its row in the live view) across replugs and re-enumeration
  * (/dev/ttyUSB3 today may be /dev/ttyUSB7 after a replug; "1-1.3" stays).
  */
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { formatIssues, guessBoardByUsb } from "../boards/index.js";
+import { readBoundedFile } from "../bounded-read.js";
 import { ProvisionError } from "../errors.js";
 import type { PortDescription } from "../ports/index.js";
 import { listPorts } from "../ports/index.js";
@@ -120,8 +120,9 @@ export function parseFixture(data: unknown, where: string): FixtureMap {
 export function loadFixture(file: string): FixtureMap {
   let data: unknown;
   try {
-    data = JSON.parse(readFileSync(file, "utf8"));
+    data = JSON.parse(readBoundedFile(file, "fixture", "fixture map", "--fixture"));
   } catch (e) {
+    if (e instanceof ProvisionError) throw e;
     throw new ProvisionError("CONFIG", `cannot read the fixture map: ${(e as Error).message}`, {
       where: file,
       hint: 'a JSON object: {"A1": "1-1.1", "A2": "1-1.2"}',

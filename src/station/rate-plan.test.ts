@@ -56,12 +56,34 @@ describe("rate plan", () => {
     expect(parseQuotaOverrides(["DescribeThing=12.5"])).toEqual({ DescribeThing: 12.5 });
   });
 
+  it("refuses an operation it does not know (a quota silently ignored), suggesting the one spelt alike", () => {
+    expect(() => parseQuotaOverrides(["CreateCertificateFromCSR=40"])).toThrow(
+      expect.objectContaining({
+        code: "USAGE",
+        message: expect.stringMatching(
+          /CreateCertificateFromCSR is not .*; did you mean CreateCertificateFromCsr\?/,
+        ),
+        hint: "operation names are case-sensitive: --quota CreateCertificateFromCsr=40",
+      }),
+    );
+    expect(() => parseQuotaOverrides(["Bogus=5"])).toThrow(
+      expect.objectContaining({
+        hint: expect.stringMatching(/one of: AttachPolicy, .*ListThingPrincipalsV2/),
+      }),
+    );
+    expect(parseQuotaOverrides(["ListThingPrincipalsV2=20"])).toEqual({ ListThingPrincipalsV2: 20 });
+  });
+
   it("--headroom sets the share of each quota the station sends at; out of range is a usage error naming it", () => {
     expect(quotaShareFromHeadroom(undefined)).toBe(QUOTA_SHARE_DEFAULT);
     expect(quotaShareFromHeadroom(5)).toBeCloseTo(0.95, 10);
     const plan = planRates(defaults, {}, quotaShareFromHeadroom(5));
     expect(plan.binding).toEqual({ operation: "CreateCertificateFromCsr", tps: 14.25, devicesPerMin: 855 });
     expect(describeRatePlan(plan)).toMatch(/the station sends at 95% of each; .* at most 855 devices\/min/);
+    // A fractional headroom is shown as given, not rounded back to the default.
+    expect(describeRatePlan(planRates(defaults, {}, quotaShareFromHeadroom(10.5)))).toMatch(
+      /the station sends at 89\.5% of each/,
+    );
     for (const bad of [0, 0.5, 51, 100, Number.NaN]) {
       expect(() => quotaShareFromHeadroom(bad), String(bad)).toThrow(
         expect.objectContaining({

@@ -5,6 +5,7 @@
  * Also names the binding
  * operation, so the operator sees what caps the station before it starts.
  */
+import { IOT_QUOTA_OPERATIONS } from "../cloud/iot-quotas.js";
 import { ProvisionError } from "../errors.js";
 import { QUOTA_SHARE_DEFAULT } from "../registry/pacer.js";
 import type { QuotaReading } from "../registry/service-quotas.js";
@@ -45,11 +46,15 @@ export interface RatePlan {
   fallbackReason?: string;
 }
 
-/** `--quota OP=N` pairs; a malformed one is a USAGE error naming it. */
+/**
+ * `--quota OP=N` pairs; a malformed one, or one naming no operation the tool
+ * knows (a typo, another case: a quota silently ignored would let the
+ * station run over the real one), is a USAGE error naming it.
+ */
 export function parseQuotaOverrides(pairs: readonly string[] | undefined): Record<string, number> {
   const out: Record<string, number> = {};
   for (const pair of pairs ?? []) {
-    const m = /^([A-Z][A-Za-z]+)=(\d+(\.\d+)?)$/.exec(pair);
+    const m = /^([A-Za-z0-9]+)=(\d+(\.\d+)?)$/.exec(pair);
     const tps = m ? Number(m[2]) : Number.NaN;
     if (!m || !(tps > 0)) {
       throw new ProvisionError(
@@ -57,7 +62,20 @@ export function parseQuotaOverrides(pairs: readonly string[] | undefined): Recor
         `--quota ${pair}: expected Operation=TPS, e.g. CreateCertificateFromCsr=50`,
       );
     }
-    out[m[1] as string] = tps;
+    const op = m[1] as string;
+    if (!IOT_QUOTA_OPERATIONS.includes(op)) {
+      const sameLetters = IOT_QUOTA_OPERATIONS.find((k) => k.toLowerCase() === op.toLowerCase());
+      throw new ProvisionError(
+        "USAGE",
+        `--quota ${pair}: ${op} is not an AWS IoT operation this tool calls${sameLetters ? `; did you mean ${sameLetters}?` : ""}`,
+        {
+          hint: sameLetters
+            ? `operation names are case-sensitive: --quota ${sameLetters}=${m[2]}`
+            : `one of: ${IOT_QUOTA_OPERATIONS.join(", ")}`,
+        },
+      );
+    }
+    out[op] = tps;
   }
   return out;
 }
@@ -99,7 +117,7 @@ export function describeRatePlan(plan: RatePlan): string {
       ? "quotas from Service Quotas (iotcore)"
       : `quotas: AWS's defaults where unread (${plan.fallbackReason}; allow servicequotas:ListServiceQuotas and servicequotas:GetServiceQuota, or pass --quota OP=N)`;
   return (
-    `${source}: ${perDevice} requests/s; the station sends at ${Math.round(plan.share * 100)}% of each; ` +
+    `${source}: ${perDevice} requests/s; the station sends at ${Number((plan.share * 100).toFixed(2))}% of each; ` +
     `${plan.binding.operation} binds: at most ${plan.binding.devicesPerMin} devices/min`
   );
 }

@@ -22,7 +22,7 @@ import { asProvisionError, ProvisionError } from "../errors.js";
 import type { FirstStep, FlashFlags } from "../flash/options.js";
 import type { FlashImage } from "../flash/plan.js";
 import type { DeviceSummary } from "../ledger/index.js";
-import { type CleanupReport, cleanupFromLedger, type Ledger, ledgerState } from "../ledger/index.js";
+import { type CleanupReport, cleanupFromLedger, type Ledger } from "../ledger/index.js";
 import type { Observer } from "../observer/index.js";
 import { DEVICE_STATE } from "../protocol/index.js";
 import {
@@ -122,19 +122,20 @@ export class Station {
 
   /** Finishes what a crashed station left open in this ledger, and learns which devices are done. */
   private async resume(): Promise<CleanupReport | undefined> {
-    const file = this.options.ledger.file;
-    let summary = await ledgerState(file);
+    const ledger = this.options.ledger;
+    const file = ledger.file;
+    let summary = await ledger.summary();
     let report: CleanupReport | undefined;
     if (summary.openRuns.length > 0 && !this.options.skipResumeCleanup) {
       this.options.onInfo?.(
         `ledger ${file} has ${summary.openRuns.length} open run(s) from an earlier session: rolling them back first`,
       );
-      report = await cleanupFromLedger(this.options.target.registry, file, { signal: this.options.signal });
+      report = await cleanupFromLedger(this.options.target.registry, ledger, { signal: this.options.signal });
       for (const f of report.failed)
         this.options.onInfo?.(
           `run ${f.run} (${f.device ?? f.thing ?? "?"}) could not be cleaned: ${JSON.stringify(f.error)}`,
         );
-      summary = await ledgerState(file);
+      summary = await ledger.summary();
     }
     this.knownDevices = summary.devices;
     return report;
@@ -337,7 +338,7 @@ export class Station {
             `the ledger says device ${hello.deviceId} was provisioned (certificate ${known.certificateId ?? "?"}), but it is in state ${stateName(status.state)}`,
             {
               where: port,
-              hint: "the device was erased: provision it again with --force (then deactivate the old certificate), or set it aside",
+              hint: "the device was erased: provision it again with --force (its old certificate is retired once the new one publishes), or set it aside",
             },
           );
         }
