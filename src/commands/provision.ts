@@ -16,7 +16,7 @@ import { meetDevice } from "../provision/greet.js";
 import { throwIfInterrupted } from "../provision/interruption.js";
 import type { ProvisionResult } from "../provision/plan.js";
 import { openConfiguredDevice } from "./device-link.js";
-import { beforeForcedExit, interrupt } from "./interrupt.js";
+import { interrupt } from "./interrupt.js";
 import { type JsonCommand, printDeviceResult } from "./json-output.js";
 import { LEDGER_FILE_DEFAULT, openLedger } from "./ledger-open.js";
 import {
