@@ -23,6 +23,7 @@ export {
   type Registration,
   type RunMarker,
   recordCommitted,
+  recordFlash,
   recordFirstPublish,
   registerWithRollback,
 } from "./register.js";

@@ -40,7 +40,14 @@ export type LedgerEvent =
    * consent (`data.consent`: the flag) so that it is retired once the device
    * publishes with a newer one, by this run or whichever finishes it.
    */
-  | "found";
+  | "found"
+  /**
+   * The board was flashed (or found running the image's build) before it was
+   * provisioned: `data` holds the chip (type, revision, MAC, flash id), the
+   * image (every region's offset and MD5, the app's ELF SHA-256) and the
+   * outcome. A run of its own, closed at once: it touches nothing in the cloud.
+   */
+  | "flashed";
 
 /** register: the registration; rollback/cleanup: undoing it; retire: retiring a superseded certificate. */
 export type LedgerPhase = "register" | "rollback" | "cleanup" | "retire";

@@ -296,6 +296,11 @@ export async function recordFirstPublish(
   await ledger.append(entry(markerIds(m), { event: "first-publish", data }));
 }
 
+/** The flash before a provisioning (records.ts "flashed"): a closed run of its own, for the audit trail. */
+export async function recordFlash(ledger: Ledger, deviceId: string, data: Record<string, unknown>): Promise<void> {
+  await ledger.append(entry({ run: newRunId(), device: deviceId }, { event: "flashed", data }));
+}
+
 /** Per-device summary of a ledger file (read only: for reports and tests; writers use Ledger.summary). */
 export async function ledgerState(ledgerFile: string): Promise<LedgerSummary> {
   return summarize(await readLedger(ledgerFile));

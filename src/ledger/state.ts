@@ -29,7 +29,9 @@ export type RunStatus =
    * A certificate found on the device's thing in the cloud, made outside this
    * ledger, to retire once the device publishes with a newer one (records.ts).
    */
-  | "found";
+  | "found"
+  /** A record of a flash (records.ts): closed, no effect on the cloud or the device's certificates. */
+  | "flashed";
 
 export interface RunState {
   run: string;
@@ -76,6 +78,7 @@ const NO_EFFECT: ReadonlySet<RunStatus> = new Set([
   "superseded",
   "retired",
   "found",
+  "flashed",
 ]);
 
 function str(v: unknown): string | undefined {
@@ -192,6 +195,9 @@ export class RunFold {
         break;
       case "retired":
         s.status = "retired";
+        break;
+      case "flashed":
+        s.status = "flashed";
         break;
       case "found":
         s.status = "found";
