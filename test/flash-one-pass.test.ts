@@ -7,7 +7,7 @@
  * two boards at once, each slot flashing in parallel, and reports the flash
  * per device. A bad image stops the station before any port is opened.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -159,6 +159,25 @@ describe("provision station --flash DIR", () => {
         expect(l.flash.regions).toHaveLength(3);
         expect(l.timingsMs["flash:app"]).toBeGreaterThan(0);
       }
+      // the audit trail: a "flashed" record per device in the ledger, the chip and build in the manifest
+      const ledger = readFileSync(join(dir, "station.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      for (const c of chips) {
+        const flashed = ledger.find((r) => r.event === "flashed" && r.device === c.deviceId);
+        expect(flashed?.data).toMatchObject({ chip: "ESP32-C3", outcome: "flashed" });
+      }
+      const csv = readFileSync(join(dir, "station-manifest.csv"), "utf8").trim().split("\r\n");
+      expect(csv[0]).toBe(
+        "deviceId,thingName,certificateId,board,firmware,stationId,time,result,port,slot,chip,chipRevision,mac,flashId,appElfSha256,flash",
+      );
+      expect(
+        csv.slice(1).map((row) => row.split(",").slice(10, 12).concat(row.split(",").slice(15))),
+      ).toEqual([
+        ["ESP32-C3", "v0.3", "flashed"],
+        ["ESP32-C3", "v0.3", "flashed"],
+      ]);
       // in parallel: the two app writes overlapped in time
       const [a, b] = lines.map((l) => ({
         start: Date.parse(l.startedAt),

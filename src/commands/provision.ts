@@ -11,6 +11,7 @@
 import { ProvisionError } from "../errors.js";
 import type { FlashResult } from "../flash/flash.js";
 import type { FirstStep, FlashFlags } from "../flash/options.js";
+import type { Ledger } from "../ledger/index.js";
 import { printable } from "../printable.js";
 import { meetDevice } from "../provision/greet.js";
 import { throwIfInterrupted } from "../provision/interruption.js";
@@ -28,6 +29,14 @@ import {
   targetOptions,
 } from "./plan.js";
 import { progressFor, timingsObject } from "./progress.js";
+
+async function recordFlashStep(ledger: Ledger, deviceId: string, first: FirstStep): Promise<void> {
+  const [{ recordFlash }, { flashRecord }] = await Promise.all([
+    import("../ledger/index.js"),
+    import("../flash/record.js"),
+  ]);
+  await recordFlash(ledger, deviceId, { ...flashRecord(first) });
+}
 
 /** Any of these asks for the flash step (the stray ones without --flash are refused by flashImageOf). */
 const FLASH_FLAGS = ["flash", "flashOffset", "reflash", "eraseCredentials"] as const;
@@ -129,6 +138,8 @@ export async function provisionCommand(opts: ProvisionCommandOptions): Promise<v
       opts.ledgerWait,
     );
     closers.push(() => ledger.close());
+    // The audit trail has the flash before anything is registered for the board.
+    if (first) await recordFlashStep(ledger, greeting.hello.deviceId, first);
     throwIfInterrupted(signal);
     const observer = await progress.step("observer", "connect the cloud-side observer", () =>
       target.openObserver(),

@@ -23,8 +23,8 @@ export {
   type Registration,
   type RunMarker,
   recordCommitted,
-  recordFlash,
   recordFirstPublish,
+  recordFlash,
   registerWithRollback,
 } from "./register.js";
 export {

@@ -297,7 +297,11 @@ export async function recordFirstPublish(
 }
 
 /** The flash before a provisioning (records.ts "flashed"): a closed run of its own, for the audit trail. */
-export async function recordFlash(ledger: Ledger, deviceId: string, data: Record<string, unknown>): Promise<void> {
+export async function recordFlash(
+  ledger: Ledger,
+  deviceId: string,
+  data: Record<string, unknown>,
+): Promise<void> {
   await ledger.append(entry({ run: newRunId(), device: deviceId }, { event: "flashed", data }));
 }
 

@@ -11,7 +11,13 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { ProvisionError } from "../errors.js";
 import { printable } from "../printable.js";
-import { MANIFEST_COLUMNS, Manifest, type ManifestRow, manifestFiles } from "./manifest.js";
+import {
+  MANIFEST_COLUMNS,
+  MANIFEST_REQUIRED_COLUMNS,
+  Manifest,
+  type ManifestRow,
+  manifestFiles,
+} from "./manifest.js";
 
 export interface ManifestMergeReport {
   inputs: { file: string; rows: number; tornLastLine: boolean }[];
@@ -49,7 +55,7 @@ function sharedCertificates(rows: readonly (ManifestRow & { from: string })[]): 
 
 function isRow(v: unknown): v is ManifestRow {
   if (typeof v !== "object" || v === null) return false;
-  return MANIFEST_COLUMNS.every((c) => typeof (v as Record<string, unknown>)[c] === "string");
+  return MANIFEST_REQUIRED_COLUMNS.every((c) => typeof (v as Record<string, unknown>)[c] === "string");
 }
 
 /** A manifest's JSONL rows; a torn last line (a crash mid-write) is left out, any other bad line is an error. */
@@ -84,7 +90,7 @@ export async function readManifestRows(
     } else {
       throw new ProvisionError(
         "CONFIG",
-        `${file}:${i + 1} is not a manifest row (${MANIFEST_COLUMNS.join(", ")})`,
+        `${file}:${i + 1} is not a manifest row (${MANIFEST_REQUIRED_COLUMNS.join(", ")})`,
         {
           where: `${file}:${i + 1}`,
           hint: "merge only manifests written by `provision station` (their .jsonl files)",

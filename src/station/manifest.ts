@@ -25,9 +25,19 @@ export interface ManifestRow {
   result: string;
   port: string;
   slot: string;
+  /** `--flash`: the chip the board carries and what was flashed (docs/station.md, "Manifest columns"). */
+  chip?: string;
+  chipRevision?: string;
+  mac?: string;
+  flashId?: string;
+  /** The app's build: the ELF's SHA-256 (ESP-IDF's app description). */
+  appElfSha256?: string;
+  /** flashed | unchanged | running; empty without --flash. */
+  flash?: string;
 }
 
-export const MANIFEST_COLUMNS: readonly (keyof ManifestRow)[] = [
+/** The columns every manifest row has (manifests written before --flash have only these). */
+export const MANIFEST_REQUIRED_COLUMNS: readonly (keyof ManifestRow)[] = [
   "deviceId",
   "thingName",
   "certificateId",
@@ -38,6 +48,16 @@ export const MANIFEST_COLUMNS: readonly (keyof ManifestRow)[] = [
   "result",
   "port",
   "slot",
+];
+
+export const MANIFEST_COLUMNS: readonly (keyof ManifestRow)[] = [
+  ...MANIFEST_REQUIRED_COLUMNS,
+  "chip",
+  "chipRevision",
+  "mac",
+  "flashId",
+  "appElfSha256",
+  "flash",
 ];
 
 /**
@@ -62,8 +82,20 @@ export function manifestFiles(prefix: string): { csvFile: string; jsonlFile: str
   return { csvFile: `${base}.csv`, jsonlFile: `${base}.jsonl` };
 }
 
-export function csvLine(row: ManifestRow): string {
-  return `${MANIFEST_COLUMNS.map((c) => csvField(row[c])).join(",")}\r\n`;
+export function csvLine(
+  row: ManifestRow,
+  columns: readonly (keyof ManifestRow)[] = MANIFEST_COLUMNS,
+): string {
+  return `${columns.map((c) => csvField(row[c] ?? "")).join(",")}\r\n`;
+}
+
+/** The columns an existing CSV was started with (an older manifest keeps its own), else all of them. */
+async function csvColumns(file: string): Promise<readonly (keyof ManifestRow)[]> {
+  if (!existsSync(file)) return MANIFEST_COLUMNS;
+  const header = (await readFile(file, "utf8")).split(/\r?\n/, 1)[0] ?? "";
+  const names = header.split(",");
+  const known = names.every((n) => (MANIFEST_COLUMNS as readonly string[]).includes(n));
+  return known && names.length > 0 ? (names as (keyof ManifestRow)[]) : MANIFEST_COLUMNS;
 }
 
 const keyOf = (deviceId: string, certificateId: string) => `${deviceId}\u0000${certificateId}`;
@@ -76,7 +108,13 @@ export class Manifest {
   private jsonl: FileHandle | undefined;
   private queue: Promise<void> = Promise.resolve();
 
-  private constructor(prefix: string, seen: Set<string>, csv: FileHandle, jsonl: FileHandle) {
+  private constructor(
+    prefix: string,
+    seen: Set<string>,
+    csv: FileHandle,
+    jsonl: FileHandle,
+    private readonly columns: readonly (keyof ManifestRow)[],
+  ) {
     ({ csvFile: this.csvFile, jsonlFile: this.jsonlFile } = manifestFiles(prefix));
     this.seen = seen;
     this.csv = csv;
@@ -101,10 +139,11 @@ export class Manifest {
         }
       }
       const newCsv = !existsSync(csvFile);
+      const columns = await csvColumns(csvFile);
       const csv = await open(csvFile, "a", 0o644);
       const jsonl = await open(jsonlFile, "a", 0o644);
-      if (newCsv) await csv.write(`${MANIFEST_COLUMNS.join(",")}\r\n`);
-      return new Manifest(prefix, seen, csv, jsonl);
+      if (newCsv) await csv.write(`${columns.join(",")}\r\n`);
+      return new Manifest(prefix, seen, csv, jsonl, columns);
     } catch (e) {
       throw new ProvisionError("CONFIG", `cannot open the manifest ${csvFile}: ${(e as Error).message}`, {
         where: csvFile,
@@ -128,7 +167,7 @@ export class Manifest {
       const jsonl = this.jsonl;
       if (!csv || !jsonl) throw new ProvisionError("INTERNAL", `manifest ${this.csvFile} is closed`);
       await jsonl.write(`${safeJson(row)}\n`);
-      await csv.write(csvLine(row));
+      await csv.write(csvLine(row, this.columns));
       await Promise.all([jsonl.sync(), csv.sync()]);
       return true;
     };

@@ -21,8 +21,9 @@ import pLimit from "p-limit";
 import { asProvisionError, ProvisionError } from "../errors.js";
 import type { FirstStep, FlashFlags } from "../flash/options.js";
 import type { FlashImage } from "../flash/plan.js";
+import { flashRecord } from "../flash/record.js";
 import type { DeviceSummary } from "../ledger/index.js";
-import { type CleanupReport, cleanupFromLedger, type Ledger } from "../ledger/index.js";
+import { type CleanupReport, cleanupFromLedger, type Ledger, recordFlash } from "../ledger/index.js";
 import type { Observer } from "../observer/index.js";
 import { DEVICE_STATE } from "../protocol/index.js";
 import {
@@ -35,13 +36,7 @@ import type { Progress } from "../provision/progress.js";
 import type { CloudTarget } from "../provision/target.js";
 import type { DeviceSession, DeviceTimeouts } from "../session/index.js";
 import { BAUD_DEFAULT } from "../transport/index.js";
-import {
-  type DeviceRecord,
-  flashRecord,
-  rollbackOutcomeOf,
-  type StationSummary,
-  summarize,
-} from "./device-record.js";
+import { type DeviceRecord, rollbackOutcomeOf, type StationSummary, summarize } from "./device-record.js";
 import type { Manifest } from "./manifest.js";
 import type { PortEvent, PortSource } from "./port-sources.js";
 import { newSlot, type SlotView } from "./slot.js";
@@ -319,6 +314,8 @@ export class Station {
       record.firmwareVersion = hello.firmwareVersion;
       slot.deviceId = hello.deviceId;
       this.changed(slot);
+      // The audit trail has the flash before anything is registered for the board.
+      if (record.flash) await recordFlash(o.ledger, hello.deviceId, { ...record.flash });
       const switchTo = o.switchBaud ?? o.plan.switchBaud;
       if (switchTo !== undefined && hello.baudRates.includes(switchTo)) {
         const switched = await progress.step("baud", `switch to ${switchTo} baud`, () =>
@@ -420,6 +417,16 @@ export class Station {
         result: result.mode,
         port: result.port,
         slot: slot.slot,
+        ...(record.flash
+          ? {
+              chip: record.flash.chip ?? "",
+              chipRevision: record.flash.revision ?? "",
+              mac: record.flash.mac ?? "",
+              flashId: record.flash.flashId ?? "",
+              appElfSha256: record.flash.appElfSha256 ?? "",
+              flash: record.flash.outcome,
+            }
+          : {}),
       });
     }
   }
