@@ -305,3 +305,66 @@ describe("an interrupted flash", () => {
     FLASH_TEST_MS,
   );
 });
+
+describe("a board already in the ROM loader on socket:// (the emulator's TCP UART, a ser2net rig)", () => {
+  it(
+    "--before no-reset writes one file at --offset; the kit's esptool verifies it over the same socket",
+    async () => {
+      const { startEmulatedChip } = await import("../src/emulator/emulated-chip.js");
+      const chip = await startEmulatedChip({
+        stateDir: join(dir, "socket"),
+        blank: true,
+        download: true,
+        uart: "tcp",
+        waitForApp: false,
+      });
+      boards.push(chip);
+      expect(chip.port).toMatch(/^socket:\/\/127\.0\.0\.1:\d+$/);
+      const r = await cli([
+        "flash",
+        "--port",
+        chip.port,
+        "--image",
+        files.table,
+        "--offset",
+        "0x8000",
+        "--before",
+        "no-reset",
+        "--after",
+        "no-reset",
+        "--no-stub",
+        "--json",
+      ]);
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expectDocumented(out);
+      expect(out).toMatchObject({ command: "flash", ok: true, outcome: "flashed" });
+      expect(out.chip.mac.replaceAll(":", "")).toBe(chip.deviceId);
+      expect(out.regions).toEqual([
+        expect.objectContaining({
+          offset: "0x8000",
+          written: true,
+          md5: createHash("md5").update(readFileSync(files.table)).digest("hex"),
+        }),
+      ]);
+      // The chip stayed in its loader (no reset lines, --after no-reset): esptool finds it there.
+      const verify = await esptool([
+        "--chip",
+        "esp32c3",
+        "--port",
+        chip.port,
+        "--before",
+        "no_reset",
+        "--after",
+        "no_reset",
+        "--no-stub",
+        "verify_flash",
+        "0x8000",
+        files.table,
+      ]);
+      expect(verify.status, verify.output).toBe(0);
+      expect(verify.output).toMatch(/-- verify OK/);
+    },
+    FLASH_TEST_MS,
+  );
+});

@@ -10,6 +10,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { connect, createServer, type Socket } from "node:net";
+import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { ProvisionError } from "../errors.js";
 import type { ChipKit } from "../firmware/chip-kit.js";
@@ -68,6 +69,23 @@ async function connectWhenListening(port: number, exited: Promise<unknown>): Pro
       c.once("error", () => done(undefined));
     });
     if (s) return s;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Resolves once 127.0.0.1:port is in LISTEN state (/proc/net/tcp; the emulator kit is Linux-only). */
+async function whenListening(port: number, exited: Promise<unknown>): Promise<void> {
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  const entry = new RegExp(
+    `^\\s*\\d+: 0100007F:${port.toString(16).toUpperCase().padStart(4, "0")} 00000000:0000 0A `,
+    "m",
+  );
+  for (;;) {
+    if (gone) throw new Error("QEMU exited before its UART listened");
+    if (entry.test(await readFile("/proc/net/tcp", "utf8"))) return;
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -155,8 +173,9 @@ export async function startQemu(o: QemuOptions): Promise<QemuRun> {
         ready(`socket://127.0.0.1:${tcpPort}`);
       }, fail);
     } else if (tcpPort !== undefined) {
-      // QEMU listens before it runs the chip; its first line ("Adding SPI flash device") comes after.
-      stdout.once("line", () => ready(`socket://127.0.0.1:${tcpPort}`));
+      // QEMU writes nothing unbuffered to a pipe here, and a probing connection would be the chip's
+      // first client: the kernel's socket table says when it listens.
+      void whenListening(tcpPort, exited).then(() => ready(`socket://127.0.0.1:${tcpPort}`), fail);
     } else {
       stdout.on("line", (line) => {
         const m = /char device redirected to (\/dev\/pts\/\d+)/.exec(line);
