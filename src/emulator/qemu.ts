@@ -9,8 +9,8 @@
  * the file keeps what the chip had written, as a chip's flash does.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { connect, createServer, type Socket } from "node:net";
 import { readFile } from "node:fs/promises";
+import { connect, createServer, type Socket } from "node:net";
 import { createInterface } from "node:readline";
 import { ProvisionError } from "../errors.js";
 import type { ChipKit } from "../firmware/chip-kit.js";
