@@ -12,7 +12,6 @@ import { resolve } from "node:path";
 import { ProvisionError } from "../errors.js";
 import { printable } from "../printable.js";
 import {
-  MANIFEST_COLUMNS,
   MANIFEST_REQUIRED_COLUMNS,
   Manifest,
   type ManifestRow,
