@@ -138,7 +138,7 @@ describe.each(IDF_LINUX_KINDS)("the thermostat product, $name", (kind) => {
     });
 
   it(
-    "adds the component by idf_component.yml only, runs the agent beside itself, and publishes on its own topic",
+    "adds the component by idf_component.yml only, runs the agent beside itself, publishes on its own topic, rotates, and passes verify",
     async () => {
       const { binary } = await build();
       const product = await startProgram(binary, join(dir, `agent-${kit}`));
@@ -176,6 +176,21 @@ describe.each(IDF_LINUX_KINDS)("the thermostat product, $name", (kind) => {
         await product.logged(/provision event 2 \(generation 2\)/);
         if (keyKind === "psa")
           await expectSignedByCertifiedKey(JSON.parse(second.firstMessage.payload), second.certificateId);
+
+        // QA on the product: verify restarts it and waits for its first message on the topic it reports.
+        const checked = await runCli(
+          ["verify", "--port", product.port, "--local", "--local-state-dir", join(dir, "iot"), "--json"],
+          { cwd: dir, inheritEnv: true },
+        );
+        expect(checked.status, checked.stderr).toBe(0);
+        const qa = JSON.parse(checked.stdout);
+        expect(qa).toMatchObject({
+          command: "verify",
+          ok: true,
+          thingName: second.thingName,
+          topic: `${second.thingName}/telemetry`,
+        });
+        expect(JSON.parse(qa.firstMessage.payload)).toMatchObject({ product: "thermostat", reading: 0 });
       } finally {
         await product.stop();
       }
