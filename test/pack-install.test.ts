@@ -133,8 +133,8 @@ describe("the packed package", () => {
     const r = await provisionCli(["firmware", "render", "--board", "esp32-devkitc", "--out", out, "--json"]);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).files).toContain("CMakeLists.txt");
-    expect(readdirSync(join(out, "components"))).toContain("prov_core");
-    expect(readFileSync(join(out, "components", "prov_core", "src", "device.c"), "utf8")).toBe(
+    expect(readdirSync(join(out, "components"))).toContain("provision");
+    expect(readFileSync(join(out, "components", "provision", "core", "src", "device.c"), "utf8")).toBe(
       readFileSync(join(ROOT, "firmware-templates", "core", "src", "device.c"), "utf8"),
     );
   }, 60_000);

@@ -64,7 +64,9 @@ describe("station", () => {
     expect(rows.map((r) => r.deviceId).sort()).toEqual(twins.map((t) => t.deviceId).sort());
     const csv = await manifestCsvLines(rig.manifestPrefix);
     expect(csv).toHaveLength(N + 1);
-    expect(csv[0]).toBe("deviceId,thingName,certificateId,board,firmware,stationId,time,result,port,slot");
+    expect(csv[0]).toBe(
+      "deviceId,thingName,certificateId,board,firmware,stationId,time,result,port,slot,chip,chipRevision,mac,flashId,appElfSha256,flash",
+    );
     for (const row of rows) expect(row.stationId).toBe("test-station");
 
     // The manifest's certificates are exactly the ACTIVE ones the service lists.

@@ -11,12 +11,7 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { ProvisionError } from "../errors.js";
 import { printable } from "../printable.js";
-import {
-  MANIFEST_REQUIRED_COLUMNS,
-  Manifest,
-  type ManifestRow,
-  manifestFiles,
-} from "./manifest.js";
+import { MANIFEST_REQUIRED_COLUMNS, Manifest, type ManifestRow, manifestFiles } from "./manifest.js";
 
 export interface ManifestMergeReport {
   inputs: { file: string; rows: number; tornLastLine: boolean }[];
