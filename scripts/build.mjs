@@ -1,5 +1,8 @@
 // `npm run build` (and `prepare`, so `npm ci` and `npm pack` build): compiles
-// src/ into dist/ with tsc (tsconfig.build.json; docs/decisions.md D24).
+// src/ into dist/ with tsc (tsconfig.build.json; docs/decisions.md D24), then
+// bundles that tree's own modules into dist/bundle/ with esbuild, which is
+// what bin/provision.js runs: a start resolves and reads a few chunks, not
+// ~60 small modules (docs/performance.md, "Start-up").
 //
 // The new tree is compiled beside the old one and swapped in, so a CLI
 // started from this checkout meanwhile finds either whole tree, never half
@@ -33,7 +36,33 @@ function staleReason() {
   return newestSource() > statSync(STAMP).mtimeMs ? "src/ changed since dist/ was built" : undefined;
 }
 
-function build() {
+/** What bin/provision.js imports. */
+const BUNDLE_ENTRY = join("bundle", "main.js");
+
+/**
+ * dist/cli/main.js and everything it imports from src/ into dist/bundle/: ESM, one chunk per
+ * `import()` that keeps a command's code out of a start (code splitting), so each module is still
+ * loaded once and only when it was before. Packages stay outside (node_modules, loaded as now): the
+ * startup test sees which ones a start loads, and `requireCommonJs()` keeps serialport a require().
+ * No minifying: an INTERNAL error's stack names our functions (docs/decisions.md D24).
+ */
+async function bundle(tree) {
+  const esbuild = await import("esbuild");
+  await esbuild.build({
+    entryPoints: [join(tree, "cli", "main.js")],
+    outdir: join(tree, "bundle"),
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node22",
+    packages: "external",
+    chunkNames: "[name]-[hash]",
+    logLevel: "warning",
+  });
+}
+
+async function build() {
   const next = join(ROOT, "dist.next");
   rmSync(next, { recursive: true, force: true });
   const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
@@ -41,9 +70,10 @@ function build() {
     stdio: "inherit",
   });
   if (r.status !== 0) throw new Error(`tsc failed (exit ${r.status ?? r.signal}): dist/ left as it was`);
+  await bundle(next);
   // `provision --help` as commander prints it off a terminal, kept for bin/provision.js to print without
   // loading commander and the command table (docs/performance.md, start-up); a test compares the two.
-  const help = spawnSync(process.execPath, [join(next, "cli", "main.js"), "--help"], { encoding: "utf8" });
+  const help = spawnSync(process.execPath, [join(next, BUNDLE_ENTRY), "--help"], { encoding: "utf8" });
   if (help.status !== 0) throw new Error(`dist/cli/main.js --help failed: ${help.stderr}`);
   writeFileSync(join(next, "help.txt"), help.stdout);
   writeFileSync(join(next, ".built"), `${new Date().toISOString()}\n`);
@@ -54,7 +84,7 @@ function build() {
 try {
   const reason = process.argv.includes("--if-stale") ? staleReason() : "asked to";
   if (reason !== undefined) {
-    build();
+    await build();
     process.stderr.write(`build: dist/ built (${reason})\n`);
   }
 } catch (e) {
