@@ -14,7 +14,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DIST = join(ROOT, "dist");
@@ -71,6 +71,21 @@ async function build() {
   });
   if (r.status !== 0) throw new Error(`tsc failed (exit ${r.status ?? r.signal}): dist/ left as it was`);
   await bundle(next);
+  // The default job's flags as the command table declares them: src/cli/default-job.ts reads
+  // `provision --port P` with them, without loading commander (src/cli/default-job-spec.ts).
+  const spec = spawnSync(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      `const { commandTable } = await import(${JSON.stringify(pathToFileURL(join(next, "cli", "table.js")).href)});
+       const { defaultJobSpec } = await import(${JSON.stringify(pathToFileURL(join(next, "cli", "default-job-spec.js")).href)});
+       process.stdout.write(JSON.stringify(defaultJobSpec(commandTable()), null, 1));`,
+    ],
+    { encoding: "utf8" },
+  );
+  if (spec.status !== 0) throw new Error(`writing the default job's flags failed: ${spec.stderr}`);
+  writeFileSync(join(next, "default-job.json"), `${spec.stdout}\n`);
   // `provision --help` as commander prints it off a terminal, kept for bin/provision.js to print without
   // loading commander and the command table (docs/performance.md, start-up); a test compares the two.
   const help = spawnSync(process.execPath, [join(next, BUNDLE_ENTRY), "--help"], { encoding: "utf8" });
