@@ -1,6 +1,6 @@
 // `npm run build` (and `prepare`, so `npm ci` and `npm pack` build): compiles
 // src/ into dist/ with tsc (tsconfig.build.json; docs/decisions.md D24), then
-// bundles that tree's own modules into dist/bundle/ with esbuild, which is
+// bundles that tree's own modules into dist/bundle/ with rolldown, which is
 // what bin/provision.js runs: a start resolves and reads a few chunks, not
 // ~60 small modules (docs/performance.md, "Start-up").
 //
@@ -11,9 +11,9 @@
 // runs it first (test/global-setup.ts), because tests spawn bin/provision.js,
 // which runs dist/, and a dist/ older than src/ would test old code.
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -39,27 +39,51 @@ function staleReason() {
 /** What bin/provision.js imports. */
 const BUNDLE_ENTRY = join("bundle", "main.js");
 
+/** A compiled module and every one it loads with a static import (tsc writes each as `from "./x.js"`). */
+function staticImports(file, seen = new Set()) {
+  if (seen.has(file)) return seen;
+  seen.add(file);
+  for (const m of readFileSync(file, "utf8").matchAll(
+    /^(?:import|export)\s[^;]*?["'](\.{1,2}\/[^"']+)["'];?$/gms,
+  ))
+    staticImports(resolve(dirname(file), m[1]), seen);
+  return seen;
+}
+
 /**
- * dist/cli/main.js and everything it imports from src/ into dist/bundle/: ESM, one chunk per
- * `import()` that keeps a command's code out of a start (code splitting), so each module is still
- * loaded once and only when it was before. Packages stay outside (node_modules, loaded as now): the
+ * dist/cli/main.js and everything it imports from src/ into dist/bundle/ with rolldown: ESM, split at
+ * each `import()` that keeps a command's code out of a start, so each module is still loaded once and
+ * only when it was before. What `provision --port P` loads besides main.js, up to its first byte, is
+ * one chunk ("default-job"), not the ~20 that splitting by sharing alone makes of it (each file costs
+ * a start its resolution and reading). Packages stay outside (node_modules, loaded as before): the
  * startup test sees which ones a start loads, and `requireCommonJs()` keeps serialport a require().
- * No minifying: an INTERNAL error's stack names our functions (docs/decisions.md D24).
+ * Not minified: an INTERNAL error's stack names our functions (docs/decisions.md D24).
  */
 async function bundle(tree) {
-  const esbuild = await import("esbuild");
-  await esbuild.build({
-    entryPoints: [join(tree, "cli", "main.js")],
-    outdir: join(tree, "bundle"),
-    bundle: true,
-    splitting: true,
-    format: "esm",
+  const { rolldown } = await import("rolldown");
+  const main = staticImports(join(tree, "cli", "main.js"));
+  const defaultJob = new Set(
+    [...staticImports(join(tree, "commands", "provision.js"))].filter((f) => !main.has(f)),
+  );
+  const build = await rolldown({
+    input: { main: join(tree, "cli", "main.js") },
     platform: "node",
-    target: "node22",
-    packages: "external",
-    chunkNames: "[name]-[hash]",
-    logLevel: "warning",
+    external: (id) => !id.startsWith(".") && !isAbsolute(id),
+    // main.js exports nothing; the group takes only the modules it names, not what they import from main.
+    preserveEntrySignatures: "allow-extension",
+    logLevel: "warn",
   });
+  await build.write({
+    dir: join(tree, "bundle"),
+    format: "esm",
+    chunkFileNames: "[name]-[hash].js",
+    codeSplitting: {
+      groups: [
+        { name: "default-job", test: (id) => defaultJob.has(id), includeDependenciesRecursively: false },
+      ],
+    },
+  });
+  await build.close();
 }
 
 async function build() {
