@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Runs the compiled JavaScript in dist/ (`npm run build`; `npm ci` in a clone
-// builds it through `prepare`, and a packed install ships it). No TypeScript
-// loader at run time: the tool starts in a few tens of milliseconds.
+// Runs the compiled JavaScript in dist/, bundled into dist/bundle/ (`npm run
+// build`; `npm ci` in a clone builds it through `prepare`, and a packed install
+// ships it). No TypeScript loader at run time: the tool starts in a few tens of
+// milliseconds.
 //
 // A signal before src/commands/interrupt.ts is installed would kill the process
 // the default way (no exit status of ours); nothing has been touched yet, but
@@ -40,7 +41,7 @@ if (args.length === 1 && (args[0] === "--help" || args[0] === "-h") && !process.
   }
 }
 
-const main = new URL("../dist/cli/main.js", import.meta.url);
+const main = new URL("../dist/bundle/main.js", import.meta.url);
 try {
   await import(main.href);
 } catch (e) {

@@ -5,14 +5,15 @@
  * a lookup the caller passes (the boards module's guessBoardByUsb).
  */
 import { basename } from "node:path";
-import type * as Bindings from "@serialport/bindings-cpp";
 import type createDebugType from "debug";
 import { requireCommonJs } from "../require-commonjs.js";
+import { serialBinding } from "../serial-binding.js";
 import { listSysfsPorts, SYSFS_ROOT_DEFAULT, type SysfsPort } from "./sysfs.js";
 
-// CommonJS on the start-up path: required, not imported (src/require-commonjs.ts).
-const { autoDetect } = requireCommonJs("@serialport/bindings-cpp") as typeof Bindings;
-const debug = (requireCommonJs("debug") as typeof createDebugType)("provision:ports");
+// CommonJS, required (src/require-commonjs.ts) on first use: opening a port loads this module (for a
+// board guess from the port's USB ids) but lists nothing, and a start should not load debug for it.
+const debug = (format: string, ...args: unknown[]) =>
+  (requireCommonJs("debug") as typeof createDebugType)("provision:ports")(format, ...args);
 
 /** What a port is; `usbLocation` stays with the physical socket. */
 export interface PortDescription
@@ -69,7 +70,7 @@ export async function listPorts(options: ListPortsOptions = {}): Promise<PortDes
   const byName = new Map<string, SysfsPort>(sysfs.map((p) => [p.name, p]));
   let ports: PortDescription[];
   try {
-    const udev = await (options.udevList ?? (() => autoDetect().list()))();
+    const udev = await (options.udevList ?? (() => serialBinding().list()))();
     ports = udev.map((u) => {
       const s = byName.get(basename(u.path));
       return {

@@ -2,14 +2,13 @@
  * Transport over a serial port or pseudo-terminal, using node-serialport (and
  * the entry for serial ports over TCP: network.ts).
  */
-import type * as Bindings from "@serialport/bindings-cpp";
 import type * as Stream from "@serialport/stream";
 import { ProvisionError } from "../errors.js";
 import { requireCommonJs } from "../require-commonjs.js";
+import { serialBinding } from "../serial-binding.js";
 import { openNetworkTransport, parseNetworkPort } from "./network.js";
 import { type Transport, TransportListeners } from "./transport.js";
 
-const { autoDetect } = requireCommonJs("@serialport/bindings-cpp") as typeof Bindings;
 const { SerialPortStream } = requireCommonJs("@serialport/stream") as typeof Stream;
 
 export const BAUD_DEFAULT = 115200;
@@ -69,7 +68,7 @@ export async function openSerialTransport(
   // serialport's own two halves, without the umbrella package's ten parsers we do not use: the stream
   // over the native binding for this OS, as `new SerialPort()` builds it (docs/decisions.md D25).
   const port = new SerialPortStream({
-    binding: autoDetect(),
+    binding: serialBinding(),
     path,
     baudRate,
     autoOpen: false,
