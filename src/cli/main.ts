@@ -126,6 +126,10 @@ const untilOption = () =>
     "end at the first publish (default), or at `committed`: after COMMIT, a restart and a STATUS showing the committed set (devices without a network)",
   ).choices(["published", "committed"]);
 
+const UI_OPTION_HELP =
+  "serve a live page on [host:]port (host default 127.0.0.1; any other host needs a token, generated and printed in the URL)";
+const UI_TOKEN_HELP = "the page's token, read from this file (at least 16 characters)";
+
 const KEY_TYPES: string[] = KEY_TYPE_NAME_LIST;
 const KEY_STORES: string[] = KEY_STORE_NAME_LIST;
 
@@ -488,11 +492,26 @@ flashFlags(planOptions(cloudOptions(program.command("station"))))
   .option("--force", "rotate: new key and certificate even for provisioned devices")
   .option("--lock", "lock each device's provisioning commands when done")
   .option("--json", "one JSON line per finished device on stdout")
+  .option("--ui <[host:]port>", UI_OPTION_HELP)
+  .option("--ui-token-file <file>", UI_TOKEN_HELP)
   .action((ports: string[], opts: Record<string, unknown>) =>
     run(async () => (await import("../commands/station.js")).stationCommand)({
       ...opts,
       ...(ports.length > 0 ? { ports } : {}),
     }),
+  );
+
+program
+  .command("station-view")
+  .description("several stations side by side in a browser, read from their --ui pages (read-only)")
+  .argument("<urls...>", "the URL each station printed for --ui (with its ?token=...)")
+  .option("--ui <[host:]port>", UI_OPTION_HELP, "8090")
+  .option("--ui-token-file <file>", UI_TOKEN_HELP)
+  .action((urls: string[], opts: Record<string, unknown>) =>
+    run(async () => (await import("../commands/station-view.js")).stationViewCommand)({
+      ...opts,
+      urls,
+    } as { urls: string[]; ui: string }),
   );
 
 program
