@@ -114,7 +114,7 @@ export function renderTotals(model) {
   const card = (id, label, value) => {
     const c = el("div", `total total-${id}`);
     const v = el("div", "total-value", value);
-    v.id = `total-${id}`;
+    v.dataset.total = id;
     c.append(v, el("div", "total-label", label));
     return c;
   };
@@ -127,7 +127,7 @@ export function renderTotals(model) {
   const bound = model.info.binding?.devicesPerMin;
   const rate = el("div", "total total-rate");
   const value = el("div", "total-value", t.devicesPerMin.toFixed(1));
-  value.id = "total-rate";
+  value.dataset.total = "rate";
   rate.append(value, el("div", "total-label", bound ? `devices/min of ${bound} quota-bound` : "devices/min"));
   if (bound) {
     const m = el("meter", "rate-meter");
