@@ -58,9 +58,18 @@ export interface RunningCli {
   exited: Promise<number | string | null>;
 }
 
-/** `provision ARGS` in `cwd`, left running; a clean environment as in runCli. */
-export function startCli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): RunningCli {
-  const child = spawn(process.execPath, [BIN, ...args], {
+/**
+ * `provision ARGS` in `cwd`, left running; a clean environment as in runCli.
+ * `installed`: an installed `provision` to run (by its shebang) instead of this checkout's.
+ */
+export function startCli(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+  installed?: string,
+): RunningCli {
+  const [command, ...entry] = installed ? [installed] : [process.execPath, BIN];
+  const child = spawn(command as string, [...entry, ...args], {
     cwd,
     env: {
       PATH: process.env.PATH,
