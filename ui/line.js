@@ -32,8 +32,7 @@ function drawColumn(c) {
 function drawLineTotals() {
   const sum = (k) => columns.reduce((a, c) => a + (c.model.totals[k] ?? 0), 0);
   const rate = columns.reduce((a, c) => a + c.model.totals.devicesPerMin, 0);
-  const box = document.getElementById("line-totals");
-  box.textContent = `${columns.length} stations: ${sum("done")} done, ${sum("failed")} failed, ${sum("inFlight")} in flight, ${rate.toFixed(1)} devices/min`;
+  lineTotals.textContent = `${columns.length} stations: ${sum("done")} done, ${sum("failed")} failed, ${sum("inFlight")} in flight, ${rate.toFixed(1)} devices/min`;
 }
 
 function watch(c) {
@@ -58,8 +57,17 @@ function watch(c) {
   });
 }
 
+const header = el("header", "top");
+const title = el("h1", "");
+title.append(el("span", "brand", "provision "), "line view");
+const lineTotals = el("div", "status");
+lineTotals.id = "line-totals";
+lineTotals.setAttribute("role", "status");
+header.append(title, lineTotals);
+const container = el("main", "stations");
+document.body.append(header, container);
+
 const labels = await (await fetch("/stations.json")).json();
-const container = document.getElementById("stations");
 labels.forEach((label, index) => {
   const root = el("section", "station-column");
   root.dataset.station = String(index);

@@ -14,22 +14,6 @@ export const STEPS = [
   ["firstPublish", "first publish"],
 ];
 
-export const PHASE_LABEL = {
-  waiting: "waiting",
-  flash: "flashing",
-  hello: "hello",
-  baud: "baud switch",
-  key: "key",
-  csr: "CSR",
-  register: "register",
-  credentials: "credentials",
-  commit: "commit",
-  firstPublish: "first publish",
-  restartCheck: "restart check",
-  done: "done",
-  failed: "failed",
-};
-
 /** Phases that belong to a step of STEPS (the baud switch is part of meeting the device). */
 const STEP_OF_PHASE = { baud: "hello", restartCheck: "firstPublish" };
 

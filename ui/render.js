@@ -2,7 +2,7 @@
 // station sent is set as text (textContent, SVG text nodes), never parsed as
 // markup: a device that prints <script> or <img onerror> shows those
 // characters. No innerHTML anywhere in the page's code.
-import { isRunning, PHASE_LABEL, rateSeries, secondsText, stationNow, stepStates } from "./model.js";
+import { isRunning, rateSeries, secondsText, stationNow, stepStates } from "./model.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -76,7 +76,7 @@ export function renderTile(slot, model, { compact = false } = {}) {
     if (compact) body.append(el("div", "error-code", slot.last.outcome));
     else failureBody(slot.last, body);
   } else if (isRunning(slot)) {
-    body.append(el("div", "step-name", PHASE_LABEL[slot.phase] ?? slot.phase));
+    body.append(el("div", "step-name", slot.step));
     if (!compact) body.append(stepBar(slot, model.info));
     if (slot.progress !== undefined) {
       const p = el("progress", "step-progress");

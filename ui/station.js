@@ -1,7 +1,10 @@
 // The station's page: one EventSource on the station's /events, a model
-// kept from it (model.js), the DOM drawn from the model (render.js).
+// kept from it (model.js), the DOM drawn from the model (render.js). Only
+// what an update changed is drawn again: the page shares a small machine
+// with the station it watches.
 import { applySnapshot, applyUpdate, createModel } from "./model.js";
 import {
+  el,
   renderChart,
   renderFailures,
   renderInfo,
@@ -11,26 +14,56 @@ import {
   updateElapsed,
 } from "./render.js";
 
+const CHART = { width: 900, height: 140 };
 const model = createModel();
-const $ = (id) => document.getElementById(id);
 const tiles = new Map();
 
-function drawHeader() {
-  $("station-id").textContent = model.info.stationId ?? "";
-  document.title = `${model.info.stationId ?? "station"}: ${model.totals.done} done, ${model.totals.failed} failed`;
-  const status = $("status");
-  status.textContent = statusText(model);
-  status.dataset.status = model.connected ? model.status : "disconnected";
-  const where = [model.info.target, model.info.account && `account ${model.info.account}`, model.info.region]
-    .filter(Boolean)
-    .join(" · ");
-  $("target").textContent = where;
+function section(className, label, ...children) {
+  const s = el("section", className);
+  if (label) s.setAttribute("aria-label", label);
+  s.append(...children);
+  return s;
 }
 
-function drawShift() {
-  $("totals").replaceChildren(renderTotals(model));
-  $("chart").replaceChildren(renderChart(model, { width: 900, height: 140 }));
-  $("failures").replaceChildren(renderFailures(model));
+function panel(title, body) {
+  const p = el("div", "panel");
+  p.append(el("h2", "", title), body);
+  return p;
+}
+
+// The page's frame: header, the shift, the tiles, failures and details.
+const ui = {
+  stationId: el("span", "station-id"),
+  status: el("div", "status"),
+  target: el("div", "target"),
+  totals: el("div", "totals-box"),
+  chart: el("div", "chart-box"),
+  tiles: section("tiles", "slots"),
+  failures: el("div", "failures-box"),
+  details: el("div", "details-box"),
+};
+ui.status.id = "status";
+ui.status.setAttribute("role", "status");
+const title = el("h1", "", "");
+title.append(el("span", "brand", "provision station "), ui.stationId);
+const header = el("header", "top");
+header.append(title, ui.status, ui.target);
+const main = el("main", "");
+main.append(
+  section("shift", "shift", ui.totals, ui.chart),
+  ui.tiles,
+  section("lower", "", panel("Last failures", ui.failures), panel("Station", ui.details)),
+);
+document.body.append(header, main);
+
+function drawHeader() {
+  ui.stationId.textContent = model.info.stationId ?? "";
+  document.title = `${model.info.stationId ?? "station"}: ${model.totals.done} done, ${model.totals.failed} failed`;
+  ui.status.textContent = statusText(model);
+  ui.status.dataset.status = model.connected ? model.status : "disconnected";
+  ui.target.textContent = [model.info.target, model.info.account && `account ${model.info.account}`, model.info.region]
+    .filter(Boolean)
+    .join(" · ");
 }
 
 function drawTile(name) {
@@ -39,15 +72,19 @@ function drawTile(name) {
   const tile = renderTile(slot, model);
   const old = tiles.get(name);
   if (old) old.replaceWith(tile);
-  else $("tiles").append(tile);
+  else ui.tiles.append(tile);
   tiles.set(name, tile);
 }
 
+const drawChart = () => ui.chart.replaceChildren(renderChart(model, CHART));
+
 function drawAll() {
   drawHeader();
-  drawShift();
-  $("details").replaceChildren(renderInfo(model.info));
-  $("tiles").replaceChildren();
+  ui.totals.replaceChildren(renderTotals(model));
+  drawChart();
+  ui.failures.replaceChildren(renderFailures(model));
+  ui.details.replaceChildren(renderInfo(model.info));
+  ui.tiles.replaceChildren();
   tiles.clear();
   for (const name of model.slots.keys()) drawTile(name);
 }
@@ -59,11 +96,12 @@ events.addEventListener("snapshot", (e) => {
 });
 events.addEventListener("update", (e) => {
   const update = JSON.parse(e.data);
-  const changed = applyUpdate(model, update);
-  for (const name of changed) drawTile(name);
+  for (const name of applyUpdate(model, update)) drawTile(name);
   drawHeader();
-  drawShift();
-  if (update.info) $("details").replaceChildren(renderInfo(model.info));
+  ui.totals.replaceChildren(renderTotals(model));
+  if (update.finished.length > 0) drawChart();
+  if (update.failures.length > 0) ui.failures.replaceChildren(renderFailures(model));
+  if (update.info) ui.details.replaceChildren(renderInfo(model.info));
 });
 events.addEventListener("error", () => {
   model.connected = false;
@@ -71,5 +109,5 @@ events.addEventListener("error", () => {
 });
 
 // Elapsed times move between events; the chart's time axis too, now and then.
-setInterval(() => updateElapsed(document.body, model), 500);
-setInterval(() => model.connected && $("chart").replaceChildren(renderChart(model, { width: 900, height: 140 })), 5000);
+setInterval(() => updateElapsed(ui.tiles, model), 500);
+setInterval(() => model.connected && drawChart(), 10_000);

@@ -52,8 +52,11 @@ export interface UiAssets {
   files: Map<string, Buffer>;
 }
 
-/** The page and its files, read once: a missing one is a broken install, said at start. */
-export function loadAssets(page: "station.html" | "line.html", dir = UI_ASSETS_DIR): UiAssets {
+/**
+ * The page (one shell for both views, naming its script) and its files,
+ * read once: a missing one is a broken install, said at start.
+ */
+export function loadAssets(view: "station" | "line", dir = UI_ASSETS_DIR): UiAssets {
   const read = (name: string) => {
     try {
       return readFileSync(join(dir, name));
@@ -67,7 +70,8 @@ export function loadAssets(page: "station.html" | "line.html", dir = UI_ASSETS_D
       );
     }
   };
-  return { page: read(page), files: new Map(ASSET_FILES.map((f) => [f, read(f)])) };
+  const page = Buffer.from(read("index.html").toString("utf8").replaceAll("VIEW", view));
+  return { page, files: new Map(ASSET_FILES.map((f) => [f, read(f)])) };
 }
 
 export function send(

@@ -58,7 +58,7 @@ export async function startLineView(bind: UiBind, stations: readonly StationSour
   const open = new Set<() => void>();
   const view = await startViewServer(
     bind,
-    loadAssets("line.html"),
+    loadAssets("line"),
     (path, req, res) => {
       if (path === "/stations.json") {
         send(res, 200, "application/json; charset=utf-8", JSON.stringify(stations.map((s) => s.label)));

@@ -9,7 +9,13 @@
  * (textContent), so markup a device sends is shown, not run.
  */
 import { printable } from "../printable.js";
-import type { DeviceRecord, SlotPhase, SlotView } from "../station/index.js";
+import {
+  type DeviceRecord,
+  PHASE_LABEL,
+  type SlotPhase,
+  type SlotResult,
+  type SlotView,
+} from "../station/index.js";
 
 /** Finished devices are counted per bucket of this length for the rate chart. */
 export const RATE_BUCKET_MS = 10_000;
@@ -48,33 +54,11 @@ export interface UiInfo {
 
 export type UiStatus = "starting" | "running" | "finished" | "stopping";
 
-export interface UiResult {
-  ok: boolean;
-  outcome: string;
-  deviceId?: string;
-  thingName?: string;
-  certificateId?: string;
-  message?: string;
-  hint?: string;
-  rollback?: string;
-  deviceLog?: string[];
-  totalMs: number;
-}
+/** A device's result as the terminal view keeps it. */
+export type UiResult = SlotResult;
 
-export interface UiSlot {
-  slot: string;
-  port: string;
-  usbLocation?: string;
-  phase: SlotPhase;
-  deviceId?: string;
-  thingName?: string;
-  startedAt?: number;
-  note?: string;
-  progress?: number;
-  last?: UiResult;
-  okCount: number;
-  failedCount: number;
-}
+/** A slot as the terminal view draws it, with its step named as there. */
+export type UiSlot = Omit<SlotView, "last"> & { step: string; last?: UiResult };
 
 export interface UiFailure extends UiResult {
   slot: string;
@@ -282,6 +266,7 @@ export class StationUiState {
       slot: this.text(s.slot),
       port: this.text(s.port),
       phase: s.phase,
+      step: PHASE_LABEL[s.phase],
       okCount: s.okCount,
       failedCount: s.failedCount,
     };
@@ -302,10 +287,12 @@ export class StationUiState {
 
   private result(r: { [K in keyof UiResult]: UiResult[K] | undefined }): UiResult {
     const out: UiResult = { ok: r.ok === true, outcome: this.text(r.outcome ?? ""), totalMs: r.totalMs ?? 0 };
-    for (const key of ["deviceId", "thingName", "certificateId", "message", "hint", "rollback"] as const) {
+    for (const key of ["deviceId", "thingName", "certificateId", "message", "hint"] as const) {
       const v = r[key];
       if (v !== undefined) out[key] = this.text(v);
     }
+    // One of a few fixed words, not text from anywhere.
+    if (r.rollback !== undefined) out.rollback = r.rollback;
     if (r.deviceLog && r.deviceLog.length > 0) out.deviceLog = r.deviceLog.map((l) => this.text(l));
     return out;
   }

@@ -51,7 +51,7 @@ export async function startStationUi(
   };
   const view = await startViewServer(
     bind,
-    loadAssets("station.html"),
+    loadAssets("station"),
     (path, req, res) => {
       if (path === "/events") {
         // What is pending goes to the pages already watching; the new one starts from the snapshot.
