@@ -2,9 +2,9 @@
  * The screenshots of docs/station.md: a station of 12 fixture slots
  * provisioning device twins against a local AWS IoT limited to a few
  * requests per second (so a shift's rate builds up over two minutes), some
- * devices slow to make their key, and every ninth one asking for a key store
- * it lacks (red, left in its slot for a while, as an operator reads the
- * hint before swapping it). Taken from Debian's Chromium at 1280x800 and
+ * devices slow to make their key, and one in twenty asking for a key store
+ * it lacks; a board stays in its slot a few seconds once done, a failed one
+ * longer, as an operator reads the tile before swapping it. Taken from Debian's Chromium at 1280x800 and
  * 1920x1080 while the station runs.
  *
  *   npx tsx scripts/station-ui-screenshots.ts [--out docs/img] [--seconds 150]
@@ -30,8 +30,9 @@ import { startTwin, type Twin } from "../src/twin/index.js";
 import { CHROMIUM, CHROMIUM_ARGS } from "../test/browser.test-helper.js";
 
 const SLOTS = ["A1", "A2", "A3", "A4", "A5", "A6", "B1", "B2", "B3", "B4", "B5", "B6"];
-/** A failed board stays in its slot this long (the operator reads the tile), a good one is swapped at once. */
-const FAILED_STAYS_MS = 25_000;
+/** How long a board stays in its slot once through (the operator sees the tile, then swaps it). */
+const DONE_STAYS_MS = 1_500;
+const FAILED_STAYS_MS = 15_000;
 
 const { values } = parseArgs({
   options: {
@@ -41,7 +42,10 @@ const { values } = parseArgs({
   },
 });
 const runMs = Number(values.seconds) * 1000;
+const out = resolve(values.out);
 const dir = await mkdtemp(join(tmpdir(), "station-ui-shots-"));
+// The page names the ledger and manifest as the operator gave them: relative to the station's folder.
+process.chdir(dir);
 const iot = await startLocalIot({
   stateDir: join(dir, "iot"),
   faults: { default: { maxRps: Number(values.quota) } },
@@ -51,8 +55,8 @@ const target = await targetForLocalIot(iot, { rateLimit: limiter });
 const rates = planRates(await target.readQuotas());
 limiter.configure(rates.rates, target.region);
 const observer = await target.openObserver();
-const ledger = await Ledger.open(join(dir, "line3-ledger.jsonl"));
-const manifest = await Manifest.open(join(dir, "line3"));
+const ledger = await Ledger.open("line3-ledger.jsonl");
+const manifest = await Manifest.open("line3");
 const twins: Twin[] = [];
 let made = 0;
 /** The next board: most fine, some slow to make their key, every ninth one of another board. */
@@ -61,7 +65,7 @@ async function nextTwin(): Promise<Twin> {
   const twin = await startTwin({
     stateDir: join(dir, "twins", String(made)),
     keygenDelayMs: 300 + ((made * 7919) % 2500),
-    ...(made % 9 === 4 ? { boardId: "esp32-devkitc" } : {}),
+    ...(made % 20 === 7 ? { boardId: "esp32-devkitc" } : {}),
   });
   twins.push(twin);
   return twin;
@@ -108,7 +112,7 @@ const station = new Station({
   onDevice: (record) => {
     ui.deviceFinished(record);
     if (stop.signal.aborted) return;
-    setTimeout(() => void plug(record.slot, record.port), record.ok ? 0 : FAILED_STAYS_MS);
+    setTimeout(() => void plug(record.slot, record.port), record.ok ? DONE_STAYS_MS : FAILED_STAYS_MS);
   },
 });
 ui.describe({
@@ -134,7 +138,6 @@ try {
   const page = await browser.newPage();
   await page.goto(ui.url);
   await new Promise((r) => setTimeout(r, runMs));
-  const out = resolve(values.out);
   await mkdir(out, { recursive: true });
   for (const [width, height] of [
     [1920, 1080],

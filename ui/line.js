@@ -21,7 +21,7 @@ function drawColumn(c) {
     status,
     el("div", "target", where),
     renderTotals(model),
-    renderChart(model, { width: 400, height: 90 }),
+    renderChart(model, { width: Math.max(300, c.root.clientWidth - 24), height: 80 }),
     tiles,
     el("h3", "", "Last failures"),
     renderFailures(model, 3),

@@ -94,8 +94,9 @@ export function secondsText(ms) {
 }
 
 /**
- * Devices per minute over time: for each bucket's end, the devices finished
- * in the RATE_WINDOW_MS before it (ok and failed apart).
+ * Devices per minute over time: at each bucket's end (the last one: now),
+ * the devices finished in the RATE_WINDOW_MS before it (ok and failed
+ * apart), over the part of that window the shift has lasted.
  */
 export function rateSeries(model, now) {
   const { from, bucketMs, buckets } = model.rate;
@@ -110,8 +111,9 @@ export function rateSeries(model, now) {
       ok += buckets[j]?.[0] ?? 0;
       failed += buckets[j]?.[1] ?? 0;
     }
-    const windowMs = Math.min(per, i + 1) * bucketMs;
-    points.push({ t: from + (i + 1) * bucketMs, ok: (ok * 60_000) / windowMs, failed: (failed * 60_000) / windowMs });
+    const t = Math.min(from + (i + 1) * bucketMs, Math.max(now, from + i * bucketMs + 1));
+    const windowMs = t - Math.max(from, from + (i - per + 1) * bucketMs);
+    points.push({ t, ok: (ok * 60_000) / windowMs, failed: (failed * 60_000) / windowMs });
   }
   return points;
 }

@@ -14,7 +14,6 @@ import {
   updateElapsed,
 } from "./render.js";
 
-const CHART = { width: 900, height: 140 };
 const model = createModel();
 const tiles = new Map();
 
@@ -76,7 +75,10 @@ function drawTile(name) {
   tiles.set(name, tile);
 }
 
-const drawChart = () => ui.chart.replaceChildren(renderChart(model, CHART));
+// Drawn at the box's own width (the SVG is not stretched: its text and lines stay as drawn).
+const drawChart = () =>
+  ui.chart.replaceChildren(renderChart(model, { width: Math.max(300, ui.chart.clientWidth - 16), height: 120 }));
+addEventListener("resize", () => model.connected && drawChart());
 
 function drawAll() {
   drawHeader();
