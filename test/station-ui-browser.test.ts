@@ -169,6 +169,9 @@ describe("the station's page, live", () => {
     expect(await page.locator("[data-total=in-flight]").textContent()).toBe("0");
     // The failures list names each failed device with its hint.
     expect(await page.locator(".failures .failure").count()).toBe(3);
+    // The rate chart: the devices done and failed over time, under the quota-bound rate.
+    expect(await page.locator("svg.chart polyline.chart-ok").count()).toBe(1);
+    expect(await page.locator("svg.chart .chart-label").textContent()).toMatch(/^\d+\/min quota-bound$/);
   }, 120_000);
 
   it("markup a device sent is shown as its characters and runs nothing; the page refuses inline script", async () => {

@@ -169,7 +169,10 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
             stationId,
             info,
           );
-    if (ui) closers.push(() => ui.close());
+    if (ui) {
+      closers.push(() => ui.close());
+      signal.addEventListener("abort", () => ui.setStatus("stopping"), { once: true });
+    }
     // Interruption points before each thing that is opened (crash-consistency: docs/reliability.md).
     throwIfInterrupted(signal);
     const storeUrl = rateStoreUrlFrom(opts.rateStore, config.rateStore);
