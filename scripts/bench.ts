@@ -13,6 +13,7 @@ import { PER_DEVICE_OPERATIONS, planRates, quotaShareFromHeadroom } from "../src
 import { steadyThroughput } from "../src/station/throughput.js";
 import { startTwins, type Twin } from "../src/twin/index.js";
 import { serveLocalIot, startRemoteIot } from "./bench/local-iot-child.js";
+import { type PassResult, printUiComparison, startUiWithBrowser } from "./bench/ui-pass.js";
 
 // Node 20 is supported by the SDK releases we pin; its notice would only clutter the report.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -63,7 +64,12 @@ function wholeNumber(name: string, text: string | undefined, min: number): numbe
   return n;
 }
 
-async function bench(): Promise<void> {
+/**
+ * One run. `withUi` (from `--ui`, which runs four: without, with, with and
+ * without the page, so a drift of the machine cancels out): the station's page
+ * served and one browser watching; the result is returned, not printed.
+ */
+async function bench(withUi?: boolean): Promise<PassResult | undefined> {
   const { values } = parseArgs({
     options: {
       slots: { type: "string", default: "16" },
@@ -76,6 +82,7 @@ async function bench(): Promise<void> {
       json: { type: "boolean", default: false },
       keep: { type: "boolean", default: false },
       warmup: { type: "string", default: "1" },
+      ui: { type: "boolean", default: false },
     },
     allowPositionals: false,
     strict: true,
@@ -150,12 +157,12 @@ async function bench(): Promise<void> {
       slots,
     );
     const limiterBefore = limiter.stats();
-    await remote.request("start");
-    const cpu0 = process.cpuUsage();
-    const startedAt = Date.now();
+    const ui = withUi ? await startUiWithBrowser() : undefined;
     const station = new Station({
       ...stationOptions,
+      onSlotChange: ui?.slotChanged,
       onDevice: (record) => {
+        ui?.deviceFinished(record);
         finishedAt.push(Date.now());
         feed.done(record.slot);
         // Unplugged: the board leaves the fixture (and stops publishing), its CPU counted first.
@@ -169,7 +176,16 @@ async function bench(): Promise<void> {
         );
       },
     });
-    const summary = await station.run(feed.source);
+    // The page is open and drawn before the measured part starts.
+    await ui?.attach(station);
+    await remote.request("start");
+    const cpu0 = process.cpuUsage();
+    const startedAt = Date.now();
+    let pagesWatching: number | undefined;
+    const summary = await station.run(feed.source).finally(() => {
+      pagesWatching = ui?.readers();
+      return ui?.close();
+    });
     const cpu = process.cpuUsage(cpu0);
     await Promise.all(stopped);
     const iotReport = (await remote.request("report")) as {
@@ -249,7 +265,9 @@ async function bench(): Promise<void> {
         loadavgAfter: loadAfter.map((l) => Math.round(l * 100) / 100),
       },
       failures: summary.records.filter((r) => !r.ok).map((r) => ({ slot: r.slot, error: r.error })),
+      ui: withUi ? { pagesWatching } : (false as const),
     };
+    if (withUi !== undefined) return result;
     if (values.json) {
       process.stdout.write(`${JSON.stringify(result)}\n`);
     } else {
@@ -290,11 +308,16 @@ async function bench(): Promise<void> {
     if (!values.keep) await rm(dir, { recursive: true, force: true });
     else log(`bench state kept in ${dir}`);
   }
+  return undefined;
 }
 
 if (process.argv[2] === "--serve-local-iot") {
   const quota = process.argv[4] === undefined ? undefined : Number(process.argv[4]);
   await serveLocalIot(process.argv[3] ?? join(tmpdir(), "provision-bench-iot"), quota);
+} else if (process.argv.includes("--ui")) {
+  const passes: PassResult[] = [];
+  for (const withUi of [false, true, true, false]) passes.push((await bench(withUi)) as PassResult);
+  printUiComparison(passes, process.argv.includes("--json"));
 } else {
   await bench();
 }

@@ -1,6 +1,6 @@
 /**
  * The layers import one way (docs/architecture.md): protocol <- transport <-
- * session <- provision <- station <- commands <- cli, the side modules
+ * session <- provision <- station <- station-ui <- commands <- cli, the side modules
  * (registry, ledger, csr, observer, ...) below the pipeline, and the local AWS
  * IoT reached only from commands and tests, or loaded on demand by the
  * pipeline's target with import(). Product files only: tests may reach
@@ -29,7 +29,7 @@ const BELOW_PIPELINE = [
 ];
 const PIPELINE_AND_BELOW = [...BELOW_PIPELINE, "provision", "station"];
 /** The chain, lowest first: a layer imports only from layers before it (and side modules). */
-const CHAIN = ["protocol", "transport", "session", "provision", "station", "commands", "cli"];
+const CHAIN = ["protocol", "transport", "session", "provision", "station", "station-ui", "commands", "cli"];
 
 const allEdges: ImportEdge[] = productFiles().flatMap(importsOf);
 
@@ -75,6 +75,12 @@ describe("one-way layers", () => {
         ["provision", "station", "commands", "cli"].includes(topDir(e.to)),
     );
     expect(wrong.map(show)).toEqual([]);
+  });
+
+  it("the station's page (src/station-ui) is loaded by the commands with import() only, when --ui asks", () => {
+    const uses = allEdges.filter((e) => topDir(e.to) === "station-ui" && topDir(e.from) !== "station-ui");
+    expect(uses.length).toBeGreaterThan(0);
+    expect(uses.filter((e) => !e.dynamic && !e.typeOnly).map(show)).toEqual([]);
   });
 
   it("the local AWS IoT imports nothing of the tool above it", () => {

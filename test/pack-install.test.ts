@@ -14,6 +14,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startCli } from "./browser.test-helper.js";
 import { runCli } from "./cli.test-helper.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -81,6 +82,10 @@ describe("the packed package", () => {
       "firmware-templates/core/src/device.c",
       "firmware-templates/host/Makefile",
       "firmware-templates/esp-idf/main/app_main.c",
+      "dist/station-ui/index.js",
+      "ui/index.html",
+      "ui/station.js",
+      "ui/view.css",
       "LICENSE",
       "README.md",
     ])
@@ -127,6 +132,26 @@ describe("the packed package", () => {
     expect(JSON.parse(result.firstMessage.payload)).toEqual({ counter: 0 });
     expect(existsSync(join(installed, "firmware-templates", "host", "build", "provision-twin"))).toBe(true);
   }, 180_000);
+
+  it("provision station-view serves its page and the page's files from the installed package", async () => {
+    const view = startCli(
+      ["station-view", "http://127.0.0.1:9/", "--ui", "127.0.0.1:0"],
+      mkdtempSync(join(work, "cwd-")),
+      { PATH: npmEnv.PATH },
+      provision,
+    );
+    try {
+      const url = (await view.stderrMatch(/line view of 1 station\(s\) .*: (http:\/\/\S+)/))[1] as string;
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('src="/assets/line.js"');
+      for (const asset of ["line.js", "model.js", "render.js", "view.css"])
+        expect((await fetch(new URL(`/assets/${asset}`, url))).status, asset).toBe(200);
+    } finally {
+      view.child.kill("SIGINT");
+      expect(await view.exited).toBe(130);
+    }
+  }, 60_000);
 
   it("provision firmware render writes an ESP-IDF project from the installed templates", async () => {
     const out = join(work, "fw");

@@ -22,6 +22,10 @@ import { collect, deviceTimeout, intervalMs, percentage, portNumber, positive } 
 import { fail, run, runDefaultJob, setCommandName, setCommandPath } from "./run.js";
 import { commandPathOf, jsonRequested, usageError } from "./usage-json.js";
 
+const UI_OPTION_HELP =
+  "serve a live page on [host:]port (host default 127.0.0.1; any other host needs a token, generated and printed in the URL)";
+const UI_TOKEN_HELP = "the page's token, read from this file (at least 16 characters)";
+
 /** A new command table (the tests make several), its errors mapped as the CLI maps them. */
 export function commandTable(): Command {
   const program = new Command();
@@ -286,11 +290,26 @@ export function commandTable(): Command {
     .option("--force", "rotate: new key and certificate even for provisioned devices")
     .option("--lock", "lock each device's provisioning commands when done")
     .option("--json", "one JSON line per finished device on stdout")
+    .option("--ui <[host:]port>", UI_OPTION_HELP)
+    .option("--ui-token-file <file>", UI_TOKEN_HELP)
     .action((ports: string[], opts: Record<string, unknown>) =>
       run(async () => (await import("../commands/station.js")).stationCommand)({
         ...opts,
         ...(ports.length > 0 ? { ports } : {}),
       }),
+    );
+
+  program
+    .command("station-view")
+    .description("several stations side by side in a browser, read from their --ui pages (read-only)")
+    .argument("<urls...>", "the URL each station printed for --ui (with its ?token=...)")
+    .option("--ui <[host:]port>", UI_OPTION_HELP, "8090")
+    .option("--ui-token-file <file>", UI_TOKEN_HELP)
+    .action((urls: string[], opts: Record<string, unknown>) =>
+      run(async () => (await import("../commands/station-view.js")).stationViewCommand)({
+        ...opts,
+        urls,
+      } as { urls: string[]; ui: string }),
     );
 
   program

@@ -12,7 +12,7 @@ import { getBoard } from "../boards/index.js";
 import { ProvisionError } from "../errors.js";
 import type { FlashFlags } from "../flash/options.js";
 import { printable } from "../printable.js";
-import { interruptSignalOf, throwIfInterrupted } from "../provision/interruption.js";
+import { interruptSignalOf, throwIfInterrupted, whenInterrupted } from "../provision/interruption.js";
 import { openTarget } from "../provision/target.js";
 import { OperationRateLimiter } from "../registry/rate-limits.js";
 import { openRateStore, rateStoreUrlFrom } from "../registry/rate-store.js";
@@ -70,6 +70,10 @@ export interface StationCommandOptions extends PlanFlags, FlashFlags {
   /** `--device-timeout NAME=MS`, parsed. */
   deviceTimeout?: DeviceTimeouts;
   json?: boolean;
+  /** `--ui [HOST:]PORT`: serve the station's page (src/station-ui, loaded only then). */
+  ui?: string;
+  /** `--ui-token-file FILE`: the page's token (else one is generated for a non-loopback host). */
+  uiTokenFile?: string;
   /** Test/benchmark seam: abort signal instead of the process's SIGINT. */
   signal?: AbortSignal;
 }
@@ -150,8 +154,25 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
   const quotaOverrides = parseQuotaOverrides(opts.quota);
   const share = quotaShareFromHeadroom(opts.headroom);
   const source = portSource(opts, info);
+  if (opts.uiTokenFile !== undefined && opts.ui === undefined)
+    throw new ProvisionError("USAGE", "--ui-token-file goes with --ui [HOST:]PORT", {
+      where: "--ui-token-file",
+    });
   for (const w of planWarnings(plan)) info(`warning: ${w}`);
   try {
+    const stationId = opts.stationId ?? hostname();
+    const ui =
+      opts.ui === undefined
+        ? undefined
+        : await (await import("../station-ui/index.js")).openStationUi(
+            { ...opts, ui: opts.ui },
+            stationId,
+            info,
+          );
+    if (ui) {
+      closers.push(() => ui.close());
+      signal.addEventListener("abort", () => ui.setStatus("stopping"), { once: true });
+    }
     // Interruption points before each thing that is opened (crash-consistency: docs/reliability.md).
     throwIfInterrupted(signal);
     const storeUrl = rateStoreUrlFrom(opts.rateStore, config.rateStore);
@@ -177,6 +198,17 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
     throwIfInterrupted(signal);
     const observer = await target.openObserver();
     closers.push(() => observer.close());
+    ui?.describe({
+      target,
+      rates,
+      ledgerFile: ledger.file,
+      manifest,
+      concurrency,
+      plan,
+      flash: image !== undefined,
+      ports: opts.fixture ? `--fixture ${opts.fixture}` : opts.watch ? "--watch" : "port list",
+      ...(store && storeUrl ? { rateStore: { description: store.description, url: storeUrl } } : {}),
+    });
     const station: Station = new Station({
       target,
       observer,
@@ -184,18 +216,23 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
       manifest,
       plan,
       concurrency,
-      stationId: opts.stationId ?? hostname(),
+      stationId,
       signal,
       baud: opts.baud ?? config.baud,
       switchBaud: opts.switchBaud,
       deviceTimeouts: opts.deviceTimeout,
       ...(image ? { flash: { flags: opts, image } } : {}),
-      onSlotChange: (slot) => view?.slotChanged(slot),
+      onSlotChange: (slot) => {
+        view?.slotChanged(slot);
+        ui?.slotChanged(slot);
+      },
       onInfo: info,
       onDevice: (record) => {
+        ui?.deviceFinished(record);
         if (opts.json) printStationLine(record);
       },
     });
+    ui?.attach(station);
     view = new LiveView(station);
     view.start();
     info(
@@ -208,6 +245,12 @@ export async function stationCommand(opts: StationCommandOptions): Promise<Stati
       view.stop();
     }
     process.stderr.write(`${summaryText(summary)}\n`);
+    if (ui && !summary.interrupted && !opts.watch && !opts.fixture) {
+      // The final state stays readable until the operator stops the station.
+      ui.setStatus("finished");
+      process.stderr.write(`the station is through its ports; its view stays at ${ui.url} until Ctrl-C\n`);
+      await whenInterrupted(signal);
+    }
     if (summary.interrupted) {
       const by = interruptSignalOf(signal.reason);
       throw new ProvisionError("INTERRUPTED", `station interrupted after ${summary.ok} device(s)`, {

@@ -1,4 +1,4 @@
-export { LiveView, type LiveViewOptions, renderChange, renderRows } from "./live-view.js";
+export { LiveView, type LiveViewOptions, PHASE_LABEL, renderChange, renderRows } from "./live-view.js";
 export { csvLine, MANIFEST_COLUMNS, Manifest, type ManifestRow, manifestFiles } from "./manifest.js";
 export { PacedTransport, UART_BITS_PER_BYTE } from "./paced-transport.js";
 export {

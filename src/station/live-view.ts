@@ -23,7 +23,7 @@ export interface LiveViewOptions {
   now?: () => number;
 }
 
-const PHASE_LABEL: Record<SlotView["phase"], string> = {
+export const PHASE_LABEL: Record<SlotView["phase"], string> = {
   waiting: "waiting",
   flash: "flashing",
   hello: "hello",

@@ -63,6 +63,10 @@ export interface SlotResult {
   thingName?: string;
   certificateId?: string;
   message?: string;
+  /** What to do about a failure. */
+  hint?: string;
+  /** A failure's last device log lines (escaped), when the device misbehaved. */
+  deviceLog?: string[];
   rollback?: RollbackOutcome;
   totalMs: number;
 }
@@ -73,6 +77,8 @@ export interface SlotView {
   usbLocation?: string;
   phase: SlotPhase;
   deviceId?: string;
+  /** The current device's thing name, once HELLO told its id. */
+  thingName?: string;
   /** Epoch ms the current device was taken on (for the elapsed column). */
   startedAt?: number;
   /** Last info line of the pipeline (e.g. "rolling back ..."). */

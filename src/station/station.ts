@@ -31,9 +31,11 @@ import {
   type ProvisionResult,
   provisionDevice,
   stateName,
+  thingNameFor,
 } from "../provision/pipeline.js";
 import type { Progress } from "../provision/progress.js";
 import type { CloudTarget } from "../provision/target.js";
+import { arnParts } from "../registry/registry.js";
 import type { DeviceSession, DeviceTimeouts } from "../session/index.js";
 import { BAUD_DEFAULT } from "../transport/index.js";
 import { type DeviceRecord, rollbackOutcomeOf, type StationSummary, summarize } from "./device-record.js";
@@ -46,6 +48,15 @@ import { openStationSession, type WireCounters } from "./station-session.js";
 export { type DeviceRecord, rollbackOutcomeOf, type StationSummary } from "./device-record.js";
 
 export const CONCURRENCY_DEFAULT = 8;
+
+/** For the views: the pipeline refuses a template that renders no valid name, and says why. */
+function thingNameOf(plan: ProvisionPlan, hello: Parameters<typeof thingNameFor>[1]): string | undefined {
+  try {
+    return thingNameFor(plan, hello);
+  } catch {
+    return undefined;
+  }
+}
 
 export interface StationOptions {
   target: CloudTarget;
@@ -90,6 +101,8 @@ export class Station {
   readonly slots = new Map<string, SlotView>();
   readonly records: DeviceRecord[] = [];
   readonly stationId: string;
+  /** The AWS account, from the first certificate's ARN. */
+  accountId: string | undefined;
   private readonly busy = new Set<string>();
   /** Busy slots whose device was unplugged, and the device plugged in since (taken when the slot frees). */
   private readonly replugged = new Map<string, Extract<PortEvent, { kind: "arrive" }> | undefined>();
@@ -217,7 +230,7 @@ export class Station {
     this.options.onSlotChange?.(slot);
   }
 
-  private finish(slot: SlotView, record: DeviceRecord): void {
+  private finish(slot: SlotView, record: DeviceRecord, deviceLog: string[] = []): void {
     this.records.push(record);
     const started = record.outcome !== "not-started";
     if (started) this.lastDoneAt = Date.now();
@@ -229,6 +242,8 @@ export class Station {
       ...(record.thingName ? { thingName: record.thingName } : {}),
       ...(record.certificateId ? { certificateId: record.certificateId } : {}),
       ...(record.error ? { message: record.error.message } : {}),
+      ...(record.error?.hint ? { hint: record.error.hint } : {}),
+      ...(deviceLog.length > 0 ? { deviceLog } : {}),
       ...(record.rollback ? { rollback: record.rollback } : {}),
     };
     if (record.ok) slot.okCount++;
@@ -260,6 +275,7 @@ export class Station {
     this.firstTakenAt ??= startedAt.getTime();
     slot.startedAt = startedAt.getTime();
     slot.deviceId = undefined;
+    slot.thingName = undefined;
     slot.note = undefined;
     slot.progress = undefined;
     let failedStep: string | undefined;
@@ -288,6 +304,7 @@ export class Station {
       baud: o.baud ?? BAUD_DEFAULT,
     };
     let link: { session: DeviceSession; wire?: WireCounters } | undefined;
+    let deviceLog: string[] = [];
     try {
       const first = o.flash ? await this.flashSlot(slot, port, progress, o.flash) : undefined;
       if (first) record.flash = flashRecord(first);
@@ -313,6 +330,7 @@ export class Station {
       record.boardId = hello.boardId;
       record.firmwareVersion = hello.firmwareVersion;
       slot.deviceId = hello.deviceId;
+      slot.thingName = thingNameOf(o.plan, hello);
       this.changed(slot);
       // The audit trail has the flash before anything is registered for the board.
       if (record.flash) await recordFlash(o.ledger, hello.deviceId, { ...record.flash });
@@ -354,6 +372,7 @@ export class Station {
       record.outcome = err.code;
       record.error = { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
       if (failedStep) record.failedStep = failedStep;
+      deviceLog = err.deviceLog;
       try {
         const state = await o.ledger.summary();
         record.rollback = rollbackOutcomeOf(state.runs, record.deviceId, startedIso);
@@ -366,7 +385,7 @@ export class Station {
     record.totalMs = Date.now() - startedAt.getTime();
     for (const t of progress.timings) record.timings[t.step] = (record.timings[t.step] ?? 0) + t.ms;
     if (link?.wire) record.wire = { ...link.wire };
-    this.finish(slot, record);
+    this.finish(slot, record, deviceLog);
   }
 
   /** Flashes the board in `slot`, its progress as the slot's note ("app 45 %"). */
@@ -403,6 +422,7 @@ export class Station {
     record.thingName = result.thingName;
     if (result.firstMessage) record.firstPublishMs = result.firstMessage.firstPublishMs;
     if (result.committed) record.committedGeneration = result.committed.generation;
+    if (result.certificateArn) this.accountId ??= arnParts(result.certificateArn).accountId;
     const certificateId = result.certificateId ?? known?.certificateId;
     if (certificateId) record.certificateId = certificateId;
     if (this.options.manifest) {
