@@ -20,7 +20,7 @@ import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { parse } from "yaml";
 import { z } from "zod";
 import { ProvisionError } from "../errors.js";
-import { compareVersions, type IdfVersion } from "./idf.js";
+import { compareVersions, type IdfVersion } from "./idf-version.js";
 
 const MANIFEST = "idf_component.yml";
 

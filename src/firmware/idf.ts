@@ -21,6 +21,9 @@ import { ProvisionError } from "../errors.js";
 import { PACKAGE_ROOT } from "../package-root.js";
 import { runTool, unpackOnce } from "./build-tools.js";
 import { localComponents } from "./component-manifest.js";
+import { compareVersions, type IdfVersion, parseVersion } from "./idf-version.js";
+
+export { compareVersions, type IdfVersion, parseVersion } from "./idf-version.js";
 
 /** Where kits are unpacked; inside build/ so that git never sees them. */
 export const BUILD_CACHE_ROOT = join(PACKAGE_ROOT, "build");
@@ -30,14 +33,6 @@ const KIT_TARBALL = /^esp-idf-kit-v(\d+\.\d+\.\d+)\.tar\.xz$/;
 /** The oldest and newest ESP-IDF the port is written and checked for (docs/firmware.md). */
 export const IDF_VERSION_MIN = "5.2.0";
 export const IDF_VERSION_CHECKED = ["5.5.5", "6.0.2"] as const;
-
-export interface IdfVersion {
-  major: number;
-  minor: number;
-  patch: number;
-  /** "5.5.5" */
-  text: string;
-}
 
 export interface Idf {
   /** The esp-idf folder (IDF_PATH). */
@@ -66,18 +61,6 @@ export function availableKits(env: NodeJS.ProcessEnv = process.env): string[] {
       return m?.[1] ? [m[1]] : [];
     })
     .sort(compareVersions);
-}
-
-export function parseVersion(text: string): IdfVersion {
-  const m = /^v?(\d+)\.(\d+)(?:\.(\d+))?/.exec(text.trim());
-  if (!m) throw new TypeError(`not an ESP-IDF version: ${JSON.stringify(text)}`);
-  const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
-  return { major, minor, patch, text: `${major}.${minor}.${patch}` };
-}
-
-export function compareVersions(a: string, b: string): number {
-  const [x, y] = [parseVersion(a), parseVersion(b)];
-  return x.major - y.major || x.minor - y.minor || x.patch - y.patch;
 }
 
 /** The version an ESP-IDF tree declares in tools/cmake/version.cmake (what its build uses too). */
