@@ -5,7 +5,7 @@
  * a second copy behind it, and "no answer" is wrong. So the wait goes on
  * while a line, frame or log text, is visibly half-way through arriving,
  * until it pauses FRAME_STALL_MS (a USB bridge delivers a slow UART in
- * bursts; the twin at 500 baud sends 64 bytes every 1.3 s). Lines are
+ * bursts; the twin at 500 baud writes 2 bytes every 40 ms). Lines are
  * bounded, so is the wait. Complete log lines (a device that only logs:
  * wrong firmware) and garbage (a wrong baud rate) do not count: those fail
  * at the timeout, as before.

@@ -104,8 +104,20 @@ static int pty_write_raw(void *ctx, const uint8_t *data, size_t len)
     while (done < len) {
         size_t n = len - done;
         ssize_t w = 0;
-        if (g_opt.line_rate > 0u && n > 64u) {
-            n = 64u;
+        if (g_opt.line_rate > 0u) {
+            /* At most 50 ms of line per write: a UART's bytes arrive one after another, and a
+             * line written at once and then paid for in silence looks finished (a session's
+             * timer then sees a device saying nothing while it is still sending). */
+            size_t piece = (size_t)(g_baud / 10u / 20u);
+            if (piece < 1u) {
+                piece = 1u;
+            }
+            if (piece > 64u) {
+                piece = 64u;
+            }
+            if (n > piece) {
+                n = piece;
+            }
         }
         w = write(g_master, data + done, n);
         if (w < 0 && errno == EINTR) {
