@@ -9,9 +9,10 @@
  *
  * EN going low powers the chip off (QEMU is stopped; the flash file keeps
  * what was written); EN staying high for RESET_RELEASE_MS powers it on in
- * the mode IO0 selects then, as the strapping pins are sampled when reset is
- * released. The short settle time plays the part of the RC on EN, which lets
- * a host change DTR and RTS one after the other without a spurious boot.
+ * the mode IO0 selected while EN rose (low at any point of that time means
+ * download mode), as the strapping pins are sampled when reset is released.
+ * The settle time plays the part of the RC on EN, which lets a host change
+ * DTR and RTS one after the other without a spurious boot.
  * The bridge stays connected across resets, as a USB bridge stays
  * enumerated while the chip resets. One client at a time, like a serial port.
  */
@@ -30,8 +31,13 @@ import {
 } from "../transport/rfc2217.js";
 import { type QemuRun, startQemu } from "./qemu.js";
 
-/** How long EN must stay high before the chip runs (the RC on the EN pin, a few ms on a real board). */
-export const RESET_RELEASE_MS = 20;
+/**
+ * How long EN must stay high before the chip runs: the RC on the EN pin, a
+ * few ms on a real board, longer here because DTR and RTS arrive as two RFC
+ * 2217 commands, each answered before the host sends the next, and a loaded
+ * machine can put tens of ms between them (QEMU's own start is slower still).
+ */
+export const RESET_RELEASE_MS = 100;
 /** How long a new client waits for the previous one's connection to finish closing. */
 const PORT_HANDOVER_MS = 1_000;
 
@@ -117,6 +123,8 @@ export async function startBoard(o: BoardOptions): Promise<Board> {
 
   const enHigh = () => !(rts && !dtr);
   const io0Low = () => dtr && !rts;
+  /** IO0 was low at some point while EN rose (the strapping a chip latches at the end of reset). */
+  let io0LowWhileReleasing = false;
   const linesChanged = () => {
     if (!enHigh()) {
       if (releaseTimer) clearTimeout(releaseTimer);
@@ -124,10 +132,19 @@ export async function startBoard(o: BoardOptions): Promise<Board> {
       if (mode !== "off") void schedule(off);
       return;
     }
-    if (mode !== "off" || releaseTimer) return;
+    if (mode !== "off") return;
+    // A host's reset holds IO0 low for only 50 ms after releasing EN (esptool's classic
+    // reset). On a loaded machine this timer can fire after IO0 is already released, so
+    // the mode is what IO0 was while EN rose, not what it is when the timer gets to run.
+    if (releaseTimer) {
+      io0LowWhileReleasing ||= io0Low();
+      return;
+    }
+    io0LowWhileReleasing = io0Low();
     releaseTimer = setTimeout(() => {
       releaseTimer = undefined;
-      if (enHigh()) void schedule(() => on(io0Low()));
+      const download = io0LowWhileReleasing || io0Low();
+      if (enHigh()) void schedule(() => on(download));
     }, RESET_RELEASE_MS);
   };
 
