@@ -8,7 +8,13 @@
  * errors that say what to do.
  */
 import { createHash } from "node:crypto";
-import { ESPLoader, HardReset, type IEspLoaderTerminal, Transport as LoaderTransport } from "esptool-js";
+import {
+  ESPError,
+  ESPLoader,
+  HardReset,
+  type IEspLoaderTerminal,
+  Transport as LoaderTransport,
+} from "esptool-js";
 import { type ResetStep, resetStepsFor, runResetSteps } from "../boards/reset.js";
 import { asProvisionError, ProvisionError } from "../errors.js";
 import { openSerialTransport } from "../transport/index.js";
@@ -157,7 +163,7 @@ export async function openLoader(o: LoaderOptions): Promise<LoaderSession> {
   });
   loader.useStub = o.stub;
   try {
-    await loader.detectChip(MODE[o.before]);
+    await detectChip(loader, transport, MODE[o.before], log);
     const type = loader.chip.CHIP_NAME;
     const description = await loader.chip.getChipDescription(loader);
     const revisionNumber = loader.chip.getChipRevision
@@ -221,6 +227,36 @@ export async function openLoader(o: LoaderOptions): Promise<LoaderSession> {
   } catch (e) {
     await transport.disconnect().catch(() => undefined);
     throw loaderError(e, o, log.lines);
+  }
+}
+
+/** Whole detections (sync, then GET_SECURITY_INFO) before the chip counts as unknown. */
+const DETECT_ATTEMPTS = 3;
+
+/**
+ * esptool-js's detection, tried again from the sync when it fails. Its one
+ * retry reads the chip's magic register, which the ESP32-C3 ROM answers with a
+ * value esptool-js does not list; so a GET_SECURITY_INFO whose answer came too
+ * late once (a loaded host, a slow bridge) failed the whole flash. A chip
+ * that really is another one fails the same way every time.
+ */
+async function detectChip(
+  loader: ESPLoader,
+  transport: LoaderTransport,
+  mode: "default_reset" | "usb_reset" | "no_reset",
+  log: LoaderLog,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await loader.detectChip(mode);
+      return;
+    } catch (e) {
+      if (attempt >= DETECT_ATTEMPTS || !(e instanceof ESPError)) throw e;
+      log.writeLine(
+        `detection failed (${e.message}); connecting again (${attempt + 1} of ${DETECT_ATTEMPTS})`,
+      );
+      await transport.disconnect().catch(() => undefined);
+    }
   }
 }
 
