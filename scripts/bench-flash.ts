@@ -56,6 +56,17 @@ async function main() {
       .join(" ")}; ` +
       `image ${BOARD} (ESP-IDF v${values.idf}, ${imageBytes} bytes in ${image.images.length} regions), ${values.baud} baud, ROM loader\n`,
   );
+  /** The kit's Python esptool writing the same files through the ROM loader, as a user calls it. */
+  const esptool = (port: string, writeFlags: string[]) =>
+    run(
+      "/usr/bin/python3",
+      [
+        ...["-m", "esptool", "--chip", "esp32c3", "-p", port, "-b", values.baud],
+        ...["--before", "default_reset", "--after", "hard_reset", "--no-stub"],
+        ...["write_flash", ...writeFlags, ...files],
+      ],
+      pyEnv,
+    );
   const rows: { tool: string; ms: number }[] = [];
   try {
     for (let round = 0; round < Number(values.rounds); round++) {
@@ -76,57 +87,8 @@ async function main() {
               "--json",
             ]),
         ],
-        [
-          "esptool --no-stub (uncompressed, its default without the stub)",
-          (port) =>
-            run(
-              "/usr/bin/python3",
-              [
-                "-m",
-                "esptool",
-                "--chip",
-                "esp32c3",
-                "-p",
-                port,
-                "-b",
-                values.baud,
-                "--before",
-                "default_reset",
-                "--after",
-                "hard_reset",
-                "--no-stub",
-                "write_flash",
-                ...files,
-              ],
-              pyEnv,
-            ),
-        ],
-        [
-          "esptool --no-stub -z (compressed, as provision flash)",
-          (port) =>
-            run(
-              "/usr/bin/python3",
-              [
-                "-m",
-                "esptool",
-                "--chip",
-                "esp32c3",
-                "-p",
-                port,
-                "-b",
-                values.baud,
-                "--before",
-                "default_reset",
-                "--after",
-                "hard_reset",
-                "--no-stub",
-                "write_flash",
-                "-z",
-                ...files,
-              ],
-              pyEnv,
-            ),
-        ],
+        ["esptool --no-stub (uncompressed, its default without the stub)", (port) => esptool(port, [])],
+        ["esptool --no-stub -z (compressed, as provision flash)", (port) => esptool(port, ["-z"])],
       ];
       for (const [tool, flash] of tools) {
         const chip = await startEmulatedChip({
