@@ -8,7 +8,7 @@
  * binary against a `provision local-iot` process, audited through the AWS SDK.
  */
 import { execFileSync } from "node:child_process";
-import { readFile, rm } from "node:fs/promises";
+import { cp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import {
   AttachThingPrincipalCommand,
@@ -207,6 +207,50 @@ describe("one ACTIVE certificate per thing across ledgers", () => {
     expect(line.status, line.stderr).toBe(0);
     expect(JSON.parse(line.stdout)).toMatchObject({ ok: true, thingsExamined: 4 });
     expect(await recordsOf("repair.jsonl", "retired")).toHaveLength(2);
+  }, 240_000);
+
+  it("a key copied to a second device: refused (CSR_REJECTED) by the first device's ledger and by a new one; the first device's certificate stays the only one", async () => {
+    const t5 = await fx.twin("t5");
+    const thing5 = `twin-${t5.deviceId}`;
+    const made = await runCli(["csr", "--port", t5.port], { cwd: fx.dir });
+    expect(made.status, made.stderr).toBe(0);
+    // The flash (key store) copied to another board: its own device id, the same key.
+    await t5.stop();
+    await cp(t5.stateDir, join(fx.dir, "t6-copy"), { recursive: true });
+    const t6 = await startTwin({ stateDir: join(fx.dir, "t6-copy"), deviceId: "c0ffee000006" });
+    const t5again = await startTwin({ stateDir: t5.stateDir, deviceId: t5.deviceId });
+    fx.twins.push(t6, t5again);
+
+    const first = await provision(t5again.port, "k.jsonl");
+    expect(first.status, first.stderr).toBe(0);
+    const c5 = JSON.parse(first.stdout).certificateId as string;
+
+    const sameLedger = await provision(t6.port, "k.jsonl");
+    expect(sameLedger.status, sameLedger.stderr).toBe(18);
+    expect(JSON.parse(sameLedger.stdout).error).toMatchObject({
+      code: "CSR_REJECTED",
+      rolledBack: false,
+      otherDevice: t5.deviceId,
+    });
+    expect(sameLedger.stderr).toMatch(/already the key of device/);
+
+    const newLedger = await provision(t6.port, "k2.jsonl");
+    expect(newLedger.status, newLedger.stderr).toBe(18);
+    expect(JSON.parse(newLedger.stdout).error).toMatchObject({
+      code: "CSR_REJECTED",
+      otherThing: thing5,
+      otherCertificate: c5,
+    });
+    expect(await recordsOf("k2.jsonl", "intent")).toEqual([]);
+
+    expect(await onThing(thing5)).toEqual({ [c5]: "ACTIVE" });
+    expect((await deviceStatus(t6.port)).state).not.toBe(DEVICE_STATE.PROVISIONED);
+    const s5 = await deviceStatus(t5again.port);
+    const findings = await auditLocalIot(fx.client, [
+      { deviceId: t5.deviceId, thingName: s5.thingName, certSha256: s5.certSha256?.toString("hex") },
+    ]);
+    expect(violations(findings), JSON.stringify(findings)).toBe(0);
+    expect(findings.loose).toEqual([]);
   }, 240_000);
 });
 

@@ -11,7 +11,9 @@
  *   ledger the newest certificates of the account).
  *
  * The cloud's word on the thing is read too (thing-certificates.ts): the
- * ledger may never have seen what it holds. And once the device says which
+ * ledger may never have seen what it holds. A key another device already
+ * presented (in the ledger, or on another thing in the cloud) is refused
+ * before any of this: settling it would undo the other device's runs. And once the device says which
  * certificate it holds (STATUS), the ledger is told (a kill right after
  * COMMIT); retirement.ts retires the device's other certificates.
  */
@@ -64,6 +66,31 @@ export interface PriorSettlement {
 const short = (id: string) => `${id.slice(0, 12)}…`;
 
 /**
+ * Two devices with one key: their random generators are not independent
+ * (an emulator seeded alike, a chip without entropy) or one key store was
+ * copied from the other. Neither device can be told apart by its
+ * certificate, so neither is registered again and nothing of the other's
+ * is touched.
+ */
+function sharedKey(
+  req: { deviceId: string },
+  holder: string,
+  details: Record<string, unknown>,
+): ProvisionError {
+  return new ProvisionError(
+    "CSR_REJECTED",
+    `the CSR's key is already the key of ${holder}: a device key must be made on its device and never copied`,
+    {
+      where: `device ${req.deviceId}`,
+      hint:
+        "the two devices' random generators are not independent, or one's key store was copied from the other's: " +
+        "nothing was registered; check the device's entropy source and flash image, erase its key store, and provision it again",
+      details,
+    },
+  );
+}
+
+/**
  * Open runs of a device never reached it (a run writes "registered" before
  * any credentials go out): rolled back, or the job stops before minting.
  */
@@ -102,6 +129,8 @@ export async function settlePriorRuns(
   const sameKey = (r: RunState) => r.spkiSha256 === spkiSha256;
   const out: PriorSettlement = { settledRuns: [], removedFromCloud: [] };
   let summary = await ledger.summary();
+  const other = summary.runs.find((r) => sameKey(r) && r.device !== undefined && r.device !== req.deviceId);
+  if (other) throw sharedKey(req, `device ${other.device}`, { otherDevice: other.device, otherRun: other.run });
 
   const open = summary.runs.filter((r) => r.open && (sameKey(r) || r.device === req.deviceId));
   if (open.length > 0) {
@@ -208,6 +237,15 @@ async function settleDeviceKey(
     const since = new Date(Date.now() - LOST_LEDGER_SEARCH_WINDOW_MS).toISOString();
     const known = new Set(found.map((c) => c.certificateId));
     const loose = await findCertificatesForKey(registry, key.spkiSha256, since, known, { activeOnly: true });
+    for (const c of loose) {
+      const things = (await registry.listPrincipalThings(c.certificateArn)).filter((t) => t !== req.thingName);
+      if (things.length > 0) {
+        throw sharedKey(req, `thing ${things[0]} (certificate ${short(c.certificateId)})`, {
+          otherThing: things[0],
+          otherCertificate: c.certificateId,
+        });
+      }
+    }
     for (const c of loose) {
       const d = await registry.describeCertificate(c.certificateId);
       if (d) found.push({ ...c, active: d.status === "ACTIVE" });
