@@ -130,7 +130,8 @@ export async function settlePriorRuns(
   const out: PriorSettlement = { settledRuns: [], removedFromCloud: [] };
   let summary = await ledger.summary();
   const other = summary.runs.find((r) => sameKey(r) && r.device !== undefined && r.device !== req.deviceId);
-  if (other) throw sharedKey(req, `device ${other.device}`, { otherDevice: other.device, otherRun: other.run });
+  if (other)
+    throw sharedKey(req, `device ${other.device}`, { otherDevice: other.device, otherRun: other.run });
 
   const open = summary.runs.filter((r) => r.open && (sameKey(r) || r.device === req.deviceId));
   if (open.length > 0) {
@@ -238,7 +239,9 @@ async function settleDeviceKey(
     const known = new Set(found.map((c) => c.certificateId));
     const loose = await findCertificatesForKey(registry, key.spkiSha256, since, known, { activeOnly: true });
     for (const c of loose) {
-      const things = (await registry.listPrincipalThings(c.certificateArn)).filter((t) => t !== req.thingName);
+      const things = (await registry.listPrincipalThings(c.certificateArn)).filter(
+        (t) => t !== req.thingName,
+      );
       if (things.length > 0) {
         throw sharedKey(req, `thing ${things[0]} (certificate ${short(c.certificateId)})`, {
           otherThing: things[0],
