@@ -191,6 +191,20 @@ describe("station --until committed on emulated chips", () => {
         expect(l).toMatchObject({ ok: true, outcome: "provisioned", committedGeneration: 1 });
       }
       for (const c of chips) expect((await deviceStatus(c.port)).state).toBe(DEVICE_STATE.PROVISIONED);
+      // Started together, each chip drew its own key (QEMU's rand() is seeded per run: src/emulator/rng-seed.ts).
+      const keys = new Map<string, unknown>();
+      for (const line of readFileSync(join(dir, "station.jsonl"), "utf8").split("\n").filter(Boolean)) {
+        const r = JSON.parse(line) as {
+          device?: string;
+          op?: string;
+          event: string;
+          data?: { spkiSha256?: unknown };
+        };
+        if (r.event === "intent" && r.op === "CreateCertificateFromCsr" && r.device)
+          keys.set(r.device, r.data?.spkiSha256);
+      }
+      expect([...keys.keys()].sort()).toEqual(chips.map((c) => c.deviceId).sort());
+      expect(new Set(keys.values()).size).toBe(2);
     } finally {
       sim.interrupt();
       expect(await sim.exited).toBe(130);

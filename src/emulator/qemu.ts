@@ -11,9 +11,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { connect, createServer, type Socket } from "node:net";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { ProvisionError } from "../errors.js";
 import type { ChipKit } from "../firmware/chip-kit.js";
+import { BUILD_CACHE_ROOT } from "../firmware/idf.js";
+import { seededEnv } from "./rng-seed.js";
 
 /** How long QEMU may take to set up its UART (it prints the pty before the chip runs). */
 const QEMU_START_TIMEOUT_MS = 15_000;
@@ -134,7 +137,8 @@ export async function startQemu(o: QemuOptions): Promise<QemuRun> {
     tcpPort === undefined
       ? "pty"
       : `tcp:127.0.0.1:${tcpPort},server=on,wait=${o.uart === "socket" ? "on" : "off"}`;
-  const child = spawn(o.kit.qemu, qemuArgs(o, serial), { stdio: ["ignore", "pipe", "pipe"] });
+  const env = await seededEnv(join(BUILD_CACHE_ROOT, "emulator"));
+  const child = spawn(o.kit.qemu, qemuArgs(o, serial), { stdio: ["ignore", "pipe", "pipe"], env });
   live.add(child);
   const output: string[] = [];
   const keep = (line: string) => {
