@@ -194,7 +194,7 @@ export function commandTable(): Command {
     .addOption(
       new Option(
         "--key-store <store>",
-        "with --emulate: the image's key store (default: the board's)",
+        "with --emulate: the image's key store (default: nvs, the one the emulator models fully)",
       ).choices(KEY_STORES.filter((s) => s !== "file")),
     )
     .option("--idf <version|dir>", IDF_OPTION_HELP)

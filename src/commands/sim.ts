@@ -32,6 +32,13 @@ export interface SimCommandOptions {
   json?: boolean;
 }
 
+/**
+ * The emulator models no HMAC or DS peripheral: an nvs-encrypted image
+ * resets in a loop and a ds one signs nothing valid (docs/firmware.md), so
+ * an emulated chip gets plain NVS unless asked otherwise.
+ */
+const EMULATED_KEY_STORE: KeyStoreKind = "nvs";
+
 export async function simCommand(opts: SimCommandOptions): Promise<void> {
   const board = opts.board ?? "twin";
   if (opts.emulate || !(DEVICE_FIRMWARES as readonly string[]).includes(board)) {
@@ -116,7 +123,7 @@ async function emulatedSim(opts: SimCommandOptions & { board: string }): Promise
     ? undefined
     : await ensureChipImageBuilt({
         board: board.id,
-        keyStore: opts.keyStore,
+        keyStore: opts.keyStore ?? EMULATED_KEY_STORE,
         ...idfSelection(opts.idf),
         onProgress: progress,
       });

@@ -213,7 +213,9 @@ async function awaitApp(
           `the app restarts during start-up: ${resets} boots and no answer`,
           {
             where: port,
-            hint: "the firmware resets before its console runs; its log below shows how far each boot got",
+            hint:
+              "the firmware resets before its console runs; its log below shows how far each boot got " +
+              "(an nvs-encrypted image does so on the emulated chip, which models no HMAC peripheral: use --key-store nvs)",
             deviceLog: session.deviceLog,
           },
         ),
