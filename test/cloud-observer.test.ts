@@ -136,6 +136,7 @@ describe("observer on the local AWS IoT over presigned WSS", () => {
   it("a device that never publishes -> VERIFY_TIMEOUT naming the thing and the wait", async () => {
     const e = await rejection(observer.waitForFirstMessage("obs-silent", "obs-silent/counter", 300));
     expect(e.code).toBe("VERIFY_TIMEOUT");
+    expect(e.details.waitedMs).toBeGreaterThanOrEqual(300);
     expect(e.message).toMatch(
       /^no message from thing obs-silent on obs-silent\/counter within 3\d\d ms: it never connected$/,
     );

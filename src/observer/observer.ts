@@ -259,7 +259,9 @@ export class Observer {
       };
       const timer = setTimeout(() => {
         done();
-        reject(this.timeoutError(w, Date.now() - started));
+        // libuv's timer clock is truncated to whole ms, so the callback can run a
+        // millisecond before Date.now() says the full wait has passed.
+        reject(this.timeoutError(w, Math.max(timeoutMs, Date.now() - started)));
       }, timeoutMs);
       const done = () => {
         clearTimeout(timer);

@@ -26,8 +26,9 @@ describe("Pacer", () => {
     expect(mostInWindow(starts, PACING_WINDOW_MS - 50)).toBeLessThanOrEqual(20);
     const gaps = starts.slice(1).map((t, i) => t - (starts[i] as number));
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(20);
-    // 40 calls at 18/s need ~2.2 s at an even pace; the stall was made up, not added.
-    expect(performance.now() - t0).toBeLessThan(2_200);
+    // 40 calls at 18/s need ~2.17 s at an even pace; the stall was made up, not added
+    // (added, it would be ~2.47 s: the bound sits between the two, with room for a loaded machine).
+    expect(performance.now() - t0).toBeLessThan(2_320);
   });
 
   it("at its rate on average: 4.5/s is 5 calls in any 1.11 s", async () => {
